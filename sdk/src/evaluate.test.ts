@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bucket, percentageToBuckets } from './bucket.js';
+import { compileRuleSet, evaluate, evaluateCompiled } from './evaluate.js';
+import type { EvaluationResult, FlagConfig, Segment } from './types.js';
+
+interface Case {
+  name: string;
+  flag: FlagConfig | null;
+  segments?: Record<string, Segment>;
+  context: Record<string, string | number | string[]>;
+  expected: EvaluationResult & { ruleId?: string };
+}
+
+const { cases } = JSON.parse(
+  readFileSync(new URL('../../test/fixtures/evaluation-cases.json', import.meta.url), 'utf8'),
+) as { cases: Case[] };
+
+function percentFlag(percentage: number): FlagConfig {
+  return {
+    key: 'ramp',
+    type: 'boolean',
+    variations: [
+      { key: 'off', value: false },
+      { key: 'on', value: true },
+    ],
+    on: true,
+    offVariation: 'off',
+    targets: [],
+    rules: [],
+    defaultServe: {
+      rollout: {
+        variations: [
+          { variation: 'on', weight: percentageToBuckets(percentage) },
+          { variation: 'off', weight: 100_000 - percentageToBuckets(percentage) },
+        ],
+      },
+    },
+    salt: 'ramp',
+    bucketBy: 'userId',
+    version: 1,
+  };
+}
+
+describe('evaluate: shared evaluation cases', () => {
+  it('has cases', () => expect(cases.length).toBeGreaterThan(40));
+
+  it.each(cases)('$name', ({ flag, segments, context, expected }) => {
+    const result = evaluate(flag ?? undefined, context, segments ?? {});
+    const { errorMessage: _message, ...comparable } = result;
+    expect(comparable).toEqual(expected);
+  });
+
+  it.each(cases)('$name (compiled rule set)', ({ flag, segments, context, expected }) => {
+    const compiled = compileRuleSet({ flags: flag ? { [flag.key]: flag } : {}, segments: segments ?? {} });
+    const result = evaluateCompiled(flag ? compiled.get(flag.key) : undefined, context);
+    const { errorMessage: _message, ...comparable } = result;
+    expect(comparable).toEqual(expected);
+  });
+});
+
+describe('evaluate: properties', () => {
+  const percentage = fc.integer({ min: 0, max: 100_000 }).map((n) => n / 1000);
+
+  it('ramp-ups are monotonic: everyone inside a smaller rollout stays inside a larger one', () => {
+    fc.assert(
+      fc.property(percentage, percentage, fc.string(), (a, b, userId) => {
+        const [small, large] = a <= b ? [a, b] : [b, a];
+        const inSmall = evaluate(percentFlag(small), { userId }).value === true;
+        const inLarge = evaluate(percentFlag(large), { userId }).value === true;
+        expect(!inSmall || inLarge).toBe(true);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('a p% rollout serves exactly the users whose bucket is below p*1000', () => {
+    fc.assert(
+      fc.property(percentage, fc.string(), (p, userId) => {
+        const inside = evaluate(percentFlag(p), { userId }).value === true;
+        expect(inside).toBe(bucket('ramp', userId) < percentageToBuckets(p));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('never throws, whatever the context', () => {
+    const flag = cases.find((c) => c.name.startsWith('dogfood segment by email'))!;
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (context) => {
+        expect(() => evaluate(flag.flag!, context as never, flag.segments)).not.toThrow();
+      }),
+    );
+  });
+
+  it('reports a malformed flag instead of throwing', () => {
+    const broken = { ...percentFlag(10), defaultServe: { variation: 'missing' } };
+    expect(evaluate(broken, { userId: 'u' })).toMatchObject({ reason: 'ERROR', errorCode: 'PARSE_ERROR' });
+  });
+
+  it('freezes results so callers cannot corrupt shared state', () => {
+    const json = cases.find((c) => c.name === 'json variation value')!;
+    const result = evaluate(json.flag!, json.context);
+    expect(Object.isFrozen(result)).toBe(true);
+    expect(Object.isFrozen(result.value)).toBe(true);
+  });
+});
