@@ -1,0 +1,25 @@
+/** Reconnect delays: capped exponential backoff with full jitter (AWS architecture blog's "Full Jitter"). */
+
+export interface BackoffOptions {
+  /** Delay ceiling of the first retry (attempt 0). */
+  baseMs: number;
+  /** Cap on the ceiling, however many attempts failed. */
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ baseMs: 1_000, maxMs: 30_000 });
+
+/**
+ * The delay before retry number `attempt` (0-based): `random() * min(maxMs, baseMs * 2^attempt)`.
+ * Full jitter spreads a thundering herd of reconnecting SDKs evenly over the window after an outage.
+ * Pure: the same attempt and random value always give the same delay.
+ * @example backoffDelay(3, Math.random) // somewhere in [0, 8000)
+ */
+export function backoffDelay(attempt: number, random: () => number, options: BackoffOptions = DEFAULT_BACKOFF): number {
+  const safeAttempt = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
+  // 2^31 overflows nothing in float arithmetic, but clamp the exponent so the product stays finite.
+  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(safeAttempt, 52));
+  const r = random();
+  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+  return unit * ceiling;
+}

@@ -1,0 +1,334 @@
+import { Emitter, type Listener } from './emitter.js';
+import { SwitchyardError } from './errors.js';
+import { evaluateCompiled, type EvaluationDetail } from './evaluate.js';
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import { isRuleSet, RuleStore, type ApplyOutcome } from './store.js';
+import { Delivery } from './transport/delivery.js';
+import type { EvaluationContext, EvaluationErrorCode, EvaluationReason, JsonValue, RuleSet } from './types.js';
+
+/** Payloads of the client's events. */
+export interface ClientEvents {
+  /** The first rule set is in (bootstrap, cache or server). Fired once. */
+  ready: void;
+  /** Keys of the flags whose evaluation may have changed (their config, or a segment they use). */
+  change: readonly string[];
+  /** A failed request, bad data or cache failure. `code: 'UNAUTHORIZED'` means the client stopped. */
+  error: SwitchyardError;
+  /** No channel delivers updates any more (stream down and polling failing, or a bad key). */
+  stale: { readonly reason: string };
+  /** Updates flow again after `stale`. */
+  recovered: void;
+}
+
+export type ClientEvent = keyof ClientEvents;
+
+/** `boolean` for `true`, `string` for `'blue'`: the type a default value stands for. */
+export type Widen<T> = T extends boolean ? boolean : T extends string ? string : T extends number ? number : T;
+
+/** What `client.evaluate` returns: the value plus why, as OpenFeature reports it. */
+export interface ClientEvaluation<T> {
+  readonly value: T;
+  readonly variant?: string;
+  readonly reason: EvaluationReason;
+  readonly errorCode?: EvaluationErrorCode;
+  readonly errorMessage?: string;
+  /** The rule that decided, if one did. */
+  readonly ruleId?: string;
+}
+
+/** A context: a user ID string, or attributes (`userId` is the default unit of bucketing). */
+export type ContextInput = string | EvaluationContext;
+
+export interface SwitchyardClient {
+  /**
+   * Resolves `true` once the client has rules (at once with `bootstrap`); resolves `false` (it never
+   * rejects) after `timeoutMs`, after `close()`, or when the SDK key is rejected and no cache can help.
+   * Either way the client stays usable: until rules arrive it serves callers' defaults.
+   */
+  ready(options?: { timeoutMs?: number }): Promise<boolean>;
+  /** True once any rule set (bootstrap, cache or server) is loaded. */
+  readonly initialized: boolean;
+  /** Version of the rules being served. */
+  readonly version: number | undefined;
+  /** Boolean flag check: synchronous, never throws, no I/O, no allocation for a string user ID. */
+  isEnabled(flag: string, userIdOrContext?: ContextInput, defaultValue?: boolean): boolean;
+  /** A flag's value, or `defaultValue` when the flag is unknown or its type differs. */
+  variation<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): Widen<T>;
+  /** Value, variant, reason and error code (`FLAG_NOT_FOUND`, `TYPE_MISMATCH`, …). */
+  evaluate<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<Widen<T>>;
+  /** Every flag's value for a context (flags that fail to evaluate are left out). */
+  allFlags(context?: ContextInput): Record<string, JsonValue>;
+  /** The rule set being served (plain data; do not mutate it). */
+  getRuleSet(): RuleSet | undefined;
+  on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
+  once<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
+  off<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): void;
+  /** Stop: abort the stream and requests, clear every timer, resolve pending `ready` with false. */
+  close(): Promise<void>;
+}
+
+type ValueKind = 'boolean' | 'string' | 'number' | 'object';
+
+function kindOf(value: unknown): ValueKind | undefined {
+  if (value === null || typeof value === 'object') return 'object';
+  const type = typeof value;
+  return type === 'boolean' || type === 'string' || type === 'number' ? type : undefined;
+}
+
+const EMPTY_CONTEXT: EvaluationContext = Object.freeze({});
+
+interface Waiter {
+  resolve(ready: boolean): void;
+  timer: unknown;
+}
+
+class Client implements SwitchyardClient {
+  private readonly store = new RuleStore();
+  private readonly events: Emitter<ClientEvents>;
+  private readonly delivery: Delivery;
+  private readonly options: ResolvedOptions;
+  /** Reused for string user IDs: evaluation is synchronous, so one object serves every call. */
+  private readonly scratch: { userId: string } = { userId: '' };
+  private readonly waiters = new Set<Waiter>();
+  private closed = false;
+  private unauthorized = false;
+  private cachePending = false;
+  private saving: Promise<void> | undefined;
+  private saveAgain = false;
+  private readyQueued = false;
+  private readyEmitted = false;
+
+  constructor(private readonly config: ClientOptions) {
+    this.options = resolveOptions(config);
+    const { logger } = this.options;
+    this.events = new Emitter((error) => logger.error('an event listener threw', error));
+    this.delivery = new Delivery(this.options, {
+      version: () => this.store.version,
+      onSnapshot: (ruleSet) => this.updated(this.store.applySnapshot(ruleSet, 'server'), true),
+      onPatch: (patch) => {
+        const outcome = this.store.applyPatch(patch);
+        if (!outcome.applied && outcome.reason === 'no-rules') throw new Error('a patch arrived before any snapshot');
+        this.updated(outcome, true);
+      },
+      onError: (error) => this.failed(error),
+      onStale: (reason) => this.events.emit('stale', { reason }),
+      onRecovered: () => this.events.emit('recovered'),
+    });
+    if (config.bootstrap !== undefined) this.loadProvisional(config.bootstrap, 'bootstrap');
+    if (config.cache !== undefined) this.loadCache();
+    this.delivery.start();
+  }
+
+  get initialized(): boolean {
+    return this.store.ruleSet !== undefined;
+  }
+
+  get version(): number | undefined {
+    return this.store.version;
+  }
+
+  ready(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    if (this.initialized) return Promise.resolve(true);
+    if (this.closed || this.hopeless()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { resolve, timer: undefined };
+      const timeoutMs = options.timeoutMs;
+      if (typeof timeoutMs === 'number' && Number.isFinite(timeoutMs)) {
+        waiter.timer = this.options.clock.setTimeout(() => {
+          this.waiters.delete(waiter);
+          resolve(false);
+        }, Math.max(0, timeoutMs));
+      }
+      this.waiters.add(waiter);
+    });
+  }
+
+  isEnabled(flag: string, userIdOrContext?: ContextInput, defaultValue = false): boolean {
+    const fallback = defaultValue === true;
+    if (typeof flag !== 'string') return fallback;
+    const compiled = this.store.flags.get(flag);
+    if (compiled === undefined) return fallback;
+    try {
+      const value = evaluateCompiled(compiled, this.contextOf(userIdOrContext)).value;
+      return typeof value === 'boolean' ? value : fallback;
+    } catch {
+      return fallback;
+    }
+  }
+
+  variation<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): Widen<T> {
+    return this.evaluate(flag, context, defaultValue).value;
+  }
+
+  evaluate<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<Widen<T>> {
+    const fallback = defaultValue as Widen<T>;
+    const compiled = typeof flag === 'string' ? this.store.flags.get(flag) : undefined;
+    if (compiled === undefined) {
+      return { value: fallback, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorMessage: `flag ${String(flag)} not found` };
+    }
+    let detail: EvaluationDetail;
+    try {
+      detail = evaluateCompiled(compiled, this.contextOf(context));
+    } catch (error) {
+      return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: String(error) };
+    }
+    if (detail.errorCode !== undefined) return { ...detail, value: fallback };
+    const expected = kindOf(defaultValue);
+    const actual = kindOf(detail.value);
+    if (defaultValue !== undefined && expected !== actual) {
+      const errorMessage = `flag ${flag} serves a ${actual ?? 'unknown'} value, the default is a ${expected ?? 'unknown'}`;
+      return { value: fallback, reason: 'ERROR', errorCode: 'TYPE_MISMATCH', errorMessage };
+    }
+    return detail as ClientEvaluation<Widen<T>>; // shared and frozen: no allocation on the happy path
+  }
+
+  allFlags(context?: ContextInput): Record<string, JsonValue> {
+    const values: Record<string, JsonValue> = {};
+    for (const [key, compiled] of this.store.flags) {
+      try {
+        const detail = evaluateCompiled(compiled, this.contextOf(context));
+        if (detail.errorCode === undefined) values[key] = detail.value;
+      } catch {
+        // a context whose attributes throw on access: leave the flag out
+      }
+    }
+    return values;
+  }
+
+  getRuleSet(): RuleSet | undefined {
+    return this.store.ruleSet;
+  }
+
+  on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  once<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void {
+    return this.events.once(event, listener);
+  }
+
+  off<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): void {
+    this.events.off(event, listener);
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.delivery.close();
+      this.settleWaiters(false);
+      this.events.removeAll();
+    }
+    await this.saving;
+  }
+
+  private contextOf(input: unknown): EvaluationContext {
+    if (typeof input === 'string') {
+      this.scratch.userId = input;
+      return this.scratch;
+    }
+    if (typeof input === 'object' && input !== null) return input as EvaluationContext;
+    if (typeof input === 'number' && Number.isFinite(input)) {
+      this.scratch.userId = String(input);
+      return this.scratch;
+    }
+    return EMPTY_CONTEXT;
+  }
+
+  private hopeless(): boolean {
+    return this.unauthorized && !this.cachePending && !this.initialized;
+  }
+
+  private settleWaiters(ready: boolean): void {
+    for (const waiter of this.waiters) {
+      if (waiter.timer !== undefined) this.options.clock.clearTimeout(waiter.timer);
+      waiter.resolve(ready);
+    }
+    this.waiters.clear();
+  }
+
+  private updated(outcome: ApplyOutcome, persist: boolean): void {
+    if (!outcome.applied) return;
+    if (persist) this.persist();
+    if (!this.readyQueued) {
+      this.readyQueued = true;
+      this.settleWaiters(true);
+      // Deferred so listeners attached right after createClient (bootstrap is synchronous) hear it.
+      queueMicrotask(() => {
+        this.readyEmitted = true;
+        if (!this.closed) this.events.emit('ready');
+      });
+      return;
+    }
+    // Changes before `ready` reached listeners are part of what `ready` announces.
+    if (this.readyEmitted && outcome.changed.length > 0) this.events.emit('change', outcome.changed);
+  }
+
+  private failed(error: SwitchyardError): void {
+    if (error.code === 'UNAUTHORIZED') this.unauthorized = true;
+    this.events.emit('error', error);
+    if (this.hopeless()) this.settleWaiters(false);
+  }
+
+  private loadProvisional(ruleSet: unknown, source: 'bootstrap' | 'cache'): void {
+    if (!isRuleSet(ruleSet)) {
+      this.options.logger.error(`ignoring the ${source} rules: not a rule set`);
+      return;
+    }
+    try {
+      this.updated(this.store.applySnapshot(ruleSet, source), false);
+    } catch (error) {
+      this.options.logger.error(`ignoring the ${source} rules: they do not compile`, error);
+    }
+  }
+
+  private loadCache(): void {
+    this.cachePending = true;
+    this.config.cache!.load().then(
+      (ruleSet) => {
+        this.cachePending = false;
+        if (this.closed) return;
+        if (ruleSet !== undefined) this.loadProvisional(ruleSet, 'cache');
+        if (this.hopeless()) this.settleWaiters(false);
+      },
+      (error: unknown) => {
+        this.cachePending = false;
+        this.options.logger.warn('could not load the cached rules', error);
+        if (this.hopeless()) this.settleWaiters(false);
+      },
+    );
+  }
+
+  /** Save the latest rules; saves never overlap, and a burst of updates ends with the newest saved. */
+  private persist(): void {
+    const cache = this.config.cache;
+    if (cache === undefined) return;
+    if (this.saving !== undefined) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = (async () => {
+      do {
+        this.saveAgain = false;
+        try {
+          await cache.save(this.store.ruleSet!);
+        } catch (cause) {
+          this.options.logger.warn('could not save the rules to the cache', cause);
+          this.events.emit('error', new SwitchyardError('CACHE', 'could not save the rules to the cache', undefined, { cause }));
+        }
+      } while (this.saveAgain);
+      this.saving = undefined;
+    })();
+  }
+}
+
+/**
+ * Create a client: it loads `bootstrap` and the cache, then streams (or polls) the server's rules
+ * and evaluates flags locally.
+ * @example
+ * const client = createClient({ url: 'https://flags.example.com', sdkKey: process.env.SWITCHYARD_SDK_KEY! });
+ * await client.ready({ timeoutMs: 5000 });
+ * if (client.isEnabled('new_checkout_flow', user.id)) renderNewCheckout();
+ */
+export function createClient(options: ClientOptions): SwitchyardClient {
+  return new Client(options);
+}

@@ -1,0 +1,20 @@
+/** What went wrong while fetching rules. `UNAUTHORIZED` is final: the client stops retrying. */
+export type SwitchyardErrorCode = 'UNAUTHORIZED' | 'HTTP' | 'NETWORK' | 'TIMEOUT' | 'INVALID_DATA' | 'CACHE';
+
+/**
+ * The error emitted with the client's `error` event.
+ * @example client.on('error', (e) => { if (e.code === 'UNAUTHORIZED') alert('bad SDK key') })
+ */
+export class SwitchyardError extends Error {
+  override readonly name = 'SwitchyardError';
+
+  constructor(
+    readonly code: SwitchyardErrorCode,
+    message: string,
+    /** HTTP status, when the server answered. */
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
