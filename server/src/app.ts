@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { auditRoutes } from './audit/audit.routes.js';
+import { rulesRoutes } from './delivery/rules.routes.js';
+import { environmentsRoutes } from './environments/environments.routes.js';
+import { flagsRoutes } from './flags/flags.routes.js';
+import { FlagsService } from './flags/flags.service.js';
+import { ofrepRoutes } from './ofrep/ofrep.routes.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { openapiPlugin } from './plugins/openapi.js';
+import { RuleSetCache } from './rulesets/rulesets.js';
+import { segmentsRoutes } from './segments/segments.routes.js';
+import { SegmentsService } from './segments/segments.service.js';
+import type { Store } from './store/store.js';
+import { tokensRoutes } from './tokens/tokens.routes.js';
+
+export const VERSION = '0.1.0';
+
+/** Where the built dashboard lives (dashboard/dist), relative to server/src or server/dist. */
+export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
+
+export interface AppOptions {
+  store: Store;
+  logger?: FastifyServerOptions['logger'];
+  heartbeatMs?: number;
+  /** Serve the dashboard's static files from here (default: dashboard/dist when it was built). */
+  dashboardDir?: string | null;
+  /** Process-level metrics (off in tests that build many apps). */
+  defaultMetrics?: boolean;
+}
+
+export interface Services {
+  store: Store;
+  ruleSets: RuleSetCache;
+  flags: FlagsService;
+  segments: SegmentsService;
+}
+
+/** Build the whole server without listening: `main` listens, tests use `app.inject`. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance & { services: Services }> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Secrets travel in these headers: never log them.
+    disableRequestLogging: false,
+    forceCloseConnections: true,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const { store } = options;
+  const ruleSets = new RuleSetCache(store);
+  const services: Services = { store, ruleSets, flags: new FlagsService(store, ruleSets), segments: new SegmentsService(store, ruleSets) };
+  app.decorate('services', services);
+
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin, { store, defaultMetrics: options.defaultMetrics });
+  await app.register(authPlugin, { store });
+  await app.register(openapiPlugin, { version: VERSION });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await store.listEnvironments();
+      return { status: 'ready' };
+    } catch {
+      return reply.status(503).send({ error: { code: 'unavailable', message: 'storage is not reachable' } });
+    }
+  });
+
+  await app.register(environmentsRoutes, { store, ruleSets });
+  await app.register(flagsRoutes, { flags: services.flags });
+  await app.register(segmentsRoutes, { segments: services.segments });
+  await app.register(auditRoutes, { store, flags: services.flags });
+  await app.register(tokensRoutes, { store });
+  await app.register(rulesRoutes, { ruleSets });
+  await app.register(ofrepRoutes, { ruleSets });
+
+  const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
+  if (dashboardDir && existsSync(dashboardDir)) {
+    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: false, index: 'index.html' });
+  }
+
+  return app as unknown as FastifyInstance & { services: Services };
+}

@@ -1,0 +1,120 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * SQLite schema. Nested per-environment configuration (targets, rules, serve) is stored as JSON
+ * text: it is always read and written whole, validated by zod at the edge, and shipped to SDKs as is.
+ */
+
+const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+
+export const environments = sqliteTable('environments', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  /** Marks environments the dashboard shows as dangerous (production). */
+  critical: integer('critical', { mode: 'boolean' }).notNull().default(false),
+  sortOrder: integer('sort_order').notNull().default(0),
+  /** Rule-set version: bumped by every change visible to this environment's SDKs. */
+  version: integer('version').notNull().default(1),
+  createdAt: integer('created_at').notNull().default(now),
+});
+
+export const flags = sqliteTable('flags', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  tags: text('tags', { mode: 'json' }).$type<string[]>().notNull(),
+  owner: text('owner').notNull().default(''),
+  type: text('type').notNull(),
+  variations: text('variations', { mode: 'json' }).notNull(),
+  archived: integer('archived', { mode: 'boolean' }).notNull().default(false),
+  version: integer('version').notNull().default(1),
+  createdAt: integer('created_at').notNull().default(now),
+  updatedAt: integer('updated_at').notNull().default(now),
+  updatedBy: text('updated_by').notNull().default(''),
+});
+
+export const flagEnvironments = sqliteTable(
+  'flag_environments',
+  {
+    flagId: integer('flag_id')
+      .notNull()
+      .references(() => flags.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    /** The whole per-environment configuration (FlagEnvironment) as JSON. */
+    config: text('config', { mode: 'json' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
+);
+
+export const segments = sqliteTable('segments', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  unitAttribute: text('unit_attribute').notNull().default('userId'),
+  included: text('included', { mode: 'json' }).$type<string[]>().notNull(),
+  excluded: text('excluded', { mode: 'json' }).$type<string[]>().notNull(),
+  rules: text('rules', { mode: 'json' }).notNull(),
+  version: integer('version').notNull().default(1),
+  createdAt: integer('created_at').notNull().default(now),
+  updatedAt: integer('updated_at').notNull().default(now),
+  updatedBy: text('updated_by').notNull().default(''),
+});
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    resourceType: text('resource_type').notNull(),
+    resourceKey: text('resource_key').notNull(),
+    environment: text('environment'),
+    before: text('before', { mode: 'json' }),
+    after: text('after', { mode: 'json' }),
+    source: text('source').notNull().default('api'),
+    message: text('message'),
+    commit: text('commit'),
+  },
+  (t) => [index('audit_resource_idx').on(t.resourceType, t.resourceKey, t.id)],
+);
+
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    /** sha-256 of the secret; the secret itself is shown once and never stored. */
+    tokenHash: text('token_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+    createdBy: text('created_by').notNull(),
+    lastUsedAt: integer('last_used_at'),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
+);
+
+export const sdkKeys = sqliteTable(
+  'sdk_keys',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    keyHash: text('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: integer('created_at').notNull().default(now),
+    createdBy: text('created_by').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('sdk_keys_hash_idx').on(t.keyHash)],
+);

@@ -1,0 +1,36 @@
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { AUDIT_SOURCES, type AuditContext, type AuditSource } from '../store/store.js';
+
+/**
+ * The expected version of the resource being changed: `version` in the body or `If-Match`.
+ * Required, so a stale editor gets 409 instead of silently overwriting someone else's change.
+ */
+export function expectedVersion(request: FastifyRequest, bodyVersion: number | undefined, required = true): number | undefined {
+  const header = request.headers['if-match'];
+  let fromHeader: number | undefined;
+  if (typeof header === 'string' && header.trim() !== '' && header.trim() !== '*') {
+    const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(header.trim());
+    if (!m) throw AppError.invalid('headers.if-match', `expected a version number such as "3", got ${JSON.stringify(header)}`);
+    fromHeader = Number(m[1]);
+  }
+  if (fromHeader !== undefined && bodyVersion !== undefined && fromHeader !== bodyVersion) {
+    throw AppError.invalid('body.version', `version ${bodyVersion} disagrees with If-Match ${fromHeader}`);
+  }
+  const version = bodyVersion ?? fromHeader;
+  if (version === undefined && required) {
+    throw new AppError('precondition_required', 'send the version you last read ("version" in the body or an If-Match header) so concurrent changes are never overwritten');
+  }
+  return version;
+}
+
+/** Who is acting, for the audit log. Clients may say which tool they are (`X-Switchyard-Source`). */
+export function auditContext(request: FastifyRequest, extra: { message?: string; commit?: string } = {}): AuditContext {
+  const principal = request.principal;
+  const actor = principal?.kind === 'api' ? principal.name : principal?.kind === 'sdk' ? `sdk:${principal.name}` : 'anonymous';
+  const header = request.headers['x-switchyard-source'];
+  const source: AuditSource = typeof header === 'string' && (AUDIT_SOURCES as readonly string[]).includes(header) && header !== 'release-guard' && header !== 'system' ? (header as AuditSource) : 'api';
+  return { actor, source, ...extra };
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -1,0 +1,87 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.js';
+import type { Role, Store } from '../store/store.js';
+import { hashSecret } from '../tokens/secrets.js';
+
+export type Principal =
+  | { kind: 'api'; tokenId: number; name: string; role: Role }
+  | { kind: 'sdk'; keyId: number; name: string; environment: string };
+
+/** Extra ways to authenticate (e.g. the dashboard's session cookie); tried after the bearer token. */
+export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** preHandler: an API token (or session) with at least `role`. */
+    requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** preHandler: an SDK key; `request.principal.environment` says which environment. */
+    requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    addAuthenticator(authenticator: Authenticator): void;
+  }
+}
+
+const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
+/** lastUsedAt is informational: write it at most once a minute per token, not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  return m?.[1];
+}
+
+export const authPlugin = fp(
+  async (app: FastifyInstance, opts: { store: Store }) => {
+    const { store } = opts;
+    const authenticators: Authenticator[] = [];
+    const touched = new Map<number, number>();
+
+    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
+      const secret = bearer(request);
+      if (secret !== undefined) {
+        const hash = hashSecret(secret);
+        const token = await store.findApiToken(hash);
+        if (token) {
+          const now = Date.now();
+          if ((touched.get(token.id) ?? 0) + TOUCH_INTERVAL_MS < now) {
+            touched.set(token.id, now);
+            await store.touchApiToken(token.id, now);
+          }
+          return { kind: 'api', tokenId: token.id, name: token.name, role: token.role };
+        }
+        const key = await store.findSdkKey(hash);
+        if (key) return { kind: 'sdk', keyId: key.id, name: key.name, environment: key.environment };
+        throw new AppError('unauthorized', 'invalid or revoked credentials');
+      }
+      for (const authenticator of authenticators) {
+        const principal = await authenticator(request);
+        if (principal) return principal;
+      }
+      return null;
+    }
+
+    app.decorateRequest('principal', null);
+    app.decorate('addAuthenticator', (authenticator: Authenticator) => {
+      authenticators.push(authenticator);
+    });
+
+    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
+      const principal = (request.principal ??= await authenticate(request));
+      if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <API token>"');
+      if (principal.kind !== 'api') throw new AppError('forbidden', 'SDK keys are read-only and cannot use the management API; use an API token');
+      if (RANK[principal.role] < RANK[role]) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
+    });
+
+    app.decorate('requireSdkKey', async (request: FastifyRequest) => {
+      const principal = (request.principal ??= await authenticate(request));
+      if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key>"');
+      if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key, not an API token');
+    });
+  },
+  { name: 'auth' },
+);

@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { AppError, type ErrorDetail } from '../errors.js';
+
+/** `/rules/0/clauses/1` → `rules[0].clauses[1]`, prefixed with where it came from (`body`, `query`…). */
+export function formatPath(context: string | undefined, instancePath: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  let path = context === 'querystring' ? 'query' : (context ?? '');
+  for (const part of parts) path += /^\d+$/.test(part) ? `[${part}]` : path === '' ? part : `.${part}`;
+  return path || '(root)';
+}
+
+function send(reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+  return reply.status(status).send({ error: details === undefined ? { code, message } : { code, message, details } });
+}
+
+/** One error shape everywhere: `{ error: { code, message, details? } }`; 5xx texts are never shown. */
+export const errorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+      if (error instanceof AppError) {
+        if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+        return send(reply, error.statusCode, error.code, error.message, error.details ?? undefined);
+      }
+      if (hasZodFastifySchemaValidationErrors(error)) {
+        const details: ErrorDetail[] = error.validation.map((v) => ({
+          path: formatPath(error.validationContext, v.instancePath),
+          message: v.message ?? 'invalid',
+        }));
+        const first = details[0]!;
+        const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+        return send(reply, 400, 'validation_failed', `${first.path}: ${first.message}${more}`, details);
+      }
+      if (isResponseSerializationError(error as never)) {
+        request.log.error({ err: error }, 'response did not match its schema');
+        return send(reply, 500, 'internal', 'internal error');
+      }
+      const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+      if (status >= 400 && status < 500) {
+        const code =
+          status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : status === 429 ? 'rate_limited' : 'bad_request';
+        const message = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError ? `body: malformed JSON (${error.message})` : error.message;
+        return send(reply, status, code, message);
+      }
+      request.log.error({ err: error }, 'unexpected error');
+      return send(reply, 500, 'internal', 'internal error');
+    });
+
+    app.setNotFoundHandler((request, reply) => send(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  },
+  { name: 'errors' },
+);

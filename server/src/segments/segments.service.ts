@@ -1,0 +1,59 @@
+import { AppError } from '../errors.js';
+import type { RuleSetCache } from '../rulesets/rulesets.js';
+import type { AuditContext, Store, Write } from '../store/store.js';
+import { DOGFOOD_SEGMENT } from '../flags/stages.js';
+import type { Segment } from './segments.schemas.js';
+
+type SegmentInput = Omit<Segment, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
+
+export class SegmentsService {
+  constructor(
+    private readonly store: Store,
+    private readonly ruleSets: RuleSetCache,
+  ) {}
+
+  private publish<T>(write: Write<T>): T {
+    this.ruleSets.apply(write.changes);
+    return write.value;
+  }
+
+  list(): Promise<Segment[]> {
+    return this.store.listSegments();
+  }
+
+  async get(key: string): Promise<Segment> {
+    const segment = await this.store.getSegment(key);
+    if (!segment) throw AppError.notFound('segment', key);
+    return segment;
+  }
+
+  async create(input: SegmentInput, audit: AuditContext): Promise<Segment> {
+    checkLists(input);
+    return this.publish(await this.store.createSegment(input, audit));
+  }
+
+  async update(key: string, expectedVersion: number | undefined, patch: Partial<SegmentInput>, audit: AuditContext): Promise<Segment> {
+    const write = await this.store.updateSegment(key, expectedVersion, (current) => {
+      const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+      checkLists(next);
+      return next;
+    }, audit);
+    return this.publish(write);
+  }
+
+  async remove(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Segment> {
+    if (key === DOGFOOD_SEGMENT) throw new AppError('conflict', `"${DOGFOOD_SEGMENT}" holds the dogfood users that release stages use; it cannot be deleted`);
+    return this.publish(await this.store.deleteSegment(key, expectedVersion, audit));
+  }
+}
+
+function checkLists(segment: Pick<Segment, 'included' | 'excluded' | 'rules'>): void {
+  const excluded = new Set(segment.excluded);
+  const both = segment.included.find((id) => excluded.has(id));
+  if (both !== undefined) throw AppError.invalid('body.included', `"${both}" is both included and excluded`);
+  const ids = new Set<string>();
+  segment.rules.forEach((rule, i) => {
+    if (ids.has(rule.id)) throw AppError.invalid(`body.rules[${i}].id`, `duplicate rule id "${rule.id}"`);
+    ids.add(rule.id);
+  });
+}
