@@ -43,6 +43,7 @@ export class FakeClock implements Clock {
   /** Move time forward, firing due timers in order and letting async work settle after each. */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
+    await settle(); // work already under way may schedule timers that fall inside this window
     for (;;) {
       let next: [number, FakeTimer] | undefined;
       for (const entry of this.timers) {

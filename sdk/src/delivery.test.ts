@@ -1,0 +1,266 @@
+/** The delivery protocol as the client sees it: stream, backoff, heartbeats, polling fallback, versions. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, type SwitchyardClient } from './client.js';
+import type { SwitchyardError } from './errors.js';
+import { silentLogger, type ClientOptions } from './options.js';
+import { booleanFlag, FakeClock, FakeServer, ruleSet, segment } from './testing/fakes.js';
+import type { RuleSet } from './types.js';
+
+let clients: SwitchyardClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  clients = [];
+});
+
+const v5 = ruleSet(5, [booleanFlag('a', true), booleanFlag('b', true)]);
+
+type Routes = Partial<Pick<FakeServer, 'stream' | 'rules'>>;
+
+/** Routes are set before the client exists: it sends its first request from createClient. */
+function setup(options: Partial<ClientOptions> = {}, initial: RuleSet = v5, routes: Routes = {}) {
+  const server = new FakeServer(initial);
+  const defaults = { stream: server.stream, rules: server.rules };
+  Object.assign(server, routes);
+  const clock = new FakeClock();
+  const client = createClient({ url: 'http://sy.test', sdkKey: 'k', fetch: server.fetch, clock, random: () => 1, logger: silentLogger, ...options });
+  clients.push(client);
+  const changes: string[][] = [];
+  const errors: SwitchyardError[] = [];
+  const log: string[] = [];
+  client.on('change', (keys) => changes.push([...keys].sort()));
+  client.on('error', (e) => errors.push(e));
+  client.on('stale', () => log.push('stale'));
+  client.on('recovered', () => log.push('recovered'));
+  return { server, clock, client, changes, errors, log, defaults };
+}
+
+const failing = () => new Response('down', { status: 503 });
+
+describe('stream: backoff', () => {
+  it('reconnects with capped exponential backoff', async () => {
+    const { server, clock, errors } = setup({ streamFailuresBeforePolling: 100 }, v5, { stream: failing });
+    const delays: number[] = [];
+    await clock.advance(0);
+    for (let i = 0; i < 8; i++) {
+      delays.push(...clock.delays());
+      await clock.advance(clock.delays()[0]!);
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    expect(server.count('/api/sdk/stream')).toBe(9);
+    expect(errors.every((e) => e.code === 'HTTP' && e.status === 503)).toBe(true);
+  });
+
+  it('resets the backoff after a stream stayed healthy for a minute, not before', async () => {
+    const { server, clock, defaults } = setup({ streamFailuresBeforePolling: 100 }, v5, { stream: failing });
+    const realStream = defaults.stream;
+    await clock.advance(0);
+    await clock.advance(1_000 + 2_000 + 4_000); // three failures; next wait is 8 s
+    server.stream = realStream;
+    await clock.advance(8_000);
+    expect(server.openStreams).toBe(1);
+    await clock.advance(10_000);
+    server.lastStream!.end(); // died after 10 s: still counts as a failure in the same run
+    await clock.advance(0);
+    expect(clock.delays()).toEqual([8_000 * 2]);
+    await clock.advance(16_000);
+    for (let t = 0; t < 4; t++) {
+      server.lastStream!.heartbeat();
+      await clock.advance(15_000);
+    }
+    server.lastStream!.end(); // up for 60 s: the next retry starts from the base again
+    await clock.advance(0);
+    expect(clock.delays()).toEqual([1_000]);
+  });
+
+  it('honours Retry-After when it asks for longer', async () => {
+    const retryLater = () => new Response(null, { status: 429, headers: { 'Retry-After': '20' } });
+    const { clock } = setup({}, v5, { stream: retryLater });
+    await clock.advance(0);
+    expect(clock.delays()).toEqual([20_000]);
+  });
+});
+
+describe('stream: liveness', () => {
+  it('keeps a stream with heartbeats and reconnects a silent one, resuming with Last-Event-ID', async () => {
+    const { server, clock, client } = setup();
+    await client.ready();
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(15_000);
+      server.lastStream!.heartbeat();
+    }
+    expect(server.count('/api/sdk/stream')).toBe(1);
+    await clock.advance(44_999);
+    expect(server.lastStream!.closed).toBe(false);
+    await clock.advance(1);
+    expect(server.lastStream!.closed).toBe(true); // aborted by the watchdog
+    await clock.advance(1_000);
+    expect(server.count('/api/sdk/stream')).toBe(2);
+    expect(server.lastStream!.request.headers['Last-Event-ID']).toBe('5');
+    expect(server.lastStream!.request.headers.Authorization).toBe('Bearer k');
+    expect(server.lastStream!.request.headers.Accept).toBe('text/event-stream');
+  });
+
+  it('times out a connection attempt that never answers', async () => {
+    const { server, clock } = setup({}, v5, { stream: () => 'hang' });
+    await clock.advance(45_000);
+    expect(server.hanging).toBe(0);
+    await clock.advance(1_000);
+    expect(server.count('/api/sdk/stream')).toBe(2);
+  });
+});
+
+describe('stream: versions and changes', () => {
+  it('never lets an older snapshot or patch overwrite newer rules', async () => {
+    const { server, clock, client, changes } = setup();
+    await client.ready();
+    const stream = server.lastStream!;
+    stream.event('patch', { version: 7, flags: { a: booleanFlag('a', false, 2) } }, 7);
+    await clock.advance(0);
+    expect(client.isEnabled('a', 'u')).toBe(false);
+    stream.event('patch', { version: 6, flags: { a: booleanFlag('a', true, 3) } }, 6);
+    stream.event('patch', { version: 7, flags: { b: null } }, 7);
+    stream.event('snapshot', ruleSet(6, [booleanFlag('a', true)]), 6);
+    await clock.advance(0);
+    expect(client.version).toBe(7);
+    expect(client.isEnabled('a', 'u')).toBe(false);
+    expect(client.isEnabled('b', 'u')).toBe(true);
+    expect(changes).toEqual([['a']]);
+  });
+
+  it('reports the flags a patch changes, including flags using a changed segment', async () => {
+    const inBeta = booleanFlag('beta_ui', true, 1, {
+      defaultServe: { variation: 'off' },
+      rules: [{ id: 'r1', clauses: [{ attribute: '', operator: 'in_segment', values: ['beta'] }], serve: { variation: 'on' } }],
+    });
+    const { server, clock, client, changes } = setup({}, ruleSet(1, [inBeta, booleanFlag('other', true)], [segment('beta', ['ann'])]));
+    await client.ready();
+    expect(client.isEnabled('beta_ui', 'bob')).toBe(false);
+    server.lastStream!.event('patch', { version: 2, segments: { beta: segment('beta', ['ann', 'bob'], 2) } }, 2);
+    await clock.advance(0);
+    expect(client.isEnabled('beta_ui', 'bob')).toBe(true);
+    server.lastStream!.event('patch', { version: 3, flags: { other: null, fresh: booleanFlag('fresh', true) } }, 3);
+    await clock.advance(0);
+    expect(client.isEnabled('other', 'bob', true)).toBe(true);
+    expect(client.evaluate('other', 'bob', false).errorCode).toBe('FLAG_NOT_FOUND');
+    server.lastStream!.event('snapshot', ruleSet(4, [inBeta, booleanFlag('fresh', false, 2)], [segment('beta', ['ann'], 3)]), 4);
+    await clock.advance(0);
+    expect(changes).toEqual([['beta_ui'], ['fresh', 'other'], ['beta_ui', 'fresh']]);
+  });
+
+  it('drops a stream that sends malformed data and resumes from the last applied version', async () => {
+    const { server, clock, client, errors } = setup();
+    await client.ready();
+    server.lastStream!.write('event: patch\ndata: {not json\n\n');
+    await clock.advance(0);
+    expect(server.lastStream!.closed).toBe(true);
+    expect(errors.map((e) => e.code)).toEqual(['INVALID_DATA']);
+    await clock.advance(1_000);
+    expect(server.lastStream!.request.headers['Last-Event-ID']).toBe('5');
+    expect(client.isEnabled('a', 'u')).toBe(true);
+  });
+});
+
+describe('polling', () => {
+  it('polls with the ETag and treats 304 as unchanged', async () => {
+    const { server, clock, client, changes } = setup({ streaming: false, pollIntervalMs: 10_000 });
+    await client.ready();
+    await clock.advance(10_000);
+    await clock.advance(10_000);
+    const polls = server.requests.filter((r) => r.path === '/api/sdk/rules');
+    expect(polls.map((r) => r.headers['If-None-Match'])).toEqual([undefined, '"v5"', '"v5"']);
+    expect(server.count('/api/sdk/stream')).toBe(0);
+    server.ruleSet = ruleSet(6, [booleanFlag('a', false, 2), booleanFlag('b', true)]);
+    await clock.advance(10_000);
+    expect(changes).toEqual([['a']]);
+    expect(client.isEnabled('a', 'u')).toBe(false);
+  });
+
+  it('falls back to polling after N stream failures and stops once the stream is back', async () => {
+    const { server, clock, client, log, defaults } = setup({ streamFailuresBeforePolling: 3, pollIntervalMs: 30_000 }, v5, { stream: failing });
+    const realStream = defaults.stream;
+    await clock.advance(0);
+    await clock.advance(1_000 + 2_000 - 1); // failures at 0 s and 1 s
+    expect(server.count('/api/sdk/rules')).toBe(0);
+    await clock.advance(1); // the third failure, at 3 s, starts polling at once
+    expect(server.count('/api/sdk/rules')).toBe(1);
+    expect(client.version).toBe(5);
+    await clock.advance(30_000); // stream retries continue in the background while polling
+    expect(server.count('/api/sdk/rules')).toBe(2);
+    expect(server.count('/api/sdk/stream')).toBeGreaterThan(4);
+    server.stream = realStream;
+    await clock.advance(30_000);
+    expect(server.openStreams).toBe(1);
+    const streams = server.count('/api/sdk/stream');
+    const polls = server.count('/api/sdk/rules');
+    for (let i = 0; i < 8; i++) {
+      server.lastStream!.heartbeat();
+      await clock.advance(15_000);
+    }
+    expect(server.count('/api/sdk/rules')).toBe(polls);
+    expect(server.count('/api/sdk/stream')).toBe(streams);
+    expect(log).toEqual([]); // polling kept the data fresh: never stale
+  });
+
+  it('reports stale when stream and polling both fail, and recovered after', async () => {
+    const { server, clock, client, log, defaults } = setup({ bootstrap: v5 }, v5, { stream: failing, rules: failing });
+    const realRules = defaults.rules;
+    await clock.advance(7_000);
+    expect(log).toEqual(['stale']);
+    await clock.advance(60_000);
+    expect(log).toEqual(['stale']);
+    server.rules = realRules;
+    await clock.advance(30_000);
+    expect(log).toEqual(['stale', 'recovered']);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+  });
+});
+
+describe('authorization', () => {
+  it('stops after 401 on the stream: error, no retries, no timers, ready(false)', async () => {
+    const { server, clock, client, errors, log } = setup({}, v5, { stream: () => new Response('bad key', { status: 401 }) });
+    const ready = client.ready();
+    await clock.advance(0);
+    await expect(ready).resolves.toBe(false);
+    expect(errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+    expect(log).toEqual(['stale']);
+    expect(clock.pending).toBe(0);
+    await clock.advance(600_000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('stops after 403 on polling, still serving bootstrap', async () => {
+    const { server, clock, client, errors } = setup({ streaming: false, bootstrap: v5 }, v5, { rules: () => new Response(null, { status: 403 }) });
+    await clock.advance(100_000);
+    expect(server.requests).toHaveLength(1);
+    expect(errors.map((e) => [e.code, e.status])).toEqual([['UNAUTHORIZED', 403]]);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+  });
+});
+
+describe('cache hook', () => {
+  it('starts from the cache when the server is unreachable and saves what the server sends', async () => {
+    const saved: RuleSet[] = [];
+    const cache = { load: async () => ruleSet(3, [booleanFlag('a', false)]), save: async (rs: RuleSet) => void saved.push(rs) };
+    const server = new FakeServer(v5);
+    server.stream = failing;
+    const clock = new FakeClock();
+    const client = createClient({ url: 'http://sy.test', sdkKey: 'k', fetch: server.fetch, clock, random: () => 1, logger: silentLogger, cache });
+    clients.push(client);
+    await expect(client.ready({ timeoutMs: 1_000 })).resolves.toBe(true);
+    expect(client.isEnabled('a', 'u', true)).toBe(false);
+    expect(saved).toHaveLength(0);
+    server.stream = new FakeServer(v5).stream;
+    await clock.advance(10_000);
+    expect(client.version).toBe(5);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+    expect(saved.map((rs) => rs.version)).toEqual([5]);
+  });
+
+  it('lets the first server snapshot replace a cache that claims a newer version', async () => {
+    const cache = { load: async () => ruleSet(99, [booleanFlag('a', false)]), save: async () => {} };
+    const { client, clock } = setup({ cache });
+    await clock.advance(0);
+    expect(client.version).toBe(5);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+  });
+});
