@@ -118,3 +118,21 @@ export const sdkKeys = sqliteTable(
   },
   (t) => [uniqueIndex('sdk_keys_hash_idx').on(t.keyHash)],
 );
+
+/**
+ * Dashboard sessions: an API token exchanged for a cookie. Only the sha-256 of the random session
+ * id is stored, so a database leak does not leak live sessions. Revoking the token ends them.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sessionHash: text('session_hash').notNull(),
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull().default(now),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('sessions_hash_idx').on(t.sessionHash), index('sessions_expires_idx').on(t.expiresAt)],
+);
