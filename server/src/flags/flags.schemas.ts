@@ -16,6 +16,8 @@ export const LIMITS = {
   targetValues: 5000,
   unitId: 256,
   attribute: 100,
+  /** Nesting of a JSON variation value: deeper values would overflow the stack in zod and JSON.stringify. */
+  jsonDepth: 32,
 } as const;
 
 const SLUG = /^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$/;
@@ -31,9 +33,28 @@ export const unitIdSchema = z.string().min(1).max(LIMITS.unitId);
 export const variationKeySchema = z.string().min(1).max(64).regex(SLUG, SLUG_MESSAGE);
 export const flagTypeSchema = z.enum(FLAG_TYPES);
 
+/** Whether a JSON value nests at most `max` arrays/objects deep; iterative, so any input is safe. */
+function nestsWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+// The depth check runs before z.json(), whose recursion would otherwise throw a RangeError (a 500).
+const variationValueSchema = z
+  .unknown()
+  .refine((v) => nestsWithin(v, LIMITS.jsonDepth), { message: `JSON value nested more than ${LIMITS.jsonDepth} levels deep`, abort: true })
+  .pipe(z.json())
+  .describe('Any JSON value');
+
 export const variationSchema = z.strictObject({
   key: variationKeySchema,
-  value: z.json(),
+  value: variationValueSchema,
   name: z.string().max(LIMITS.name).optional(),
   description: z.string().max(LIMITS.description).optional(),
 });
