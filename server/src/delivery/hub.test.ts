@@ -1,0 +1,218 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RuleSetChange } from '../store/store.js';
+import { StreamHub, type StreamSink } from './hub.js';
+
+/** A sink that records what it was given; `stuck` makes it behave like a full socket. */
+class FakeSink implements StreamSink {
+  chunks: Buffer[] = [];
+  writableLength = 0;
+  stuck = false;
+  ended = false;
+  destroyed = false;
+  write(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    if (!this.stuck) return true;
+    this.writableLength += chunk.length;
+    return false;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+  ids(): number[] {
+    return [...this.text().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  }
+}
+
+const ENV = 'production';
+
+function change(version: number, environment = ENV): RuleSetChange {
+  return { environment, version, flags: { [`flag_${version}`]: null }, segments: {} };
+}
+
+/** A snapshot at `version`, as RuleSetCache.json returns it. */
+function snapshot(version: number) {
+  return { version, body: JSON.stringify({ version, flags: {}, segments: {} }) };
+}
+
+function connect(hub: StreamHub, version: number, lastEventId?: number, env = ENV) {
+  const sink = new FakeSink();
+  const start = hub.start(env, snapshot(version), lastEventId);
+  if (!start) throw new Error('no start');
+  const unsubscribe = hub.subscribe(env, sink, start.frames);
+  return { sink, start, unsubscribe };
+}
+
+describe('StreamHub', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('sends a snapshot on connect, then every change as a patch', () => {
+    const hub = new StreamHub();
+    const { sink, start } = connect(hub, 3);
+    expect(start.kind).toBe('snapshot');
+    hub.publish(change(4));
+    expect(sink.text()).toBe(
+      `event: snapshot\nid: 3\ndata: ${snapshot(3).body}\n\n` +
+        'event: patch\nid: 4\ndata: {"version":4,"flags":{"flag_4":null},"segments":{}}\n\n',
+    );
+  });
+
+  it('only sends an environment its own changes', () => {
+    const hub = new StreamHub();
+    const prod = connect(hub, 3);
+    const dev = connect(hub, 1, undefined, 'development');
+    hub.publish(change(2, 'development'));
+    hub.publish(change(4));
+    expect(prod.sink.ids()).toEqual([3, 4]);
+    expect(dev.sink.ids()).toEqual([1, 2]);
+  });
+
+  it('serialises each change once and writes the same Buffer to every client', () => {
+    const hub = new StreamHub();
+    const sinks = Array.from({ length: 50 }, () => connect(hub, 3).sink);
+    const stringify = vi.spyOn(JSON, 'stringify');
+    hub.publish(change(4));
+    expect(stringify).toHaveBeenCalledTimes(1);
+    const patches = sinks.map((s) => s.chunks.at(-1));
+    expect(new Set(patches).size).toBe(1);
+    // The snapshot event is framed once per snapshot too.
+    expect(new Set(sinks.map((s) => s.chunks[0])).size).toBe(1);
+  });
+
+  const resumeCases = [
+    { name: 'an up-to-date client gets nothing', lastEventId: 10, expected: { kind: 'resume', ids: [] } },
+    { name: 'a client behind by a few gets only the missed patches', lastEventId: 7, expected: { kind: 'resume', ids: [8, 9, 10] } },
+    { name: 'a client just before the oldest logged change still resumes', lastEventId: 5, expected: { kind: 'resume', ids: [6, 7, 8, 9, 10] } },
+    { name: 'a client older than the log gets a snapshot', lastEventId: 4, expected: { kind: 'snapshot', ids: [10] } },
+    { name: 'a client ahead of the server (another database) gets a snapshot', lastEventId: 11, expected: { kind: 'snapshot', ids: [10] } },
+  ] as const;
+
+  for (const { name, lastEventId, expected } of resumeCases) {
+    it(`Last-Event-ID: ${name}`, () => {
+      const hub = new StreamHub({ changeLogSize: 5 });
+      for (let v = 1; v <= 10; v++) hub.publish(change(v)); // the log keeps 6..10
+      const { sink, start } = connect(hub, 10, lastEventId);
+      expect(start.kind).toBe(expected.kind);
+      expect(sink.ids()).toEqual(expected.ids);
+    });
+  }
+
+  it('without any change seen, resumes only a client that is current', () => {
+    const hub = new StreamHub();
+    expect(connect(hub, 4, 4).sink.ids()).toEqual([]);
+    expect(connect(hub, 4, 3).sink.ids()).toEqual([4]);
+  });
+
+  it('a gap in versions starts the log over rather than resuming across it', () => {
+    const hub = new StreamHub();
+    hub.publish(change(1));
+    hub.publish(change(2));
+    hub.publish(change(5));
+    hub.publish(change(6));
+    expect(connect(hub, 6, 2).start.kind).toBe('snapshot');
+    expect(connect(hub, 6, 4).sink.ids()).toEqual([5, 6]);
+  });
+
+  it('brings an old snapshot up to date with the changes published since it was read', () => {
+    const hub = new StreamHub();
+    hub.publish(change(4));
+    hub.publish(change(5));
+    expect(connect(hub, 3).sink.ids()).toEqual([3, 4, 5]);
+    // A client at 5 holding a snapshot read at 3: nothing to send.
+    expect(connect(hub, 3, 5).sink.ids()).toEqual([]);
+  });
+
+  it('asks for a fresh snapshot when the log cannot bridge an old one', () => {
+    const hub = new StreamHub({ changeLogSize: 2 });
+    for (let v = 4; v <= 8; v++) hub.publish(change(v));
+    expect(hub.start(ENV, snapshot(3), undefined)).toBeUndefined();
+  });
+
+  it('drops a client whose backlog exceeds the bound, without disturbing the others', () => {
+    const hub = new StreamHub({ maxBacklogBytes: 1000 });
+    const slow = connect(hub, 3);
+    const fast = connect(hub, 3);
+    slow.sink.stuck = true;
+    let v = 4;
+    while (!slow.sink.destroyed && v < 100) hub.publish(change(v++));
+    expect(slow.sink.destroyed).toBe(true);
+    expect(slow.sink.writableLength).toBeGreaterThan(1000);
+    expect(slow.sink.writableLength).toBeLessThan(1200);
+    expect(hub.dropped).toBe(1);
+    expect(hub.connections().get(ENV)).toBe(1);
+    hub.publish(change(v));
+    expect(fast.sink.ids().at(-1)).toBe(v);
+    expect(slow.sink.ids().at(-1)).toBe(v - 1);
+  });
+
+  it('allows a large first snapshot beyond the bound, but not more on top of it', () => {
+    const hub = new StreamHub({ maxBacklogBytes: 100 });
+    const sink = new FakeSink();
+    sink.stuck = true;
+    const big = { version: 3, body: JSON.stringify({ version: 3, flags: { x: 'y'.repeat(5000) }, segments: {} }) };
+    hub.subscribe(ENV, sink, hub.start(ENV, big, undefined)!.frames);
+    expect(sink.destroyed).toBe(false);
+    hub.publish(change(4));
+    hub.publish(change(5));
+    expect(sink.destroyed).toBe(true);
+  });
+
+  it('keeps the change log bounded', () => {
+    const hub = new StreamHub({ changeLogSize: 10 });
+    for (let v = 1; v <= 1000; v++) hub.publish(change(v));
+    expect(connect(hub, 1000, 989).start.kind).toBe('snapshot');
+    expect(connect(hub, 1000, 990).sink.ids()).toHaveLength(10);
+  });
+
+  it('sends heartbeats to every client, and unsubscribed ones get nothing more', () => {
+    const hub = new StreamHub();
+    const a = connect(hub, 1);
+    const b = connect(hub, 1, undefined, 'development');
+    b.unsubscribe();
+    hub.heartbeat();
+    expect(a.sink.text().endsWith(': heartbeat\n\n')).toBe(true);
+    expect(b.sink.text()).not.toContain('heartbeat');
+    expect(hub.connections()).toEqual(new Map([[ENV, 1], ['development', 0]]));
+  });
+
+  it('heartbeats on its own timer', () => {
+    vi.useFakeTimers();
+    try {
+      const hub = new StreamHub({ heartbeatMs: 1000 });
+      const { sink } = connect(hub, 1);
+      vi.advanceTimersByTime(3000);
+      expect(sink.text().match(/: heartbeat/g)).toHaveLength(3);
+      hub.close();
+      vi.advanceTimersByTime(3000);
+      expect(sink.text().match(/: heartbeat/g)).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('ignores a change it has already seen', () => {
+    const hub = new StreamHub();
+    const { sink } = connect(hub, 1);
+    hub.publish(change(2));
+    hub.publish(change(2));
+    expect(sink.ids()).toEqual([1, 2]);
+  });
+
+  it('close ends every stream and refuses new ones', () => {
+    const hub = new StreamHub();
+    const a = connect(hub, 1);
+    hub.close();
+    expect(a.sink.ended).toBe(true);
+    const late = connect(hub, 1);
+    expect(late.sink.ended).toBe(true);
+    expect(late.sink.chunks).toEqual([]);
+    expect(hub.connections().get(ENV)).toBe(0);
+  });
+});
