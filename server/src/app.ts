@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './audit/audit.routes.js';
 import { rulesRoutes } from './delivery/rules.routes.js';
 import { environmentsRoutes } from './environments/environments.routes.js';
+import { eventsPlugin } from './events/events.routes.js';
 import { flagsRoutes } from './flags/flags.routes.js';
 import { FlagsService } from './flags/flags.service.js';
 import { ofrepRoutes } from './ofrep/ofrep.routes.js';
@@ -15,6 +17,8 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { RuleSetCache } from './rulesets/rulesets.js';
 import { segmentsRoutes } from './segments/segments.routes.js';
+import { sessionsRoutes } from './sessions/sessions.routes.js';
+import { sessionStoreFor, type SessionStore } from './sessions/sessions.store.js';
 import { SegmentsService } from './segments/segments.service.js';
 import type { Store } from './store/store.js';
 import { tokensRoutes } from './tokens/tokens.routes.js';
@@ -32,6 +36,8 @@ export interface AppOptions {
   dashboardDir?: string | null;
   /** Process-level metrics (off in tests that build many apps). */
   defaultMetrics?: boolean;
+  /** Dashboard sessions (default: the store's own database). */
+  sessions?: SessionStore;
 }
 
 export interface Services {
@@ -62,6 +68,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(metricsPlugin, { store, defaultMetrics: options.defaultMetrics });
   await app.register(authPlugin, { store });
   await app.register(openapiPlugin, { version: VERSION });
+  await app.register(fastifyCookie);
+  await app.register(sessionsRoutes, { store, sessions: options.sessions ?? sessionStoreFor(store), now: Date.now });
+  await app.register(eventsPlugin, { store, ruleSets, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -84,6 +93,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
   if (dashboardDir && existsSync(dashboardDir)) {
     await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: false, index: 'index.html' });
+    // SPA fallback: deep links (/flags/x) get index.html; API-ish paths and missing files stay 404.
+    app.get('/*', { schema: { hide: true } }, async (request, reply) => {
+      const path = request.url.split('?')[0]!;
+      if (/^\/(api|ofrep|docs|openapi\.json|metrics)(\/|$)/.test(path) || /\.[a-z0-9]+$/i.test(path)) {
+        return reply.status(404).send({ error: { code: 'not_found', message: `no route GET ${path}` } });
+      }
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    });
   }
 
   return app as unknown as FastifyInstance & { services: Services };
