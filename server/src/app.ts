@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './audit/audit.routes.js';
 import { rulesRoutes } from './delivery/rules.routes.js';
+import { streamRoutes } from './delivery/stream.routes.js';
 import { environmentsRoutes } from './environments/environments.routes.js';
 import { eventsPlugin } from './events/events.routes.js';
 import { flagsRoutes } from './flags/flags.routes.js';
@@ -88,6 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(auditRoutes, { store, flags: services.flags });
   await app.register(tokensRoutes, { store });
   await app.register(rulesRoutes, { ruleSets });
+  await app.register(streamRoutes, { ruleSets, heartbeatMs: options.heartbeatMs ?? 15_000 });
   await app.register(ofrepRoutes, { ruleSets });
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
