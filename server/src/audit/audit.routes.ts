@@ -57,7 +57,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ store: Store; flags: FlagsServ
       tags: ['audit'],
       summary: 'Restore a flag to its state before this entry (itself audited)',
       params: z.strictObject({ id: z.coerce.number().int().min(1) }),
-      body: z.strictObject({ version: z.int().min(1).optional().describe("The flag's current version, if it still exists"), message: z.string().max(LIMITS.description).optional() }).optional(),
+      body: z.strictObject({ version: z.int().min(1).optional().describe("The flag's current version, if it still exists"), message: z.string().max(LIMITS.description).optional() }).nullish(),
       response: { 200: z.object({ flag: z.unknown().nullable() }), ...errorResponses },
     },
     preHandler: app.requireRole('editor'),

@@ -122,7 +122,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   });
 
   app.delete('/api/flags/:key', {
-    schema: { tags: ['flags'], summary: 'Delete a flag (audited; revertible)', params: keyParams, body: z.strictObject({ version: versionField }).optional(), response: { 200: flagResponse, ...errorResponses } },
+    schema: { tags: ['flags'], summary: 'Delete a flag (audited; revertible)', params: keyParams, body: z.strictObject({ version: versionField }).nullish(), response: { 200: flagResponse, ...errorResponses } },
     preHandler: app.requireRole('editor'),
   }, async (request) => {
     const flag = await flags.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request));
@@ -167,7 +167,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
       tags: ['flags'],
       summary: 'Kill switch: off immediately, from any stage (no version needed)',
       params: envParams,
-      body: z.strictObject({ message: z.string().max(LIMITS.description).optional() }).optional(),
+      body: z.strictObject({ message: z.string().max(LIMITS.description).optional() }).nullish(),
       response: { 200: flagResponse, ...errorResponses },
     },
     preHandler: app.requireRole('editor'),

@@ -38,7 +38,7 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
   });
 
   app.delete('/api/segments/:key', {
-    schema: { tags: ['segments'], summary: 'Delete a segment no flag uses', params, body: z.strictObject({ version: z.int().min(1).optional() }).optional(), response: { 200: segmentResponseSchema, ...errorResponses } },
+    schema: { tags: ['segments'], summary: 'Delete a segment no flag uses', params, body: z.strictObject({ version: z.int().min(1).optional() }).nullish(), response: { 200: segmentResponseSchema, ...errorResponses } },
     preHandler: app.requireRole('editor'),
   }, async (request) => toResponse(await segments.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request))));
 };
