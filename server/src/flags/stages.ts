@@ -76,6 +76,12 @@ function dogfoodRule(variation: string): Rule {
   };
 }
 
+/** On, but nobody can get anything other than the off variation: reads as "off". */
+function servesOnlyOff(config: FlagEnvironment): boolean {
+  const off = config.offVariation;
+  return config.targets.every((t) => t.variation === off || t.values.length === 0) && config.rules.every((r) => 'variation' in r.serve && r.serve.variation === off);
+}
+
 /** The stage a configuration is at, derived from its targeting (never stored separately). */
 export function deriveStage(config: FlagEnvironment): DerivedStage {
   if (!config.on) return config.killed ? 'kill' : 'off';
@@ -83,7 +89,7 @@ export function deriveStage(config: FlagEnvironment): DerivedStage {
   const hasDogfood = config.rules.some(isDogfoodRule);
   const serve = config.defaultServe;
   if ('variation' in serve) {
-    if (serve.variation === config.offVariation) return hasDogfood ? 'dogfood' : 'off';
+    if (serve.variation === config.offVariation) return hasDogfood ? 'dogfood' : servesOnlyOff(config) ? 'off' : 'custom';
     return serve.variation === release ? '100%' : 'custom';
   }
   const shares = serve.rollout.variations.filter((v) => v.weight > 0);
