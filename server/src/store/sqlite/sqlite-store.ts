@@ -164,10 +164,12 @@ export class SqliteStore implements Store {
     return this.db.transaction((tx) => {
       const row = tx.select().from(environments).where(eq(environments.key, key)).get();
       if (!row) throw AppError.notFound('environment', key);
-      const keys = tx.select({ id: sdkKeys.id }).from(sdkKeys).where(eq(sdkKeys.environmentId, row.id)).all();
+      const keys = tx.select({ id: sdkKeys.id }).from(sdkKeys).where(and(eq(sdkKeys.environmentId, row.id), isNull(sdkKeys.revokedAt))).all();
       if (keys.length > 0) {
-        throw new AppError('conflict', `environment "${key}" has ${keys.length} SDK key(s); delete them first so no application loses its flags by surprise`);
+        throw new AppError('conflict', `environment "${key}" has ${keys.length} active SDK key(s); revoke them first so no application loses its flags by surprise`);
       }
+      // Revoked keys only hold the foreign key; their creation and revocation stay in the audit log.
+      tx.delete(sdkKeys).where(eq(sdkKeys.environmentId, row.id)).run();
       tx.delete(environments).where(eq(environments.id, row.id)).run();
       const value = toEnvironment(row);
       const audit = this.audit(tx, { action: 'environment.deleted', resourceType: 'environment', resourceKey: key, environment: key, before: value, after: null }, ctx);
