@@ -62,7 +62,8 @@ const metaPatch = z.strictObject({
   archived: z.boolean().optional(),
 });
 
-const environmentPatch = flagEnvironmentSchema.partial().extend({ version: versionField });
+// `killed` is restated: zod keeps its default (false) inside `.partial()`, so every patch cleared it.
+const environmentPatch = flagEnvironmentSchema.partial().extend({ killed: z.boolean().optional(), version: versionField });
 
 const listQuery = z.strictObject({
   q: z.string().max(LIMITS.name).optional().describe('Search in key, name and description'),

@@ -12,7 +12,15 @@ export const segmentBodySchema = z.strictObject({
   rules: z.array(segmentRuleSchema).max(LIMITS.rules).default([]),
 });
 
-export const segmentPatchSchema = segmentBodySchema.omit({ key: true }).partial().extend({
+// Written out rather than `.partial()`: zod still applies the body's defaults inside a partial
+// object, so a PATCH naming one field would reset included/excluded/rules to [].
+export const segmentPatchSchema = z.strictObject({
+  name: z.string().min(1).max(LIMITS.name).optional(),
+  description: z.string().max(LIMITS.description).optional(),
+  unitAttribute: attributeSchema.optional(),
+  included: z.array(unitIdSchema).max(LIMITS.targetValues).optional(),
+  excluded: z.array(unitIdSchema).max(LIMITS.targetValues).optional(),
+  rules: z.array(segmentRuleSchema).max(LIMITS.rules).optional(),
   version: z.int().min(1).optional(),
 });
 
