@@ -259,6 +259,13 @@ describe('PATCH /api/flags/:key/environments/:environment', () => {
     expect(flag.environments.production).toMatchObject({ on: false, rules: [], stage: 'off' });
   });
 
+  it('a patch that does not mention `on` keeps the kill marker', async () => {
+    await t.request(t.tokens.editor, { method: 'POST', url: `${flagUrl('f')}/environments/staging/kill` });
+    const res = await t.request(t.tokens.editor, { method: 'PATCH', url: `${flagUrl('f')}/environments/staging`, payload: { version: 2, targets: [{ variation: 'on', values: ['qa-bot'] }] } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json<FlagBody>().environments.staging).toMatchObject({ on: false, killed: true, stage: 'kill' });
+  });
+
   it('409 stale, 428 missing version, 404 unknown flag or environment', async () => {
     await t.request(t.tokens.editor, { method: 'PATCH', url: `${flagUrl('f')}/environments/staging`, payload: { version: 1, on: true } });
     expectError(await t.request(t.tokens.editor, { method: 'PATCH', url: `${flagUrl('f')}/environments/staging`, payload: { version: 1, on: false } }), 409, 'version_conflict');
