@@ -53,7 +53,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   const app = Fastify({
     logger: options.logger ?? false,
     // Secrets travel in these headers: never log them.
-    disableRequestLogging: false,
     forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<ZodTypeProvider>();

@@ -25,6 +25,8 @@ export async function startServer(config: Config): Promise<{ url: string; close:
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  // Always said, whatever the log level: scripts and humans need to know where to go.
+  process.stdout.write(`Switchyard listening at ${url}\n`);
   if (generatedAdminToken) {
     // Printed once, to the terminal only (not through the logger): it is never shown again.
     process.stdout.write(

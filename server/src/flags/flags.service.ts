@@ -45,7 +45,7 @@ export class FlagsService {
   }
 
   private async segmentKeys(): Promise<Set<string>> {
-    return new Set((await this.store.listSegments()).map((s) => s.key));
+    return new Set(await this.store.listSegmentKeys());
   }
 
   private async environmentKeys(): Promise<Set<string>> {
@@ -98,10 +98,9 @@ export class FlagsService {
   }
 
   async updateEnvironment(key: string, environment: string, expectedVersion: number | undefined, patch: FlagEnvironmentPatch, audit: AuditContext): Promise<Flag> {
-    await this.assertEnvironment(environment);
     const segments = await this.segmentKeys();
     const write = await this.store.updateFlag(key, expectedVersion, 'flag.environment_updated', environment, (flag) => {
-      const current = flag.environments[environment]!;
+      const current = configIn(flag, environment);
       const next: FlagEnvironment = { ...current, ...definedOnly(patch) };
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
@@ -115,13 +114,12 @@ export class FlagsService {
   async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
-    await this.assertEnvironment(environment);
     if (stage !== 'off' && stage !== 'kill' && !(await this.segmentKeys()).has('internal')) {
       throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
     }
     const action = stage === 'kill' ? 'flag.killed' : 'flag.stage_changed';
     const write = await this.store.updateFlag(key, expectedVersion, action, environment, (flag) => {
-      const current = flag.environments[environment]!;
+      const current = configIn(flag, environment);
       const release = releaseVariation(flag, current, variation);
       if (release === undefined || !flag.variations.some((v) => v.key === release)) {
         throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
@@ -152,9 +150,13 @@ export class FlagsService {
     return Object.fromEntries(Object.entries(flag.environments).map(([env, config]) => [env, deriveStage(config)]));
   }
 
-  private async assertEnvironment(environment: string): Promise<void> {
-    if (!(await this.environmentKeys()).has(environment)) throw AppError.notFound('environment', environment);
-  }
+}
+
+/** Every flag has a configuration in every environment, so a missing one means no such environment. */
+function configIn(flag: Flag, environment: string): FlagEnvironment {
+  const config = flag.environments[environment];
+  if (!config) throw AppError.notFound('environment', environment);
+  return config;
 }
 
 function definedOnly<T extends object>(patch: T): Partial<T> {

@@ -21,12 +21,20 @@ declare module 'fastify' {
     /** preHandler: an SDK key; `request.principal.environment` says which environment. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     addAuthenticator(authenticator: Authenticator): void;
+    /** Drop cached credential lookups (after a token or key is revoked). */
+    forgetCredentials(): void;
   }
 }
 
 const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
 /** lastUsedAt is informational: write it at most once a minute per token, not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * Valid credentials are cached briefly so hot endpoints (OFREP, polling) skip the database.
+ * Revocation through this server clears the cache at once; the TTL bounds staleness elsewhere.
+ */
+const CREDENTIAL_TTL_MS = 30_000;
+const CREDENTIAL_CACHE_SIZE = 10_000;
 
 export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -40,23 +48,33 @@ export const authPlugin = fp(
     const { store } = opts;
     const authenticators: Authenticator[] = [];
     const touched = new Map<number, number>();
+    const cache = new Map<string, { principal: Principal; expiresAt: number }>();
+
+    async function lookup(hash: string): Promise<Principal | null> {
+      const token = await store.findApiToken(hash);
+      if (token) return { kind: 'api', tokenId: token.id, name: token.name, role: token.role };
+      const key = await store.findSdkKey(hash);
+      if (key) return { kind: 'sdk', keyId: key.id, name: key.name, environment: key.environment };
+      return null;
+    }
 
     async function authenticate(request: FastifyRequest): Promise<Principal | null> {
       const secret = bearer(request);
       if (secret !== undefined) {
         const hash = hashSecret(secret);
-        const token = await store.findApiToken(hash);
-        if (token) {
-          const now = Date.now();
-          if ((touched.get(token.id) ?? 0) + TOUCH_INTERVAL_MS < now) {
-            touched.set(token.id, now);
-            await store.touchApiToken(token.id, now);
-          }
-          return { kind: 'api', tokenId: token.id, name: token.name, role: token.role };
+        const now = Date.now();
+        const cached = cache.get(hash);
+        const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(hash);
+        if (!principal) throw new AppError('unauthorized', 'invalid or revoked credentials');
+        if (cached?.principal !== principal) {
+          if (cache.size >= CREDENTIAL_CACHE_SIZE) cache.clear();
+          cache.set(hash, { principal, expiresAt: now + CREDENTIAL_TTL_MS });
         }
-        const key = await store.findSdkKey(hash);
-        if (key) return { kind: 'sdk', keyId: key.id, name: key.name, environment: key.environment };
-        throw new AppError('unauthorized', 'invalid or revoked credentials');
+        if (principal.kind === 'api' && (touched.get(principal.tokenId) ?? 0) + TOUCH_INTERVAL_MS < now) {
+          touched.set(principal.tokenId, now);
+          await store.touchApiToken(principal.tokenId, now);
+        }
+        return principal;
       }
       for (const authenticator of authenticators) {
         const principal = await authenticator(request);
@@ -66,6 +84,7 @@ export const authPlugin = fp(
     }
 
     app.decorateRequest('principal', null);
+    app.decorate('forgetCredentials', () => cache.clear());
     app.decorate('addAuthenticator', (authenticator: Authenticator) => {
       authenticators.push(authenticator);
     });

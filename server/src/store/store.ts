@@ -116,6 +116,7 @@ export interface Store {
 
   // Segments (global: shared by every environment)
   listSegments(): Promise<Segment[]>;
+  listSegmentKeys(): Promise<string[]>;
   getSegment(key: string): Promise<Segment | undefined>;
   createSegment(segment: NewSegment, audit: AuditContext): Promise<Write<Segment>>;
   updateSegment(key: string, expectedVersion: number | undefined, mutation: Mutation<Segment>, audit: AuditContext): Promise<Write<Segment>>;

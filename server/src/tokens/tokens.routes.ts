@@ -66,7 +66,11 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
   app.delete('/api/tokens/:id', {
     schema: { tags: ['tokens'], summary: 'Revoke an API token', params: idParams, response: { 200: tokenResponse, ...errorResponses } },
     preHandler: app.requireRole('admin'),
-  }, async (request) => toToken(await store.revokeApiToken(request.params.id, auditContext(request))));
+  }, async (request) => {
+    const token = await store.revokeApiToken(request.params.id, auditContext(request));
+    app.forgetCredentials();
+    return toToken(token);
+  });
 
   app.get('/api/sdk-keys', {
     schema: { tags: ['tokens'], summary: 'List SDK keys (never their secrets)', response: { 200: z.object({ items: z.array(sdkKeyResponse) }), ...errorResponses } },
@@ -90,5 +94,9 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
   app.delete('/api/sdk-keys/:id', {
     schema: { tags: ['tokens'], summary: 'Revoke an SDK key', params: idParams, response: { 200: sdkKeyResponse, ...errorResponses } },
     preHandler: app.requireRole('admin'),
-  }, async (request) => toSdkKey(await store.revokeSdkKey(request.params.id, auditContext(request))));
+  }, async (request) => {
+    const key = await store.revokeSdkKey(request.params.id, auditContext(request));
+    app.forgetCredentials();
+    return toSdkKey(key);
+  });
 };

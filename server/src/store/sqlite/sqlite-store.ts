@@ -23,6 +23,7 @@ import type {
   Write,
 } from '../store.js';
 import { defaultFlagEnvironment } from '../../flags/defaults.js';
+import { flagFromRow, flagParams, prepareStatements, type Statements } from './statements.js';
 import { flagColumns, segmentColumns, toAuditEntry, toEnvironment, toFlag, toSegment } from './rows.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -39,47 +40,53 @@ interface AuditWrite {
 
 /** The embedded default store: better-sqlite3 is synchronous, so each write is one short transaction. */
 export class SqliteStore implements Store {
+  private readonly stmts: Statements;
+
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.stmts = prepareStatements(db.$client);
+  }
 
   // ---- helpers (run inside a transaction) ----
 
-  private audit(tx: Conn, entry: AuditWrite, ctx: AuditContext): AuditEntry {
-    const row = tx
-      .insert(auditLog)
-      .values({
-        at: this.now(),
-        actor: ctx.actor,
-        source: ctx.source,
-        message: ctx.message ?? null,
-        commit: ctx.commit ?? null,
-        ...entry,
-        before: entry.before ?? null,
-        after: entry.after ?? null,
-      })
-      .returning()
-      .get();
-    return toAuditEntry(row);
+  /**
+   * better-sqlite3's own transaction wrapper (cached BEGIN/COMMIT statements); the drizzle handle
+   * shares its connection, so queries inside run in the same transaction. Throwing rolls back.
+   */
+  private transaction<T>(fn: (tx: Conn) => T): T {
+    return this.db.$client.transaction(() => fn(this.db))();
   }
 
-  private environmentRows(tx: Conn) {
-    return tx.select().from(environments).orderBy(environments.sortOrder, environments.id).all();
+  private audit(_tx: Conn, entry: AuditWrite, ctx: AuditContext): AuditEntry {
+    const at = this.now();
+    const before = entry.before ?? null;
+    const after = entry.after ?? null;
+    const { id } = this.stmts.insertAudit.get(
+      at,
+      ctx.actor,
+      entry.action,
+      entry.resourceType,
+      entry.resourceKey,
+      entry.environment,
+      before === null ? null : JSON.stringify(before),
+      after === null ? null : JSON.stringify(after),
+      ctx.source,
+      ctx.message ?? null,
+      ctx.commit ?? null,
+    )!;
+    return { id, at, actor: ctx.actor, source: ctx.source, message: ctx.message ?? null, commit: ctx.commit ?? null, ...entry, before, after };
   }
 
-  private loadFlag(tx: Conn, key: string): (Flag & { id: number }) | undefined {
-    const row = tx.select().from(flags).where(eq(flags.key, key)).get();
+  private environmentRows(_tx?: Conn) {
+    return this.stmts.environments.all().map((r) => ({ id: r.id, key: r.key, name: r.name, critical: r.critical === 1, sortOrder: r.sort_order, version: r.version, createdAt: r.created_at }));
+  }
+
+  private loadFlag(_tx: Conn, key: string): (Flag & { id: number }) | undefined {
+    const row = this.stmts.flagByKey.get(key);
     if (!row) return undefined;
-    const configs = tx
-      .select({ key: environments.key, config: flagEnvironments.config })
-      .from(flagEnvironments)
-      .innerJoin(environments, eq(environments.id, flagEnvironments.environmentId))
-      .where(eq(flagEnvironments.flagId, row.id))
-      .all();
-    const byEnv: Record<string, FlagEnvironment> = {};
-    for (const c of configs) byEnv[c.key] = c.config as FlagEnvironment;
-    return { ...toFlag(row, byEnv), id: row.id };
+    return flagFromRow(row, this.stmts.flagConfigs.all(row.id));
   }
 
   /** Bump the version of every environment whose SDK view of the flag changed; return the patches. */
@@ -96,25 +103,19 @@ export class SqliteStore implements Store {
     return changes;
   }
 
-  private bumpEnvironment(tx: Conn, id: number): number {
-    const row = tx
-      .update(environments)
-      .set({ version: sql`${environments.version} + 1` })
-      .where(eq(environments.id, id))
-      .returning({ version: environments.version })
-      .get();
-    return row!.version;
+  private bumpEnvironment(_tx: Conn, id: number): number {
+    return this.stmts.bumpEnvironment.get(id)!.version;
   }
 
-  private writeFlagConfigs(tx: Conn, flagId: number, configs: Record<string, FlagEnvironment>): void {
+  /** Write the configurations that differ from `previous` (all of them when there is none). */
+  private writeFlagConfigs(tx: Conn, flagId: number, configs: Record<string, FlagEnvironment>, previous?: Record<string, FlagEnvironment>): void {
     const envIds = new Map(this.environmentRows(tx).map((e) => [e.key, e.id]));
     for (const [envKey, config] of Object.entries(configs)) {
       const environmentId = envIds.get(envKey);
       if (environmentId === undefined) throw AppError.invalid(`environments.${envKey}`, `unknown environment "${envKey}"`);
-      tx.insert(flagEnvironments)
-        .values({ flagId, environmentId, config })
-        .onConflictDoUpdate({ target: [flagEnvironments.flagId, flagEnvironments.environmentId], set: { config } })
-        .run();
+      const json = JSON.stringify(config);
+      if (previous?.[envKey] !== undefined && JSON.stringify(previous[envKey]) === json) continue;
+      this.stmts.upsertConfig.run(flagId, environmentId, json);
     }
   }
 
@@ -131,7 +132,7 @@ export class SqliteStore implements Store {
   }
 
   async createEnvironment(input: Pick<Environment, 'key' | 'name' | 'critical'>, ctx: AuditContext): Promise<Write<Environment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       if (tx.select().from(environments).where(eq(environments.key, input.key)).get()) {
         throw new AppError('conflict', `environment "${input.key}" already exists`);
       }
@@ -150,7 +151,7 @@ export class SqliteStore implements Store {
   }
 
   async updateEnvironment(key: string, patch: Partial<Pick<Environment, 'name' | 'critical' | 'sortOrder'>>, ctx: AuditContext): Promise<Write<Environment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.select().from(environments).where(eq(environments.key, key)).get();
       if (!row) throw AppError.notFound('environment', key);
       const updated = tx.update(environments).set(patch).where(eq(environments.id, row.id)).returning().get()!;
@@ -161,7 +162,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteEnvironment(key: string, ctx: AuditContext): Promise<Write<Environment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.select().from(environments).where(eq(environments.key, key)).get();
       if (!row) throw AppError.notFound('environment', key);
       const keys = tx.select({ id: sdkKeys.id }).from(sdkKeys).where(and(eq(sdkKeys.environmentId, row.id), isNull(sdkKeys.revokedAt))).all();
@@ -203,7 +204,7 @@ export class SqliteStore implements Store {
   }
 
   async createFlag(input: NewFlag, ctx: AuditContext): Promise<Write<Flag>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       if (tx.select({ id: flags.id }).from(flags).where(eq(flags.key, input.key)).get()) {
         throw new AppError('conflict', `flag "${input.key}" already exists`);
       }
@@ -228,15 +229,15 @@ export class SqliteStore implements Store {
     mutation: Mutation<Flag>,
     ctx: AuditContext,
   ): Promise<Write<Flag>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const found = this.loadFlag(tx, key);
       if (!found) throw AppError.notFound('flag', key);
       const { id, ...before } = found;
       this.checkVersion(`flag "${key}"`, before, expectedVersion);
       const changed = mutation(structuredClone(before));
       const after: Flag = { ...changed, key, version: before.version + 1, createdAt: before.createdAt, updatedAt: this.now(), updatedBy: ctx.actor };
-      tx.update(flags).set(flagColumns(after)).where(eq(flags.id, id)).run();
-      this.writeFlagConfigs(tx, id, after.environments);
+      this.stmts.updateFlag.run(flagParams(id, after));
+      this.writeFlagConfigs(tx, id, after.environments, before.environments);
       const changes = this.flagChanges(tx, before, after);
       const audit = this.audit(tx, { action, resourceType: 'flag', resourceKey: key, environment, before, after }, ctx);
       return { value: after, changes, audit };
@@ -244,7 +245,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteFlag(key: string, expectedVersion: number | undefined, ctx: AuditContext): Promise<Write<Flag>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const found = this.loadFlag(tx, key);
       if (!found) throw AppError.notFound('flag', key);
       const { id, ...before } = found;
@@ -257,7 +258,7 @@ export class SqliteStore implements Store {
   }
 
   async restoreFlag(key: string, snapshot: Flag | null, expectedVersion: number | undefined, ctx: AuditContext & { revertOf: number }): Promise<Write<Flag | null>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const found = this.loadFlag(tx, key);
       const before = found ? (({ id: _id, ...f }) => f)(found) : null;
       if (before) this.checkVersion(`flag "${key}"`, before, expectedVersion);
@@ -291,6 +292,10 @@ export class SqliteStore implements Store {
     return this.db.select().from(segments).orderBy(segments.key).all().map(toSegment);
   }
 
+  async listSegmentKeys(): Promise<string[]> {
+    return this.stmts.segmentKeys.all().map((r) => r.key);
+  }
+
   async getSegment(key: string): Promise<Segment | undefined> {
     const row = this.db.select().from(segments).where(eq(segments.key, key)).get();
     return row ? toSegment(row) : undefined;
@@ -307,7 +312,7 @@ export class SqliteStore implements Store {
   }
 
   async createSegment(input: NewSegment, ctx: AuditContext): Promise<Write<Segment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       if (tx.select({ id: segments.id }).from(segments).where(eq(segments.key, input.key)).get()) {
         throw new AppError('conflict', `segment "${input.key}" already exists`);
       }
@@ -321,7 +326,7 @@ export class SqliteStore implements Store {
   }
 
   async updateSegment(key: string, expectedVersion: number | undefined, mutation: Mutation<Segment>, ctx: AuditContext): Promise<Write<Segment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.select().from(segments).where(eq(segments.key, key)).get();
       if (!row) throw AppError.notFound('segment', key);
       const before = toSegment(row);
@@ -335,7 +340,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteSegment(key: string, expectedVersion: number | undefined, ctx: AuditContext): Promise<Write<Segment>> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.select().from(segments).where(eq(segments.key, key)).get();
       if (!row) throw AppError.notFound('segment', key);
       const before = toSegment(row);
@@ -384,7 +389,7 @@ export class SqliteStore implements Store {
   // ---- rule sets ----
 
   async getRuleSet(environment: string): Promise<RuleSet | undefined> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const env = tx.select().from(environments).where(eq(environments.key, environment)).get();
       if (!env) return undefined;
       const flagRows = tx.select().from(flags).where(eq(flags.archived, false)).all();
@@ -402,7 +407,7 @@ export class SqliteStore implements Store {
   }
 
   async createApiToken(input: { name: string; role: Role; tokenHash: string; prefix: string }, ctx: AuditContext): Promise<ApiToken> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.insert(apiTokens).values({ ...input, createdBy: ctx.actor, createdAt: this.now() }).returning().get();
       const token = toApiToken(row);
       this.audit(tx, { action: 'api_token.created', resourceType: 'api_token', resourceKey: String(row.id), environment: null, before: null, after: token }, ctx);
@@ -428,7 +433,7 @@ export class SqliteStore implements Store {
   }
 
   async revokeApiToken(id: number, ctx: AuditContext): Promise<ApiToken> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const row = tx.select().from(apiTokens).where(eq(apiTokens.id, id)).get();
       if (!row) throw AppError.notFound('API token', id);
       if (row.revokedAt !== null) throw new AppError('conflict', `API token ${id} is already revoked`);
@@ -451,7 +456,7 @@ export class SqliteStore implements Store {
   }
 
   async createSdkKey(input: { name: string; environment: string; keyHash: string; prefix: string }, ctx: AuditContext): Promise<SdkKey> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const env = tx.select().from(environments).where(eq(environments.key, input.environment)).get();
       if (!env) throw AppError.invalid('environment', `unknown environment "${input.environment}"`);
       const row = tx
@@ -474,7 +479,7 @@ export class SqliteStore implements Store {
   }
 
   async revokeSdkKey(id: number, ctx: AuditContext): Promise<SdkKey> {
-    return this.db.transaction((tx) => {
+    return this.transaction((tx) => {
       const [before] = this.sdkKeyRows(tx, eq(sdkKeys.id, id));
       if (!before) throw AppError.notFound('SDK key', id);
       if (before.revokedAt !== null) throw new AppError('conflict', `SDK key ${id} is already revoked`);
