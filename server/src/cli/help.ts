@@ -1,0 +1,80 @@
+import { GLOBAL_OPTIONS, type OptionSpecs } from './args.js';
+import type { Command } from './command.js';
+import { formatTable } from './output.js';
+
+export const GROUPS = [
+  { name: 'flags', title: 'Flags' },
+  { name: 'envs', title: 'Environments' },
+  { name: 'tokens', title: 'API tokens' },
+  { name: 'audit', title: 'Audit log' },
+] as const;
+
+function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+}
+
+/** Two aligned columns without a header row. */
+function list(rows: readonly (readonly [string, string])[]): string {
+  return indent(formatTable(['', ''], rows).split('\n').slice(1).join('\n'));
+}
+
+function optionRows(options: OptionSpecs): [string, string][] {
+  return Object.entries(options).map(([name, o]) => [
+    `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`,
+    `${o.description}${o.multiple ? ' (repeatable)' : ''}`,
+  ]);
+}
+
+const GLOBAL_SECTION = `Global flags:\n${list([...optionRows(GLOBAL_OPTIONS), ['-V, --version', 'Print the version']])}`;
+
+export function topHelp(commands: readonly Command[], version: string): string {
+  const sections = GROUPS.map(({ name, title }) => {
+    const inGroup = commands.filter((c) => c.name === name || c.name.startsWith(`${name} `));
+    return `${title}:\n${list(inGroup.map((c) => [c.name, c.summary]))}`;
+  });
+  return [
+    `switchyard ${version}: self-hosted feature flags`,
+    'Usage: switchyard <command> [arguments] [flags]',
+    `Server:\n${list([['serve', 'Start the server (API, dashboard, SDK streams)']])}`,
+    ...sections,
+    GLOBAL_SECTION,
+    `Environment:\n${list([
+      ['SWITCHYARD_URL', 'Server URL (default http://127.0.0.1:4242)'],
+      ['SWITCHYARD_TOKEN', 'API token; create one with "switchyard tokens create"'],
+    ])}`,
+    `Exit codes:\n${list([
+      ['0', 'success'],
+      ['1', "the server rejected the request (its message is printed)"],
+      ['2', 'usage error: unknown command or flag, missing argument'],
+      ['3', 'the server could not be reached'],
+    ])}`,
+    'Run "switchyard <command> --help" for its flags and examples.',
+  ].join('\n\n') + '\n';
+}
+
+export function groupHelp(group: string, commands: readonly Command[]): string {
+  const inGroup = commands.filter((c) => c.name.startsWith(`${group} `));
+  return [
+    `Usage: switchyard ${group} <command> [arguments] [flags]`,
+    `Commands:\n${list(inGroup.map((c) => [c.name.slice(group.length + 1), c.summary]))}`,
+    `Run "switchyard ${group} <command> --help" for its flags and examples.`,
+  ].join('\n\n') + '\n';
+}
+
+export function commandHelp(command: Command): string {
+  const args = command.arguments.map((a) => a.name).join(' ');
+  const hasOptions = Object.keys(command.options).length > 0;
+  return [
+    command.summary,
+    `Usage: switchyard ${command.name}${args ? ` ${args}` : ''} [flags]`,
+    ...(command.description ? [command.description] : []),
+    ...(command.arguments.length > 0 ? [`Arguments:\n${list(command.arguments.map((a) => [a.name, a.description]))}`] : []),
+    ...(hasOptions ? [`Flags:\n${list(optionRows(command.options))}`] : []),
+    GLOBAL_SECTION,
+    `Examples:\n${indent(command.examples.map((e) => `$ ${e}`).join('\n'))}`,
+  ].join('\n\n') + '\n';
+}
