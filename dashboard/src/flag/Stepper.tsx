@@ -1,0 +1,123 @@
+import { useState } from 'preact/hooks';
+import { enc, post } from '../api/client.js';
+import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import { Guard } from '../components/Guard.js';
+import { describeStage, parsePercentage, STEPS, stepStates } from '../logic/stages.js';
+import { useCanEdit } from '../state.js';
+import type { FlagActions } from './actions.js';
+
+interface Props {
+  flag: Flag;
+  config: FlagEnvironment;
+  environment: Environment | undefined;
+  actions: FlagActions;
+}
+
+/** Off → Dogfood → 10% → 50% → 100%: one click per stage; critical environments ask first. */
+export function Stepper({ flag, config, environment, actions }: Props) {
+  const { canEdit, reason } = useCanEdit();
+  const [custom, setCustom] = useState('');
+  const [customError, setCustomError] = useState<string | undefined>(undefined);
+  const states = stepStates(config.stage);
+  const envName = environment?.name ?? 'this environment';
+
+  const move = (stage: string) => {
+    const label = describeStage(stage).label;
+    const write = () =>
+      actions.run(`${flag.name} is now at ${label} in ${envName}.`, () =>
+        post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage, version: flag.version }),
+      );
+    if (environment?.critical) {
+      actions.confirm({
+        title: `Move to ${label} in ${envName}?`,
+        body: (
+          <p>
+            <strong>{envName}</strong> is a critical environment. {flag.name} goes from {describeStage(config.stage).label} to {label} for real users right away.
+          </p>
+        ),
+        confirmLabel: `Move to ${label}`,
+        onConfirm: () => void write(),
+      });
+    } else {
+      void write();
+    }
+  };
+
+  const submitCustom = (e: Event) => {
+    e.preventDefault();
+    const parsed = parsePercentage(custom);
+    if ('error' in parsed) {
+      setCustomError(parsed.error);
+      return;
+    }
+    setCustomError(undefined);
+    move(parsed.stage);
+  };
+
+  const view = describeStage(config.stage);
+  return (
+    <div class="stepper-wrap">
+      {(view.kind === 'kill' || view.kind === 'custom' || (view.kind === 'rollout' && !STEPS.some((s) => s.stage === config.stage))) && (
+        <p class="hint">
+          Current stage: <strong>{view.kind === 'custom' ? 'custom targeting (set below)' : view.label}</strong>. Choose a stage to {view.kind === 'kill' ? 'release again' : 'move to it'}.
+        </p>
+      )}
+      <ol class="stepper" aria-label="Release stages">
+        {STEPS.map((step, i) => {
+          const state = states[i]!;
+          return (
+            <li key={step.stage} class={`step step-${state}`}>
+              <Guard reason={reason}>
+                <button
+                  type="button"
+                  class="step-button"
+                  data-stage={step.stage}
+                  aria-current={state === 'current' ? 'step' : undefined}
+                  disabled={!canEdit || actions.busy || state === 'current'}
+                  onClick={() => move(step.stage)}
+                >
+                  <span class="step-mark" aria-hidden="true">
+                    {state === 'done' ? '✓' : state === 'current' ? '●' : i + 1}
+                  </span>
+                  <span>{step.label}</span>
+                  {state === 'current' && <span class="visually-hidden"> (current stage)</span>}
+                </button>
+              </Guard>
+            </li>
+          );
+        })}
+      </ol>
+      <form class="custom-percent" onSubmit={submitCustom}>
+        <label for="custom-percent">Custom percentage</label>
+        <div class="inline">
+          <input
+            id="custom-percent"
+            inputMode="decimal"
+            placeholder="e.g. 25 or 0.5"
+            value={custom}
+            disabled={!canEdit}
+            title={reason}
+            onInput={(e) => setCustom(e.currentTarget.value)}
+            aria-invalid={customError ? true : undefined}
+            aria-describedby={customError ? 'custom-percent-error' : 'custom-percent-hint'}
+          />
+          <span aria-hidden="true">%</span>
+          <Guard reason={reason}>
+            <button type="submit" class="button" disabled={!canEdit || actions.busy}>
+              Set rollout
+            </button>
+          </Guard>
+        </div>
+        {customError ? (
+          <span id="custom-percent-error" class="field-error" role="alert">
+            {customError}
+          </span>
+        ) : (
+          <span id="custom-percent-hint" class="hint">
+            Dogfood users stay on; everyone inside a smaller rollout stays inside a larger one.
+          </span>
+        )}
+      </form>
+    </div>
+  );
+}
