@@ -157,7 +157,7 @@ const kill: Command = {
   async run(context) {
     const [key, env] = context.positionals as [string, string];
     const message = stringOption(context.values, 'message');
-    // Always a JSON body: the server rejects a bodiless kill (its optional body schema does not accept null).
+    // Always a JSON object body: an earlier server rejected a bodiless POST here (body null, schema optional).
     const response = await context.api.request<FlagView>('POST', `${path.flagEnvironment(key, env)}/kill`, { body: { message } });
     if (context.json) return printJson(context.io, response);
     const config = response.data.environments[env];
