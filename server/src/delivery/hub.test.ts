@@ -182,16 +182,19 @@ describe('StreamHub', () => {
     expect(hub.connections()).toEqual(new Map([[ENV, 1], ['development', 0]]));
   });
 
-  it('heartbeats on its own timer', () => {
+  it('heartbeats every client once per period on its own timer, spread over the period', () => {
     vi.useFakeTimers();
     try {
-      const hub = new StreamHub({ heartbeatMs: 1000 });
-      const { sink } = connect(hub, 1);
-      vi.advanceTimersByTime(3000);
-      expect(sink.text().match(/: heartbeat/g)).toHaveLength(3);
+      const hub = new StreamHub({ heartbeatMs: 1600 });
+      const sinks = Array.from({ length: 32 }, () => connect(hub, 1).sink);
+      const heartbeats = () => sinks.map((s) => s.text().match(/: heartbeat/g)?.length ?? 0);
+      vi.advanceTimersByTime(100); // one tick of sixteen: only one slot has had its heartbeat
+      expect(heartbeats().filter((n) => n === 1)).toHaveLength(2);
+      vi.advanceTimersByTime(3100);
+      expect(heartbeats()).toEqual(sinks.map(() => 2));
       hub.close();
-      vi.advanceTimersByTime(3000);
-      expect(sink.text().match(/: heartbeat/g)).toHaveLength(3);
+      vi.advanceTimersByTime(3200);
+      expect(heartbeats()).toEqual(sinks.map(() => 2));
     } finally {
       vi.useRealTimers();
     }

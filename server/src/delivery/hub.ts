@@ -34,9 +34,19 @@ export const DEFAULT_CHANGE_LOG_SIZE = 1000;
 export const DEFAULT_MAX_BACKLOG_BYTES = 1024 * 1024;
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+/**
+ * Heartbeats are spread over this many ticks per period (each client in one slot), so 10,000
+ * streams do not all get written at once: a change published during a heartbeat burst would
+ * otherwise wait behind it.
+ */
+const HEARTBEAT_SLOTS = 16;
+/** Below this period per slot, one tick serves every client (tests use very short periods). */
+const MIN_TICK_MS = 25;
 
 interface Client {
   sink: StreamSink;
+  /** Which heartbeat tick of the period this client's heartbeat goes out on. */
+  slot: number;
   /** Queued bytes above which the client is too slow: its first write may be a large snapshot. */
   limit: number;
 }
@@ -84,6 +94,9 @@ export class StreamHub {
   private readonly changeLogSize: number;
   private readonly maxBacklogBytes: number;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private readonly slots: number;
+  private tick = 0;
+  private subscribed = 0;
   private closed = false;
   /** Clients dropped for being slow, since start (for tests and logs). */
   dropped = 0;
@@ -91,8 +104,10 @@ export class StreamHub {
   constructor(options: StreamHubOptions = {}) {
     this.changeLogSize = Math.max(1, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE);
     this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
-    if (options.heartbeatMs) {
-      this.timer = setInterval(() => this.heartbeat(), options.heartbeatMs);
+    const heartbeatMs = options.heartbeatMs ?? 0;
+    this.slots = Math.max(1, Math.min(HEARTBEAT_SLOTS, Math.floor(heartbeatMs / MIN_TICK_MS)));
+    if (heartbeatMs > 0) {
+      this.timer = setInterval(() => this.heartbeat(this.tick++ % this.slots), Math.max(1, Math.floor(heartbeatMs / this.slots)));
       this.timer.unref();
     }
   }
@@ -164,7 +179,7 @@ export class StreamHub {
     const channel = this.channel(environment);
     let initialBytes = 0;
     for (const frame of frames) initialBytes += frame.length;
-    const client: Client = { sink, limit: initialBytes + this.maxBacklogBytes };
+    const client: Client = { sink, slot: this.subscribed++ % this.slots, limit: initialBytes + this.maxBacklogBytes };
     if (this.closed) {
       sink.end();
       return () => {};
@@ -188,10 +203,15 @@ export class StreamHub {
     return false;
   }
 
-  /** A comment on every stream: keeps proxies from timing out idle streams and lets SDKs detect silence. */
-  heartbeat(): void {
+  /**
+   * A comment on every stream (or those in one slot): keeps proxies from timing out idle streams
+   * and lets SDKs detect silence.
+   */
+  heartbeat(slot?: number): void {
     for (const channel of this.channels.values()) {
-      for (const client of channel.clients) this.send(channel, client, HEARTBEAT);
+      for (const client of channel.clients) {
+        if (slot === undefined || client.slot === slot) this.send(channel, client, HEARTBEAT);
+      }
     }
   }
 
