@@ -83,73 +83,76 @@ interface Waiter {
 }
 
 class Client implements SwitchyardClient {
-  private readonly store = new RuleStore();
-  private readonly events: Emitter<ClientEvents>;
-  private readonly delivery: Delivery;
-  private readonly options: ResolvedOptions;
+  readonly #store = new RuleStore();
+  readonly #events: Emitter<ClientEvents>;
+  readonly #delivery: Delivery;
+  readonly #options: ResolvedOptions;
   /** Reused for string user IDs: evaluation is synchronous, so one object serves every call. */
-  private readonly scratch: { userId: string } = { userId: '' };
-  private readonly waiters = new Set<Waiter>();
-  private closed = false;
-  private unauthorized = false;
-  private cachePending = false;
-  private saving: Promise<void> | undefined;
-  private saveAgain = false;
-  private readyQueued = false;
-  private readyEmitted = false;
+  readonly #scratch: { userId: string } = { userId: '' };
+  readonly #waiters = new Set<Waiter>();
+  #closed = false;
+  #unauthorized = false;
+  #cachePending = false;
+  #saving: Promise<void> | undefined;
+  #saveAgain = false;
+  #readyQueued = false;
+  #readyEmitted = false;
 
-  constructor(private readonly config: ClientOptions) {
-    this.options = resolveOptions(config);
-    const { logger } = this.options;
-    this.events = new Emitter((error) => logger.error('an event listener threw', error));
-    this.delivery = new Delivery(this.options, {
-      version: () => this.store.version,
-      onSnapshot: (ruleSet) => this.updated(this.store.applySnapshot(ruleSet, 'server'), true),
+  readonly #config: ClientOptions;
+
+  constructor(config: ClientOptions) {
+    this.#config = config;
+    this.#options = resolveOptions(config);
+    const { logger } = this.#options;
+    this.#events = new Emitter((error) => logger.error('an event listener threw', error));
+    this.#delivery = new Delivery(this.#options, {
+      version: () => this.#store.version,
+      onSnapshot: (ruleSet) => this.#updated(this.#store.applySnapshot(ruleSet, 'server'), true),
       onPatch: (patch) => {
-        const outcome = this.store.applyPatch(patch);
+        const outcome = this.#store.applyPatch(patch);
         if (!outcome.applied && outcome.reason === 'no-rules') throw new Error('a patch arrived before any snapshot');
-        this.updated(outcome, true);
+        this.#updated(outcome, true);
       },
-      onError: (error) => this.failed(error),
-      onStale: (reason) => this.events.emit('stale', { reason }),
-      onRecovered: () => this.events.emit('recovered'),
+      onError: (error) => this.#failed(error),
+      onStale: (reason) => this.#events.emit('stale', { reason }),
+      onRecovered: () => this.#events.emit('recovered'),
     });
-    if (config.bootstrap !== undefined) this.loadProvisional(config.bootstrap, 'bootstrap');
-    if (config.cache !== undefined) this.loadCache();
-    this.delivery.start();
+    if (config.bootstrap !== undefined) this.#loadProvisional(config.bootstrap, 'bootstrap');
+    if (config.cache !== undefined) this.#loadCache();
+    this.#delivery.start();
   }
 
   get initialized(): boolean {
-    return this.store.ruleSet !== undefined;
+    return this.#store.ruleSet !== undefined;
   }
 
   get version(): number | undefined {
-    return this.store.version;
+    return this.#store.version;
   }
 
   ready(options: { timeoutMs?: number } = {}): Promise<boolean> {
     if (this.initialized) return Promise.resolve(true);
-    if (this.closed || this.hopeless()) return Promise.resolve(false);
+    if (this.#closed || this.#hopeless()) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiter: Waiter = { resolve, timer: undefined };
       const timeoutMs = options.timeoutMs;
       if (typeof timeoutMs === 'number' && Number.isFinite(timeoutMs)) {
-        waiter.timer = this.options.clock.setTimeout(() => {
-          this.waiters.delete(waiter);
+        waiter.timer = this.#options.clock.setTimeout(() => {
+          this.#waiters.delete(waiter);
           resolve(false);
         }, Math.max(0, timeoutMs));
       }
-      this.waiters.add(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
   isEnabled(flag: string, userIdOrContext?: ContextInput, defaultValue = false): boolean {
     const fallback = defaultValue === true;
     if (typeof flag !== 'string') return fallback;
-    const compiled = this.store.flags.get(flag);
+    const compiled = this.#store.flags.get(flag);
     if (compiled === undefined) return fallback;
     try {
-      const value = evaluateCompiled(compiled, this.contextOf(userIdOrContext)).value;
+      const value = evaluateCompiled(compiled, this.#contextOf(userIdOrContext)).value;
       return typeof value === 'boolean' ? value : fallback;
     } catch {
       return fallback;
@@ -162,13 +165,13 @@ class Client implements SwitchyardClient {
 
   evaluate<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<Widen<T>> {
     const fallback = defaultValue as Widen<T>;
-    const compiled = typeof flag === 'string' ? this.store.flags.get(flag) : undefined;
+    const compiled = typeof flag === 'string' ? this.#store.flags.get(flag) : undefined;
     if (compiled === undefined) {
       return { value: fallback, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorMessage: `flag ${String(flag)} not found` };
     }
     let detail: EvaluationDetail;
     try {
-      detail = evaluateCompiled(compiled, this.contextOf(context));
+      detail = evaluateCompiled(compiled, this.#contextOf(context));
     } catch (error) {
       return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: String(error) };
     }
@@ -184,9 +187,9 @@ class Client implements SwitchyardClient {
 
   allFlags(context?: ContextInput): Record<string, JsonValue> {
     const values: Record<string, JsonValue> = {};
-    for (const [key, compiled] of this.store.flags) {
+    for (const [key, compiled] of this.#store.flags) {
       try {
-        const detail = evaluateCompiled(compiled, this.contextOf(context));
+        const detail = evaluateCompiled(compiled, this.#contextOf(context));
         if (detail.errorCode === undefined) values[key] = detail.value;
       } catch {
         // a context whose attributes throw on access: leave the flag out
@@ -196,127 +199,127 @@ class Client implements SwitchyardClient {
   }
 
   getRuleSet(): RuleSet | undefined {
-    return this.store.ruleSet;
+    return this.#store.ruleSet;
   }
 
   on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void {
-    return this.events.on(event, listener);
+    return this.#events.on(event, listener);
   }
 
   once<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void {
-    return this.events.once(event, listener);
+    return this.#events.once(event, listener);
   }
 
   off<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): void {
-    this.events.off(event, listener);
+    this.#events.off(event, listener);
   }
 
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.delivery.close();
-      this.settleWaiters(false);
-      this.events.removeAll();
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#delivery.close();
+      this.#settleWaiters(false);
+      this.#events.removeAll();
     }
-    await this.saving;
+    await this.#saving;
   }
 
-  private contextOf(input: unknown): EvaluationContext {
+  #contextOf(input: unknown): EvaluationContext {
     if (typeof input === 'string') {
-      this.scratch.userId = input;
-      return this.scratch;
+      this.#scratch.userId = input;
+      return this.#scratch;
     }
     if (typeof input === 'object' && input !== null) return input as EvaluationContext;
     if (typeof input === 'number' && Number.isFinite(input)) {
-      this.scratch.userId = String(input);
-      return this.scratch;
+      this.#scratch.userId = String(input);
+      return this.#scratch;
     }
     return EMPTY_CONTEXT;
   }
 
-  private hopeless(): boolean {
-    return this.unauthorized && !this.cachePending && !this.initialized;
+  #hopeless(): boolean {
+    return this.#unauthorized && !this.#cachePending && !this.initialized;
   }
 
-  private settleWaiters(ready: boolean): void {
-    for (const waiter of this.waiters) {
-      if (waiter.timer !== undefined) this.options.clock.clearTimeout(waiter.timer);
+  #settleWaiters(ready: boolean): void {
+    for (const waiter of this.#waiters) {
+      if (waiter.timer !== undefined) this.#options.clock.clearTimeout(waiter.timer);
       waiter.resolve(ready);
     }
-    this.waiters.clear();
+    this.#waiters.clear();
   }
 
-  private updated(outcome: ApplyOutcome, persist: boolean): void {
+  #updated(outcome: ApplyOutcome, persist: boolean): void {
     if (!outcome.applied) return;
-    if (persist) this.persist();
-    if (!this.readyQueued) {
-      this.readyQueued = true;
-      this.settleWaiters(true);
+    if (persist) this.#persist();
+    if (!this.#readyQueued) {
+      this.#readyQueued = true;
+      this.#settleWaiters(true);
       // Deferred so listeners attached right after createClient (bootstrap is synchronous) hear it.
       queueMicrotask(() => {
-        this.readyEmitted = true;
-        if (!this.closed) this.events.emit('ready');
+        this.#readyEmitted = true;
+        if (!this.#closed) this.#events.emit('ready');
       });
       return;
     }
     // Changes before `ready` reached listeners are part of what `ready` announces.
-    if (this.readyEmitted && outcome.changed.length > 0) this.events.emit('change', outcome.changed);
+    if (this.#readyEmitted && outcome.changed.length > 0) this.#events.emit('change', outcome.changed);
   }
 
-  private failed(error: SwitchyardError): void {
-    if (error.code === 'UNAUTHORIZED') this.unauthorized = true;
-    this.events.emit('error', error);
-    if (this.hopeless()) this.settleWaiters(false);
+  #failed(error: SwitchyardError): void {
+    if (error.code === 'UNAUTHORIZED') this.#unauthorized = true;
+    this.#events.emit('error', error);
+    if (this.#hopeless()) this.#settleWaiters(false);
   }
 
-  private loadProvisional(ruleSet: unknown, source: 'bootstrap' | 'cache'): void {
+  #loadProvisional(ruleSet: unknown, source: 'bootstrap' | 'cache'): void {
     if (!isRuleSet(ruleSet)) {
-      this.options.logger.error(`ignoring the ${source} rules: not a rule set`);
+      this.#options.logger.error(`ignoring the ${source} rules: not a rule set`);
       return;
     }
     try {
-      this.updated(this.store.applySnapshot(ruleSet, source), false);
+      this.#updated(this.#store.applySnapshot(ruleSet, source), false);
     } catch (error) {
-      this.options.logger.error(`ignoring the ${source} rules: they do not compile`, error);
+      this.#options.logger.error(`ignoring the ${source} rules: they do not compile`, error);
     }
   }
 
-  private loadCache(): void {
-    this.cachePending = true;
-    this.config.cache!.load().then(
+  #loadCache(): void {
+    this.#cachePending = true;
+    this.#config.cache!.load().then(
       (ruleSet) => {
-        this.cachePending = false;
-        if (this.closed) return;
-        if (ruleSet !== undefined) this.loadProvisional(ruleSet, 'cache');
-        if (this.hopeless()) this.settleWaiters(false);
+        this.#cachePending = false;
+        if (this.#closed) return;
+        if (ruleSet !== undefined) this.#loadProvisional(ruleSet, 'cache');
+        if (this.#hopeless()) this.#settleWaiters(false);
       },
       (error: unknown) => {
-        this.cachePending = false;
-        this.options.logger.warn('could not load the cached rules', error);
-        if (this.hopeless()) this.settleWaiters(false);
+        this.#cachePending = false;
+        this.#options.logger.warn('could not load the cached rules', error);
+        if (this.#hopeless()) this.#settleWaiters(false);
       },
     );
   }
 
   /** Save the latest rules; saves never overlap, and a burst of updates ends with the newest saved. */
-  private persist(): void {
-    const cache = this.config.cache;
+  #persist(): void {
+    const cache = this.#config.cache;
     if (cache === undefined) return;
-    if (this.saving !== undefined) {
-      this.saveAgain = true;
+    if (this.#saving !== undefined) {
+      this.#saveAgain = true;
       return;
     }
-    this.saving = (async () => {
+    this.#saving = (async () => {
       do {
-        this.saveAgain = false;
+        this.#saveAgain = false;
         try {
-          await cache.save(this.store.ruleSet!);
+          await cache.save(this.#store.ruleSet!);
         } catch (cause) {
-          this.options.logger.warn('could not save the rules to the cache', cause);
-          this.events.emit('error', new SwitchyardError('CACHE', 'could not save the rules to the cache', undefined, { cause }));
+          this.#options.logger.warn('could not save the rules to the cache', cause);
+          this.#events.emit('error', new SwitchyardError('CACHE', 'could not save the rules to the cache', undefined, { cause }));
         }
-      } while (this.saveAgain);
-      this.saving = undefined;
+      } while (this.#saveAgain);
+      this.#saving = undefined;
     })();
   }
 }

@@ -65,13 +65,13 @@ export class RuleStore {
   flags: ReadonlyMap<string, CompiledFlag> = new Map();
   ruleSet: RuleSet | undefined;
   source: RuleSource | undefined;
-  private segments: ReadonlyMap<string, CompiledSegment> = new Map();
+  #segments: ReadonlyMap<string, CompiledSegment> = new Map();
 
   get version(): number | undefined {
     return this.ruleSet?.version;
   }
 
-  private accepts(version: number, source: RuleSource): boolean {
+  #accepts(version: number, source: RuleSource): boolean {
     const current = this.ruleSet;
     if (current === undefined) return true;
     if (source === 'server' && this.source !== 'server') return true;
@@ -81,7 +81,7 @@ export class RuleStore {
 
   /** Replace everything (throws on a malformed rule set, leaving the store untouched). */
   applySnapshot(ruleSet: RuleSet, source: RuleSource): ApplyOutcome {
-    if (!this.accepts(ruleSet.version, source)) return { applied: false, reason: 'stale' };
+    if (!this.#accepts(ruleSet.version, source)) return { applied: false, reason: 'stale' };
     const segments = compileSegments(ruleSet.segments);
     const flags = new Map<string, CompiledFlag>();
     for (const key of Object.keys(ruleSet.flags)) flags.set(key, compileFlag(ruleSet.flags[key]!, segments));
@@ -102,7 +102,7 @@ export class RuleStore {
     }
     this.ruleSet = ruleSet;
     this.source = source;
-    this.segments = segments;
+    this.#segments = segments;
     this.flags = flags;
     return { applied: true, changed };
   }
@@ -115,7 +115,7 @@ export class RuleStore {
 
     const flagConfigs: Record<string, FlagConfig> = { ...current.flags };
     const segmentConfigs: Record<string, Segment> = { ...current.segments };
-    const segments = new Map(this.segments);
+    const segments = new Map(this.#segments);
     const changedSegments = new Set<string>();
     for (const [key, segment] of Object.entries(patch.segments ?? {})) {
       changedSegments.add(key);
@@ -151,7 +151,7 @@ export class RuleStore {
     }
     this.ruleSet = { ...current, version: patch.version, flags: flagConfigs, segments: segmentConfigs };
     this.source = 'server'; // the server resumed from our version, so it vouches for the result
-    this.segments = segments;
+    this.#segments = segments;
     this.flags = flags;
     // Report only observable changes: not a deleted key that never existed, nor an identical re-send.
     const observable = [...changed].filter(

@@ -41,98 +41,102 @@ function describe(end: Exclude<StreamEnd, { kind: 'aborted' }>, heartbeatTimeout
  * when either works again.
  */
 export class Delivery {
-  private closed = false;
-  private failures = 0;
-  private streamController: AbortController | undefined;
-  private streamLive = false;
-  private reconnectTimer: unknown;
-  private healthyTimer: unknown;
-  private polling = false;
-  private pollOk = false;
-  private pollController: AbortController | undefined;
-  private pollTimer: unknown;
-  private etag: string | undefined;
-  private stale = false;
+  #closed = false;
+  #failures = 0;
+  #streamController: AbortController | undefined;
+  #streamLive = false;
+  #reconnectTimer: unknown;
+  #healthyTimer: unknown;
+  #polling = false;
+  #pollOk = false;
+  #pollController: AbortController | undefined;
+  #pollTimer: unknown;
+  #etag: string | undefined;
+  #stale = false;
 
-  constructor(
-    private readonly options: ResolvedOptions,
-    private readonly sink: DeliverySink,
-  ) {}
+  readonly #options: ResolvedOptions;
+  readonly #sink: DeliverySink;
+
+  constructor(options: ResolvedOptions, sink: DeliverySink) {
+    this.#options = options;
+    this.#sink = sink;
+  }
 
   start(): void {
-    if (this.options.streaming) void this.connect();
-    else this.startPolling();
+    if (this.#options.streaming) void this.#connect();
+    else this.#startPolling();
   }
 
   /** Abort every request and clear every timer. Idempotent. */
   close(): void {
-    this.closed = true;
-    this.streamController?.abort();
-    this.stopPolling();
-    this.clearTimer('reconnectTimer');
-    this.clearTimer('healthyTimer');
+    this.#closed = true;
+    this.#streamController?.abort();
+    this.#stopPolling();
+    this.#reconnectTimer = this.#clear(this.#reconnectTimer);
+    this.#healthyTimer = this.#clear(this.#healthyTimer);
   }
 
-  private clearTimer(name: 'reconnectTimer' | 'healthyTimer' | 'pollTimer'): void {
-    if (this[name] !== undefined) this.options.clock.clearTimeout(this[name]);
-    this[name] = undefined;
+  /** Clear a timer handle if set; returns undefined to assign back. */
+  #clear(timer: unknown): undefined {
+    if (timer !== undefined) this.#options.clock.clearTimeout(timer);
+    return undefined;
   }
 
-  private async connect(): Promise<void> {
-    this.reconnectTimer = undefined;
-    if (this.closed) return;
+  async #connect(): Promise<void> {
+    this.#reconnectTimer = undefined;
+    if (this.#closed) return;
     const controller = new AbortController();
-    this.streamController = controller;
-    const { options } = this;
+    this.#streamController = controller;
+    const options = this.#options;
     const end = await runStream(
       {
         fetch: options.fetch,
         baseUrl: options.baseUrl,
         sdkKey: options.sdkKey,
-        lastEventId: this.sink.version(),
+        lastEventId: this.#sink.version(),
         signal: controller.signal,
         clock: options.clock,
         heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       },
-      { onActivity: () => this.streamActive(), onEvent: (event) => this.streamEvent(event) },
+      { onActivity: () => this.#streamActive(), onEvent: (event) => this.#streamEvent(event) },
     );
-    if (this.streamController === controller) this.streamController = undefined;
-    this.streamLive = false;
-    this.clearTimer('healthyTimer');
-    if (this.closed || end.kind === 'aborted') return;
+    if (this.#streamController === controller) this.#streamController = undefined;
+    this.#streamLive = false;
+    this.#healthyTimer = this.#clear(this.#healthyTimer);
+    if (this.#closed || end.kind === 'aborted') return;
     const error = describe(end, options.heartbeatTimeoutMs);
-    if (error.code === 'UNAUTHORIZED') return this.fatal(error);
+    if (error.code === 'UNAUTHORIZED') return this.#fatal(error);
 
-    this.failures++;
-    options.logger.warn(`${error.message}; reconnecting (failure ${this.failures})`);
-    this.sink.onError(error);
-    if (this.failures >= options.streamFailuresBeforePolling && !this.polling) this.startPolling();
-    else if (this.polling && !this.pollOk) this.markStale(error.message);
-    if (this.closed) return; // an error listener may have closed the client
-    const backoff = backoffDelay(this.failures - 1, options.random, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs });
+    this.#failures++;
+    options.logger.warn(`${error.message}; reconnecting (failure ${this.#failures})`);
+    this.#sink.onError(error);
+    if (this.#failures >= options.streamFailuresBeforePolling && !this.#polling) this.#startPolling();
+    else if (this.#polling && !this.#pollOk) this.#markStale(error.message);
+    if (this.#closed) return; // an error listener may have closed the client
+    const backoff = backoffDelay(this.#failures - 1, options.random, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs });
     const delay = end.kind === 'failed' && end.retryAfterMs !== undefined ? Math.max(backoff, end.retryAfterMs) : backoff;
-    this.reconnectTimer = options.clock.setTimeout(() => void this.connect(), delay);
+    this.#reconnectTimer = options.clock.setTimeout(() => void this.#connect(), delay);
   }
 
-  private streamActive(): void {
-    if (this.streamLive) return;
-    this.streamLive = true;
-    this.healthyTimer = this.options.clock.setTimeout(() => {
-      this.healthyTimer = undefined;
-      this.failures = 0;
-    }, this.options.healthyStreamMs);
-    if (this.polling) this.stopPolling();
-    this.markRecovered();
+  #streamActive(): void {
+    if (this.#streamLive) return;
+    this.#streamLive = true;
+    this.#healthyTimer = this.#options.clock.setTimeout(() => {
+      this.#healthyTimer = undefined;
+      this.#failures = 0;
+    }, this.#options.healthyStreamMs);
+    if (this.#polling) this.#stopPolling();
+    this.#markRecovered();
   }
 
-  private streamEvent(event: ServerSentEvent): SwitchyardError | undefined {
+  #streamEvent(event: ServerSentEvent): SwitchyardError | undefined {
     if (event.event !== 'snapshot' && event.event !== 'patch') return undefined; // forward compatible
     const body = parseJson(event.data);
     const valid = event.event === 'snapshot' ? isRuleSet(body) : isRuleSetPatch(body);
     if (!valid) return new SwitchyardError('INVALID_DATA', `stream: malformed ${event.event} event (id ${event.id})`);
     try {
-      if (event.event === 'snapshot') this.sink.onSnapshot(body as RuleSet);
-      else this.sink.onPatch(body as RuleSetPatch);
+      if (event.event === 'snapshot') this.#sink.onSnapshot(body as RuleSet);
+      else this.#sink.onPatch(body as RuleSetPatch);
       return undefined;
     } catch (cause) {
       // Dropping the connection (rather than skipping the event) means the next connection resumes
@@ -141,78 +145,78 @@ export class Delivery {
     }
   }
 
-  private startPolling(): void {
-    if (this.polling || this.closed) return;
-    this.polling = true;
-    this.pollOk = false;
-    void this.poll();
+  #startPolling(): void {
+    if (this.#polling || this.#closed) return;
+    this.#polling = true;
+    this.#pollOk = false;
+    void this.#poll();
   }
 
-  private stopPolling(): void {
-    this.polling = false;
-    this.pollOk = false;
-    this.clearTimer('pollTimer');
-    this.pollController?.abort();
-    this.pollController = undefined;
+  #stopPolling(): void {
+    this.#polling = false;
+    this.#pollOk = false;
+    this.#pollTimer = this.#clear(this.#pollTimer);
+    this.#pollController?.abort();
+    this.#pollController = undefined;
   }
 
-  private async poll(): Promise<void> {
-    this.pollTimer = undefined;
+  async #poll(): Promise<void> {
+    this.#pollTimer = undefined;
     const controller = new AbortController();
-    this.pollController = controller;
-    const { options } = this;
+    this.#pollController = controller;
+    const options = this.#options;
     const result = await fetchRules({
       fetch: options.fetch,
       baseUrl: options.baseUrl,
       sdkKey: options.sdkKey,
-      etag: this.etag,
+      etag: this.#etag,
       signal: controller.signal,
       now: options.clock.now(),
     });
-    if (this.pollController !== controller || controller.signal.aborted || this.closed || !this.polling) return;
-    this.pollController = undefined;
+    if (this.#pollController !== controller || controller.signal.aborted || this.#closed || !this.#polling) return;
+    this.#pollController = undefined;
     let error: SwitchyardError | undefined;
     if (result.kind === 'rules') {
       try {
-        this.sink.onSnapshot(result.ruleSet);
-        this.etag = result.etag;
+        this.#sink.onSnapshot(result.ruleSet);
+        this.#etag = result.etag;
       } catch (cause) {
         error = new SwitchyardError('INVALID_DATA', 'polling: the rule set could not be applied', 200, { cause });
       }
     } else if (result.kind === 'failed') {
       error = result.error;
     }
-    if (error?.code === 'UNAUTHORIZED') return this.fatal(error);
-    if (this.closed || !this.polling) return;
-    this.pollOk = error === undefined;
+    if (error?.code === 'UNAUTHORIZED') return this.#fatal(error);
+    if (this.#closed || !this.#polling) return;
+    this.#pollOk = error === undefined;
     if (error === undefined) {
-      this.markRecovered();
+      this.#markRecovered();
     } else {
       options.logger.warn(`${error.message}; polling again in ${options.pollIntervalMs} ms`);
-      this.sink.onError(error);
-      if (!this.streamLive) this.markStale(error.message);
+      this.#sink.onError(error);
+      if (!this.#streamLive) this.#markStale(error.message);
     }
-    if (this.closed || !this.polling) return;
+    if (this.#closed || !this.#polling) return;
     const retryAfter = result.kind === 'failed' ? (result.retryAfterMs ?? 0) : 0;
-    this.pollTimer = options.clock.setTimeout(() => void this.poll(), Math.max(options.pollIntervalMs, retryAfter));
+    this.#pollTimer = options.clock.setTimeout(() => void this.#poll(), Math.max(options.pollIntervalMs, retryAfter));
   }
 
-  private fatal(error: SwitchyardError): void {
-    this.options.logger.error(`${error.message}; giving up until the client is recreated`);
+  #fatal(error: SwitchyardError): void {
+    this.#options.logger.error(`${error.message}; giving up until the client is recreated`);
     this.close();
-    this.sink.onError(error);
-    this.markStale(error.message);
+    this.#sink.onError(error);
+    this.#markStale(error.message);
   }
 
-  private markStale(reason: string): void {
-    if (this.stale) return;
-    this.stale = true;
-    this.sink.onStale(reason);
+  #markStale(reason: string): void {
+    if (this.#stale) return;
+    this.#stale = true;
+    this.#sink.onStale(reason);
   }
 
-  private markRecovered(): void {
-    if (!this.stale) return;
-    this.stale = false;
-    this.sink.onRecovered();
+  #markRecovered(): void {
+    if (!this.#stale) return;
+    this.#stale = false;
+    this.#sink.onRecovered();
   }
 }
