@@ -8,12 +8,16 @@
  * floor), and the server's RSS growth per connection is read from /proc/<pid>/status.
  * Timestamps on both sides are `performance.timeOrigin + performance.now()`.
  *
- *   node --conditions=switchyard-source --import tsx test/bench/propagation.ts [--clients 1000,5000,10000] [--changes 50]
+ *   node --conditions=switchyard-source --import tsx test/bench/propagation.ts [--clients 1000,5000,10000] [--changes 50] [--heartbeat-ms 15000]
+ *
+ * Three busy processes share the machine (server, clients, this one): figures are only meaningful
+ * on an otherwise idle machine, so the load average is printed before and after.
  *
  * Targets: p99 ≤ 50 ms at 1,000 clients, ≤ 1.5× the bare broadcast, ≤ 15 KB per connection.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +31,10 @@ function option(name: string, fallback: string): string {
 
 const COUNTS = option('clients', '1000,5000,10000').split(',').map(Number);
 const CHANGES = Number(option('changes', '50'));
+/** The server's heartbeat period (default: the server's own, 15 s). */
+const HEARTBEAT_MS = option('heartbeat-ms', '');
 const WARMUP_CHANGES = 5;
+const WARMUP_CLIENTS = 20;
 const COLLECT_TIMEOUT_MS = 15_000;
 const ENVIRONMENT = 'development';
 const STAGES = ['10%', '20%', '30%', '40%', '50%'];
@@ -92,44 +99,70 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-interface Run {
-  p50: number;
-  p99: number;
-  /** p99 over changes of the time until the last client had it. */
-  lastP99: number;
-  /** The same deliveries timed from when the REST request was sent (end to end, write included). */
-  sentP50: number;
-  sentP99: number;
+/** One side of the comparison: a server, the child process holding its streams, and its figures. */
+interface Target {
+  name: string;
+  url: string;
+  sdkKey: string;
+  clients: Clients;
+  /** Make one change; resolves with when the request was sent, when its response came, and the version. */
+  trigger(): Promise<{ sent: number; at: number; version: number }>;
+  /** Latencies from the REST response, and from the REST request, per delivery. */
+  fromResponse: number[];
+  fromRequest: number[];
+  /** Per change: the latency of the last client to get it. */
+  lasts: number[];
   missing: number;
-  /** The data line of the last patch client 0 received. */
+  /** The data line of the last patch the first client received. */
   patchData: string;
 }
 
-/** Trigger `changes` broadcasts and collect each one's arrival at every client. */
-async function measure(clients: Clients, changes: number, trigger: (i: number) => Promise<{ sent: number; at: number; version: number }>): Promise<Run> {
-  const all: number[] = [];
-  const fromSent: number[] = [];
-  const lasts: number[] = [];
-  let missing = 0;
-  let patchData = '{}';
-  for (let i = 0; i < WARMUP_CHANGES + changes; i++) {
-    const { sent, at, version } = await trigger(i);
-    const reply = await clients.run<'collected'>({ type: 'collect', version, since: at, timeoutMs: COLLECT_TIMEOUT_MS });
-    patchData = reply.patchData ?? patchData;
-    if (i < WARMUP_CHANGES) continue;
-    missing += reply.missing;
-    all.push(...reply.latencies);
-    for (const latency of reply.latencies) fromSent.push(latency + at - sent);
-    lasts.push(Math.max(...reply.latencies));
-  }
-  all.sort((a, b) => a - b);
-  lasts.sort((a, b) => a - b);
-  fromSent.sort((a, b) => a - b);
-  return { p50: percentile(all, 50), p99: percentile(all, 99), lastP99: percentile(lasts, 99), sentP50: percentile(fromSent, 50), sentP99: percentile(fromSent, 99), missing, patchData };
+function target(name: string, url: string, sdkKey: string, clients: Clients, trigger: Target['trigger']): Target {
+  return { name, url, sdkKey, clients, trigger, fromResponse: [], fromRequest: [], lasts: [], missing: 0, patchData: '{}' };
 }
 
-async function switchyard(clients: Clients, count: number): Promise<{ run: Run; bytesPerConnection: number }> {
-  const server = await startServerProcess({ env: { LOG_LEVEL: 'warn' } });
+/** One change on `t`, waited for at every client; recorded unless it is a warm-up. */
+async function change(t: Target, record: boolean): Promise<void> {
+  const { sent, at, version } = await t.trigger();
+  const reply = await t.clients.run<'collected'>({ type: 'collect', version, since: at, timeoutMs: COLLECT_TIMEOUT_MS });
+  t.patchData = reply.patchData ?? t.patchData;
+  if (!record) return;
+  t.missing += reply.missing;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const latency of reply.latencies) {
+    t.fromResponse.push(latency);
+    t.fromRequest.push(latency + at - sent);
+    if (latency > last) last = latency;
+  }
+  t.lasts.push(last);
+}
+
+async function open(t: Target, count: number): Promise<void> {
+  const connected = await t.clients.run<'connected'>({ type: 'connect', url: t.url, path: '/api/sdk/stream', sdkKey: t.sdkKey, count });
+  if (connected.count !== count) throw new Error(`${t.name}: only ${connected.count} of ${count} streams opened (${connected.failed} failed)`);
+}
+
+async function startBare(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [...NODE_SOURCE_ARGS, fileURLToPath(new URL('./propagation-bare.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /bare listening at (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+/**
+ * Both servers hold `count` streams at once (each from its own client process) and changes
+ * alternate between them, so background noise and drift hit both sides alike.
+ */
+async function compare(count: number, clients: { switchyard: Clients; bare: Clients }): Promise<{ switchyard: Target; bare: Target; bytesPerConnection: number }> {
+  const server = await startServerProcess({ env: { LOG_LEVEL: 'warn', ...(HEARTBEAT_MS ? { SWITCHYARD_HEARTBEAT_MS: HEARTBEAT_MS } : {}) } });
+  const floor = await startBare();
   try {
     const call = api(server.url, server.adminToken);
     const created = await call<{ version: number }>('POST', '/api/flags', { key: FLAG, name: 'Propagation benchmark' });
@@ -137,81 +170,77 @@ async function switchyard(clients: Clients, count: number): Promise<{ run: Run; 
     const sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'bench', environment: ENVIRONMENT })).body.key;
     const rules = await fetch(`${server.url}/api/sdk/rules`, { headers: { authorization: `Bearer ${sdkKey}` } });
     let version = ((await rules.json()) as { version: number }).version;
-
-    const trigger = async (i: number) => {
-      const response = await post(server.url, `/api/flags/${FLAG}/environments/${ENVIRONMENT}/stage`, { stage: STAGES[i % STAGES.length], version: flagVersion }, server.adminToken);
+    let stage = 0;
+    const switchyard = target('switchyard', server.url, sdkKey, clients.switchyard, async () => {
+      const path = `/api/flags/${FLAG}/environments/${ENVIRONMENT}/stage`;
+      const response = await post(server.url, path, { stage: STAGES[stage++ % STAGES.length], version: flagVersion }, server.adminToken);
       if (response.status !== 200) throw new Error(`stage change: HTTP ${response.status} ${response.body}`);
       flagVersion = (JSON.parse(response.body) as { version: number }).version;
       return { sent: response.sent, at: response.at, version: ++version };
-    };
+    });
+    let bareVersion = 0;
+    const bare = target('bare', floor.url, 'none', clients.bare, async () => {
+      const v = ++bareVersion;
+      // The very payload Switchyard sent, with this version.
+      const data = switchyard.patchData.replace(/^\{"version":\d+/, `{"version":${v}`);
+      const response = await post(floor.url, '/broadcast', { version: v, data });
+      return { sent: response.sent, at: response.at, version: v };
+    });
 
-    // Warm the stream route and the change path up before taking the memory baseline.
-    await clients.run({ type: 'connect', url: server.url, path: '/api/sdk/stream', sdkKey, count: 20 });
-    await measure(clients, 5, trigger);
-    await clients.run({ type: 'close' });
+    // Warm both servers' code paths up (and learn the payload) before the memory baseline.
+    for (const t of [switchyard, bare]) {
+      await open(t, WARMUP_CLIENTS);
+      for (let i = 0; i < WARMUP_CHANGES; i++) await change(t, false);
+      await t.clients.run({ type: 'close' });
+    }
 
     const before = rssKb(server.child.pid!);
-    const connected = await clients.run<'connected'>({ type: 'connect', url: server.url, path: '/api/sdk/stream', sdkKey, count });
+    await open(switchyard, count);
     const after = rssKb(server.child.pid!);
-    if (connected.count !== count) throw new Error(`only ${connected.count} of ${count} streams opened (${connected.failed} failed)`);
-    const run = await measure(clients, CHANGES, trigger);
-    await clients.run({ type: 'close' });
-    return { run, bytesPerConnection: ((after - before) * 1024) / count };
+    await open(bare, count);
+    for (let i = 0; i < WARMUP_CHANGES + CHANGES; i++) {
+      await change(switchyard, i >= WARMUP_CHANGES);
+      await change(bare, i >= WARMUP_CHANGES);
+    }
+    await switchyard.clients.run({ type: 'close' });
+    await bare.clients.run({ type: 'close' });
+    return { switchyard, bare, bytesPerConnection: ((after - before) * 1024) / count };
   } finally {
+    floor.child.kill('SIGTERM');
     await server.stop();
     removeDataDir(server.dataDir);
   }
 }
 
-async function bare(clients: Clients, count: number, patchData: string): Promise<Run> {
-  const child = spawn(process.execPath, [...NODE_SOURCE_ARGS, fileURLToPath(new URL('./propagation-bare.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /bare listening at (\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
-    });
-    const trigger = async (i: number) => {
-      const version = i + 1;
-      const response = await post(url, '/broadcast', { version, data: patchData.replace(/^\{"version":\d+/, `{"version":${version}`) });
-      return { sent: response.sent, at: response.at, version };
-    };
-    await clients.run({ type: 'connect', url, path: '/api/sdk/stream', sdkKey: 'none', count: 20 });
-    await measure(clients, 5, trigger);
-    await clients.run({ type: 'close' });
-    const connected = await clients.run<'connected'>({ type: 'connect', url, path: '/api/sdk/stream', sdkKey: 'none', count });
-    if (connected.count !== count) throw new Error(`only ${connected.count} of ${count} bare streams opened`);
-    const run = await measure(clients, CHANGES, trigger);
-    await clients.run({ type: 'close' });
-    return run;
-  } finally {
-    child.kill('SIGTERM');
-  }
+function summary(values: number[]): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
 const ms = (n: number): string => `${n.toFixed(1)} ms`;
 
-const clients = new Clients();
+const clients = { switchyard: new Clients(), bare: new Clients() };
 try {
-  console.log(`propagation: ${CHANGES} stage changes per client count, time to the patch at every client (p50 / p99 over all deliveries; negative = the patch beat the REST response)\n`);
+  console.log(`propagation: ${CHANGES} stage changes per client count; time until the patch is at each client, p50 / p99 over all deliveries`);
+  console.log('(from the REST response — negative when the patch beats the response — and from the REST request)');
+  console.log(`load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n`);
   for (const count of COUNTS) {
-    const sy = await switchyard(clients, count);
-    const floor = await bare(clients, count, sy.run.patchData);
+    const { switchyard, bare, bytesPerConnection } = await compare(count, clients);
+    const sy = { response: summary(switchyard.fromResponse), request: summary(switchyard.fromRequest), last: summary(switchyard.lasts) };
+    const floor = { response: summary(bare.fromResponse), request: summary(bare.fromRequest), last: summary(bare.lasts) };
     console.log(
       `${String(count).padStart(6)} clients\n` +
-        `  from REST response: switchyard p50 ${ms(sy.run.p50)}, p99 ${ms(sy.run.p99)} (last client, p99 of changes: ${ms(sy.run.lastP99)})` +
-        `  |  bare p50 ${ms(floor.p50)}, p99 ${ms(floor.p99)}  |  p99 ratio ${(sy.run.p99 / floor.p99).toFixed(2)}×\n` +
-        `  from REST request:  switchyard p50 ${ms(sy.run.sentP50)}, p99 ${ms(sy.run.sentP99)}  |  bare p50 ${ms(floor.sentP50)}, p99 ${ms(floor.sentP99)}  |  p99 ratio ${(sy.run.sentP99 / floor.sentP99).toFixed(2)}×\n` +
-        `  server memory ${(sy.bytesPerConnection / 1024).toFixed(1)} KB per connection (VmRSS delta / ${count})` +
-        (sy.run.missing + floor.missing > 0 ? `\n  MISSING deliveries: switchyard ${sy.run.missing}, bare ${floor.missing}` : ''),
+        `  from REST response: switchyard p50 ${ms(sy.response.p50)}, p99 ${ms(sy.response.p99)}  |  bare p50 ${ms(floor.response.p50)}, p99 ${ms(floor.response.p99)}  |  p99 ratio ${(sy.response.p99 / floor.response.p99).toFixed(2)}×\n` +
+        `  from REST request:  switchyard p50 ${ms(sy.request.p50)}, p99 ${ms(sy.request.p99)}  |  bare p50 ${ms(floor.request.p50)}, p99 ${ms(floor.request.p99)}  |  p99 ratio ${(sy.request.p99 / floor.request.p99).toFixed(2)}×\n` +
+        `  last client of each change (from response): switchyard p50 ${ms(sy.last.p50)}, p99 ${ms(sy.last.p99)}  |  bare p50 ${ms(floor.last.p50)}, p99 ${ms(floor.last.p99)}\n` +
+        `  server memory ${(bytesPerConnection / 1024).toFixed(1)} KB per connection (VmRSS delta / ${count})` +
+        (switchyard.missing + bare.missing > 0 ? `\n  MISSING deliveries: switchyard ${switchyard.missing}, bare ${bare.missing}` : ''),
     );
   }
-  console.log('\ntargets: p99 ≤ 50 ms at 1,000 clients, ≤ 1.5× the bare broadcast, ≤ 15 KB per connection');
+  console.log(`\nload average after: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
+  console.log('targets: p99 ≤ 50 ms at 1,000 clients, ≤ 1.5× the bare broadcast, ≤ 15 KB per connection');
 } finally {
-  clients.stop();
+  clients.switchyard.stop();
+  clients.bare.stop();
   agent.destroy();
 }

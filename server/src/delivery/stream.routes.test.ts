@@ -208,6 +208,11 @@ describe('GET /api/sdk/stream', () => {
     });
   }
 
+  it('is GET only: a HEAD does not open a never-ending stream', async () => {
+    const response = await fetch(`${url}/api/sdk/stream`, { method: 'HEAD', headers: { authorization: `Bearer ${sdkKey}` } });
+    expect(response.status).toBe(404);
+  });
+
   it('counts open streams on /metrics and forgets closed ones', async () => {
     await expect.poll(connections, { timeout: WAIT_MS }).toBe('switchyard_stream_connections{environment="development"} 0');
     const a = await connect();

@@ -68,6 +68,8 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   });
 
   app.get('/api/sdk/stream', {
+    // A HEAD would get a never-ending body: the stream is GET only.
+    exposeHeadRoute: false,
     schema: {
       tags: ['sdk'],
       summary: 'Server-Sent Events: a snapshot on connect, then one patch per change (id = version); heartbeat comments',
