@@ -40,13 +40,20 @@ export async function runStream(request: StreamRequest, handlers: StreamHandlers
   let timer: unknown;
   const arm = (): void => {
     if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+    if (connection.signal.aborted) return;
     timer = clock.setTimeout(() => {
       timer = undefined;
       timedOut = true;
       connection.abort();
     }, request.heartbeatTimeoutMs);
   };
-  const forward = (): void => connection.abort();
+  const forward = (): void => {
+    // Release the watchdog synchronously: after client.close() returns, no timer may remain.
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+    connection.abort();
+  };
   request.signal.addEventListener('abort', forward);
   const ended = (fallback: StreamEnd): StreamEnd => {
     if (request.signal.aborted) return { kind: 'aborted' };

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateCompiled } from './evaluate.js';
+import { RuleStore } from './store.js';
+import { booleanFlag, ruleSet, segment } from './testing/fakes.js';
+import type { FlagConfig } from './types.js';
+
+const inSegment = (key: string, seg: string): FlagConfig =>
+  booleanFlag(key, true, 1, {
+    defaultServe: { variation: 'off' },
+    rules: [{ id: 'r', clauses: [{ attribute: '', operator: 'in_segment', values: [seg] }], serve: { variation: 'on' } }],
+  });
+
+describe('RuleStore', () => {
+  it('applies snapshots in version order only', () => {
+    const store = new RuleStore();
+    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', true)]), 'server')).toEqual({ applied: true, changed: ['a'] });
+    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', false, 2)]), 'server')).toEqual({ applied: false, reason: 'stale' });
+    expect(store.applySnapshot(ruleSet(1, [booleanFlag('a', false, 2)]), 'server')).toEqual({ applied: false, reason: 'stale' });
+    expect(store.applySnapshot(ruleSet(3, [booleanFlag('a', true)]), 'server')).toEqual({ applied: true, changed: [] });
+    expect(store.version).toBe(3);
+  });
+
+  it('lets server data replace provisional data of any version, never the reverse', () => {
+    const store = new RuleStore();
+    store.applySnapshot(ruleSet(50, [booleanFlag('a', false)]), 'bootstrap');
+    expect(store.applySnapshot(ruleSet(40, [booleanFlag('a', false)]), 'cache')).toMatchObject({ applied: false });
+    expect(store.applySnapshot(ruleSet(7, [booleanFlag('a', true, 2)]), 'server')).toEqual({ applied: true, changed: ['a'] });
+    expect(store.applySnapshot(ruleSet(99, [booleanFlag('a', false)]), 'cache')).toMatchObject({ applied: false });
+    expect(store.source).toBe('server');
+  });
+
+  it('refuses a patch before any snapshot', () => {
+    expect(new RuleStore().applyPatch({ version: 1, flags: {} })).toEqual({ applied: false, reason: 'no-rules' });
+  });
+
+  it('leaves everything untouched when an update does not compile', () => {
+    const store = new RuleStore();
+    store.applySnapshot(ruleSet(1, [booleanFlag('a', true)]), 'server');
+    const broken = { key: 'b' } as unknown as FlagConfig;
+    expect(() => store.applyPatch({ version: 2, flags: { a: booleanFlag('a', false, 2), b: broken } })).toThrow();
+    expect(() => store.applySnapshot({ ...ruleSet(3, []), flags: { b: broken } }, 'server')).toThrow();
+    expect(store.version).toBe(1);
+    expect(evaluateCompiled(store.flags.get('a'), {}).value).toBe(true);
+  });
+
+  it('recompiles flags that use a changed segment and reports them, but not identical re-sends', () => {
+    const store = new RuleStore();
+    store.applySnapshot(ruleSet(1, [inSegment('uses_beta', 'beta'), booleanFlag('plain', true)], [segment('beta', [])]), 'server');
+    const before = store.flags.get('plain');
+    expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(false);
+    expect(store.applyPatch({ version: 2, segments: { beta: segment('beta', ['ann'], 2) } })).toEqual({ applied: true, changed: ['uses_beta'] });
+    expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(true);
+    expect(store.flags.get('plain')).toBe(before); // untouched flags keep their compiled form
+    expect(store.applyPatch({ version: 3, flags: { plain: booleanFlag('plain', true), ghost: null } })).toEqual({ applied: true, changed: [] });
+    expect(store.applyPatch({ version: 4, segments: { beta: null } })).toEqual({ applied: true, changed: ['uses_beta'] });
+    expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(false);
+    expect(store.ruleSet?.segments).toEqual({});
+  });
+});
