@@ -4,7 +4,25 @@ import { startServer } from './main.js';
 
 const [command, ...args] = process.argv.slice(2);
 
+const SERVE_HELP = `Usage: switchyard serve [options]
+
+Start the Switchyard server: REST API, dashboard, SDK streams, OFREP.
+
+Options (each overrides its environment variable):
+  --port N            PORT                     listen port (default 4242)
+  --host H            HOST                     listen address (default 127.0.0.1; 0.0.0.0 for all interfaces)
+  --data-dir DIR      SWITCHYARD_DATA_DIR      where switchyard.db lives (default ./data)
+  --log-level L       LOG_LEVEL                fatal, error, warn, info, debug, trace, silent (default info)
+  --heartbeat-ms N    SWITCHYARD_HEARTBEAT_MS  SSE heartbeat period (default 15000)
+  --sync PATH         SWITCHYARD_SYNC          keep flags in sync with a YAML/JSON file or directory (GitOps)
+                      SWITCHYARD_ADMIN_TOKEN   the admin token created on an empty database
+`;
+
 async function serve(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(SERVE_HELP);
+    return;
+  }
   let config;
   try {
     config = loadConfig(argv, process.env);
