@@ -195,7 +195,7 @@ describe('GET /api/sdk/stream', () => {
     await stream.until('two heartbeats', () => stream.comments.filter((c) => c === 'heartbeat').length >= 2);
   });
 
-  const authCases = [
+  const authCases: { name: string; headers: Record<string, string>; status: number }[] = [
     { name: 'no credentials', headers: {}, status: 401 },
     { name: 'an unknown key', headers: { authorization: 'Bearer sdk-nope' }, status: 401 },
     { name: 'an API token instead of an SDK key', headers: { authorization: `Bearer ${ADMIN}` }, status: 403 },
