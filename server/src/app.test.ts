@@ -25,6 +25,15 @@ describe('operational endpoints (no credentials needed)', () => {
     expect(res.json()).toEqual({ status: 'ready' });
   });
 
+  it('/readyz answers 503 in the error shape when storage is unreachable', async () => {
+    const broken = await createTestApp();
+    broken.db.$client.close();
+    const res = await broken.request(null, { method: 'GET', url: '/readyz' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ error: { code: 'unavailable', message: 'storage is not reachable' } });
+    await broken.app.close();
+  });
+
   it('/metrics: request counts by route and flags by archived state', async () => {
     const res = await t.request(null, { method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
