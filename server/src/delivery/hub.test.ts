@@ -200,12 +200,14 @@ describe('StreamHub', () => {
     }
   });
 
-  it('ignores a change it has already seen', () => {
+  it('starts over when versions go back (an environment deleted and created again)', () => {
     const hub = new StreamHub();
-    const { sink } = connect(hub, 1);
+    for (let v = 1; v <= 20; v++) hub.publish(change(v));
+    const { sink } = connect(hub, 20, 20);
     hub.publish(change(2));
-    hub.publish(change(2));
-    expect(sink.ids()).toEqual([1, 2]);
+    expect(sink.ids()).toEqual([2]);
+    expect(connect(hub, 2, 1).start.kind).toBe('snapshot');
+    expect(connect(hub, 2, 2).sink.ids()).toEqual([]);
   });
 
   it('close ends every stream and refuses new ones', () => {

@@ -124,9 +124,9 @@ export class StreamHub {
   /** Serialise a committed change once, log it and write it to every client of its environment. */
   publish(change: RuleSetChange): void {
     const channel = this.channel(change.environment);
-    if (channel.latest !== undefined && change.version <= channel.latest) return; // already seen
     const frame = Buffer.from(patchEvent(change));
-    // Resume relies on the log holding every version after its first entry: a gap starts it over.
+    // Resume relies on the log holding every version after its first entry: a gap (or a version
+    // going back, as when an environment is deleted and created again) starts it over.
     if (channel.latest !== undefined && change.version !== channel.latest + 1) channel.log.length = 0;
     channel.log.push({ version: change.version, frame });
     if (channel.log.length > this.changeLogSize) channel.log.shift();
