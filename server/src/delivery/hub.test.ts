@@ -206,7 +206,8 @@ describe('StreamHub', () => {
     const { sink } = connect(hub, 20, 20);
     hub.publish(change(2));
     expect(sink.ids()).toEqual([2]);
-    expect(connect(hub, 2, 1).start.kind).toBe('snapshot');
+    expect(connect(hub, 2, 0).start.kind).toBe('snapshot');
+    expect(connect(hub, 2, 1).sink.ids()).toEqual([2]);
     expect(connect(hub, 2, 2).sink.ids()).toEqual([]);
   });
 
