@@ -162,6 +162,13 @@ describe('createClient: evaluation', () => {
   });
 });
 
+describe('createClient: options', () => {
+  it('fails fast on a missing url or sdkKey', () => {
+    expect(() => createClient({ url: '', sdkKey: 'k' })).toThrow(/options.url is required/);
+    expect(() => createClient({ url: 'http://x' } as ClientOptions)).toThrow(/options.sdkKey is required/);
+  });
+});
+
 describe('createClient: close', () => {
   it('leaves no timers and aborts the stream and in-flight fetches', async () => {
     const server = new FakeServer(rules);

@@ -268,7 +268,7 @@ class Client implements SwitchyardClient {
 
 /**
  * Create a client: it loads `bootstrap` and the cache, then streams (or polls) the server's rules
- * and evaluates flags locally.
+ * and evaluates flags locally. Throws a TypeError when `url` or `sdkKey` is missing.
  * @example
  * const client = createClient({ url: 'https://flags.example.com', sdkKey: process.env.SWITCHYARD_SDK_KEY! });
  * await client.ready({ timeoutMs: 5000 });

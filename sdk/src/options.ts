@@ -96,12 +96,16 @@ export interface ResolvedOptions {
   logger: Logger;
 }
 
+/** Throws a TypeError for a missing `url` or `sdkKey`: a misconfiguration should fail at startup, loudly. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  for (const name of ['url', 'sdkKey'] as const) {
+    if (typeof options?.[name] !== 'string' || options[name].trim() === '') throw new TypeError(`switchyard: options.${name} is required`);
+  }
   const globalFetch: FetchLike | undefined = typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined;
   const chosenFetch = options.fetch ?? globalFetch;
   if (chosenFetch === undefined) throw new TypeError('switchyard: no global fetch; pass options.fetch');
   return {
-    baseUrl: String(options.url).replace(/\/+$/, ''),
+    baseUrl: options.url.replace(/\/+$/, ''),
     sdkKey: options.sdkKey,
     streaming: options.streaming ?? DEFAULTS.streaming,
     pollIntervalMs: positive(options.pollIntervalMs, DEFAULTS.pollIntervalMs),
