@@ -19,7 +19,7 @@ import { openapiPlugin } from './plugins/openapi.js';
 import { RuleSetCache } from './rulesets/rulesets.js';
 import { segmentsRoutes } from './segments/segments.routes.js';
 import { sessionsRoutes } from './sessions/sessions.routes.js';
-import { sessionStoreFor, type SessionStore } from './sessions/sessions.store.js';
+import type { SessionStore } from './sessions/sessions.store.js';
 import { SegmentsService } from './segments/segments.service.js';
 import type { Store } from './store/store.js';
 import { tokensRoutes } from './tokens/tokens.routes.js';
@@ -69,7 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(authPlugin, { store });
   await app.register(openapiPlugin, { version: VERSION });
   await app.register(fastifyCookie);
-  await app.register(sessionsRoutes, { store, sessions: options.sessions ?? sessionStoreFor(store), now: Date.now });
+  await app.register(sessionsRoutes, { store, sessions: options.sessions ?? store.sessions, now: Date.now });
   await app.register(eventsPlugin, { store, ruleSets, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

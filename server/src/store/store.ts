@@ -1,6 +1,7 @@
 import type { FlagConfig, RuleSet, Segment as RuleSetSegment } from '@switchyard/sdk';
 import type { Flag } from '../flags/flags.schemas.js';
 import type { Segment } from '../segments/segments.schemas.js';
+import type { SessionStore } from '../sessions/sessions.store.js';
 
 /**
  * The storage boundary. Routes and services see only this interface; `store/sqlite/` implements it
@@ -142,6 +143,9 @@ export interface Store {
   listSdkKeys(): Promise<SdkKey[]>;
   findSdkKey(keyHash: string): Promise<SdkKey | undefined>;
   revokeSdkKey(id: number, audit: AuditContext): Promise<SdkKey>;
+
+  /** Dashboard sign-in sessions (only hashes of their ids are stored). */
+  readonly sessions: SessionStore;
 
   close(): Promise<void>;
 }

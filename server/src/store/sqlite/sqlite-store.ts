@@ -23,7 +23,9 @@ import type {
   Write,
 } from '../store.js';
 import { defaultFlagEnvironment } from '../../flags/defaults.js';
-import { flagFromRow, flagParams, prepareStatements, type Statements } from './statements.js';
+import type { SessionStore } from '../../sessions/sessions.store.js';
+import { SqliteSessionStore } from './sessions.js';
+import { Statements, flagFromRow, flagParams } from './statements.js';
 import { flagColumns, segmentColumns, toAuditEntry, toEnvironment, toFlag, toSegment } from './rows.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -41,12 +43,14 @@ interface AuditWrite {
 /** The embedded default store: better-sqlite3 is synchronous, so each write is one short transaction. */
 export class SqliteStore implements Store {
   private readonly stmts: Statements;
+  readonly sessions: SessionStore;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
   ) {
-    this.stmts = prepareStatements(db.$client);
+    this.stmts = new Statements(db.$client);
+    this.sessions = new SqliteSessionStore(db);
   }
 
   // ---- helpers (run inside a transaction) ----

@@ -33,28 +33,39 @@ export interface EnvironmentRow {
   created_at: number;
 }
 
-export function prepareStatements(client: Database.Database) {
-  return {
-    flagByKey: client.prepare<[string], FlagRow>('SELECT * FROM flags WHERE key = ?'),
-    flagConfigs: client.prepare<[number], { env: string; config: string }>(
+type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+export class Statements {
+  readonly flagByKey: Statement<[string], FlagRow>;
+  readonly flagConfigs: Statement<[number], { env: string; config: string }>;
+  readonly environments: Statement<[], EnvironmentRow>;
+  readonly updateFlag: Statement<[ReturnType<typeof flagParams>]>;
+  readonly upsertConfig: Statement<[number, number, string]>;
+  readonly bumpEnvironment: Statement<[number], { version: number }>;
+  readonly insertAudit: Statement<unknown[], { id: number }>;
+  readonly segmentKeys: Statement<[], { key: string }>;
+
+  constructor(client: Database.Database) {
+    this.flagByKey = client.prepare('SELECT * FROM flags WHERE key = ?');
+    this.flagConfigs = client.prepare(
       'SELECT e.key AS env, fe.config AS config FROM flag_environments fe JOIN environments e ON e.id = fe.environment_id WHERE fe.flag_id = ?',
-    ),
-    environments: client.prepare<[], EnvironmentRow>('SELECT * FROM environments ORDER BY sort_order, id'),
-    updateFlag: client.prepare(
+    );
+    this.environments = client.prepare('SELECT * FROM environments ORDER BY sort_order, id');
+    this.updateFlag = client.prepare(
       'UPDATE flags SET name = @name, description = @description, tags = @tags, owner = @owner, type = @type, variations = @variations, archived = @archived, version = @version, updated_at = @updatedAt, updated_by = @updatedBy WHERE id = @id',
-    ),
-    upsertConfig: client.prepare<[number, number, string]>(
+    );
+    this.upsertConfig = client.prepare(
       'INSERT INTO flag_environments (flag_id, environment_id, config) VALUES (?, ?, ?) ON CONFLICT (flag_id, environment_id) DO UPDATE SET config = excluded.config',
-    ),
-    bumpEnvironment: client.prepare<[number], { version: number }>('UPDATE environments SET version = version + 1 WHERE id = ? RETURNING version'),
-    insertAudit: client.prepare<unknown[], { id: number }>(
+    );
+    this.bumpEnvironment = client.prepare('UPDATE environments SET version = version + 1 WHERE id = ? RETURNING version');
+    this.insertAudit = client.prepare(
       'INSERT INTO audit_log (at, actor, action, resource_type, resource_key, environment, before, after, source, message, "commit") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
-    ),
-    segmentKeys: client.prepare<[], { key: string }>('SELECT key FROM segments ORDER BY key'),
-  };
+    );
+    this.segmentKeys = client.prepare('SELECT key FROM segments ORDER BY key');
+  }
 }
 
-export type Statements = ReturnType<typeof prepareStatements>;
+
 
 export function flagFromRow(row: FlagRow, configs: readonly { env: string; config: string }[]): Flag & { id: number } {
   const environments: Record<string, FlagEnvironment> = {};
