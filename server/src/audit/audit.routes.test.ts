@@ -139,13 +139,16 @@ describe('POST /api/audit/:id/revert', () => {
     expect(restorable(await readFlag('f'))).toEqual(restorable(before));
   });
 
-  it('409 on a stale version; 404 for an unknown entry; 400 for a non-flag entry; 403 for viewers', async () => {
+  it('409 on a stale version; 428 without one; 404 for an unknown entry; 400 for a non-flag entry; 403 for viewers', async () => {
     await createFlag(t, 'f');
     await setStage(t, 'f', 'staging', 'dogfood');
     const entry = (await page('/api/flags/f/audit')).items[0]!;
     const stale = await revert(entry.id, { version: 1 });
     expect(stale.statusCode).toBe(409);
     expect(stale.json<ErrorBody>().error.code).toBe('version_conflict');
+    const unversioned = await revert(entry.id);
+    expect(unversioned.statusCode).toBe(428);
+    expect(unversioned.json<ErrorBody>().error.message).toMatch(/current version/);
     expect((await revert(999_999)).statusCode).toBe(404);
     const tokenEntry = (await page('/api/audit?resourceType=api_token&limit=1')).items[0]!;
     const wrongKind = await revert(tokenEntry.id);

@@ -142,6 +142,11 @@ export class FlagsService {
     if (!entry) throw AppError.notFound('audit entry', auditId);
     if (entry.resourceType !== 'flag') throw new AppError('bad_request', `audit entry ${auditId} is about a ${entry.resourceType}; only flag changes can be reverted`);
     const snapshot = (entry.before ?? null) as Flag | null;
+    const current = await this.store.getFlag(entry.resourceKey);
+    if (current && expectedVersion === undefined) {
+      throw new AppError('precondition_required', `send flag "${entry.resourceKey}"'s current version ("version" or If-Match) so the revert cannot overwrite a newer change`);
+    }
+    if (!current && !snapshot) throw new AppError('conflict', `flag "${entry.resourceKey}" does not exist and did not exist before entry ${auditId}: nothing to revert`);
     if (snapshot) assertNoProblems(flagProblems({ ...snapshot, environments: filterKeys(snapshot.environments, await this.environmentKeys()) }, await this.segmentKeys()));
     return this.publish(await this.store.restoreFlag(entry.resourceKey, snapshot, expectedVersion, { ...audit, revertOf: auditId }));
   }
