@@ -63,6 +63,15 @@ describe('createClient: readiness', () => {
     expect(ready).toBe(1);
   });
 
+  it('reports what the first server snapshot changed relative to bootstrap', async () => {
+    const { client, clock } = setup({ bootstrap: ruleSet(1, [booleanFlag('enabled', false), booleanFlag('disabled', false)]) });
+    const changes: string[][] = [];
+    client.on('change', (keys) => changes.push([...keys].sort()));
+    await clock.advance(0);
+    expect(client.version).toBe(5);
+    expect(changes).toEqual([['button_color', 'enabled', 'half']]);
+  });
+
   it('resolves ready(false) on timeout and stays usable with defaults', async () => {
     const server = new FakeServer(rules);
     server.stream = () => 'hang';
@@ -136,6 +145,8 @@ describe('createClient: evaluation', () => {
     expect(client.isEnabled('half', hostile as never, false)).toBe(false);
     expect(client.isEnabled('half', hostile as never, true)).toBe(true);
     expect(() => client.evaluate(null as never, hostile as never, 1)).not.toThrow();
+    expect(client.evaluate(Object.create(null) as never, 'u', 1)).toMatchObject({ value: 1, errorCode: 'FLAG_NOT_FOUND' });
+    expect(client.evaluate('half', hostile as never, 1)).toMatchObject({ value: 1, errorCode: 'GENERAL' });
     expect(() => client.allFlags(hostile as never)).not.toThrow();
   });
 

@@ -25,6 +25,7 @@ interface Waiter {
 }
 
 class Client implements SwitchyardClient {
+  readonly #config: ClientOptions;
   readonly #store = new RuleStore();
   readonly #events: Emitter<ClientEvents>;
   readonly #delivery: Delivery;
@@ -39,8 +40,6 @@ class Client implements SwitchyardClient {
   #saveAgain = false;
   #readyQueued = false;
   #readyEmitted = false;
-
-  readonly #config: ClientOptions;
 
   constructor(config: ClientOptions) {
     this.#config = config;
@@ -109,13 +108,15 @@ class Client implements SwitchyardClient {
     const fallback = defaultValue as Widen<T>;
     const compiled = typeof flag === 'string' ? this.#store.flags.get(flag) : undefined;
     if (compiled === undefined) {
-      return { value: fallback, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorMessage: `flag ${String(flag)} not found` };
+      const errorMessage = typeof flag === 'string' ? `flag ${flag} not found` : 'the flag key is not a string';
+      return { value: fallback, reason: 'ERROR', errorCode: 'FLAG_NOT_FOUND', errorMessage };
     }
     let detail: EvaluationDetail;
     try {
       detail = evaluateCompiled(compiled, this.#contextOf(context));
     } catch (error) {
-      return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: String(error) };
+      const errorMessage = error instanceof Error ? error.message : 'evaluation failed';
+      return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage };
     }
     if (detail.errorCode !== undefined) return { ...detail, value: fallback };
     const expected = kindOf(defaultValue);

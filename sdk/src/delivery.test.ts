@@ -84,6 +84,7 @@ describe('stream: liveness', () => {
   it('keeps a stream with heartbeats and reconnects a silent one, resuming with Last-Event-ID', async () => {
     const { server, clock, client } = setup();
     await client.ready();
+    expect(server.lastStream!.request.headers).not.toHaveProperty('Last-Event-ID');
     for (let i = 0; i < 5; i++) {
       await clock.advance(15_000);
       server.lastStream!.heartbeat();
