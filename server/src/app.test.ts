@@ -103,4 +103,14 @@ describe('operational endpoints (no credentials needed)', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: { code: 'not_found', message: 'no route GET /api/nothing-here' } });
   });
+
+  it.each([
+    { name: 'malformed percent-encoding', url: '/api/flags/%E0%A4%A' },
+    { name: 'over-long path parameter', url: `/api/flags/${'a'.repeat(200)}` },
+  ])('router failures ($name) get a 4xx in the error shape', async ({ url }) => {
+    const res = await t.request(t.adminToken, { method: 'GET', url });
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode).toBeLessThan(500);
+    expect(res.json()).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+  });
 });

@@ -52,9 +52,13 @@ export interface Services {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance & { services: Services }> {
   const app = Fastify({
     logger: options.logger ?? false,
-    // Secrets travel in these headers: never log them.
     forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
+    // Router-level failures (malformed URL, over-long path parameter) get the one error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      void reply.status(status).send({ error: { code: 'bad_request', message: `malformed request URL: ${error.message}` } });
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

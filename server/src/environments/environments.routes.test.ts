@@ -90,6 +90,19 @@ describe('DELETE /api/environments/:environment', () => {
     expect(audit.items[0]).toMatchObject({ action: 'environment.deleted', resourceKey: 'staging' });
   });
 
+  it('a re-created environment starts above every version the deleted one reached', async () => {
+    await createFlag(t, 'f');
+    for (const stage of ['dogfood', '10%', '50%']) {
+      const flag = (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/f' })).json<FlagBody>();
+      await t.request(t.tokens.editor, { method: 'POST', url: '/api/flags/f/environments/staging/stage', payload: { stage, version: flag.version } });
+    }
+    const old = (await list()).find((e) => e.key === 'staging')!.version;
+    await t.request(t.adminToken, { method: 'DELETE', url: '/api/environments/staging' });
+    const again = await t.request(t.adminToken, { method: 'POST', url: '/api/environments', payload: { key: 'staging' } });
+    expect(again.statusCode).toBe(201);
+    expect(again.json<EnvironmentBody>().version).toBeGreaterThan(old);
+  });
+
   it('409 while the environment has an SDK key, naming the reason', async () => {
     await t.sdkKey('production');
     const res = await t.request(t.adminToken, { method: 'DELETE', url: '/api/environments/production' });

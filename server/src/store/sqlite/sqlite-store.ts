@@ -9,6 +9,8 @@ import { sameForSdks, toFlagConfig, toRuleSet, toRuleSetSegment } from '../../ru
 import type {
   ApiToken,
   AuditContext,
+  BatchOp,
+  BatchResult,
   AuditEntry,
   AuditQuery,
   AuditResource,
@@ -23,6 +25,7 @@ import type {
   Write,
 } from '../store.js';
 import { defaultFlagEnvironment } from '../../flags/defaults.js';
+import { applyBatchSqlite } from './batch.js';
 import type { SessionStore } from '../../sessions/sessions.store.js';
 import { SqliteSessionStore } from './sessions.js';
 import { Statements, flagFromRow, flagParams } from './statements.js';
@@ -141,7 +144,10 @@ export class SqliteStore implements Store {
         throw new AppError('conflict', `environment "${input.key}" already exists`);
       }
       const maxOrder = tx.select({ max: sql<number>`coalesce(max(${environments.sortOrder}), -1)` }).from(environments).get()!.max;
-      const row = tx.insert(environments).values({ ...input, sortOrder: maxOrder + 1 }).returning().get();
+      // Start above any version a deleted environment of the same key ever reached (each bump has its
+      // own audit entry), so an SDK's old ETag or Last-Event-ID can never match the new rule set.
+      const version = tx.select({ max: sql<number>`coalesce(max(${auditLog.id}), 0)` }).from(auditLog).get()!.max + 1;
+      const row = tx.insert(environments).values({ ...input, sortOrder: maxOrder + 1, version }).returning().get();
       // Every flag gets a default (off) configuration in the new environment.
       for (const f of tx.select().from(flags).all()) {
         const variations = f.variations as Flag['variations'];
@@ -288,6 +294,10 @@ export class SqliteStore implements Store {
       );
       return { value: after, changes, audit };
     });
+  }
+
+  async applyBatch(ops: readonly BatchOp[], ctx: AuditContext): Promise<BatchResult> {
+    return applyBatchSqlite(this.db, ops, ctx, this.now);
   }
 
   // ---- segments ----
