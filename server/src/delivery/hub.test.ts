@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, connect as connectSocket, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RuleSetChange } from '../store/store.js';
 import { StreamHub, type StreamSink } from './hub.js';
@@ -220,5 +222,43 @@ describe('StreamHub', () => {
     expect(late.sink.ended).toBe(true);
     expect(late.sink.chunks).toEqual([]);
     expect(hub.connections().get(ENV)).toBe(0);
+  });
+
+  it('drops a real socket whose peer stops reading, while a reading peer gets everything', async () => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const accepted: Socket[] = [];
+    server.on('connection', (socket) => accepted.push(socket));
+    const stalled = connectSocket(port, '127.0.0.1');
+    const reading = connectSocket(port, '127.0.0.1');
+    stalled.pause();
+    let received = 0;
+    reading.on('data', (chunk: Buffer) => (received += chunk.length));
+    await Promise.all([once(stalled, 'connect'), once(reading, 'connect')]);
+    await vi.waitFor(() => expect(accepted).toHaveLength(2));
+    try {
+      const hub = new StreamHub({ maxBacklogBytes: 256 * 1024 });
+      const sides = accepted.map((socket) => ({ socket, closed: once(socket, 'close') }));
+      for (const { socket } of sides) hub.subscribe(ENV, socket, hub.start(ENV, snapshot(1), undefined)!.frames);
+      // Which accepted socket is the stalled peer's is not known: both get the same bytes until one is dropped.
+      const big = (v: number): RuleSetChange => ({ environment: ENV, version: v, flags: { [`f${v}`]: null }, segments: { s: { key: 's', padding: 'x'.repeat(64 * 1024) } as never } });
+      let sent = 0;
+      for (let v = 2; v < 2000 && hub.dropped === 0; v++) {
+        hub.publish(big(v));
+        sent += 64 * 1024;
+        await new Promise((resolve) => setImmediate(resolve)); // let the reading peer drain
+      }
+      expect(hub.dropped).toBe(1);
+      expect(hub.connections().get(ENV)).toBe(1);
+      await Promise.race(sides.map((side) => side.closed));
+      await vi.waitFor(() => expect(received).toBeGreaterThan(sent * 0.9), { timeout: 5_000 });
+    } finally {
+      stalled.destroy();
+      reading.destroy();
+      for (const socket of accepted) socket.destroy();
+      server.close();
+    }
   });
 });
