@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './audit/audit.routes.js';
 import { rulesRoutes } from './delivery/rules.routes.js';
@@ -57,7 +57,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
     // Router-level failures (malformed URL, over-long path parameter) get the one error shape too.
     frameworkErrors: (error, _request, reply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
-      void reply.status(status).send({ error: { code: 'bad_request', message: `malformed request URL: ${error.message}` } });
+      void (reply as FastifyReply).status(status).send({ error: { code: 'bad_request', message: `malformed request URL: ${error.message}` } });
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -74,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(openapiPlugin, { version: VERSION });
   await app.register(fastifyCookie);
   await app.register(sessionsRoutes, { store, sessions: options.sessions ?? store.sessions, now: Date.now });
-  await app.register(eventsPlugin, { store, ruleSets, heartbeatMs: options.heartbeatMs });
+  await app.register(eventsPlugin, { ruleSets, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {

@@ -36,6 +36,7 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets:
   }, async (request, reply) => {
     const { key, name, critical } = request.body;
     const write = await store.createEnvironment({ key, name: name ?? key, critical }, auditContext(request));
+    ruleSets.publish(write);
     return reply.status(201).send(toResponse(write.value));
   });
 
@@ -50,7 +51,9 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets:
     preHandler: app.requireRole('admin'),
   }, async (request) => {
     const patch = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
-    return toResponse((await store.updateEnvironment(request.params.environment, patch, auditContext(request))).value);
+    const write = await store.updateEnvironment(request.params.environment, patch, auditContext(request));
+    ruleSets.publish(write);
+    return toResponse(write.value);
   });
 
   app.delete('/api/environments/:environment', {
@@ -59,6 +62,7 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets:
   }, async (request) => {
     const write = await store.deleteEnvironment(request.params.environment, auditContext(request));
     ruleSets.forget(request.params.environment);
+    ruleSets.publish(write);
     return toResponse(write.value);
   });
 };

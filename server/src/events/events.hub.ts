@@ -1,4 +1,4 @@
-import type { RuleSetChange } from '../store/store.js';
+import type { AuditEntry } from '../store/store.js';
 
 /** What the dashboard hears after any write: enough to know what to re-read, and who did it. */
 export interface DashboardEvent {
@@ -11,18 +11,9 @@ export interface DashboardEvent {
 
 export type DashboardListener = (event: DashboardEvent) => void;
 
-/** How many recent events to remember for de-duplication (one write reaches every environment). */
-const RECENT = 512;
-
-/**
- * Fan-out of dashboard events. A single write arrives several times — once per environment's
- * rule-set change and once from the HTTP response — so events are de-duplicated by
- * (type, key, version). Events with an unknown version are always delivered: a redundant re-read
- * is cheap, a missed one is a stale screen.
- */
+/** Fan-out of dashboard events: one per committed write, whoever made it (API, CLI, GitOps…). */
 export class DashboardEvents {
   private readonly listeners = new Set<DashboardListener>();
-  private readonly recent = new Set<string>();
 
   subscribe(listener: DashboardListener): () => void {
     this.listeners.add(listener);
@@ -33,48 +24,18 @@ export class DashboardEvents {
     return this.listeners.size;
   }
 
-  publish(event: DashboardEvent): boolean {
-    if (event.version !== null) {
-      const id = `${event.type}:${event.key}:${event.version}`;
-      if (this.recent.has(id)) return false;
-      this.recent.add(id);
-      if (this.recent.size > RECENT) this.recent.delete(this.recent.values().next().value!);
-    }
+  publish(event: DashboardEvent): void {
     for (const listener of this.listeners) listener(event);
-    return true;
   }
 }
 
-/** The flags and segments a rule-set change touched, with their new versions (null: removed). */
-export function changedResources(change: RuleSetChange): Array<Pick<DashboardEvent, 'type' | 'key' | 'version'>> {
-  const out: Array<Pick<DashboardEvent, 'type' | 'key' | 'version'>> = [];
-  for (const [key, flag] of Object.entries(change.flags)) out.push({ type: 'flag', key, version: flag?.version ?? null });
-  for (const [key, segment] of Object.entries(change.segments)) out.push({ type: 'segment', key, version: segment?.version ?? null });
-  return out;
+const DASHBOARD_RESOURCES = new Set(['flag', 'segment', 'environment']);
+
+/** The dashboard event for a write, from its audit entry; null for resources the pages do not show. */
+export function eventOfWrite(entry: AuditEntry): DashboardEvent | null {
+  if (!DASHBOARD_RESOURCES.has(entry.resourceType)) return null;
+  const after = entry.after as { version?: unknown } | null;
+  const version = entry.resourceType !== 'environment' && typeof after?.version === 'number' ? after.version : null;
+  return { type: entry.resourceType as DashboardEvent['type'], key: entry.resourceKey, version, actor: entry.actor };
 }
 
-const ROUTES: Array<{ pattern: RegExp; type: DashboardEvent['type'] }> = [
-  { pattern: /^\/api\/flags(?:\/:key)?(?:\/|$)/, type: 'flag' },
-  { pattern: /^\/api\/segments(?:\/:key)?$/, type: 'segment' },
-  { pattern: /^\/api\/environments(?:\/:environment)?$/, type: 'environment' },
-];
-
-/**
- * Which resource a successful write request changed, from its route and params — this catches
- * changes SDKs never see (a description, a tag, an environment's name) and so make no rule-set change.
- */
-export function resourceOfRequest(
-  routeUrl: string | undefined,
-  params: Record<string, unknown>,
-  body: unknown,
-): Pick<DashboardEvent, 'type' | 'key'> | null {
-  if (!routeUrl) return null;
-  for (const { pattern, type } of ROUTES) {
-    if (!pattern.test(routeUrl)) continue;
-    const fromParams = params.key ?? params.environment;
-    const fromBody = typeof body === 'object' && body !== null ? (body as { key?: unknown }).key : undefined;
-    const key = typeof fromParams === 'string' ? fromParams : typeof fromBody === 'string' ? fromBody : null;
-    return key === null ? null : { type, key };
-  }
-  return null;
-}

@@ -1,32 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { DashboardEvents, changedResources, resourceOfRequest, type DashboardEvent } from './events.hub.js';
+import type { AuditEntry } from '../store/store.js';
+import { DashboardEvents, eventOfWrite, type DashboardEvent } from './events.hub.js';
 
-describe('dashboard events hub', () => {
-  it('delivers each (type, key, version) once', () => {
+function entry(overrides: Partial<AuditEntry>): AuditEntry {
+  return {
+    id: 1,
+    at: 0,
+    actor: 'ana',
+    action: 'flag.stage_changed',
+    resourceType: 'flag',
+    resourceKey: 'checkout',
+    environment: 'production',
+    before: { version: 2 },
+    after: { version: 3 },
+    source: 'api',
+    message: null,
+    commit: null,
+    ...overrides,
+  };
+}
+
+describe('dashboard events', () => {
+  it('delivers every published event to every subscriber until it unsubscribes', () => {
     const hub = new DashboardEvents();
     const seen: DashboardEvent[] = [];
-    hub.subscribe((e) => seen.push(e));
+    const unsubscribe = hub.subscribe((e) => seen.push(e));
     hub.publish({ type: 'flag', key: 'a', version: 2, actor: 'x' });
-    hub.publish({ type: 'flag', key: 'a', version: 2, actor: 'x' });
+    unsubscribe();
     hub.publish({ type: 'flag', key: 'a', version: 3, actor: 'x' });
-    hub.publish({ type: 'environment', key: 'prod', version: null, actor: 'x' });
-    hub.publish({ type: 'environment', key: 'prod', version: null, actor: 'x' });
-    expect(seen.map((e) => `${e.key}@${e.version}`)).toEqual(['a@2', 'a@3', 'prod@null', 'prod@null']);
+    expect(seen.map((e) => `${e.key}@${e.version}`)).toEqual(['a@2']);
+    expect(hub.size).toBe(0);
   });
 
-  it('names the resources of a rule-set change', () => {
-    const change = { environment: 'production', version: 9, flags: { a: null }, segments: {} };
-    expect(changedResources(change)).toEqual([{ type: 'flag', key: 'a', version: null }]);
-  });
-
-  it('maps write routes to resources', () => {
-    const cases = [
-      { name: 'stage', url: '/api/flags/:key/environments/:environment/stage', params: { key: 'f', environment: 'p' }, body: {}, expected: { type: 'flag', key: 'f' } },
-      { name: 'create', url: '/api/flags', params: {}, body: { key: 'new' }, expected: { type: 'flag', key: 'new' } },
-      { name: 'segment', url: '/api/segments/:key', params: { key: 'internal' }, body: {}, expected: { type: 'segment', key: 'internal' } },
-      { name: 'environment', url: '/api/environments/:environment', params: { environment: 'qa' }, body: {}, expected: { type: 'environment', key: 'qa' } },
-      { name: 'tokens', url: '/api/tokens', params: {}, body: { name: 'x' }, expected: null },
-    ];
-    for (const c of cases) expect(resourceOfRequest(c.url, c.params, c.body), c.name).toEqual(c.expected);
+  it.each([
+    { name: 'a flag change carries the new version and the actor', audit: entry({}), expected: { type: 'flag', key: 'checkout', version: 3, actor: 'ana' } },
+    { name: 'a deleted flag has no version', audit: entry({ action: 'flag.deleted', after: null }), expected: { type: 'flag', key: 'checkout', version: null, actor: 'ana' } },
+    { name: 'a segment change', audit: entry({ resourceType: 'segment', resourceKey: 'internal', after: { version: 7 } }), expected: { type: 'segment', key: 'internal', version: 7, actor: 'ana' } },
+    { name: 'an environment has no version for the page', audit: entry({ resourceType: 'environment', resourceKey: 'qa', after: { version: 40 } }), expected: { type: 'environment', key: 'qa', version: null, actor: 'ana' } },
+    { name: 'tokens are not shown live', audit: entry({ resourceType: 'api_token', resourceKey: '4' }), expected: null },
+  ])('$name', ({ audit, expected }) => {
+    expect(eventOfWrite(audit)).toEqual(expected);
   });
 });

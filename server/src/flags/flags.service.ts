@@ -40,7 +40,7 @@ export class FlagsService {
   ) {}
 
   private publish<T>(write: Write<T>): T {
-    this.ruleSets.apply(write.changes);
+    this.ruleSets.publish(write);
     return write.value;
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { compileFlag, compileRuleSet, type CompiledFlag, type RuleSet } from '@switchyard/sdk';
-import type { RuleSetChange, Store } from '../store/store.js';
+import type { AuditEntry, RuleSetChange, Store } from '../store/store.js';
 
 interface Entry {
   ruleSet: RuleSet;
@@ -11,7 +11,10 @@ interface Entry {
 }
 
 export interface RuleSetEvents {
+  /** A patch for one environment's SDKs, after it was applied to the cached rule set. */
   change: [change: RuleSetChange];
+  /** A committed write (any resource, SDK-visible or not), by its audit entry. */
+  write: [audit: AuditEntry];
 }
 
 /**
@@ -69,6 +72,13 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> {
     if (!entry) return undefined;
     entry.compiled ??= compileRuleSet(entry.ruleSet);
     return { ruleSet: entry.ruleSet, flags: entry.compiled };
+  }
+
+  /** Publish a committed write: apply its patches, then announce its audit entries. */
+  publish(write: { changes: readonly RuleSetChange[]; audit: AuditEntry | readonly AuditEntry[] }): void {
+    this.apply(write.changes);
+    const entries = Array.isArray(write.audit) ? write.audit : [write.audit as AuditEntry];
+    for (const entry of entries) this.emit('write', entry);
   }
 
   /** Apply the patches a committed write produced, then tell subscribers. */

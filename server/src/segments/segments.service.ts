@@ -13,7 +13,7 @@ export class SegmentsService {
   ) {}
 
   private publish<T>(write: Write<T>): T {
-    this.ruleSets.apply(write.changes);
+    this.ruleSets.publish(write);
     return write.value;
   }
 
