@@ -18,6 +18,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { RuleSetCache } from './rulesets/rulesets.js';
 import { segmentsRoutes } from './segments/segments.routes.js';
+import { sdkCorsPlugin } from './plugins/sdk-cors.js';
 import { sessionsRoutes } from './sessions/sessions.routes.js';
 import type { SessionStore } from './sessions/sessions.store.js';
 import { SegmentsService } from './segments/segments.service.js';
@@ -77,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(eventsPlugin, { ruleSets, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  await app.register(sdkCorsPlugin);
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await store.listEnvironments();

@@ -190,6 +190,33 @@ describe('GET /api/sdk/stream', () => {
     }
   });
 
+  it('ends the streams of an SDK key the moment it is revoked, and only those', async () => {
+    const extra = await call<{ id: number; key: string }>('POST', '/api/sdk-keys', { name: 'to-revoke', environment: 'development' });
+    const doomed = await connect({}, extra.key);
+    const survivor = await connect();
+    await doomed.event(0);
+    await survivor.event(0);
+    await call('DELETE', `/api/sdk-keys/${extra.id}`);
+    await doomed.until('the revoked stream to end', () => doomed.ended);
+    expect(survivor.ended).toBe(false);
+  });
+
+  it('lets browser SDKs on other origins connect (CORS)', async () => {
+    const preflight = await fetch(`${url}/api/sdk/stream`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,last-event-id' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Last-Event-ID/i);
+    const stream = await connect({ origin: 'https://app.example' });
+    expect(stream.response.headers.get('access-control-allow-origin')).toBe('*');
+    const rules = await fetch(`${url}/api/sdk/rules`, { headers: { authorization: `Bearer ${sdkKey}`, origin: 'https://app.example' } });
+    expect(rules.headers.get('access-control-allow-origin')).toBe('*');
+    const management = await fetch(`${url}/api/flags`, { headers: { authorization: `Bearer ${ADMIN}`, origin: 'https://app.example' } });
+    expect(management.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('sends heartbeat comments', async () => {
     const stream = await connect();
     await stream.until('two heartbeats', () => stream.comments.filter((c) => c === 'heartbeat').length >= 2);

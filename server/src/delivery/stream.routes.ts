@@ -24,6 +24,7 @@ const HEAD = Buffer.from(
     'Content-Type: text/event-stream\r\n' +
     'Cache-Control: no-cache\r\n' +
     'X-Accel-Buffering: no\r\n' +
+    'Access-Control-Allow-Origin: *\r\n' +
     'Connection: close\r\n' +
     '\r\n',
 );
@@ -48,6 +49,14 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   options.onHub?.(hub);
   const onChange = (change: RuleSetChange) => hub.publish(change);
   ruleSets.on('change', onChange);
+
+  // A revoked SDK key loses its open streams at once, not at its next reconnect.
+  const socketsByKey = new Map<number, Set<Socket>>();
+  app.onCredentialsRevoked((kind, id) => {
+    if (kind !== 'sdk') return;
+    for (const socket of socketsByKey.get(id) ?? []) socket.destroy();
+    socketsByKey.delete(id);
+  });
 
   new Gauge({
     name: 'switchyard_stream_connections',
@@ -77,7 +86,7 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
     },
     preHandler: app.requireSdkKey,
   }, async (request, reply) => {
-    const { environment } = request.principal as { environment: string };
+    const { environment, keyId } = request.principal as { environment: string; keyId: number };
     const lastEventId = parseLastEventId(request.headers['last-event-id']);
     let start: StreamStart | undefined;
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS && !start; attempt++) {
@@ -96,7 +105,13 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
     socket.write(HEAD);
     const unsubscribe = hub.subscribe(environment, socket, start.frames);
     socket.uncork();
-    socket.once('close', unsubscribe);
+    const sockets = socketsByKey.get(keyId) ?? new Set<Socket>();
+    socketsByKey.set(keyId, sockets.add(socket));
+    socket.once('close', () => {
+      unsubscribe();
+      sockets.delete(socket);
+      if (sockets.size === 0 && socketsByKey.get(keyId) === sockets) socketsByKey.delete(keyId);
+    });
     return reply;
   });
 };

@@ -21,8 +21,9 @@ declare module 'fastify' {
     /** preHandler: an SDK key; `request.principal.environment` says which environment. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     addAuthenticator(authenticator: Authenticator): void;
-    /** Drop cached credential lookups (after a token or key is revoked). */
-    forgetCredentials(): void;
+    /** A token or SDK key was revoked: drop cached lookups and tell listeners (e.g. open streams). */
+    credentialsRevoked(kind: Principal['kind'], id: number): void;
+    onCredentialsRevoked(listener: (kind: Principal['kind'], id: number) => void): void;
   }
 }
 
@@ -84,7 +85,14 @@ export const authPlugin = fp(
     }
 
     app.decorateRequest('principal', null);
-    app.decorate('forgetCredentials', () => cache.clear());
+    const revokedListeners = new Set<(kind: Principal['kind'], id: number) => void>();
+    app.decorate('credentialsRevoked', (kind: Principal['kind'], id: number) => {
+      cache.clear();
+      for (const listener of revokedListeners) listener(kind, id);
+    });
+    app.decorate('onCredentialsRevoked', (listener: (kind: Principal['kind'], id: number) => void) => {
+      revokedListeners.add(listener);
+    });
     app.decorate('addAuthenticator', (authenticator: Authenticator) => {
       authenticators.push(authenticator);
     });

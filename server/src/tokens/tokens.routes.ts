@@ -68,7 +68,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     preHandler: app.requireRole('admin'),
   }, async (request) => {
     const token = await store.revokeApiToken(request.params.id, auditContext(request));
-    app.forgetCredentials();
+    app.credentialsRevoked('api', token.id);
     return toToken(token);
   });
 
@@ -96,7 +96,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     preHandler: app.requireRole('admin'),
   }, async (request) => {
     const key = await store.revokeSdkKey(request.params.id, auditContext(request));
-    app.forgetCredentials();
+    app.credentialsRevoked('sdk', key.id);
     return toSdkKey(key);
   });
 };

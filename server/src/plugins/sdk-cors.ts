@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+const SDK_PREFIXES = ['/api/sdk/', '/ofrep/'];
+const isSdkPath = (url: string) => SDK_PREFIXES.some((prefix) => url.startsWith(prefix));
+
+/**
+ * Browser SDKs run on the application's origin, not ours: the SDK endpoints (rules, stream,
+ * metrics, OFREP) accept cross-origin requests. They authenticate with a bearer SDK key, never a
+ * cookie, so allowing any origin grants nothing a page could not already do with the key.
+ * The management API and the dashboard stay same-origin.
+ */
+export const sdkCorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!isSdkPath(request.url)) return;
+      reply.header('access-control-allow-origin', '*');
+      reply.header('access-control-expose-headers', 'ETag');
+      if (request.method === 'OPTIONS') {
+        reply
+          .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+          .header('access-control-allow-headers', 'Authorization, Content-Type, If-None-Match, Last-Event-ID')
+          .header('access-control-max-age', '86400');
+        return reply.status(204).send();
+      }
+    });
+  },
+  { name: 'sdk-cors' },
+);
