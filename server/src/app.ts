@@ -11,14 +11,17 @@ import { environmentsRoutes } from './environments/environments.routes.js';
 import { eventsPlugin } from './events/events.routes.js';
 import { flagsRoutes } from './flags/flags.routes.js';
 import { FlagsService } from './flags/flags.service.js';
+import { gitopsRoutes } from './gitops/gitops.routes.js';
+import { GitOpsService } from './gitops/gitops.service.js';
+import { ManagedResources } from './gitops/managed.js';
 import { ofrepRoutes } from './ofrep/ofrep.routes.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { sdkCorsPlugin } from './plugins/sdk-cors.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { RuleSetCache } from './rulesets/rulesets.js';
 import { segmentsRoutes } from './segments/segments.routes.js';
-import { sdkCorsPlugin } from './plugins/sdk-cors.js';
 import { sessionsRoutes } from './sessions/sessions.routes.js';
 import type { SessionStore } from './sessions/sessions.store.js';
 import { SegmentsService } from './segments/segments.service.js';
@@ -38,6 +41,8 @@ export interface AppOptions {
   dashboardDir?: string | null;
   /** Process-level metrics (off in tests that build many apps). */
   defaultMetrics?: boolean;
+  /** `serve --sync`: reconcile from this Git-tracked file or directory; what it manages is read-only. */
+  syncPath?: string;
   /** Dashboard sessions (default: the store's own database). */
   sessions?: SessionStore;
 }
@@ -66,19 +71,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
 
   const { store } = options;
   const ruleSets = new RuleSetCache(store);
-  const services: Services = { store, ruleSets, flags: new FlagsService(store, ruleSets), segments: new SegmentsService(store, ruleSets) };
+  const managed = new ManagedResources();
+  const services: Services = { store, ruleSets, flags: new FlagsService(store, ruleSets, managed), segments: new SegmentsService(store, ruleSets, managed) };
   app.decorate('services', services);
 
   await app.register(errorsPlugin);
   await app.register(metricsPlugin, { store, defaultMetrics: options.defaultMetrics });
   await app.register(authPlugin, { store });
+  await app.register(sdkCorsPlugin);
   await app.register(openapiPlugin, { version: VERSION });
   await app.register(fastifyCookie);
   await app.register(sessionsRoutes, { store, sessions: options.sessions ?? store.sessions, now: Date.now });
   await app.register(eventsPlugin, { ruleSets, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  await app.register(sdkCorsPlugin);
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await store.listEnvironments();
@@ -96,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, heartbeatMs: options.heartbeatMs ?? 15_000 });
   await app.register(ofrepRoutes, { ruleSets });
+  await app.register(gitopsRoutes, { gitops: new GitOpsService(store, ruleSets), managed, syncPath: options.syncPath });
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
   if (dashboardDir && existsSync(dashboardDir)) {

@@ -16,6 +16,7 @@ export async function startServer(config: Config): Promise<{ url: string; close:
   const app = await buildApp({
     store,
     heartbeatMs: config.heartbeatMs,
+    syncPath: config.syncPath,
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },

@@ -109,7 +109,7 @@ describe('successful writes have exactly one audit entry', () => {
       } else {
         expect(entry.after!.version).toBe(flagBefore.version + 1);
         const { environments: _e, ...stored } = entry.after as unknown as FlagBody;
-        const { environments: _r, createdAt: _c, updatedAt: _u, ...read } = await readFlag();
+        const { environments: _r, createdAt: _c, updatedAt: _u, managedBy: _m, ...read } = (await readFlag()) as FlagBody & { managedBy?: string | null };
         expect(stored).toMatchObject(read);
       }
     });

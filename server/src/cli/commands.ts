@@ -4,12 +4,13 @@ import { auditCommands } from './audit.js';
 import type { Command } from './command.js';
 import { ApiError, CommandError, EXIT, UnreachableError, UsageError } from './errors.js';
 import { flagCommands } from './flags.js';
+import { CHANGES_PENDING_EXIT, ChangesPending, gitopsCommands } from './gitops.js';
 import { commandHelp, groupHelp, topHelp } from './help.js';
 import { createApiClient, resolveBaseUrl } from './http.js';
 import { processIo, type Io } from './output.js';
 import { cliVersion } from './version.js';
 
-export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...auditCommands];
+export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...auditCommands, ...gitopsCommands];
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
@@ -91,6 +92,7 @@ function helpFor(words: readonly string[]): string {
 }
 
 function report(error: unknown, io: Io, json: boolean, env: NodeJS.ProcessEnv): number {
+  if (error instanceof ChangesPending) return CHANGES_PENDING_EXIT;
   if (error instanceof UsageError) {
     io.err(`switchyard: ${error.message}\n${error.hint ? `${error.hint}\n` : ''}`);
     return EXIT.usage;

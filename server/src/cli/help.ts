@@ -7,6 +7,7 @@ export const GROUPS = [
   { name: 'envs', title: 'Environments' },
   { name: 'tokens', title: 'API tokens' },
   { name: 'audit', title: 'Audit log' },
+  { name: 'gitops', title: 'Flags as code', members: ['export', 'diff', 'apply'] },
 ] as const;
 
 function indent(text: string): string {
@@ -32,8 +33,10 @@ function optionRows(options: OptionSpecs): [string, string][] {
 const GLOBAL_SECTION = `Global flags:\n${list([...optionRows(GLOBAL_OPTIONS), ['-V, --version', 'Print the version']])}`;
 
 export function topHelp(commands: readonly Command[], version: string): string {
-  const sections = GROUPS.map(({ name, title }) => {
-    const inGroup = commands.filter((c) => c.name === name || c.name.startsWith(`${name} `));
+  const sections = GROUPS.map((group) => {
+    const { name, title } = group;
+    const members: readonly string[] = 'members' in group ? group.members : [];
+    const inGroup = commands.filter((c) => c.name === name || c.name.startsWith(`${name} `) || members.includes(c.name));
     return `${title}:\n${list(inGroup.map((c) => [c.name, c.summary]))}`;
   });
   return [
@@ -49,7 +52,7 @@ export function topHelp(commands: readonly Command[], version: string): string {
     `Exit codes:\n${list([
       ['0', 'success'],
       ['1', "the server rejected the request (its message is printed)"],
-      ['2', 'usage error: unknown command or flag, missing argument'],
+      ['2', 'usage error: unknown command or flag, missing argument; for "diff": the file would change something'],
       ['3', 'the server could not be reached'],
     ])}`,
     'Run "switchyard <command> --help" for its flags and examples.',

@@ -34,12 +34,13 @@ export const flagResponse = z.object({
   updatedAt: z.string(),
   updatedBy: z.string(),
   environments: z.record(z.string(), flagEnvironmentResponse),
+  managedBy: z.string().nullable().optional().describe('The Git file that manages this flag (read-only in the API), or null'),
 });
 
-export function toFlagResponse(flag: Flag): z.infer<typeof flagResponse> {
+export function toFlagResponse(flag: Flag, managedBy: string | null = null): z.infer<typeof flagResponse> {
   const environments: Record<string, z.infer<typeof flagEnvironmentResponse>> = {};
   for (const [env, config] of Object.entries(flag.environments)) environments[env] = { ...config, stage: deriveStage(config) };
-  return { ...flag, createdAt: iso(flag.createdAt), updatedAt: iso(flag.updatedAt), environments };
+  return { ...flag, createdAt: iso(flag.createdAt), updatedAt: iso(flag.updatedAt), environments, managedBy };
 }
 
 const createBody = z.strictObject({
@@ -77,6 +78,7 @@ const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 
 export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async (app, { flags }) => {
+  const respond = (flag: Flag) => toFlagResponse(flag, flags.managedBy(flag.key));
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
     preHandler: app.requireRole('viewer'),
@@ -94,7 +96,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
       }
       return true;
     });
-    return { items: items.map(toFlagResponse) };
+    return { items: items.map(respond) };
   });
 
   app.post('/api/flags', {
@@ -102,7 +104,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     preHandler: app.requireRole('editor'),
   }, async (request, reply) => {
     const flag = await flags.create(request.body, auditContext(request));
-    return reply.status(201).header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.status(201).header('etag', `"${flag.version}"`).send(respond(flag));
   });
 
   app.get('/api/flags/:key', {
@@ -110,7 +112,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     preHandler: app.requireRole('viewer'),
   }, async (request, reply) => {
     const flag = await flags.get(request.params.key);
-    return reply.header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
   });
 
   app.patch('/api/flags/:key', {
@@ -119,7 +121,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const flag = await flags.updateMeta(request.params.key, expectedVersion(request, version), patch, auditContext(request));
-    return reply.header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
   });
 
   app.delete('/api/flags/:key', {
@@ -127,7 +129,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     preHandler: app.requireRole('editor'),
   }, async (request) => {
     const flag = await flags.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request));
-    return toFlagResponse(flag);
+    return respond(flag);
   });
 
   app.patch('/api/flags/:key/environments/:environment', {
@@ -137,7 +139,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     const { version, ...patch } = request.body;
     const { key, environment } = request.params;
     const flag = await flags.updateEnvironment(key, environment, expectedVersion(request, version), patch, auditContext(request));
-    return reply.header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
   });
 
   app.post('/api/flags/:key/environments/:environment/stage', {
@@ -160,7 +162,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     // The kill switch must work even from a stale screen: it never needs the current version.
     const expected = expectedVersion(request, version, stage.trim() !== 'kill');
     const flag = await flags.setStage(key, environment, stage, variation, expected, auditContext(request, { message }));
-    return reply.header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
   });
 
   app.post('/api/flags/:key/environments/:environment/kill', {
@@ -175,6 +177,6 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   }, async (request, reply) => {
     const { key, environment } = request.params;
     const flag = await flags.setStage(key, environment, 'kill', undefined, undefined, auditContext(request, { message: request.body?.message }));
-    return reply.header('etag', `"${flag.version}"`).send(toFlagResponse(flag));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
   });
 };

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { ManagedResources } from '../gitops/managed.js';
 import type { RuleSetCache } from '../rulesets/rulesets.js';
 import type { AuditContext, NewFlag, Store, Write } from '../store/store.js';
 import { defaultFlagEnvironment } from './defaults.js';
@@ -37,6 +38,8 @@ export class FlagsService {
   constructor(
     private readonly store: Store,
     private readonly ruleSets: RuleSetCache,
+    /** Flags a synced Git file manages are read-only here (423), whoever asks. */
+    private readonly managed?: ManagedResources,
   ) {}
 
   private publish<T>(write: Write<T>): T {
@@ -63,6 +66,7 @@ export class FlagsService {
   }
 
   async create(input: CreateFlagInput, audit: AuditContext): Promise<Flag> {
+    this.managed?.assertFlagWritable(input.key);
     const variations = input.variations ?? (input.type === 'boolean' ? BOOLEAN_VARIATIONS : undefined);
     if (!variations) throw AppError.invalid('body.variations', `a ${input.type} flag needs its variations`);
     const environments: Record<string, FlagEnvironment> = {};
@@ -83,6 +87,7 @@ export class FlagsService {
   }
 
   async updateMeta(key: string, expectedVersion: number | undefined, patch: FlagMetaPatch, audit: AuditContext): Promise<Flag> {
+    this.managed?.assertFlagWritable(key);
     const segments = await this.segmentKeys();
     const action = patch.archived === true ? 'flag.archived' : patch.archived === false ? 'flag.restored' : 'flag.updated';
     const write = await this.store.updateFlag(key, expectedVersion, action, null, (flag) => {
@@ -98,6 +103,7 @@ export class FlagsService {
   }
 
   async updateEnvironment(key: string, environment: string, expectedVersion: number | undefined, patch: FlagEnvironmentPatch, audit: AuditContext): Promise<Flag> {
+    this.managed?.assertFlagWritable(key);
     const segments = await this.segmentKeys();
     const write = await this.store.updateFlag(key, expectedVersion, 'flag.environment_updated', environment, (flag) => {
       const current = configIn(flag, environment);
@@ -112,6 +118,7 @@ export class FlagsService {
 
   /** Move to a release stage (`off`, `dogfood`, `N%`, `100%`, `kill`) in one atomic, audited write. */
   async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
+    this.managed?.assertFlagWritable(key);
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
     if (stage !== 'off' && stage !== 'kill' && !(await this.segmentKeys()).has('internal')) {
@@ -133,6 +140,7 @@ export class FlagsService {
   }
 
   async remove(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
+    this.managed?.assertFlagWritable(key);
     return this.publish(await this.store.deleteFlag(key, expectedVersion, audit));
   }
 
@@ -141,6 +149,7 @@ export class FlagsService {
     const entry = await this.store.getAuditEntry(auditId);
     if (!entry) throw AppError.notFound('audit entry', auditId);
     if (entry.resourceType !== 'flag') throw new AppError('bad_request', `audit entry ${auditId} is about a ${entry.resourceType}; only flag changes can be reverted`);
+    this.managed?.assertFlagWritable(entry.resourceKey);
     const snapshot = (entry.before ?? null) as Flag | null;
     const current = await this.store.getFlag(entry.resourceKey);
     if (current && expectedVersion === undefined) {
@@ -149,6 +158,11 @@ export class FlagsService {
     if (!current && !snapshot) throw new AppError('conflict', `flag "${entry.resourceKey}" does not exist and did not exist before entry ${auditId}: nothing to revert`);
     if (snapshot) assertNoProblems(flagProblems({ ...snapshot, environments: filterKeys(snapshot.environments, await this.environmentKeys()) }, await this.segmentKeys()));
     return this.publish(await this.store.restoreFlag(entry.resourceKey, snapshot, expectedVersion, { ...audit, revertOf: auditId }));
+  }
+
+  /** The Git file that manages the flag (read-only here), or null. */
+  managedBy(key: string): string | null {
+    return this.managed?.flagManagedBy(key) ?? null;
   }
 
   stages(flag: Flag): Record<string, DerivedStage> {

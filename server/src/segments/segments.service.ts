@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { ManagedResources } from '../gitops/managed.js';
 import type { RuleSetCache } from '../rulesets/rulesets.js';
 import type { AuditContext, Store, Write } from '../store/store.js';
 import { DOGFOOD_SEGMENT } from '../flags/stages.js';
@@ -10,6 +11,8 @@ export class SegmentsService {
   constructor(
     private readonly store: Store,
     private readonly ruleSets: RuleSetCache,
+    /** Segments a synced Git file manages are read-only here (423). */
+    private readonly managed?: ManagedResources,
   ) {}
 
   private publish<T>(write: Write<T>): T {
@@ -28,11 +31,13 @@ export class SegmentsService {
   }
 
   async create(input: SegmentInput, audit: AuditContext): Promise<Segment> {
+    this.managed?.assertSegmentWritable(input.key);
     checkLists(input);
     return this.publish(await this.store.createSegment(input, audit));
   }
 
   async update(key: string, expectedVersion: number | undefined, patch: Partial<SegmentInput>, audit: AuditContext): Promise<Segment> {
+    this.managed?.assertSegmentWritable(key);
     const write = await this.store.updateSegment(key, expectedVersion, (current) => {
       const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
       checkLists(next);
@@ -42,6 +47,7 @@ export class SegmentsService {
   }
 
   async remove(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Segment> {
+    this.managed?.assertSegmentWritable(key);
     if (key === DOGFOOD_SEGMENT) throw new AppError('conflict', `"${DOGFOOD_SEGMENT}" holds the dogfood users that release stages use; it cannot be deleted`);
     return this.publish(await this.store.deleteSegment(key, expectedVersion, audit));
   }

@@ -100,6 +100,22 @@ export type NewSegment = Omit<Segment, 'version' | 'createdAt' | 'updatedAt' | '
 /** A pure change applied inside the transaction; it may throw an AppError to abort the write. */
 export type Mutation<T> = (current: T) => T;
 
+/** One change of a flags-as-code apply; `expectedVersion` is the version the plan saw. */
+export type BatchOp =
+  | { kind: 'environment.create'; key: string; name: string; critical: boolean }
+  | { kind: 'environment.update'; key: string; name: string; critical: boolean }
+  | { kind: 'segment.create'; segment: NewSegment }
+  | { kind: 'segment.update'; segment: NewSegment; expectedVersion: number }
+  | { kind: 'segment.delete'; key: string; expectedVersion: number }
+  | { kind: 'flag.create'; flag: NewFlag }
+  | { kind: 'flag.update'; flag: NewFlag; expectedVersion: number }
+  | { kind: 'flag.delete'; key: string; expectedVersion: number };
+
+export interface BatchResult {
+  changes: RuleSetChange[];
+  audit: AuditEntry[];
+}
+
 export interface Store {
   // Environments
   listEnvironments(): Promise<Environment[]>;
@@ -122,6 +138,9 @@ export interface Store {
   createSegment(segment: NewSegment, audit: AuditContext): Promise<Write<Segment>>;
   updateSegment(key: string, expectedVersion: number | undefined, mutation: Mutation<Segment>, audit: AuditContext): Promise<Write<Segment>>;
   deleteSegment(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Write<Segment>>;
+
+  /** Flags as code: all `ops` in ONE transaction, each version-checked and audited; no ops, no write. */
+  applyBatch(ops: readonly BatchOp[], audit: AuditContext): Promise<BatchResult>;
 
   // Audit
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
