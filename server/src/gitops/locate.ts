@@ -98,8 +98,10 @@ export function issueProblems(file: ParsedFile, issues: readonly Issue[], basePa
       const wantsStage = typeof value === 'object' && value !== null && 'stage' in value;
       let best = issue.errors[0]!;
       let bestDepth = -1;
-      issue.errors.forEach((branch, i) => {
-        const depth = wantsStage ? (i === 0 ? 1 : 0) : Math.max(0, ...branch.map((b) => b.path.length));
+      issue.errors.forEach((branch) => {
+        // Full targeting (no `stage`) must not be judged as a stage entry that lacks its stage.
+        const stageBranch = branch.some((b) => b.path[0] === 'stage');
+        const depth = wantsStage ? (stageBranch ? 1 : 0) : stageBranch ? -1 : Math.max(0, ...branch.map((b) => b.path.length));
         if (depth > bestDepth) [best, bestDepth] = [branch, depth];
       });
       return issueProblems(file, best, path);
