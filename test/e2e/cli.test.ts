@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, CLI_SOURCE, NODE_SOURCE_ARGS, removeDataDir, ROOT, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { api, CLI_ARGS, removeDataDir, ROOT, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The `switchyard` CLI as users run it: a child process against the real server process, with a
@@ -21,7 +21,7 @@ const TIMEOUT = 90_000;
 let server: ServerProcess;
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [...NODE_SOURCE_ARGS, CLI_SOURCE, ...args], {
+  const child = spawn(process.execPath, [...CLI_ARGS, ...args], {
     cwd: ROOT,
     env: { ...process.env, SWITCHYARD_URL: server.url, SWITCHYARD_TOKEN: server.adminToken, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
