@@ -14,6 +14,9 @@ import {
 import type { FlagsService } from './flags.service.js';
 import { deriveStage } from './stages.js';
 
+/** JSON.stringify without schema validation, for responses built from already-validated data. */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 const versionField = z.int().min(1).optional().describe('The version you last read (or send If-Match)');
 
 export const flagEnvironmentResponse = flagEnvironmentSchema.extend({
@@ -143,6 +146,8 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   });
 
   app.post('/api/flags/:key/environments/:environment/stage', {
+    // The release hot path: the response is built from validated data, so skip re-validating it.
+    serializerCompiler: plainJson,
     schema: {
       tags: ['flags'],
       summary: 'Move to a release stage: off, dogfood, N%, 100% or kill',
@@ -166,6 +171,8 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   });
 
   app.post('/api/flags/:key/environments/:environment/kill', {
+    // The release hot path: the response is built from validated data, so skip re-validating it.
+    serializerCompiler: plainJson,
     schema: {
       tags: ['flags'],
       summary: 'Kill switch: off immediately, from any stage (no version needed)',
