@@ -102,7 +102,8 @@ export class GitOpsSync {
       const { desired, current } = await gitops.load(sources);
       const plan = planChanges(desired, current, { pruneOnly });
       if (hash === this.appliedHash) {
-        this.status.drift = plan.changes;
+        // Back to the applied file (e.g. a broken edit was undone): healthy again, nothing to apply.
+        Object.assign(this.status, { lastSuccess: true, lastError: null, drift: plan.changes });
         if (plan.changes.length > 0) log.warn({ drift: plan.changes.map((c) => `${c.resource} ${c.key}`) }, 'gitops: the database differs from the file (drift)');
         return;
       }
