@@ -13,6 +13,7 @@ const BENCHMARKS: Record<string, string[]> = {
   ofrep: [],
   'stage-changes': [],
   propagation: [],
+  guard: [],
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
