@@ -14,6 +14,7 @@ const BENCHMARKS: Record<string, string[]> = {
   'stage-changes': [],
   propagation: [],
   guard: [],
+  'gitops-apply': [],
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
