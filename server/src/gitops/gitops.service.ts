@@ -72,7 +72,8 @@ export class GitOpsService {
     if (options.expectedVersions) plan.ops.forEach((op) => checkExpected(op, options.expectedVersions!));
     if (options.dryRun || plan.ops.length === 0) return result;
     const write = await this.store.applyBatch(plan.ops, { ...options.audit, source: 'gitops' });
-    this.ruleSets.apply(write.changes);
+    // Patches to SDKs, and one live event per audit entry for open dashboards.
+    this.ruleSets.publish(write);
     return { ...result, applied: true, auditIds: write.audit.map((a) => a.id) };
   }
 }
