@@ -73,9 +73,9 @@ describe('OpenFeature with SwitchyardProvider against the real server', () => {
 
   it('emits CONFIGURATION_CHANGED with flagsChanged after a stage change via REST', async () => {
     const client = OpenFeature.getClient();
-    const changed = new Promise<EventDetails>((resolve, reject) => {
+    const changed = new Promise<EventDetails<ProviderEvents.ConfigurationChanged>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no CONFIGURATION_CHANGED for of-limit')), WAIT_MS);
-      const handler = (details?: EventDetails) => {
+      const handler = (details?: EventDetails<ProviderEvents.ConfigurationChanged>) => {
         if (!details?.flagsChanged?.includes('of-limit')) return;
         clearTimeout(timer);
         client.removeHandler(ProviderEvents.ConfigurationChanged, handler);
