@@ -128,7 +128,7 @@ describe('flags as code over the API', () => {
   it('is all or nothing: a failure late in the batch leaves no trace', async () => {
     await apply(FILE);
     const before = snapshotDatabase(t.db);
-    // A segment the prune would delete is still used by a flag the file leaves alone? No: use a conflict.
+    // The segment is written first inside the transaction; the stale flag version then aborts it all.
     const edited = FILE.replace('production: { stage: 10% }', 'production: { stage: 50% }').replace("included: [alice]", 'included: [alice, carol]');
     const { versions } = (await plan(edited)).json();
     const versionsWithStaleFlag = { ...versions, 'flag:new-checkout': versions['flag:new-checkout'] - 1 };
