@@ -118,9 +118,11 @@ export class FlagsService {
 
   /** Move to a release stage (`off`, `dogfood`, `N%`, `100%`, `kill`) in one atomic, audited write. */
   async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
-    this.managed?.assertFlagWritable(key);
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
+    // The kill switch works on Git-managed flags too: an incident must not wait for a merge. The
+    // database then differs from the file, which sync mode reports as drift until the file agrees.
+    if (stage !== 'kill') this.managed?.assertFlagWritable(key);
     if (stage !== 'off' && stage !== 'kill' && !(await this.segmentKeys()).has('internal')) {
       throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
     }

@@ -72,7 +72,6 @@ describe('serve --sync', () => {
       { method: 'PATCH', url: '/api/flags/checkout', payload: { version: flag.version, name: 'x' } },
       { method: 'PATCH', url: '/api/flags/checkout/environments/production', payload: { version: flag.version, on: false } },
       { method: 'POST', url: '/api/flags/checkout/environments/production/stage', payload: { version: flag.version, stage: '50%' } },
-      { method: 'POST', url: '/api/flags/checkout/environments/production/kill', payload: {} },
       { method: 'DELETE', url: '/api/flags/checkout', payload: { version: flag.version } },
       { method: 'PATCH', url: '/api/segments/beta', payload: { version: 1, included: [] } },
       { method: 'DELETE', url: '/api/segments/beta', payload: { version: 1 } },
@@ -88,6 +87,16 @@ describe('serve --sync', () => {
     const other = await app.inject({ method: 'POST', url: '/api/flags', headers, payload: { key: 'other' } });
     expect(other.statusCode).toBe(201);
     expect(other.json().managedBy).toBeNull();
+  });
+
+  it('still lets anyone with the editor role kill a managed flag: incidents do not wait for a merge', async () => {
+    const before = (await store.getFlag('checkout'))!;
+    const res = await app.inject({ method: 'POST', url: '/api/flags/checkout/environments/production/kill', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: {} });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await stageOf('checkout')).toBe('kill');
+    // Put the file's state back behind the API's back, so the tests below start from it.
+    await store.updateFlag('checkout', undefined, 'flag.updated', null, (f) => ({ ...f, environments: before.environments }), { actor: 'test', source: 'api' });
+    expect(await stageOf('checkout')).toBe('10%');
   });
 
   it('picks up an edit, and keeps the last good state when the file turns invalid', async () => {
