@@ -48,7 +48,7 @@ class Client implements SwitchyardClient {
     this.#events = new Emitter((error) => logger.error('an event listener threw', error));
     this.#delivery = new Delivery(this.#options, {
       version: () => this.#store.version,
-      onSnapshot: (ruleSet) => this.#updated(this.#store.applySnapshot(ruleSet, 'server'), true),
+      onSnapshot: (ruleSet, authoritative) => this.#updated(this.#store.applySnapshot(ruleSet, 'server', authoritative), true),
       onPatch: (patch) => {
         const outcome = this.#store.applyPatch(patch);
         if (!outcome.applied && outcome.reason === 'no-rules') throw new Error('a patch arrived before any snapshot');

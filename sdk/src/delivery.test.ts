@@ -128,6 +128,22 @@ describe('stream: versions and changes', () => {
     expect(changes).toEqual([['a']]);
   });
 
+  it('follows a server restored from an older backup: the snapshot opening a connection wins', async () => {
+    const { server, clock, client, changes } = setup();
+    await client.ready();
+    server.lastStream!.event('patch', { version: 8, flags: { a: booleanFlag('a', false, 2) } }, 8);
+    await clock.advance(0);
+    expect(client.version).toBe(8);
+    // The restored server is at version 6: it cannot resume from 8, so it opens with a snapshot.
+    server.ruleSet = ruleSet(6, [booleanFlag('a', true, 9)]);
+    server.lastStream!.end();
+    await clock.advance(1_000);
+    expect(server.lastStream!.request.headers['Last-Event-ID']).toBe('8');
+    expect(client.version).toBe(6);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+    expect(changes).toEqual([['a'], ['a', 'b']]); // the restored database has no flag b
+  });
+
   it('reports the flags a patch changes, including flags using a changed segment', async () => {
     const inBeta = booleanFlag('beta_ui', true, 1, {
       defaultServe: { variation: 'off' },

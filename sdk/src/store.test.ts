@@ -29,6 +29,16 @@ describe('RuleStore', () => {
     expect(store.source).toBe('server');
   });
 
+  it("applies a stream's opening snapshot whatever its version: the server restored an older database", () => {
+    const store = new RuleStore();
+    store.applySnapshot(ruleSet(8, [booleanFlag('a', false)]), 'server');
+    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server')).toMatchObject({ applied: false });
+    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server', true)).toEqual({ applied: true, changed: ['a'] });
+    expect(store.version).toBe(5);
+    // From there, ordinary version order again: the restored server's next change is accepted.
+    expect(store.applyPatch({ version: 6, flags: { a: booleanFlag('a', false, 3) } })).toMatchObject({ applied: true });
+  });
+
   it('refuses a patch before any snapshot', () => {
     expect(new RuleStore().applyPatch({ version: 1, flags: {} })).toEqual({ applied: false, reason: 'no-rules' });
   });

@@ -71,17 +71,23 @@ export class RuleStore {
     return this.ruleSet?.version;
   }
 
-  #accepts(version: number, source: RuleSource): boolean {
+  #accepts(version: number, source: RuleSource, authoritative: boolean): boolean {
     const current = this.ruleSet;
-    if (current === undefined) return true;
+    if (current === undefined || authoritative) return true;
     if (source === 'server' && this.source !== 'server') return true;
     if (source !== 'server' && this.source === 'server') return false;
     return version > current.version;
   }
 
-  /** Replace everything (throws on a malformed rule set, leaving the store untouched). */
-  applySnapshot(ruleSet: RuleSet, source: RuleSource): ApplyOutcome {
-    if (!this.#accepts(ruleSet.version, source)) return { applied: false, reason: 'stale' };
+  /**
+   * Replace everything (throws on a malformed rule set, leaving the store untouched).
+   * `authoritative`: the snapshot that opens a stream connection is the server's whole current
+   * state — the server sends one only when it cannot resume from our version, e.g. because our
+   * version is newer than its own after a restore from backup. It is applied even when its version
+   * is lower, or clients would ignore the restored server until its versions caught up.
+   */
+  applySnapshot(ruleSet: RuleSet, source: RuleSource, authoritative = false): ApplyOutcome {
+    if (!this.#accepts(ruleSet.version, source, authoritative)) return { applied: false, reason: 'stale' };
     const segments = compileSegments(ruleSet.segments);
     const flags = new Map<string, CompiledFlag>();
     for (const key of Object.keys(ruleSet.flags)) flags.set(key, compileFlag(ruleSet.flags[key]!, segments));

@@ -10,7 +10,8 @@ import { runStream, type StreamEnd } from './stream.js';
 /** What the delivery loop reports to the client. `onSnapshot`/`onPatch` throw on malformed rules. */
 export interface DeliverySink {
   version(): number | undefined;
-  onSnapshot(ruleSet: RuleSet): void;
+  /** `authoritative`: the snapshot opening a stream connection, applied whatever its version (see RuleStore). */
+  onSnapshot(ruleSet: RuleSet, authoritative?: boolean): void;
   onPatch(patch: RuleSetPatch): void;
   onError(error: SwitchyardError): void;
   onStale(reason: string): void;
@@ -53,6 +54,8 @@ export class Delivery {
   #pollTimer: unknown;
   #etag: string | undefined;
   #stale = false;
+  /** No snapshot or patch has arrived on the current connection yet. */
+  #opening = false;
 
   readonly #options: ResolvedOptions;
   readonly #sink: DeliverySink;
@@ -87,6 +90,7 @@ export class Delivery {
     if (this.#closed) return;
     const controller = new AbortController();
     this.#streamController = controller;
+    this.#opening = true;
     const options = this.#options;
     const end = await runStream(
       {
@@ -131,11 +135,13 @@ export class Delivery {
 
   #streamEvent(event: ServerSentEvent): SwitchyardError | undefined {
     if (event.event !== 'snapshot' && event.event !== 'patch') return undefined; // forward compatible
+    const opening = this.#opening;
+    this.#opening = false;
     const body = parseJson(event.data);
     const valid = event.event === 'snapshot' ? isRuleSet(body) : isRuleSetPatch(body);
     if (!valid) return new SwitchyardError('INVALID_DATA', `stream: malformed ${event.event} event (id ${event.id})`);
     try {
-      if (event.event === 'snapshot') this.#sink.onSnapshot(body as RuleSet);
+      if (event.event === 'snapshot') this.#sink.onSnapshot(body as RuleSet, opening);
       else this.#sink.onPatch(body as RuleSetPatch);
       return undefined;
     } catch (cause) {
