@@ -21,11 +21,18 @@ export function useApp(): AppState {
 
 export const READ_ONLY_REASON = 'Read-only: your token has the viewer role. Sign in with an editor or admin token to make changes.';
 
-/** Whether the signed-in token may change flags; when not, why (shown as a tooltip). */
-export function useCanEdit(): { canEdit: boolean; reason: string | undefined } {
+export const managedReason = (path: string) => `Managed by Git (${path}): change it in the file and commit; the server applies it.`;
+
+/**
+ * Whether the signed-in token may change flags (and this flag, when given); when not, why (shown
+ * as a tooltip). A flag managed by a Git sync file is read-only here — except for `emergency`
+ * actions (the kill switch), which the server allows on managed flags too.
+ */
+export function useCanEdit(flag?: { managedBy?: string | null }, options: { emergency?: boolean } = {}): { canEdit: boolean; reason: string | undefined } {
   const { me } = useApp();
-  const canEdit = me.role !== 'viewer';
-  return { canEdit, reason: canEdit ? undefined : READ_ONLY_REASON };
+  if (me.role === 'viewer') return { canEdit: false, reason: READ_ONLY_REASON };
+  if (flag?.managedBy && !options.emergency) return { canEdit: false, reason: managedReason(flag.managedBy) };
+  return { canEdit: true, reason: undefined };
 }
 
 export function useCurrentEnvironment(): Environment | undefined {

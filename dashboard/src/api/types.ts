@@ -50,6 +50,8 @@ export interface Flag {
   updatedAt: string;
   updatedBy: string;
   environments: Record<string, FlagEnvironment>;
+  /** The Git sync file that manages this flag (read-only here), or null. */
+  managedBy?: string | null;
 }
 
 export interface SegmentRule {

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { Link, usePath } from '../router.js';
+import { GitOpsStatus } from './GitOpsStatus.js';
 import { useApp, useCurrentEnvironment } from '../state.js';
 
 export function Layout({ children, live, banner }: { children: ComponentChildren; live: 'connecting' | 'open' | 'closed'; banner: ComponentChildren }) {
@@ -55,6 +56,7 @@ export function Layout({ children, live, banner }: { children: ComponentChildren
         </div>
       )}
       {banner}
+      <GitOpsStatus />
       {me.role === 'viewer' && (
         <div class="readonly-note" role="note">
           Read-only: you are signed in with a viewer token.

@@ -12,7 +12,7 @@ const splitTags = (text: string) => text.split(/[\s,]+/).map((t) => t.trim()).fi
 
 /** Name, description, tags, owner. Edits remember the version they started from (409 on a stale save). */
 export function DetailsForm({ flag, actions }: { flag: Flag; actions: FlagActions }) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag);
   const initial = () => ({ name: flag.name, description: flag.description, tags: flag.tags.join(', '), owner: flag.owner });
   const [draft, setDraft] = useState(initial);
   const [base, setBase] = useState(flag.version);

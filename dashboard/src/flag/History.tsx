@@ -10,7 +10,7 @@ import type { FlagActions } from './actions.js';
 
 /** The flag's audit trail, newest first, each with its diff and a revert. */
 export function History({ flag, tick, actions }: { flag: Flag; tick: number; actions: FlagActions }) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag);
   const page = useResource(() => get<AuditPage>(`/api/flags/${enc(flag.key)}/audit?limit=50`), [flag.key]);
   useEffect(() => {
     if (tick > 0) void page.reload();

@@ -6,7 +6,7 @@ import type { FlagActions } from './actions.js';
 
 /** The red button: off for everyone immediately, from any stage, always confirmed. */
 export function KillSwitch({ flag, config, environment, actions }: { flag: Flag; config: FlagEnvironment; environment: Environment | undefined; actions: FlagActions }) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag, { emergency: true });
   const killed = config.stage === 'kill';
   const envName = environment?.name ?? 'this environment';
   const kill = () =>

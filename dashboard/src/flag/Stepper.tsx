@@ -15,7 +15,7 @@ interface Props {
 
 /** Off → Dogfood → 10% → 50% → 100%: one click per stage; critical environments ask first. */
 export function Stepper({ flag, config, environment, actions }: Props) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag);
   const [custom, setCustom] = useState('');
   const [customError, setCustomError] = useState<string | undefined>(undefined);
   const states = stepStates(config.stage);

@@ -17,7 +17,7 @@ const P = 'tg';
  * version it was started from, so saving after someone else's change gets a 409, not an overwrite.
  */
 export function TargetingForm({ flag, config, environment, actions }: { flag: Flag; config: FlagEnvironment; environment: Environment | undefined; actions: FlagActions }) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag);
   const [draft, setDraft] = useState<TargetingDraft>(() => toTargetingDraft(config));
   const [base, setBase] = useState(flag.version);
   const [dirty, setDirty] = useState(false);

@@ -11,7 +11,7 @@ import type { FlagActions } from './actions.js';
 const P = 'var';
 
 export function VariationsForm({ flag, actions }: { flag: Flag; actions: FlagActions }) {
-  const { canEdit, reason } = useCanEdit();
+  const { canEdit, reason } = useCanEdit(flag);
   const [rows, setRows] = useState<VariationDraft[]>(() => toVariationDrafts(flag.type, flag.variations));
   const [base, setBase] = useState(flag.version);
   const [dirty, setDirty] = useState(false);

@@ -16,7 +16,7 @@ import { VariationsForm } from '../flag/VariationsForm.js';
 import type { FlagActions } from '../flag/actions.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
-import { useApp, useCurrentEnvironment, useLive, useResource } from '../state.js';
+import { managedReason, useApp, useCurrentEnvironment, useLive, useResource } from '../state.js';
 
 export function FlagPage({ flagKey }: { flagKey: string }) {
   const { environment } = useApp();
@@ -101,8 +101,20 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
           <h1 id="flag-title">{f.name}</h1>
           <div class="mono small">{f.key}</div>
         </div>
-        {config && <StageBadge stage={config.stage} />}
+        <div class="head-badges">
+          {f.managedBy && (
+            <span class="badge badge-git" title={managedReason(f.managedBy)}>
+              <span aria-hidden="true">⎇</span> Managed by Git
+            </span>
+          )}
+          {config && <StageBadge stage={config.stage} />}
+        </div>
       </header>
+      {f.managedBy && (
+        <Banner kind="info">
+          This flag is managed by Git ({f.managedBy}): change it in the file and commit. Only the kill switch works here, for emergencies.
+        </Banner>
+      )}
       {f.description && <p class="desc">{f.description}</p>}
       <p class="hint">
         Version {f.version} · last changed by {f.updatedBy || 'unknown'} at {absoluteTime(f.updatedAt)}

@@ -105,6 +105,11 @@ export function FlagsPage() {
                     {f.name}
                   </Link>
                   <div class="mono small">{f.key}</div>
+                  {f.managedBy && (
+                    <span class="badge badge-git small" title={`Managed by Git (${f.managedBy})`}>
+                      <span aria-hidden="true">⎇</span> Git
+                    </span>
+                  )}
                   {f.description && <div class="desc">{f.description}</div>}
                 </td>
                 <td data-label="Stage">
