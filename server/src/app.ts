@@ -20,6 +20,7 @@ import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { sdkCorsPlugin } from './plugins/sdk-cors.js';
 import { openapiPlugin } from './plugins/openapi.js';
+import { registerReleases, type ReleasesOptions } from './releases/releases.plugin.js';
 import { RuleSetCache } from './rulesets/rulesets.js';
 import { segmentsRoutes } from './segments/segments.routes.js';
 import { sessionsRoutes } from './sessions/sessions.routes.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
   syncPath?: string;
   /** Dashboard sessions (default: the store's own database). */
   sessions?: SessionStore;
+  /** Release runner options: clock, tick, webhook transport (tests compress time with them). */
+  releases?: Pick<ReleasesOptions, 'now' | 'tickMs' | 'fetch' | 'autoStart'>;
 }
 
 export interface Services {
@@ -52,6 +55,8 @@ export interface Services {
   ruleSets: RuleSetCache;
   flags: FlagsService;
   segments: SegmentsService;
+  /** Guarded releases: the service, its runner and the webhook dispatcher. */
+  releases: Awaited<ReturnType<typeof registerReleases>>;
 }
 
 /** Build the whole server without listening: `main` listens, tests use `app.inject`. */
@@ -72,7 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   const { store } = options;
   const ruleSets = new RuleSetCache(store);
   const managed = new ManagedResources();
-  const services: Services = { store, ruleSets, flags: new FlagsService(store, ruleSets, managed), segments: new SegmentsService(store, ruleSets, managed) };
+  const services = { store, ruleSets, flags: new FlagsService(store, ruleSets, managed), segments: new SegmentsService(store, ruleSets, managed) } as Services;
   app.decorate('services', services);
 
   await app.register(errorsPlugin);
@@ -102,6 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, heartbeatMs: options.heartbeatMs ?? 15_000 });
   await app.register(ofrepRoutes, { ruleSets });
+  services.releases = await registerReleases(app, { store, ruleSets, flags: services.flags, ...options.releases });
   await app.register(gitopsRoutes, { gitops: new GitOpsService(store, ruleSets), managed, syncPath: options.syncPath });
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * SQLite schema. Nested per-environment configuration (targets, rules, serve) is stored as JSON
@@ -135,4 +135,97 @@ export const sessions = sqliteTable(
     expiresAt: integer('expires_at').notNull(),
   },
   (t) => [uniqueIndex('sessions_hash_idx').on(t.sessionHash), index('sessions_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * Release plans (guarded canaries, rolling ramps): one per flag and environment. The spec (steps,
+ * guard) is JSON, read and written whole; the runner's progress is in plain columns so a restarted
+ * server resumes where it stopped.
+ */
+export const releasePlans = sqliteTable(
+  'release_plans',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    spec: text('spec', { mode: 'json' }).notNull(),
+    status: text('status').notNull(),
+    currentStep: integer('current_step').notNull().default(-1),
+    variation: text('variation'),
+    pauseReason: text('pause_reason'),
+    startedAt: integer('started_at'),
+    stepStartedAt: integer('step_started_at'),
+    pausedAt: integer('paused_at'),
+    updatedAt: integer('updated_at').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [uniqueIndex('release_plans_flag_env_idx').on(t.flagKey, t.environment), index('release_plans_status_idx').on(t.status)],
+);
+
+/** The decision log: every start, step, check with its evidence, pause and rollback. */
+export const releaseEvents = sqliteTable(
+  'release_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    planId: integer('plan_id'),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    at: integer('at').notNull(),
+    kind: text('kind').notNull(),
+    actor: text('actor').notNull(),
+    message: text('message').notNull(),
+    evidence: text('evidence', { mode: 'json' }),
+  },
+  (t) => [index('release_events_flag_idx').on(t.flagKey, t.environment, t.id)],
+);
+
+/**
+ * SDK metrics aggregated per time window: exposures (`metric` = "$exposure") and tracked events per
+ * flag variation. `histogram` holds value buckets (latency) as { bucket: count }.
+ */
+export const releaseMetrics = sqliteTable(
+  'release_metrics',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: integer('window_start').notNull(),
+    count: integer('count').notNull().default(0),
+    sum: real('sum').notNull().default(0),
+    histogram: text('histogram', { mode: 'json' }).$type<Record<string, number>>(),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart] })],
+);
+
+/** Webhook endpoints: the secret signs payloads (HMAC-SHA256), so it is kept (shown once at creation). */
+export const webhooks = sqliteTable('webhooks', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  url: text('url').notNull(),
+  secret: text('secret').notNull(),
+  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+  createdAt: integer('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+});
+
+/** Every delivery attempt series: pending ones are retried (also after a restart). */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    webhookId: integer('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: text('payload').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    nextAttemptAt: integer('next_attempt_at'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [index('webhook_deliveries_hook_idx').on(t.webhookId, t.id), index('webhook_deliveries_pending_idx').on(t.status, t.nextAttemptAt)],
 );

@@ -136,6 +136,8 @@ export const flagEnvironmentSchema = z.strictObject({
   defaultServe: serveSchema,
   salt: z.string().min(1).max(LIMITS.key),
   bucketBy: attributeSchema,
+  /** Set by the release guard while a guarded rollout runs: SDKs count exposures and attribute tracked events. */
+  guarded: z.boolean().optional().describe('Set by the release guard while a guarded rollout runs (SDKs then count exposures); leave it out'),
 });
 export type FlagEnvironment = z.infer<typeof flagEnvironmentSchema>;
 

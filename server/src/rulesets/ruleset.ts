@@ -23,6 +23,9 @@ export function toFlagConfig(flag: Flag, environment: string): FlagConfig | null
     salt: config.salt,
     bucketBy: config.bucketBy,
     version: flag.version,
+    // Only while a guarded rollout runs: SDKs then count this flag's exposures (absent otherwise, so
+    // the rule set of a flag without a release plan stays byte-identical).
+    ...(config.guarded ? { guarded: true } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { FlagConfig, RuleSet, Segment as RuleSetSegment } from '@switchyard/sdk';
 import type { Flag } from '../flags/flags.schemas.js';
 import type { Segment } from '../segments/segments.schemas.js';
+import type { ReleaseStore } from '../releases/releases.store.js';
 import type { SessionStore } from '../sessions/sessions.store.js';
 
 /**
@@ -165,6 +166,9 @@ export interface Store {
 
   /** Dashboard sign-in sessions (only hashes of their ids are stored). */
   readonly sessions: SessionStore;
+
+  /** Release plans, their decision log, SDK metrics and webhooks. */
+  readonly releases: ReleaseStore;
 
   close(): Promise<void>;
 }

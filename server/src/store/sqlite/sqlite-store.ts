@@ -28,6 +28,8 @@ import { defaultFlagEnvironment } from '../../flags/defaults.js';
 import { applyBatchSqlite } from './batch.js';
 import type { SessionStore } from '../../sessions/sessions.store.js';
 import { SqliteSessionStore } from './sessions.js';
+import type { ReleaseStore } from '../../releases/releases.store.js';
+import { SqliteReleaseStore } from './releases.js';
 import { Statements, flagFromRow, flagParams } from './statements.js';
 import { flagColumns, segmentColumns, toAuditEntry, toEnvironment, toFlag, toSegment } from './rows.js';
 
@@ -47,6 +49,7 @@ interface AuditWrite {
 export class SqliteStore implements Store {
   private readonly stmts: Statements;
   readonly sessions: SessionStore;
+  readonly releases: ReleaseStore;
 
   constructor(
     private readonly db: Db,
@@ -54,6 +57,7 @@ export class SqliteStore implements Store {
   ) {
     this.stmts = new Statements(db.$client);
     this.sessions = new SqliteSessionStore(db);
+    this.releases = new SqliteReleaseStore(db, now);
   }
 
   // ---- helpers (run inside a transaction) ----
