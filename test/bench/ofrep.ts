@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { NODE_SOURCE_ARGS, ROOT, api, removeDataDir, startServerProcess } from '../support/server-process.js';
 
-const duration = Number(process.argv[process.argv.indexOf('--duration') + 1] || 10);
+const durationAt = process.argv.indexOf('--duration');
+const duration = durationAt > 0 ? Number(process.argv[durationAt + 1]) : 10;
 const CONNECTIONS = 50;
 
 async function load(url: string, headers: Record<string, string>, body: string) {

@@ -7,7 +7,8 @@
 import { Agent, request } from 'node:http';
 import { api, removeDataDir, startServerProcess } from '../support/server-process.js';
 
-const duration = Number(process.argv[process.argv.indexOf('--duration') + 1] || 10);
+const durationAt = process.argv.indexOf('--duration');
+const duration = durationAt > 0 ? Number(process.argv[durationAt + 1]) : 10;
 const WORKERS = 16;
 const STAGES = ['dogfood', '10%', '25%', '50%', '100%', 'off'];
 

@@ -54,6 +54,8 @@ export interface StartOptions {
   port?: number;
   env?: Record<string, string>;
   args?: string[];
+  /** Extra Node.js options for the server process (e.g. `--cpu-prof` when profiling a benchmark). */
+  nodeArgs?: string[];
   timeoutMs?: number;
 }
 
@@ -63,7 +65,7 @@ export interface StartOptions {
  */
 export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
-  const child = spawn(process.execPath, [...NODE_SOURCE_ARGS, CLI_SOURCE, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...NODE_SOURCE_ARGS, CLI_SOURCE, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

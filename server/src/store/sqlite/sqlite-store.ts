@@ -100,16 +100,38 @@ export class SqliteStore implements Store {
     return flagFromRow(row, this.stmts.flagConfigs.all(row.id));
   }
 
-  /** Bump the version of every environment whose SDK view of the flag changed; return the patches. */
-  private flagChanges(tx: Conn, before: Flag | null, after: Flag | null): RuleSetChange[] {
+  /**
+   * Environment key → id, read once: the hot write path looks ids up instead of re-reading the
+   * table. Cleared by every write that adds or removes environments (see `environmentsChanged`).
+   */
+  private envIds = new Map<string, number>();
+
+  private environmentsChanged(): void {
+    this.envIds.clear();
+  }
+
+  private environmentId(key: string): number | undefined {
+    if (this.envIds.size === 0 || !this.envIds.has(key)) {
+      this.envIds = new Map(this.stmts.environments.all().map((r) => [r.key, r.id]));
+    }
+    return this.envIds.get(key);
+  }
+
+  /**
+   * Bump the version of every environment whose SDK view of the flag changed; return the patches.
+   * A flag has a configuration in every environment, so its own keys name them all.
+   */
+  private flagChanges(_tx: Conn, before: Flag | null, after: Flag | null): RuleSetChange[] {
     const changes: RuleSetChange[] = [];
-    for (const env of this.environmentRows(tx)) {
-      const a = before ? toFlagConfig(before, env.key) : null;
-      const b = after ? toFlagConfig(after, env.key) : null;
+    const key = (after ?? before)!.key;
+    const envKeys = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
+    for (const env of envKeys) {
+      const a = before ? toFlagConfig(before, env) : null;
+      const b = after ? toFlagConfig(after, env) : null;
       if (sameForSdks(a, b)) continue;
-      const version = this.bumpEnvironment(tx, env.id);
-      const key = (after ?? before)!.key;
-      changes.push({ environment: env.key, version, flags: { [key]: b }, segments: {} });
+      const id = this.environmentId(env);
+      if (id === undefined) continue; // an environment deleted meanwhile: no SDK can see it
+      changes.push({ environment: env, version: this.bumpEnvironment(_tx, id), flags: { [key]: b }, segments: {} });
     }
     return changes;
   }
@@ -119,10 +141,9 @@ export class SqliteStore implements Store {
   }
 
   /** Write the configurations that differ from `previous` (all of them when there is none). */
-  private writeFlagConfigs(tx: Conn, flagId: number, configs: Record<string, FlagEnvironment>, previous?: Record<string, FlagEnvironment>): void {
-    const envIds = new Map(this.environmentRows(tx).map((e) => [e.key, e.id]));
+  private writeFlagConfigs(_tx: Conn, flagId: number, configs: Record<string, FlagEnvironment>, previous?: Record<string, FlagEnvironment>): void {
     for (const [envKey, config] of Object.entries(configs)) {
-      const environmentId = envIds.get(envKey);
+      const environmentId = this.environmentId(envKey);
       if (environmentId === undefined) throw AppError.invalid(`environments.${envKey}`, `unknown environment "${envKey}"`);
       const json = JSON.stringify(config);
       if (previous?.[envKey] !== undefined && JSON.stringify(previous[envKey]) === json) continue;
@@ -143,6 +164,7 @@ export class SqliteStore implements Store {
   }
 
   async createEnvironment(input: Pick<Environment, 'key' | 'name' | 'critical'>, ctx: AuditContext): Promise<Write<Environment>> {
+    this.environmentsChanged();
     return this.transaction((tx) => {
       if (tx.select().from(environments).where(eq(environments.key, input.key)).get()) {
         throw new AppError('conflict', `environment "${input.key}" already exists`);
@@ -176,6 +198,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteEnvironment(key: string, ctx: AuditContext): Promise<Write<Environment>> {
+    this.environmentsChanged();
     return this.transaction((tx) => {
       const row = tx.select().from(environments).where(eq(environments.key, key)).get();
       if (!row) throw AppError.notFound('environment', key);
@@ -301,7 +324,11 @@ export class SqliteStore implements Store {
   }
 
   async applyBatch(ops: readonly BatchOp[], ctx: AuditContext): Promise<BatchResult> {
-    return applyBatchSqlite(this.db, ops, ctx, this.now);
+    try {
+      return applyBatchSqlite(this.db, ops, ctx, this.now);
+    } finally {
+      this.environmentsChanged(); // a file may create environments
+    }
   }
 
   // ---- segments ----
