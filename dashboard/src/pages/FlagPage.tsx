@@ -13,6 +13,8 @@ import { Preview } from '../flag/Preview.js';
 import { Stepper } from '../flag/Stepper.js';
 import { TargetingForm } from '../flag/TargetingForm.js';
 import { VariationsForm } from '../flag/VariationsForm.js';
+import { BlueGreen } from '../release/BlueGreen.js';
+import { CanaryConsole } from '../release/CanaryConsole.js';
 import type { FlagActions } from '../flag/actions.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
@@ -133,6 +135,8 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
             <Stepper flag={f} config={config} environment={env} actions={actions} />
             <KillSwitch flag={f} config={config} environment={env} actions={actions} />
           </section>
+          <BlueGreen flag={f} config={config} environment={environment} actions={actions} />
+          <CanaryConsole flag={f} environment={environment} actions={actions} />
           <DogfoodEditor segment={segments.data?.find((s) => s.key === 'internal')} loading={segments.data === undefined} actions={actions} />
           <Preview flag={f} environment={environment} segments={segments.data ?? []} />
           <TargetingForm flag={f} config={config} environment={env} actions={actions} />

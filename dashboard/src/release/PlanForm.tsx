@@ -1,0 +1,73 @@
+import { useState } from 'preact/hooks';
+import { api, enc } from '../api/client.js';
+import type { FlagActions } from '../flag/actions.js';
+
+const MINUTE = 60_000;
+
+/** Create (or replace) a plan: a guarded canary with editable steps, or a rolling ramp. */
+export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: string; environment: string; actions: FlagActions; onSaved: () => void }) {
+  const [strategy, setStrategy] = useState<'guarded' | 'rolling'>('guarded');
+  const [steps, setSteps] = useState('1, 10, 50, 100');
+  const [minutes, setMinutes] = useState('10');
+  const [exposures, setExposures] = useState('1000');
+  const [increment, setIncrement] = useState('10');
+  const [cap, setCap] = useState('100');
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const body =
+      strategy === 'guarded'
+        ? {
+            strategy,
+            steps: steps
+              .split(',')
+              .map((s) => Number(s.trim().replace('%', '')))
+              .map((percentage) => ({ percentage, minDurationMs: Math.round(Number(minutes) * MINUTE), minExposures: percentage >= 100 ? 0 : Number(exposures) })),
+          }
+        : { strategy, incrementPercent: Number(increment), intervalMs: Math.round(Number(minutes) * MINUTE), capPercent: Number(cap) };
+    const result = await actions.run('Release plan saved.', () => api('PUT', `/api/flags/${enc(flagKey)}/environments/${enc(environment)}/release-plan`, body));
+    if (result.ok) onSaved();
+  };
+  return (
+    <form class="plan-form" onSubmit={(e) => void save(e)}>
+      <div class="inline">
+        <label class="field">
+          Strategy
+          <select value={strategy} onChange={(e) => setStrategy((e.target as HTMLSelectElement).value as 'guarded' | 'rolling')}>
+            <option value="guarded">Guarded canary (rolls back on errors)</option>
+            <option value="rolling">Rolling (timed ramp, no guard)</option>
+          </select>
+        </label>
+        {strategy === 'guarded' ? (
+          <>
+            <label class="field">
+              Steps (%)
+              <input value={steps} onInput={(e) => setSteps((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field">
+              Min exposures per step
+              <input type="number" min="0" value={exposures} onInput={(e) => setExposures((e.target as HTMLInputElement).value)} />
+            </label>
+          </>
+        ) : (
+          <>
+            <label class="field">
+              +% per interval
+              <input type="number" min="0.001" step="any" value={increment} onInput={(e) => setIncrement((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field">
+              Cap (%)
+              <input type="number" min="0.001" max="100" step="any" value={cap} onInput={(e) => setCap((e.target as HTMLInputElement).value)} />
+            </label>
+          </>
+        )}
+        <label class="field">
+          {strategy === 'guarded' ? 'Min minutes per step' : 'Minutes per increment'}
+          <input type="number" min="0" step="any" value={minutes} onInput={(e) => setMinutes((e.target as HTMLInputElement).value)} />
+        </label>
+      </div>
+      <button class="button" type="submit" disabled={actions.busy}>
+        Save plan
+      </button>
+    </form>
+  );
+}
