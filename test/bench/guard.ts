@@ -7,7 +7,7 @@
  *   (b) detection rate and median exposures to rollback, 5% vs 1%  (target ≥ 99%)
  *   (c) the same for 2% vs 1%
  *
- *   node --conditions=switchyard-source --import tsx test/bench/guard.ts [--runs 1000] [--seed 7]
+ *   node --conditions=switchyard-source --import tsx test/bench/guard.ts [--runs 1000] [--seed 7] [--delta 0.1] [--alpha 0.05] [--traffic 2000]
  */
 import { DEFAULT_GUARD, assessErrorRate, type ArmCounts } from '../../server/src/releases/decision.js';
 import { DEFAULT_STEPS } from '../../server/src/releases/plans.js';
@@ -20,6 +20,8 @@ const option = (name: string, fallback: number) => {
 const RUNS = option('runs', 1000);
 const LOOK_TRAFFIC = option('traffic', 2000);
 const LOOKS_PER_STEP = 10;
+/** `--delta 0` tests plain equality (no tolerated increase): the sequential test's own α control. */
+const GUARD = { ...DEFAULT_GUARD, minRelativeIncrease: option('delta', DEFAULT_GUARD.minRelativeIncrease), alpha: option('alpha', DEFAULT_GUARD.alpha) };
 
 /** mulberry32: a small seeded generator so runs are reproducible. */
 function rng(seed: number): () => number {
@@ -61,7 +63,7 @@ function simulate(controlRate: number, treatmentRate: number, random: () => numb
       control.exposures += nc;
       control.errors += binomial(nc, controlRate, random);
       stepExposures += nt;
-      if (assessErrorRate(control, treatment, DEFAULT_GUARD).verdict === 'regression') {
+      if (assessErrorRate(control, treatment, GUARD).verdict === 'regression') {
         return { rolledBack: true, exposures: control.exposures + treatment.exposures, treatmentExposures: treatment.exposures };
       }
     }
@@ -81,7 +83,7 @@ const scenarios = [
   { name: '(c) 2% vs 1%', control: 0.01, treatment: 0.02, target: 'detected ≥ 99%' },
 ] as const;
 
-console.log(`guard: ${RUNS} simulated rollouts per scenario, ${LOOK_TRAFFIC} exposures per look, α = ${DEFAULT_GUARD.alpha}, δ = ${DEFAULT_GUARD.minRelativeIncrease}, min ${DEFAULT_GUARD.minExposures} exposures per arm`);
+console.log(`guard: ${RUNS} simulated rollouts per scenario, ${LOOK_TRAFFIC} exposures per look, α = ${GUARD.alpha}, δ = ${GUARD.minRelativeIncrease}, min ${GUARD.minExposures} exposures per arm`);
 let failed = false;
 for (const [i, scenario] of scenarios.entries()) {
   const random = rng(option('seed', 7) * 1000 + i);
