@@ -11,6 +11,13 @@ import { PlanForm } from './PlanForm.js';
 import type { PlanView } from './types.js';
 
 const REFRESH_MS = 2000;
+
+function stepClass(plan: { status: string; currentStep: number; startedAt: string | null }, i: number): string {
+  if (i < plan.currentStep) return 'done';
+  if (i !== plan.currentStep || !plan.startedAt) return '';
+  if (plan.status === 'rolled_back' || plan.status === 'aborted') return 'failed';
+  return plan.status === 'completed' ? 'done' : 'current';
+}
 const STATUS_TEXT: Record<string, string> = { ready: 'Ready', running: 'Running', paused: 'Paused', completed: 'Completed', rolled_back: 'Rolled back', aborted: 'Aborted' };
 
 /**
@@ -62,7 +69,7 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
       {plan ? (
         <ol class="timeline" aria-label="Steps">
           {plan.spec.steps.map((s, i) => (
-            <li key={i} class={i < plan.currentStep ? 'done' : i === plan.currentStep && plan.startedAt ? 'current' : ''} aria-current={i === plan.currentStep && plan.startedAt ? 'step' : undefined}>
+            <li key={i} class={stepClass(plan, i)} aria-current={i === plan.currentStep && plan.startedAt ? 'step' : undefined}>
               {s.percentage}%<span class="small"> · {Math.round(s.minDurationMs / 1000)} s{s.minExposures ? ` · ${s.minExposures} exp.` : ''}</span>
             </li>
           ))}
