@@ -5,6 +5,7 @@ import { bootstrap } from '../bootstrap.js';
 import { createDb, migrate, type Db } from '../db/client.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { TEST_ADMIN_TOKEN, bearerHeader } from '../testing/test-app.js';
+import { latencyBucket } from './latency.js';
 import { EXPOSURE_METRIC } from './releases.store.js';
 import { verifySignature } from './webhooks.js';
 
@@ -166,6 +167,23 @@ describe('the guarded rollout loop', () => {
     expect(rollback.source).toBe('release-guard');
     expect(rollback.after.errors.treatment).toMatchObject({ exposures: 2000, errors: 100 });
     expect(rollback.message).toMatch(/100\/2000 errors \(5\.00%\)/);
+  });
+
+  it('rolls back on the optional p95 latency guard', async () => {
+    const guard = { latency: { event: 'latency_ms', minSamples: 100 } };
+    expect((await admin({ method: 'PUT', url: planUrl('checkout'), payload: { strategy: 'guarded', guard } })).statusCode).toBe(200);
+    await admin({ method: 'POST', url: planUrl('checkout', '/start') });
+    const latency = (variation: string, ms: number, count: number) => ({ name: 'latency_ms', flag: 'checkout', variation, count, sum: ms * count, buckets: { [String(latencyBucket(ms))]: count } });
+    await h.inject(h.sdkKey, {
+      method: 'POST',
+      url: '/api/sdk/metrics',
+      payload: { exposures: [{ flag: 'checkout', variation: 'on', count: 300 }, { flag: 'checkout', variation: 'off', count: 3000 }], events: [latency('on', 300, 300), latency('off', 100, 3000)] },
+    });
+    await look();
+    const view = (await admin({ method: 'GET', url: planUrl('checkout') })).json();
+    expect(view.plan.status).toBe('rolled_back');
+    expect(view.events[0].message).toMatch(/p95 "latency_ms"/);
+    expect(view.evidence.latency).toMatchObject({ verdict: 'regression', controlSamples: 3000, treatmentSamples: 300 });
   });
 
   it('pauses when data stops, and when someone moves the flag; resume puts the step back', async () => {
