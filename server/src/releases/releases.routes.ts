@@ -8,6 +8,7 @@ import { auditContext, expectedVersion, iso } from '../http/request-context.js';
 import { errorResponses } from '../http/responses.js';
 import { METRICS_WINDOW_MS } from './evidence.js';
 import { planInputSchema, type ReleaseEvent, type ReleasePlan } from './plans.js';
+import { eventResponse, planResponse, planViewResponse, withErrors } from './releases.responses.js';
 import { liveSide, type ReleasesService } from './releases.service.js';
 
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
@@ -44,7 +45,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   const base = '/api/flags/:key/environments/:environment';
 
   app.get(`${base}/release-plan`, {
-    schema: { tags, summary: 'The release plan with its live split, evidence and recent decisions', params: envParams, response: ok },
+    schema: { tags, summary: 'The release plan with its live split, evidence and recent decisions', params: envParams, response: withErrors({ 200: planViewResponse }) },
     preHandler: app.requireRole('viewer'),
   }, async (request) => {
     const { key, environment } = request.params;
@@ -64,7 +65,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   });
 
   app.put(`${base}/release-plan`, {
-    schema: { tags, summary: 'Create or replace the release plan (not while it runs)', params: envParams, body: planInputSchema, response: ok },
+    schema: { tags, summary: 'Create or replace the release plan (not while it runs)', params: envParams, body: planInputSchema, response: withErrors({ 200: planResponse }) },
     preHandler: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
@@ -86,13 +87,13 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   } as const;
   for (const [name, action] of Object.entries(actions)) {
     app.post(`${base}/release-plan/${name}`, {
-      schema: { tags, summary: action.summary, params: envParams, body: z.strictObject({}).nullish(), response: ok },
+      schema: { tags, summary: action.summary, params: envParams, body: z.strictObject({}).nullish(), response: withErrors({ 200: planResponse }) },
       preHandler: app.requireRole('editor'),
     }, async (request) => toPlanResponse(await action.run(request.params.key, request.params.environment, request)));
   }
 
   app.post(`${base}/release-plan/pause`, {
-    schema: { tags, summary: 'Pause a running plan (the flag stays where it is)', params: envParams, body: z.strictObject({ reason: z.string().min(1).max(500).optional() }).nullish(), response: ok },
+    schema: { tags, summary: 'Pause a running plan (the flag stays where it is)', params: envParams, body: z.strictObject({ reason: z.string().min(1).max(500).optional() }).nullish(), response: withErrors({ 200: planResponse }) },
     preHandler: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
@@ -105,7 +106,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
       summary: 'Stop the plan; rolls back to dogfood (0%) unless rollback is false',
       params: envParams,
       body: z.strictObject({ rollback: z.boolean().default(true) }).nullish(),
-      response: ok,
+      response: withErrors({ 200: planResponse }),
     },
     preHandler: app.requireRole('editor'),
   }, async (request) => {
@@ -114,7 +115,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   });
 
   app.get(`${base}/release-plan/events`, {
-    schema: { tags, summary: 'The decision log, newest first', params: envParams, querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: ok },
+    schema: { tags, summary: 'The decision log, newest first', params: envParams, querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: withErrors({ 200: z.object({ items: z.array(eventResponse) }) }) },
     preHandler: app.requireRole('viewer'),
   }, async (request) => {
     const { key, environment } = request.params;
