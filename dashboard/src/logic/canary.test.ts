@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSeries, polyline, splitText } from './canary.js';
+import { buildSeries, duration, polyline, splitText } from './canary.js';
 
 describe('canary console logic', () => {
   it('says the split largest first', () => {
@@ -21,6 +21,12 @@ describe('canary console logic', () => {
       { at: 10, exposures: 0, errors: 0, rate: null },
     ]);
     expect(series.get('off')![1]).toEqual({ at: 10, exposures: 1000, errors: 0, rate: 0 });
+  });
+
+  it('says durations in seconds or minutes', () => {
+    expect(duration(500)).toBe('0.5 s');
+    expect(duration(90_000)).toBe('1.5 min');
+    expect(duration(3_600_000)).toBe('60 min');
   });
 
   it('maps values into the box, skipping gaps', () => {

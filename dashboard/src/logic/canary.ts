@@ -59,3 +59,9 @@ export function polyline(values: readonly (number | null)[], max: number, width:
 }
 
 export const percent = (rate: number | null | undefined, digits = 2) => (rate === null || rate === undefined ? '–' : `${(rate * 100).toFixed(digits)}%`);
+
+/** 90 s → "1.5 min", 3 600 000 ms → "60 min", 500 ms → "0.5 s". */
+export function duration(ms: number): string {
+  if (ms >= 60_000) return `${Number((ms / 60_000).toFixed(1))} min`;
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}

@@ -3,7 +3,7 @@ import { enc, get, post } from '../api/client.js';
 import type { Flag } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import type { FlagActions } from '../flag/actions.js';
-import { percent, splitText, type MetricPoint } from '../logic/canary.js';
+import { duration, percent, splitText, type MetricPoint } from '../logic/canary.js';
 import { absoluteTime } from '../logic/time.js';
 import { useCanEdit, useLive, useResource } from '../state.js';
 import { MetricsChart } from './MetricsChart.js';
@@ -70,7 +70,7 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
         <ol class="timeline" aria-label="Steps">
           {plan.spec.steps.map((s, i) => (
             <li key={i} class={stepClass(plan, i)} aria-current={i === plan.currentStep && plan.startedAt ? 'step' : undefined}>
-              {s.percentage}%<span class="small"> · {Math.round(s.minDurationMs / 1000)} s{s.minExposures ? ` · ${s.minExposures} exp.` : ''}</span>
+              {s.percentage}%<span class="small"> · {duration(s.minDurationMs)}{s.minExposures ? ` · ${s.minExposures} exp.` : ''}</span>
             </li>
           ))}
         </ol>
@@ -102,7 +102,7 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
         <ul class="history">
           {events.map((ev) => (
             <li key={ev.id}>
-              <span class="small">{absoluteTime(ev.at)}</span> <strong>{ev.kind.replace('_', ' ')}</strong> by {ev.actor}: {ev.message}
+              <span class="small">{absoluteTime(ev.at)}</span> <strong>{ev.kind.replace('_', ' ')}</strong> · {ev.actor} — {ev.message}
             </li>
           ))}
         </ul>

@@ -137,7 +137,7 @@ export class ReleasesService {
       const finishing = first.percentage >= 100;
       await this.writeStage(ready, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...audit, message: `release plan started: ${first.percentage}%` });
       const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: 0, variation, startedAt: now, stepStartedAt: now, pausedAt: null, pauseReason: null };
-      return this.record(plan, progress, { kind: 'started', message: `started by ${audit.actor}: ${variation} to ${first.percentage}%` }, audit);
+      return this.record(plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, audit);
     });
   }
 
@@ -166,7 +166,7 @@ export class ReleasesService {
       }
       // The paused time does not count towards the step's minimum duration.
       const stepStartedAt = (plan.stepStartedAt ?? now) + (now - (plan.pausedAt ?? now));
-      return this.record(plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed by ${audit.actor} at ${stage}` }, audit);
+      return this.record(plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, audit);
     });
   }
 
@@ -179,7 +179,7 @@ export class ReleasesService {
       const current = deriveStage(config);
       const stage: ReleaseStage = rollback ? 'dogfood' : current === 'custom' ? 'dogfood' : current;
       await this.writeStage(plan, stage, false, { ...audit, message: rollback ? 'release plan aborted: back to dogfood (0%)' : `release plan aborted; the flag stays at ${stage}` });
-      return this.record(plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: `aborted by ${audit.actor}${rollback ? '; rolled back to dogfood (0%)' : ''}` }, audit);
+      return this.record(plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: rollback ? 'rolled back to dogfood (0%)' : `stopped; the flag stays at ${stage}` }, audit);
     });
   }
 
@@ -188,7 +188,7 @@ export class ReleasesService {
     return this.locked(flagKey, environment, async () => {
       const plan = await this.plan(flagKey, environment);
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can skip a step; this one is ${plan.status}`);
-      return this.advanceNow(plan, audit, `step skipped by ${audit.actor}`, await this.evidence(plan), 'skipped');
+      return this.advanceNow(plan, audit, 'step skipped by hand', await this.evidence(plan), 'skipped');
     });
   }
 

@@ -1,0 +1,82 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+/**
+ * The canary console and the blue/green card in a real browser against the real server: start a
+ * plan, see the live split, pause, resume, abort; switch a blue/green flag and back.
+ */
+const DIST = join(ROOT, 'dashboard/dist/index.html');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+const ready = existsSync(DIST) && existsSync(CHROMIUM);
+if (!ready) console.warn('[canary console browser test skipped] needs dashboard/dist and /usr/bin/chromium');
+
+describe.skipIf(!ready)('canary console in a browser', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  let call: ReturnType<typeof api>;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startServerProcess();
+    call = api(server.url, server.adminToken);
+    await call('POST', '/api/flags', { key: 'new-search', name: 'New search' });
+    const steps = [1, 10, 50, 100].map((percentage) => ({ percentage, minDurationMs: 3_600_000, minExposures: 1000 }));
+    expect((await call('PUT', '/api/flags/new-search/environments/production/release-plan', { strategy: 'guarded', steps })).status).toBe(200);
+    await call('POST', '/api/flags', { key: 'stack', name: 'Stack', type: 'string', variations: [{ key: 'blue', value: 'blue' }, { key: 'green', value: 'green' }] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(server.url + '/');
+    await page.getByLabel('API token').fill(server.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: /^Flags/ }).waitFor();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server) {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
+
+  const console_ = () => page.locator('section.canary');
+
+  it('starts, pauses, resumes and aborts a plan, showing the live split and the decision log', async () => {
+    await page.goto(`${server.url}/flags/new-search`);
+    await console_().getByRole('button', { name: 'Start' }).click();
+    await console_().getByText('99% off / 1% on').waitFor();
+    await console_().locator('.badge', { hasText: 'Running' }).waitFor();
+    expect(await console_().locator('.timeline li[aria-current="step"]').innerText()).toMatch(/^1%/);
+    await page.screenshot({ path: join(ARTIFACTS, 'canary-console.png') });
+
+    await console_().getByRole('button', { name: 'Pause' }).click();
+    await console_().locator('.badge', { hasText: 'Paused' }).waitFor();
+    await console_().getByRole('button', { name: 'Resume' }).click();
+    await console_().locator('.badge', { hasText: 'Running' }).waitFor();
+    await console_().getByRole('button', { name: 'Abort & roll back' }).click();
+    await console_().locator('.badge', { hasText: 'Aborted' }).waitFor();
+    await console_().getByText('100% off').waitFor();
+    await console_().getByText(/Decision log/).click();
+    for (const kind of ['started', 'paused', 'resumed', 'aborted']) await console_().locator('.decision-log li', { hasText: kind }).first().waitFor();
+    const view = await call<{ stage: string }>('GET', '/api/flags/new-search/environments/production/release-plan');
+    expect(view.body.stage).toBe('dogfood');
+  });
+
+  it('switches a blue/green flag in one click and shows which side is live', async () => {
+    await page.goto(`${server.url}/flags/stack`);
+    const card = page.locator('section.blue-green');
+    await card.getByRole('button', { name: 'Switch to green' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Switch to green' }).click();
+    await card.locator('.bg-live', { hasText: 'green' }).waitFor();
+    await card.getByRole('button', { name: 'Switch to blue' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Switch to blue' }).click();
+    await card.locator('.bg-live', { hasText: 'blue' }).waitFor();
+    const flag = await call<{ environments: { production: { defaultServe: { variation: string } } } }>('GET', '/api/flags/stack');
+    expect(flag.body.environments.production.defaultServe.variation).toBe('blue');
+  });
+});
