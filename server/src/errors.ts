@@ -41,6 +41,9 @@ export class AppError extends Error {
     return STATUS[this.code];
   }
 
+  /** Ignored: the code decides the status. (Fastify assigns one to errors from custom validators.) */
+  set statusCode(_status: number) {}
+
   static notFound(what: string, key: string | number): AppError {
     return new AppError('not_found', `${what} "${key}" not found`);
   }

@@ -27,15 +27,50 @@ const success = z.object({
 });
 const failure = z.object({ key: z.string().optional(), errorCode: z.string(), errorDetails: z.string().optional() });
 
-/** OpenFeature calls the unit ID `targetingKey`; Switchyard buckets by `userId` by default. */
+/**
+ * OpenFeature calls the unit ID `targetingKey`; Switchyard buckets by `userId` by default.
+ * Fills `userId` in place: the context is this request's freshly parsed body.
+ */
 export function toEvaluationContext(context: Record<string, unknown>): EvaluationContext {
-  const result = { ...context } as EvaluationContext;
-  if (typeof context.targetingKey === 'string' && result.userId === undefined) result.userId = context.targetingKey;
-  return result;
+  if (typeof context.targetingKey === 'string' && context.userId === undefined) context.userId = context.targetingKey;
+  return context as EvaluationContext;
 }
 
 // Hot path: serialise with JSON.stringify (the schemas above still document the responses).
 const fastSerializer = () => (data: unknown) => JSON.stringify(data);
+
+const MAX_ATTRIBUTES = 200;
+const MAX_STRING = 4096;
+const MAX_ARRAY = 1000;
+const isScalar = (v: unknown) => (typeof v === 'string' ? v.length <= MAX_STRING : typeof v === 'number' ? Number.isFinite(v) : typeof v === 'boolean');
+
+/**
+ * The same rules as `requestBody` (which documents them in OpenAPI), checked by hand: remote
+ * evaluation is the hottest endpoint, and the generic schema walk cost more than evaluating.
+ */
+export function checkOfrepBody(body: unknown): { value: { context: Record<string, unknown> } } | { error: AppError } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { error: AppError.invalid('body', 'expected an object { "context": { … } }') };
+  for (const field of Object.keys(body)) if (field !== 'context') return { error: AppError.invalid(`body.${field}`, 'unknown field') };
+  const context = (body as { context?: unknown }).context ?? {};
+  if (typeof context !== 'object' || context === null || Array.isArray(context)) return { error: AppError.invalid('body.context', 'expected an object of attributes') };
+  let count = 0;
+  for (const name in context) {
+    if (++count > MAX_ATTRIBUTES) return { error: AppError.invalid('body.context', `at most ${MAX_ATTRIBUTES} attributes`) };
+    if (name.length > 200) return { error: AppError.invalid('body.context', 'attribute names are at most 200 characters') };
+    const value = (context as Record<string, unknown>)[name];
+    const ok = value === null || isScalar(value) || (Array.isArray(value) && value.length <= MAX_ARRAY && value.every(isScalar));
+    if (!ok) return { error: AppError.invalid(`body.context.${name}`, 'expected a string (≤ 4096 characters), finite number, boolean, null, or an array of those (≤ 1000)') };
+  }
+  return { value: { context: context as Record<string, unknown> } };
+}
+
+const fastValidator = ({ httpPart }: { httpPart?: string }) => {
+  if (httpPart === 'body') return checkOfrepBody;
+  return (params: unknown) => {
+    const key = (params as { key?: unknown }).key;
+    return typeof key === 'string' && key.length > 200 ? { error: AppError.invalid('params.key', 'at most 200 characters') } : { value: params };
+  };
+};
 
 export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {
   async function environmentFlags(environment: string) {
@@ -53,6 +88,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       response: { 200: success, 400: failure, 404: failure },
     },
     serializerCompiler: fastSerializer,
+    validatorCompiler: fastValidator,
     preHandler: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };
@@ -72,6 +108,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       response: { 200: z.object({ flags: z.array(z.union([success, failure])) }), 304: z.null(), 400: failure },
     },
     serializerCompiler: fastSerializer,
+    validatorCompiler: fastValidator,
     preHandler: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };

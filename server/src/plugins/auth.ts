@@ -62,14 +62,15 @@ export const authPlugin = fp(
     async function authenticate(request: FastifyRequest): Promise<Principal | null> {
       const secret = bearer(request);
       if (secret !== undefined) {
-        const hash = hashSecret(secret);
         const now = Date.now();
-        const cached = cache.get(hash);
-        const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(hash);
+        // Keyed by the presented secret (which is in this process's memory for the request anyway),
+        // so a cached credential costs no hashing; only the hash ever reaches the database.
+        const cached = cache.get(secret);
+        const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(hashSecret(secret));
         if (!principal) throw new AppError('unauthorized', 'invalid or revoked credentials');
         if (cached?.principal !== principal) {
           if (cache.size >= CREDENTIAL_CACHE_SIZE) cache.clear();
-          cache.set(hash, { principal, expiresAt: now + CREDENTIAL_TTL_MS });
+          cache.set(secret, { principal, expiresAt: now + CREDENTIAL_TTL_MS });
         }
         if (principal.kind === 'api' && (touched.get(principal.tokenId) ?? 0) + TOUCH_INTERVAL_MS < now) {
           touched.set(principal.tokenId, now);
