@@ -204,6 +204,14 @@ describe('the guarded rollout loop', () => {
     expect(await stageOf('checkout')).toBe('1%');
   });
 
+  it('never ramps down: a flag already at 20% starts at the 50% step', async () => {
+    const flag = (await admin({ method: 'GET', url: '/api/flags/checkout' })).json();
+    await admin({ method: 'POST', url: `/api/flags/checkout/environments/${ENV}/stage`, payload: { stage: '20%', version: flag.version } });
+    const plan = await startDefaultPlan();
+    expect(plan.currentStep).toBe(2);
+    expect(await stageOf('checkout')).toBe('50%');
+  });
+
   it('skip, pause and abort by hand', async () => {
     await startDefaultPlan();
     expect((await admin({ method: 'POST', url: planUrl('checkout', '/skip') })).json().currentStep).toBe(1);

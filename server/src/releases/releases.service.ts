@@ -132,11 +132,17 @@ export class ReleasesService {
       if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
       if (!(await this.deps.store.listSegmentKeys()).includes(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
       const now = this.deps.now();
-      const first = plan.spec.steps[0]!;
+      // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%.
+      const stage = deriveStage(config);
+      const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
+      const steps = plan.spec.steps;
+      const found = steps.findIndex((s) => s.percentage >= already);
+      const index = found === -1 ? steps.length - 1 : found;
+      const first = steps[index]!;
       const ready = { ...plan, variation };
       const finishing = first.percentage >= 100;
       await this.writeStage(ready, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...audit, message: `release plan started: ${first.percentage}%` });
-      const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: 0, variation, startedAt: now, stepStartedAt: now, pausedAt: null, pauseReason: null };
+      const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: now, stepStartedAt: now, pausedAt: null, pauseReason: null };
       return this.record(plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, audit);
     });
   }
