@@ -1,5 +1,6 @@
 import type { Listener } from './emitter.js';
 import type { SwitchyardError } from './errors.js';
+import type { MetricsStats } from './metrics.js';
 import type { EvaluationContext, EvaluationErrorCode, EvaluationReason, JsonValue, RuleSet } from './types.js';
 
 /** The client's public surface: what `createClient` returns, its events and results. */
@@ -58,9 +59,20 @@ export interface SwitchyardClient {
   allFlags(context?: ContextInput): Record<string, JsonValue>;
   /** The rule set being served (plain data; do not mutate it). */
   getRuleSet(): RuleSet | undefined;
+  /**
+   * Record an outcome (`'error'`, or `'latency_ms'` with a value) for the guard of every flag under
+   * a guarded rollout: it counts against the variation this user is served. Synchronous, never
+   * throws; does nothing while no flag is guarded.
+   * @example client.track('error', user.id); client.track('latency_ms', user.id, elapsed);
+   */
+  track(eventName: string, userIdOrContext?: ContextInput, value?: number): void;
+  /** Upload the exposure and event counts now (they also go every `flushIntervalMs`, and on `close`). */
+  flush(): Promise<void>;
+  /** Metrics counters: uploads done, batches given up on, counts dropped. */
+  metricsStats(): MetricsStats;
   on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
   once<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
   off<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): void;
-  /** Stop: abort the stream and requests, clear every timer, resolve pending `ready` with false. */
+  /** Stop: upload pending metrics, abort the stream and requests, clear every timer, resolve pending `ready` with false. */
   close(): Promise<void>;
 }

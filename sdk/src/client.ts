@@ -1,8 +1,9 @@
 import type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, SwitchyardClient, Widen } from './client-api.js';
 import { Emitter, type Listener } from './emitter.js';
 import { SwitchyardError } from './errors.js';
-import { evaluateCompiled, type EvaluationDetail } from './evaluate.js';
-import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
+import { evaluateCompiled, type CompiledFlag, type EvaluationDetail } from './evaluate.js';
+import { MetricsRecorder, type MetricsStats } from './metrics.js';
+import { DEFAULTS, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import { isRuleSet, RuleStore, type ApplyOutcome } from './store.js';
 import { Delivery } from './transport/delivery.js';
 import type { EvaluationContext, JsonValue, RuleSet } from './types.js';
@@ -33,6 +34,10 @@ class Client implements SwitchyardClient {
   /** Reused for string user IDs: evaluation is synchronous, so one object serves every call. */
   readonly #scratch: { userId: string } = { userId: '' };
   readonly #waiters = new Set<Waiter>();
+  readonly #metrics: MetricsRecorder;
+  /** Guarded flags of the current rules, rebuilt when the compiled map is replaced. */
+  #guardedFrom: ReadonlyMap<string, CompiledFlag> | undefined;
+  #guarded: CompiledFlag[] = [];
   #closed = false;
   #unauthorized = false;
   #cachePending = false;
@@ -46,6 +51,8 @@ class Client implements SwitchyardClient {
     this.#options = resolveOptions(config);
     const { logger } = this.#options;
     this.#events = new Emitter((error) => logger.error('an event listener threw', error));
+    const { baseUrl, sdkKey, fetch, clock, random, flushIntervalMs, maxMetricKeys } = this.#options;
+    this.#metrics = new MetricsRecorder({ baseUrl, sdkKey, fetch, clock, random, logger, flushIntervalMs, maxKeys: maxMetricKeys, maxAttempts: DEFAULTS.metricsMaxAttempts });
     this.#delivery = new Delivery(this.#options, {
       version: () => this.#store.version,
       onSnapshot: (ruleSet, authoritative) => this.#updated(this.#store.applySnapshot(ruleSet, 'server', authoritative), true),
@@ -93,7 +100,10 @@ class Client implements SwitchyardClient {
     const compiled = this.#store.flags.get(flag);
     if (compiled === undefined) return fallback;
     try {
-      const value = evaluateCompiled(compiled, this.#contextOf(userIdOrContext)).value;
+      const detail = evaluateCompiled(compiled, this.#contextOf(userIdOrContext));
+      // One property read for flags without a guarded rollout: the hot path stays allocation-free.
+      if (compiled.config.guarded === true && detail.variant !== undefined) this.#metrics.exposure(flag, detail.variant);
+      const value = detail.value;
       return typeof value === 'boolean' ? value : fallback;
     } catch {
       return fallback;
@@ -119,6 +129,7 @@ class Client implements SwitchyardClient {
       return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage };
     }
     if (detail.errorCode !== undefined) return { ...detail, value: fallback };
+    if (compiled.config.guarded === true && detail.variant !== undefined) this.#metrics.exposure(compiled.key, detail.variant);
     const expected = kindOf(defaultValue);
     const actual = kindOf(detail.value);
     if (defaultValue !== undefined && expected !== actual) {
@@ -145,6 +156,37 @@ class Client implements SwitchyardClient {
     return this.#store.ruleSet;
   }
 
+  track(eventName: string, userIdOrContext?: ContextInput, value?: number): void {
+    if (typeof eventName !== 'string' || eventName === '' || this.#closed) return;
+    const amount = typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+    for (const compiled of this.#guardedFlags()) {
+      try {
+        // Deterministic re-evaluation: the variation this user is served, no per-user state kept.
+        const detail = evaluateCompiled(compiled, this.#contextOf(userIdOrContext));
+        if (detail.variant !== undefined && detail.errorCode === undefined) this.#metrics.event(eventName, compiled.key, detail.variant, amount);
+      } catch {
+        // a context whose attributes throw on access: nothing to attribute
+      }
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.#metrics.flush();
+  }
+
+  metricsStats(): MetricsStats {
+    return this.#metrics.stats();
+  }
+
+  #guardedFlags(): readonly CompiledFlag[] {
+    const flags = this.#store.flags;
+    if (flags !== this.#guardedFrom) {
+      this.#guardedFrom = flags;
+      this.#guarded = [...flags.values()].filter((f) => f.config.guarded === true);
+    }
+    return this.#guarded;
+  }
+
   on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void {
     return this.#events.on(event, listener);
   }
@@ -164,7 +206,7 @@ class Client implements SwitchyardClient {
       this.#settleWaiters(false);
       this.#events.removeAll();
     }
-    await this.#saving;
+    await Promise.all([this.#saving, this.#metrics.close()]);
   }
 
   #contextOf(input: unknown): EvaluationContext {

@@ -9,6 +9,8 @@ export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Switchy
 export type { ClientOptions, Clock, FetchLike, Logger, RuleSetCache } from './options.js';
 export { DEFAULTS as CLIENT_DEFAULTS } from './options.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { valueBucket } from './metrics.js';
+export type { MetricsStats } from './metrics.js';
 export type { BackoffOptions } from './backoff.js';
 export { SwitchyardError } from './errors.js';
 export type { SwitchyardErrorCode } from './errors.js';

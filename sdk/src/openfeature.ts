@@ -12,6 +12,7 @@ import {
   type JsonValue as OpenFeatureJson,
   type Provider,
   type ResolutionDetails,
+  type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import { createClient, type SwitchyardClient } from './client.js';
 import type { ClientOptions } from './options.js';
@@ -112,6 +113,15 @@ export class SwitchyardProvider implements Provider {
 
   async onClose(): Promise<void> {
     await this.client.close();
+  }
+
+  /**
+   * OpenFeature tracking: forwards to `client.track`, so an event (e.g. `error`, or `latency_ms`
+   * with `value`) counts for the guard of every flag under a guarded rollout.
+   */
+  track(trackingEventName: string, context: OpenFeatureContext, trackingEventDetails: TrackingEventDetails): void {
+    const value = trackingEventDetails?.value;
+    this.client.track(trackingEventName, toSwitchyardContext(context ?? {}), typeof value === 'number' ? value : undefined);
   }
 
   async resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: OpenFeatureContext): Promise<ResolutionDetails<boolean>> {

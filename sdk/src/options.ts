@@ -15,7 +15,7 @@ export interface Logger {
 }
 
 /** The subset of `fetch` the client uses; any WHATWG-compatible implementation works. */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; body?: string }) => Promise<Response>;
 
 /** Where the last good rule set is persisted between runs (see `fileCache` in `@switchyard/sdk/node`). */
 export interface RuleSetCache {
@@ -49,6 +49,10 @@ export interface ClientOptions {
   /** Defaults to warnings and errors on `console`. */
   logger?: Logger;
   cache?: RuleSetCache;
+  /** How often exposure and event counts of guarded flags are uploaded (default 5 000 ms). */
+  flushIntervalMs?: number;
+  /** Distinct counters kept between uploads; more are dropped and counted (default 10 000). */
+  maxMetricKeys?: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -59,6 +63,10 @@ export const DEFAULTS = Object.freeze({
   baseBackoffMs: 1_000,
   streamFailuresBeforePolling: 3,
   healthyStreamMs: 60_000,
+  flushIntervalMs: 5_000,
+  maxMetricKeys: 10_000,
+  /** Upload attempts of one metrics batch (with backoff) before it is dropped. */
+  metricsMaxAttempts: 5,
 });
 
 export const systemClock: Clock = {
@@ -94,6 +102,8 @@ export interface ResolvedOptions {
   clock: Clock;
   random: () => number;
   logger: Logger;
+  flushIntervalMs: number;
+  maxMetricKeys: number;
 }
 
 /** Throws a TypeError for a missing `url` or `sdkKey`: a misconfiguration should fail at startup, loudly. */
@@ -118,5 +128,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? consoleLogger,
+    flushIntervalMs: positive(options.flushIntervalMs, DEFAULTS.flushIntervalMs),
+    maxMetricKeys: Math.floor(positive(options.maxMetricKeys, DEFAULTS.maxMetricKeys)),
   };
 }

@@ -96,6 +96,11 @@ export interface FlagConfig {
   bucketBy: string;
   /** Bumped on every change to the flag. */
   version: number;
+  /**
+   * Set by the server while a guarded rollout runs: the SDK counts this flag's exposures per
+   * variation and attributes `track`ed events to the variation each user gets.
+   */
+  guarded?: boolean;
 }
 
 export interface SegmentRule {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { valueBucket } from '@switchyard/sdk';
 import { DEFAULT_GUARD, assessErrorRate, assessLatency, logMixtureLikelihoodRatio, quantile } from './decision.js';
+import { latencyBucket } from './latency.js';
 
 describe('assessErrorRate', () => {
   const cases = [
@@ -103,6 +105,10 @@ describe('logMixtureLikelihoodRatio', () => {
 
 describe('latency', () => {
   const upper = (b: number) => 2 ** (b / 4);
+  it('the SDK fills the buckets the server reads', () => {
+    for (const ms of [0, 0.5, 1, 1.01, 2, 3, 99.9, 100, 183, 1024, 60_000]) expect(valueBucket(ms)).toBe(latencyBucket(ms));
+  });
+
   it('quantile walks the cumulative histogram', () => {
     expect(quantile({}, 0.95, upper)).toBeNull();
     expect(quantile({ 4: 95, 40: 5 }, 0.95, upper)).toBe(2);

@@ -50,7 +50,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; ruleSet
     if (principal?.kind !== 'sdk') throw new Error('unreachable: requireSdkKey');
     const environment = principal.environment;
     const ruleSet = await ruleSets.get(environment);
-    const guarded = (flag: string) => (ruleSet?.flags[flag] as { guarded?: boolean } | undefined)?.guarded === true;
+    const guarded = (flag: string) => ruleSet?.flags[flag]?.guarded === true;
     const counts: MetricCount[] = [];
     let dropped = 0;
     for (const e of request.body.exposures) {
