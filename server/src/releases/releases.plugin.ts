@@ -47,7 +47,7 @@ export async function registerReleases(app: FastifyInstance, options: ReleasesOp
   });
 
   await app.register(releasesRoutes, { releases: service });
-  await app.register(webhooksRoutes, { store: options.store.releases });
+  await app.register(webhooksRoutes, { store: options.store.releases, onChange: () => webhooks.webhooksChanged() });
   await app.register(metricsRoutes, { store: options.store.releases, ruleSets: options.ruleSets, now, onMetrics: (env, flag) => {
     if (options.autoStart !== false) runner.poke(env, flag);
   } });

@@ -275,6 +275,8 @@ describe('webhooks', () => {
   it('signs stage changes and rollbacks, retries failures and logs deliveries', async () => {
     expect((await admin({ method: 'POST', url: '/api/webhooks', payload: { url: 'ftp://x' } })).statusCode).toBe(400);
     expect((await admin({ method: 'POST', url: '/api/webhooks', payload: { url: 'https://hooks.example/x', events: ['nope'] } })).statusCode).toBe(400);
+    // Subscriptions are cached after the first event: a webhook created later must still be heard.
+    await h.app.services.releases.webhooks.emit('flag.stage_changed', {});
     const created = await admin({ method: 'POST', url: '/api/webhooks', payload: { url: 'https://hooks.example/x' } });
     expect(created.statusCode).toBe(201);
     const { id, secret } = created.json();

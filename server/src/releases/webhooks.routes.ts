@@ -19,7 +19,7 @@ const urlSchema = z
 const toDelivery = (d: WebhookDelivery) => ({ ...d, createdAt: iso(d.createdAt), nextAttemptAt: isoOrNull(d.nextAttemptAt), deliveredAt: isoOrNull(d.deliveredAt) });
 
 /** Webhooks for stage changes and release decisions; admin only (their secrets sign payloads). */
-export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore }> = async (app, { store }) => {
+export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; onChange: () => void }> = async (app, { store, onChange }) => {
   app.get('/api/webhooks', {
     schema: { tags, summary: 'List webhooks (never their secrets)', response: ok },
     preHandler: app.requireRole('admin'),
@@ -36,6 +36,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore }> = as
   }, async (request, reply) => {
     const secret = newWebhookSecret();
     const hook = await store.createWebhook({ url: request.body.url, events: [...new Set(request.body.events)], secret }, auditContext(request));
+    onChange();
     return reply.status(201).send({ ...hook, createdAt: iso(hook.createdAt), secret });
   });
 
@@ -44,6 +45,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore }> = as
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
     if (!(await store.deleteWebhook(request.params.id, auditContext(request)))) throw AppError.notFound('webhook', request.params.id);
+    onChange();
     return reply.status(204).send(null);
   });
 

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ReleaseStore, WebhookDelivery } from './releases.store.js';
+import type { ReleaseStore, Webhook, WebhookDelivery } from './releases.store.js';
 
 /** Events a webhook can subscribe to (`*` = all). */
 export const WEBHOOK_EVENTS = [
@@ -60,6 +60,8 @@ export class WebhookDispatcher {
   private again = false;
   private readonly fetch: typeof fetch;
   private readonly now: () => number;
+  /** Subscriptions, read once: every stage change consults them. Call `webhooksChanged` after edits. */
+  private hooks: Promise<(Webhook & { secret: string })[]> | undefined;
 
   constructor(
     private readonly store: ReleaseStore,
@@ -81,9 +83,14 @@ export class WebhookDispatcher {
     await this.pumping;
   }
 
+  webhooksChanged(): void {
+    this.hooks = undefined;
+  }
+
   /** Queue `event` for every webhook subscribed to it, and try to deliver at once. */
   async emit(event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
-    const hooks = (await this.store.listWebhooks()).filter((h) => h.events.includes('*') || h.events.includes(event));
+    this.hooks ??= this.store.listWebhooks();
+    const hooks = (await this.hooks).filter((h) => h.events.includes('*') || h.events.includes(event));
     if (hooks.length === 0) return;
     const at = this.now();
     const payload = JSON.stringify({ event, at: new Date(at).toISOString(), data });
