@@ -44,7 +44,9 @@ export function expandEntry(flag: FlagShape, entry: FlagEnvironmentEntry, segmen
 }
 
 /** The shortest entry that expands to `config`: a stage when one fits exactly, else full targeting. */
-export function compactEntry(flag: FlagShape, config: FlagEnvironment): FlagEnvironmentEntry {
+export function compactEntry(flag: FlagShape, withGuard: FlagEnvironment): FlagEnvironmentEntry {
+  // `guarded` is set by a running release plan, not kept in files.
+  const { guarded: _guarded, ...config } = withGuard;
   const stage = deriveStage(config);
   if (stage !== 'custom') {
     const base: StageEntry = {

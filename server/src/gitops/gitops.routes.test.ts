@@ -78,6 +78,20 @@ describe('flags as code over the API', () => {
     expect(audit[0]).toMatchObject({ source: 'gitops', message: 'initial', commit: 'abc123', actor: 'admin' });
   });
 
+  it("leaves a running canary's guarded marker alone: not exported, not planned, not overwritten", async () => {
+    expect((await apply(FILE)).statusCode).toBe(200);
+    const current = (await t.store.getFlag('new-checkout'))!;
+    await t.store.updateFlag('new-checkout', current.version, 'flag.updated', 'production', (f) => ({
+      ...f,
+      environments: { ...f.environments, production: { ...f.environments.production!, guarded: true } },
+    }), { actor: 'release-guard', source: 'release-guard' });
+    const exported = await exportYaml();
+    expect(exported).not.toContain('guarded');
+    const again = await apply(exported);
+    expect(again.json()).toMatchObject({ applied: false, changes: [] });
+    expect((await t.store.getFlag('new-checkout'))!.environments.production!.guarded).toBe(true);
+  });
+
   it('exports JSON too, and one environment alone', async () => {
     await apply(FILE);
     const json = await t.request(t.adminToken, { method: 'GET', url: '/api/gitops/export', headers: { accept: 'application/json' } });

@@ -76,8 +76,9 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
   }
 
   const flags = new Map(current.flags.map((f) => [f.key, f]));
-  for (const [key, want] of desired.flags) {
+  for (const [key, wanted] of desired.flags) {
     const have = flags.get(key);
+    let want = wanted;
     plan.versions[resourceId('flag', key)] = have?.version ?? 0;
     if (!have) {
       const environments: Record<string, FlagEnvironment> = {};
@@ -87,6 +88,14 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
       plan.ops.push({ kind: 'flag.create', flag: { ...want, environments } });
       continue;
     }
+    // `guarded` belongs to a running release plan, not to the file: keep whatever the guard set.
+    const environmentsWithGuard = Object.fromEntries(
+      Object.entries(want.environments).map(([env, config]) => {
+        const guarded = have.environments[env]?.guarded;
+        return [env, guarded === undefined ? config : { ...config, guarded }];
+      }),
+    );
+    want = { ...want, environments: environmentsWithGuard };
     const fields = flagFieldChanges(have, want);
     if (fields.length === 0) continue;
     const environments = { ...have.environments, ...want.environments };
