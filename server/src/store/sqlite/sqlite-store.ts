@@ -121,11 +121,12 @@ export class SqliteStore implements Store {
    * Bump the version of every environment whose SDK view of the flag changed; return the patches.
    * A flag has a configuration in every environment, so its own keys name them all.
    */
-  private flagChanges(_tx: Conn, before: Flag | null, after: Flag | null): RuleSetChange[] {
+  private flagChanges(_tx: Conn, before: Flag | null, after: Flag | null, unchanged?: ReadonlySet<string>): RuleSetChange[] {
     const changes: RuleSetChange[] = [];
     const key = (after ?? before)!.key;
     const envKeys = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
     for (const env of envKeys) {
+      if (unchanged?.has(env)) continue; // same stored config and same variations: SDKs see nothing new
       const a = before ? toFlagConfig(before, env) : null;
       const b = after ? toFlagConfig(after, env) : null;
       if (sameForSdks(a, b)) continue;
@@ -267,15 +268,28 @@ export class SqliteStore implements Store {
     ctx: AuditContext,
   ): Promise<Write<Flag>> {
     return this.transaction((tx) => {
-      const found = this.loadFlag(tx, key);
-      if (!found) throw AppError.notFound('flag', key);
-      const { id, ...before } = found;
+      const row = this.stmts.flagByKey.get(key);
+      if (!row) throw AppError.notFound('flag', key);
+      const stored = this.stmts.flagConfigs.all(row.id);
+      const { id, ...before } = flagFromRow(row, stored);
       this.checkVersion(`flag "${key}"`, before, expectedVersion);
-      const changed = mutation(structuredClone(before));
+      // The mutation gets its own copy (parsed again: cheaper than a deep clone) so `before` stays intact.
+      const { id: _id, ...draft } = flagFromRow(row, stored);
+      const changed = mutation(draft);
       const after: Flag = { ...changed, key, version: before.version + 1, createdAt: before.createdAt, updatedAt: this.now(), updatedBy: ctx.actor };
       this.stmts.updateFlag.run(flagParams(id, after));
-      this.writeFlagConfigs(tx, id, after.environments, before.environments);
-      const changes = this.flagChanges(tx, before, after);
+      // Environments whose stored JSON is unchanged need neither a write nor an SDK comparison.
+      const storedJson = new Map(stored.map((c) => [c.env, c.config]));
+      const unchanged = new Set<string>();
+      for (const [env, config] of Object.entries(after.environments)) {
+        const json = JSON.stringify(config);
+        const environmentId = this.environmentId(env);
+        if (environmentId === undefined) throw AppError.invalid(`environments.${env}`, `unknown environment "${env}"`);
+        if (storedJson.get(env) === json) unchanged.add(env);
+        else this.stmts.upsertConfig.run(id, environmentId, json);
+      }
+      const sameShape = before.type === after.type && before.archived === after.archived && JSON.stringify(before.variations) === JSON.stringify(after.variations);
+      const changes = this.flagChanges(tx, before, after, sameShape ? unchanged : undefined);
       const audit = this.audit(tx, { action, resourceType: 'flag', resourceKey: key, environment, before, after }, ctx);
       return { value: after, changes, audit };
     });
