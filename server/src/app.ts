@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -85,7 +84,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(authPlugin, { store });
   await app.register(sdkCorsPlugin);
   await app.register(openapiPlugin, { version: VERSION });
-  await app.register(fastifyCookie);
   await app.register(sessionsRoutes, { store, sessions: options.sessions ?? store.sessions, now: Date.now });
   await app.register(eventsPlugin, { ruleSets, heartbeatMs: options.heartbeatMs });
 

@@ -46,7 +46,7 @@ export const metricsPlugin = fp(
     // the evaluation behind the hottest endpoints (OFREP). Keys are bounded by routes × statuses.
     const requestCounters = new Map<string, { inc(): void }>();
     const latencyHistograms = new Map<string, { observe(value: number): void }>();
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       // Unmatched URLs share one label so scanners cannot blow up label cardinality.
       const route = request.routeOptions.url ?? 'unmatched';
       const method = request.method;
@@ -59,6 +59,7 @@ export const metricsPlugin = fp(
       let histogram = latencyHistograms.get(routeKey);
       if (histogram === undefined) latencyHistograms.set(routeKey, (histogram = latency.labels(method, route)));
       histogram.observe(reply.elapsedTime / 1000);
+      done();
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

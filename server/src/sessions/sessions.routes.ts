@@ -1,3 +1,4 @@
+import fastifyCookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -34,10 +35,16 @@ function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, 
   });
 }
 
-/** Session cookie sign-in for the dashboard; registers an authenticator with the auth plugin. Needs @fastify/cookie at the root. */
+/**
+ * Session cookie sign-in for the dashboard; registers an authenticator with the auth plugin.
+ * The cookie plugin is registered here only: SDK and OFREP traffic never pays for cookie hooks;
+ * the authenticator parses the one header itself, and only when a request carries no bearer token.
+ */
 export const sessionsRoutes: FastifyPluginAsyncZod<{ store: Store; sessions: SessionStore; now: () => number }> = async (app, { store, sessions, now }) => {
+  await app.register(fastifyCookie);
   app.addAuthenticator(async (request) => {
-    const id = request.cookies[SESSION_COOKIE];
+    const header = request.headers.cookie;
+    const id = header ? app.parseCookie(header)[SESSION_COOKIE] : undefined;
     if (!id) return null;
     const session = await sessions.resolve(id, now());
     if (!session) return null;
