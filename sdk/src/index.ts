@@ -17,3 +17,5 @@ export type { SwitchyardErrorCode } from './errors.js';
 export { isRuleSet, isRuleSetPatch } from './store.js';
 export type { RuleSetPatch } from './store.js';
 export type { Listener } from './emitter.js';
+export { toFlagConfig, toRuleSetSegment } from './ruleset-shape.js';
+export type { FlagDefinition, FlagEnvironmentDefinition } from './ruleset-shape.js';

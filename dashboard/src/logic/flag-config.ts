@@ -1,33 +1,14 @@
-import type { FlagConfig, Segment as SdkSegment } from '@switchyard/sdk';
+import { toFlagConfig as sdkFlagConfig, toRuleSetSegment, type FlagConfig, type FlagType, type Segment as SdkSegment } from '@switchyard/sdk';
 import type { Flag, Segment } from '../api/types.js';
 
-/**
- * The flag as one environment's SDKs see it. Mirrors server/src/rulesets/ruleset.ts `toFlagConfig`
- * field for field, so the preview evaluates exactly what SDKs evaluate.
- */
+/** The flag as one environment's SDKs see it: the SDK's own mapping, which the server uses too. */
 export function toFlagConfig(flag: Flag, environment: string): FlagConfig | undefined {
-  const config = flag.environments[environment];
-  if (!config || flag.archived) return undefined;
-  return {
-    key: flag.key,
-    type: flag.type,
-    variations: flag.variations.map((v) => ({ key: v.key, value: v.value })),
-    on: config.on,
-    offVariation: config.offVariation,
-    targets: config.targets,
-    rules: config.rules,
-    defaultServe: config.defaultServe,
-    salt: config.salt,
-    bucketBy: config.bucketBy,
-    version: flag.version,
-  };
+  return sdkFlagConfig({ ...flag, type: flag.type as FlagType }, environment) ?? undefined;
 }
 
-/** Segments as in a rule set (mirrors `toRuleSetSegment`). */
+/** Segments as in a rule set. */
 export function toRuleSetSegments(segments: readonly Segment[]): Record<string, SdkSegment> {
   const out: Record<string, SdkSegment> = {};
-  for (const s of segments) {
-    out[s.key] = { key: s.key, unitAttribute: s.unitAttribute, included: s.included, excluded: s.excluded, rules: s.rules, version: s.version };
-  }
+  for (const s of segments) out[s.key] = toRuleSetSegment(s);
   return out;
 }

@@ -1,0 +1,67 @@
+import type { FlagConfig, FlagType, JsonValue, Rule, Segment, SegmentRule, Serve, Target } from './types.js';
+
+/**
+ * How a managed flag (as the server stores it and the API returns it) becomes what one
+ * environment's SDKs receive. The server's rule sets and the dashboard's preview both call these,
+ * so the preview evaluates exactly what SDKs evaluate.
+ */
+export interface FlagDefinition {
+  key: string;
+  type: FlagType;
+  variations: readonly { key: string; value: JsonValue }[];
+  archived: boolean;
+  version: number;
+  environments: Record<string, FlagEnvironmentDefinition | undefined>;
+}
+
+export interface FlagEnvironmentDefinition {
+  on: boolean;
+  offVariation: string;
+  targets: Target[];
+  rules: Rule[];
+  defaultServe: Serve;
+  salt: string;
+  bucketBy: string;
+  /** Set while a guarded rollout runs: SDKs then count this flag's exposures. */
+  guarded?: boolean;
+}
+
+/** A flag as one environment's SDKs see it, or null when they must not see it (archived, or no such environment). */
+export function toFlagConfig(flag: FlagDefinition, environment: string): FlagConfig | null {
+  const config = flag.environments[environment];
+  if (!config || flag.archived) return null;
+  return {
+    key: flag.key,
+    type: flag.type,
+    variations: flag.variations.map((v) => ({ key: v.key, value: v.value })),
+    on: config.on,
+    offVariation: config.offVariation,
+    targets: config.targets,
+    rules: config.rules,
+    defaultServe: config.defaultServe,
+    salt: config.salt,
+    bucketBy: config.bucketBy,
+    version: flag.version,
+    // Absent unless a guarded rollout runs, so a rule set without one stays byte-identical.
+    ...(config.guarded ? { guarded: true } : {}),
+  };
+}
+
+/** A segment as in a rule set. */
+export function toRuleSetSegment(segment: {
+  key: string;
+  unitAttribute: string;
+  included: string[];
+  excluded: string[];
+  rules: SegmentRule[];
+  version: number;
+}): Segment {
+  return {
+    key: segment.key,
+    unitAttribute: segment.unitAttribute,
+    included: segment.included,
+    excluded: segment.excluded,
+    rules: segment.rules,
+    version: segment.version,
+  };
+}
