@@ -92,7 +92,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     preHandler: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };
-    const { flags } = await environmentFlags(principal.environment);
+    const flags = ruleSets.compiledNow(principal.environment) ?? (await environmentFlags(principal.environment)).flags;
     const key = request.params.key;
     const result = evaluateCompiled(flags.get(key), toEvaluationContext(request.body.context));
     if (result.errorCode === 'FLAG_NOT_FOUND') return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });

@@ -74,6 +74,11 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> {
     return { ruleSet: entry.ruleSet, flags: entry.compiled };
   }
 
+  /** The compiled flags when the environment is loaded and compiled already (the OFREP fast path), else undefined. */
+  compiledNow(environment: string): Map<string, CompiledFlag> | undefined {
+    return this.entries.get(environment)?.compiled ?? undefined;
+  }
+
   /** Publish a committed write: apply its patches, then announce its audit entries. */
   publish(write: { changes: readonly RuleSetChange[]; audit: AuditEntry | readonly AuditEntry[] }): void {
     this.apply(write.changes);
