@@ -1,4 +1,4 @@
-import type { FlagConfig, FlagType, JsonValue, Rule, Segment, SegmentRule, Serve, Target } from './types.js';
+import type { FlagConfig, FlagType, JsonValue, Segment, SegmentRule } from './types.js';
 
 /**
  * How a managed flag (as the server stores it and the API returns it) becomes what one
@@ -14,17 +14,8 @@ export interface FlagDefinition {
   environments: Record<string, FlagEnvironmentDefinition | undefined>;
 }
 
-export interface FlagEnvironmentDefinition {
-  on: boolean;
-  offVariation: string;
-  targets: Target[];
-  rules: Rule[];
-  defaultServe: Serve;
-  salt: string;
-  bucketBy: string;
-  /** Set while a guarded rollout runs: SDKs then count this flag's exposures. */
-  guarded?: boolean;
-}
+/** A flag's configuration in one environment: the per-environment part of what SDKs receive. */
+export type FlagEnvironmentDefinition = Pick<FlagConfig, 'on' | 'offVariation' | 'targets' | 'rules' | 'defaultServe' | 'salt' | 'bucketBy' | 'guarded'>;
 
 /** A flag as one environment's SDKs see it, or null when they must not see it (archived, or no such environment). */
 export function toFlagConfig(flag: FlagDefinition, environment: string): FlagConfig | null {

@@ -1,19 +1,13 @@
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, CLI_ARGS, removeDataDir, ROOT, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { api, removeDataDir, runCli, startServerProcess, type CliResult, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The `switchyard` CLI as users run it: a child process against the real server process, with a
  * temporary data directory that survives a restart.
  */
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const STACK_TRACE = /\n\s+at \S/;
 const TIMEOUT = 90_000;
@@ -21,19 +15,7 @@ const TIMEOUT = 90_000;
 let server: ServerProcess;
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [...CLI_ARGS, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, SWITCHYARD_URL: server.url, SWITCHYARD_TOKEN: server.adminToken, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { env: { SWITCHYARD_URL: server.url, SWITCHYARD_TOKEN: server.adminToken, ...env } });
 }
 
 /** A failed command says why in one or two lines: never a stack trace. */

@@ -1,41 +1,21 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, CLI_SOURCE, removeDataDir, ROOT, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { api, removeDataDir, runCli, startServerProcess, type CliResult, type ServerProcess } from '../support/server-process.js';
 
 /** `switchyard export / diff / apply` as users run them: child processes against the real server. */
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const TIMEOUT = 90_000;
 /** The CLI runs in a temporary directory (file names in messages stay short), so tsx is named by path. */
-const NODE_ARGS = ['--conditions=switchyard-source', '--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href];
 let server: ServerProcess;
 let dir: string;
 
 function cli(args: string[], url = server.url): Promise<CliResult> {
-  const child = spawn(process.execPath, [...NODE_ARGS, CLI_SOURCE, ...args], {
-    cwd: dir,
-    env: { ...process.env, SWITCHYARD_URL: url, SWITCHYARD_TOKEN: server.adminToken },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { cwd: dir, env: { SWITCHYARD_URL: url, SWITCHYARD_TOKEN: server.adminToken } });
 }
 
 const file = (name: string) => join(dir, name);

@@ -2,14 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI_SOURCE = join(ROOT, 'server/src/cli.ts');
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef0123';
 
 /** Node arguments that run a TypeScript entry of this repo from source (workspace packages too). */
-export const NODE_SOURCE_ARGS = ['--conditions=switchyard-source', '--import', 'tsx'];
+// tsx's loader by absolute URL, so it also works from a working directory outside the repository.
+export const NODE_SOURCE_ARGS = ['--conditions=switchyard-source', '--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href];
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -120,4 +121,27 @@ export function api(url: string, token: string) {
     const text = await response.text();
     return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
   };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the real `switchyard` CLI as a child process (see CLI_ARGS) and collect its output. */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [...CLI_ARGS, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
