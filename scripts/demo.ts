@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative: the workspace root has no dependency on the SDK package; this is the same source.
-import { createClient } from '../sdk/src/index.js';
+import { createClient } from '../sdk/src/node.js';
 import { DEFAULT_CONFIG } from '../server/src/config.js';
 import { startServer } from '../server/src/main.js';
 

@@ -6,121 +6,82 @@
  * The hash is computed straight from the UTF-16 string, encoding UTF-8 on the fly, so a call
  * allocates nothing (the `murmurhash` package's string path allocates a TextEncoder buffer per
  * call, which costs more than the hash itself). Lone surrogates become U+FFFD, exactly as
- * `TextEncoder` encodes them. The salt prefix is hashed once and its state reused (`prefixState`).
+ * `TextEncoder` encodes them. The salt prefix is hashed once and its state reused (`saltState`).
  */
 
 /** Buckets run 0..99999, so a rollout is expressed in units of 0.001%. */
 export const BUCKETS = 100_000;
 export const SEED = 0;
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
-
 /** Hash state after absorbing a prefix: running hash, pending tail bytes, their count, total length. */
-export interface HashState {
-  readonly h: number;
-  readonly k: number;
-  readonly n: number;
-  readonly length: number;
-}
+export type HashState = readonly [h: number, k: number, n: number, length: number];
 
-const INITIAL: HashState = { h: SEED, k: 0, n: 0, length: 0 };
+const INITIAL: HashState = [SEED, 0, 0, 0];
 
-// Scratch written by `absorb`: the only way to return four numbers without allocating.
-let outH = 0;
-let outK = 0;
-let outN = 0;
-let outLength = 0;
+const scramble = (k: number): number => Math.imul(((k = Math.imul(k, 0xcc9e2d51)) << 15) | (k >>> 17), 0x1b873593);
 
-function absorb(h: number, k: number, n: number, length: number, text: string): void {
-  const size = text.length;
-  for (let i = 0; i < size; i++) {
+/**
+ * Absorb the UTF-8 bytes of `text` into `state`; returns the new state, or with `finish` the
+ * final hash (then nothing is allocated).
+ */
+function absorb(state: HashState, text: string, finish: true): number;
+function absorb(state: HashState, text: string, finish?: false): HashState;
+function absorb(state: HashState, text: string, finish?: boolean): number | HashState {
+  let h = state[0];
+  let k = state[1];
+  let n = state[2];
+  let length = state[3];
+  for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
-    let packed: number;
-    let count: number;
-    const next = c >= 0xd800 && c <= 0xdbff && i + 1 < size ? text.charCodeAt(i + 1) : 0;
-    if (c < 0x80) {
-      packed = c;
-      count = 1;
-    } else if (c < 0x800) {
-      packed = (0xc0 | (c >> 6)) | ((0x80 | (c & 63)) << 8);
-      count = 2;
-    } else if (next >= 0xdc00 && next <= 0xdfff) {
-      const cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-      i++;
-      packed =
-        (0xf0 | (cp >> 18)) |
-        ((0x80 | ((cp >> 12) & 63)) << 8) |
-        ((0x80 | ((cp >> 6) & 63)) << 16) |
-        ((0x80 | (cp & 63)) << 24);
-      count = 4;
-    } else {
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate: what TextEncoder writes
-      packed = (0xe0 | (c >> 12)) | ((0x80 | ((c >> 6) & 63)) << 8) | ((0x80 | (c & 63)) << 16);
-      count = 3;
-    }
-    for (let j = 0; j < count; j++) {
-      k |= ((packed >>> (j << 3)) & 0xff) << (n << 3);
-      if (++n === 4) {
-        k = Math.imul(k, C1);
-        k = (k << 15) | (k >>> 17);
-        k = Math.imul(k, C2);
-        h ^= k;
-        h = (h << 13) | (h >>> 19);
-        h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-        k = 0;
-        n = 0;
+    // The character's UTF-8 bytes, first byte lowest, and their count.
+    let bytes = c;
+    let count = 1;
+    if (c >= 0x800) {
+      const next = text.charCodeAt(i + 1); // NaN past the end: never a low surrogate
+      if (c >> 10 === 0x36 && next >> 10 === 0x37) {
+        c = 0x10000 + ((c & 0x3ff) << 10) + (next & 0x3ff);
+        i++;
+        bytes = 0xf0 | (c >> 18) | ((0x80 | ((c >> 12) & 63)) << 8) | ((0x80 | ((c >> 6) & 63)) << 16) | ((0x80 | (c & 63)) << 24);
+        count = 4;
+      } else {
+        if (c >> 11 === 0x1b) c = 0xfffd; // a lone surrogate: what TextEncoder writes
+        bytes = 0xe0 | (c >> 12) | ((0x80 | ((c >> 6) & 63)) << 8) | ((0x80 | (c & 63)) << 16);
+        count = 3;
       }
+    } else if (c >= 0x80) {
+      bytes = 0xc0 | (c >> 6) | ((0x80 | (c & 63)) << 8);
+      count = 2;
     }
     length += count;
+    for (; count > 0; count--, bytes >>>= 8) {
+      k |= (bytes & 0xff) << (n << 3);
+      if (++n === 4) {
+        h ^= scramble(k);
+        h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+        k = n = 0;
+      }
+    }
   }
-  outH = h;
-  outK = k;
-  outN = n;
-  outLength = length;
-}
-
-function finish(h: number, k: number, n: number, length: number): number {
-  if (n > 0) {
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-  }
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** The hash state after `text`, to continue hashing from with `murmur3From`. */
-export function prefixState(text: string, from: HashState = INITIAL): HashState {
-  absorb(from.h, from.k, from.n, from.length, text);
-  return { h: outH, k: outK, n: outN, length: outLength };
-}
-
-/** murmur3_x86_32 of (the prefix behind `state`) + `text`, as an unsigned 32-bit integer. */
-export function murmur3From(state: HashState, text: string): number {
-  absorb(state.h, state.k, state.n, state.length, text);
-  return finish(outH, outK, outN, outLength);
+  if (!finish) return [h, k, n, length];
+  h ^= scramble(k) ^ length; // scramble(0) is 0: no tail, no change
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** murmur3_x86_32 (seed 0) of the UTF-8 bytes of `text`, as an unsigned 32-bit integer. */
 export function murmur3(text: string): number {
-  return murmur3From(INITIAL, text);
+  return absorb(INITIAL, text, true);
 }
 
 /** The state after hashing `salt + ":"`: what every bucket computation for one salt starts from. */
 export function saltState(salt: string): HashState {
-  return prefixState(':', prefixState(salt));
+  return absorb(INITIAL, `${salt}:`);
 }
 
-/** Bucket (0..99999) of `unitId` within the rollout salted by `saltStateOf(salt)`. */
+/** Bucket (0..99999) of `unitId` within the rollout salted by `saltState(salt)`. */
 export function bucketFrom(state: HashState, unitId: string): number {
-  return murmur3From(state, unitId) % BUCKETS;
+  return absorb(state, unitId, true) % BUCKETS;
 }
 
 /**

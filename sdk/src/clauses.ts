@@ -1,5 +1,5 @@
 import { compareSemVer, parseSemVer, type SemVer } from './semver.js';
-import type { Clause, ClauseValue, ContextValue, EvaluationContext, Segment } from './types.js';
+import type { Clause, ClauseOperator, ClauseValue, ContextValue, EvaluationContext, Segment } from './types.js';
 
 /** A clause compiled once per rule-set update: regexes built, value lists turned into sets. */
 export type Matcher = (context: EvaluationContext) => boolean;
@@ -9,98 +9,72 @@ export const MAX_PATTERN_LENGTH = 500;
 /** Attribute strings longer than this never match `matches`, bounding regex work per evaluation. */
 export const MAX_MATCHED_LENGTH = 4096;
 
-export interface CompiledSegment {
-  readonly key: string;
-  contains(context: EvaluationContext): boolean;
-}
+/** A compiled segment: does a context belong to it? */
+export type CompiledSegment = Matcher;
 
 type ScalarTest = (value: string | number | boolean) => boolean;
 
-function anyValue(attribute: ContextValue, test: ScalarTest): boolean {
-  if (attribute === undefined || attribute === null) return false;
-  if (typeof attribute === 'object') {
-    for (const item of attribute) if (test(item)) return true;
-    return false;
-  }
-  return test(attribute);
-}
+const STRING_TESTS: Partial<Record<ClauseOperator, (value: string, operand: string) => boolean>> = {
+  starts_with: (v, p) => v.startsWith(p),
+  ends_with: (v, s) => v.endsWith(s),
+  contains: (v, p) => v.includes(p),
+};
 
-function strings(values: readonly ClauseValue[]): string[] {
-  return values.filter((v): v is string => typeof v === 'string');
-}
+const NUMBER_TESTS: Partial<Record<ClauseOperator, (value: number, bound: number) => boolean>> = {
+  lt: (a, b) => a < b,
+  lte: (a, b) => a <= b,
+  gt: (a, b) => a > b,
+  gte: (a, b) => a >= b,
+};
 
-function numbers(values: readonly ClauseValue[]): number[] {
-  return values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-}
+/** Accepts the sign of compareSemVer(attribute, operand). */
+const SEMVER_TESTS: Partial<Record<ClauseOperator, (order: number) => boolean>> = {
+  semver_lt: (c) => c < 0,
+  semver_gt: (c) => c > 0,
+  semver_eq: (c) => c === 0,
+};
+
+const isString = (v: unknown): v is string => typeof v === 'string';
 
 /** A regex, or undefined when the pattern is invalid or too long (such a clause never matches). */
 export function compilePattern(pattern: string): RegExp | undefined {
-  if (pattern.length > MAX_PATTERN_LENGTH) return undefined;
   try {
-    return new RegExp(pattern, 'u');
+    return pattern.length > MAX_PATTERN_LENGTH ? undefined : new RegExp(pattern, 'u');
   } catch {
     return undefined;
   }
 }
 
-function scalarTest(clause: Clause): ScalarTest | undefined {
-  const { operator, values } = clause;
-  switch (operator) {
-    case 'in':
-    case 'not_in': {
-      const set = new Set<ClauseValue>(values);
-      return (v) => set.has(v);
-    }
-    case 'starts_with': {
-      const prefixes = strings(values);
-      return (v) => typeof v === 'string' && prefixes.some((p) => v.startsWith(p));
-    }
-    case 'ends_with': {
-      const suffixes = strings(values);
-      return (v) => typeof v === 'string' && suffixes.some((s) => v.endsWith(s));
-    }
-    case 'contains': {
-      const parts = strings(values);
-      return (v) => typeof v === 'string' && parts.some((p) => v.includes(p));
-    }
-    case 'matches': {
-      const regexes = strings(values)
-        .map(compilePattern)
-        .filter((r): r is RegExp => r !== undefined);
-      return (v) => typeof v === 'string' && v.length <= MAX_MATCHED_LENGTH && regexes.some((r) => r.test(v));
-    }
-    case 'lt':
-    case 'lte':
-    case 'gt':
-    case 'gte': {
-      const bounds = numbers(values);
-      const cmp =
-        operator === 'lt'
-          ? (a: number, b: number) => a < b
-          : operator === 'lte'
-            ? (a: number, b: number) => a <= b
-            : operator === 'gt'
-              ? (a: number, b: number) => a > b
-              : (a: number, b: number) => a >= b;
-      return (v) => typeof v === 'number' && bounds.some((b) => cmp(v, b));
-    }
-    case 'semver_lt':
-    case 'semver_gt':
-    case 'semver_eq': {
-      const versions = strings(values)
-        .map(parseSemVer)
-        .filter((s): s is SemVer => s !== undefined);
-      const accept =
-        operator === 'semver_lt' ? (c: number) => c < 0 : operator === 'semver_gt' ? (c: number) => c > 0 : (c: number) => c === 0;
-      return (v) => {
-        if (typeof v !== 'string') return false;
-        const parsed = parseSemVer(v);
-        return parsed !== undefined && versions.some((b) => accept(compareSemVer(parsed, b)));
-      };
-    }
-    default:
-      return undefined;
+function scalarTest({ operator, values }: Clause): ScalarTest {
+  if (operator === 'in' || operator === 'not_in') {
+    const set = new Set<ClauseValue>(values);
+    return (v) => set.has(v);
   }
+  const strings = values.filter(isString);
+  const byNumber = NUMBER_TESTS[operator];
+  if (byNumber) {
+    const bounds = values.filter((v): v is number => Number.isFinite(v));
+    return (v) => typeof v === 'number' && bounds.some((b) => byNumber(v, b));
+  }
+  const bySemVer = SEMVER_TESTS[operator];
+  if (bySemVer) {
+    const versions = strings.map(parseSemVer).filter((s): s is SemVer => s !== undefined);
+    return (v) => {
+      const parsed = isString(v) ? parseSemVer(v) : undefined;
+      return parsed !== undefined && versions.some((b) => bySemVer(compareSemVer(parsed, b)));
+    };
+  }
+  if (operator === 'matches') {
+    const regexes = strings.map(compilePattern).filter((r): r is RegExp => r !== undefined);
+    return (v) => isString(v) && v.length <= MAX_MATCHED_LENGTH && regexes.some((r) => r.test(v));
+  }
+  const byString = STRING_TESTS[operator];
+  return byString ? (v) => isString(v) && strings.some((s) => byString(v, s)) : () => false;
+}
+
+function anyValue(attribute: ContextValue, test: ScalarTest): boolean {
+  if (attribute === undefined || attribute === null) return false;
+  return typeof attribute === 'object' ? attribute.some(test) : test(attribute);
 }
 
 /**
@@ -108,16 +82,14 @@ function scalarTest(clause: Clause): ScalarTest | undefined {
  * "country not in [US]" says nothing about a user whose country is unknown.
  */
 export function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSegment>): Matcher {
-  if (clause.operator === 'in_segment' || clause.operator === 'not_in_segment') {
-    const targets = strings(clause.values)
-      .map((key) => segments.get(key))
-      .filter((s): s is CompiledSegment => s !== undefined);
-    const inAny = (context: EvaluationContext) => targets.some((s) => s.contains(context));
-    return clause.operator === 'in_segment' ? inAny : (context) => !inAny(context);
+  const { operator, attribute } = clause;
+  if (operator === 'in_segment' || operator === 'not_in_segment') {
+    const members = clause.values.filter(isString).flatMap((key) => segments.get(key) ?? []);
+    const inAny: Matcher = (context) => members.some((contains) => contains(context));
+    return operator === 'in_segment' ? inAny : (context) => !inAny(context);
   }
-  const test = scalarTest(clause) ?? (() => false);
-  const attribute = clause.attribute;
-  if (clause.operator === 'not_in') {
+  const test = scalarTest(clause);
+  if (operator === 'not_in') {
     return (context) => {
       const value = context[attribute];
       return value !== undefined && value !== null && !anyValue(value, test);
@@ -126,12 +98,12 @@ export function compileClause(clause: Clause, segments: ReadonlyMap<string, Comp
   return (context) => anyValue(context[attribute], test);
 }
 
+/** All clauses must match (AND); an empty list matches everyone. */
 export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap<string, CompiledSegment>): Matcher {
   const matchers = clauses.map((c) => compileClause(c, segments));
-  if (matchers.length === 0) return () => true;
   if (matchers.length === 1) return matchers[0]!;
   return (context) => {
-    for (const m of matchers) if (!m(context)) return false;
+    for (let i = 0; i < matchers.length; i++) if (!matchers[i]!(context)) return false;
     return true;
   };
 }
@@ -139,9 +111,8 @@ export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap
 /** The string ID a context carries in `attribute` (numbers are accepted as their decimal form). */
 export function unitId(context: EvaluationContext, attribute: string): string | undefined {
   const value = context[attribute];
-  if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
+  return isString(value) ? value : undefined;
 }
 
 /** Segments: excluded IDs win over everything, then included IDs, then any rule (OR of ANDs). */
@@ -149,19 +120,11 @@ export function compileSegment(segment: Segment): CompiledSegment {
   const attribute = segment.unitAttribute ?? 'userId';
   const included = new Set(segment.included);
   const excluded = new Set(segment.excluded);
-  const noSegments = new Map<string, CompiledSegment>();
-  const rules = segment.rules.map((r) => compileClauses(r.clauses, noSegments));
-  return {
-    key: segment.key,
-    contains(context) {
-      const id = unitId(context, attribute);
-      if (id !== undefined) {
-        if (excluded.has(id)) return false;
-        if (included.has(id)) return true;
-      }
-      for (const rule of rules) if (rule(context)) return true;
-      return false;
-    },
+  const rules = segment.rules.map((r) => compileClauses(r.clauses, new Map()));
+  return (context) => {
+    const id = unitId(context, attribute);
+    if (id !== undefined && (excluded.has(id) || included.has(id))) return !excluded.has(id);
+    return rules.some((rule) => rule(context));
   };
 }
 

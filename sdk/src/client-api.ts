@@ -1,9 +1,16 @@
-import type { Listener } from './emitter.js';
 import type { SwitchyardError } from './errors.js';
-import type { MetricsStats } from './metrics.js';
 import type { EvaluationContext, EvaluationErrorCode, EvaluationReason, JsonValue, RuleSet } from './types.js';
 
 /** The client's public surface: what `createClient` returns, its events and results. */
+
+export interface MetricsStats {
+  /** Counts dropped: over `maxMetricKeys`, or in batches the server never accepted. */
+  dropped: number;
+  /** Batches uploaded successfully. */
+  flushed: number;
+  /** Batches given up on. */
+  failedBatches: number;
+}
 
 /** Payloads of the client's events. */
 export interface ClientEvents {
@@ -20,6 +27,9 @@ export interface ClientEvents {
 }
 
 export type ClientEvent = keyof ClientEvents;
+
+/** A listener for an event's payload (no argument for `ready` and `recovered`). */
+export type Listener<T> = [T] extends [void] ? () => void : (payload: T) => void;
 
 /** `boolean` for `true`, `string` for `'blue'`: the type a default value stands for. */
 export type Widen<T> = T extends boolean ? boolean : T extends string ? string : T extends number ? number : T;
@@ -70,6 +80,7 @@ export interface SwitchyardClient {
   flush(): Promise<void>;
   /** Metrics counters: uploads done, batches given up on, counts dropped. */
   metricsStats(): MetricsStats;
+  /** Subscribe; returns a function that unsubscribes. A listener that throws is logged and never disturbs the others. */
   on<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
   once<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): () => void;
   off<E extends ClientEvent>(event: E, listener: Listener<ClientEvents[E]>): void;

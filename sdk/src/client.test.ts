@@ -173,10 +173,40 @@ describe('createClient: evaluation', () => {
   });
 });
 
+describe('createClient: events', () => {
+  it('delivers payloads, unsubscribes, fires once-listeners once, and isolates a throwing listener', async () => {
+    const errors: unknown[] = [];
+    const { client, clock, server } = setup({ logger: { warn: () => {}, error: (...args: unknown[]) => void errors.push(args) } });
+    const seen: string[] = [];
+    client.on('change', () => {
+      throw new Error('listener bug');
+    });
+    const off = client.on('change', (keys) => seen.push(keys.join(',')));
+    client.once('change', () => seen.push('once'));
+    const offSecond = client.on('change', () => {
+      seen.push('first');
+      offSecond(); // unsubscribing during an emit skips nobody
+    });
+    client.on('change', () => seen.push('second'));
+    await client.ready();
+    await clock.advance(0);
+    server.lastStream!.event('patch', { version: 6, flags: { enabled: booleanFlag('enabled', false, 2) } }, 6);
+    await clock.advance(0);
+    off();
+    server.lastStream!.event('patch', { version: 7, flags: { enabled: booleanFlag('enabled', true, 3) } }, 7);
+    await clock.advance(0);
+    expect(seen).toEqual(['enabled', 'once', 'first', 'second', 'second']);
+    expect(errors).toHaveLength(2); // the throwing listener, on both changes
+    expect(client.isEnabled('enabled', 'u1')).toBe(true);
+  });
+});
+
 describe('createClient: options', () => {
   it('fails fast on a missing url or sdkKey', () => {
     expect(() => createClient({ url: '', sdkKey: 'k' })).toThrow(/options.url is required/);
     expect(() => createClient({ url: 'http://x' } as ClientOptions)).toThrow(/options.sdkKey is required/);
+    expect(() => createClient({ url: 42, sdkKey: 'k' } as unknown as ClientOptions)).toThrow(/options.url is required/);
+    expect(() => createClient(undefined as unknown as ClientOptions)).toThrow(/options.url is required/);
   });
 });
 

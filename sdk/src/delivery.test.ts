@@ -254,30 +254,21 @@ describe('authorization', () => {
   });
 });
 
-describe('cache hook', () => {
-  it('starts from the cache when the server is unreachable and saves what the server sends', async () => {
-    const saved: RuleSet[] = [];
-    const cache = { load: async () => ruleSet(3, [booleanFlag('a', false)]), save: async (rs: RuleSet) => void saved.push(rs) };
-    const server = new FakeServer(v5);
-    server.stream = failing;
-    const clock = new FakeClock();
-    const client = createClient({ url: 'http://sy.test', sdkKey: 'k', fetch: server.fetch, clock, random: () => 1, logger: silentLogger, cache });
-    clients.push(client);
-    await expect(client.ready({ timeoutMs: 1_000 })).resolves.toBe(true);
-    expect(client.isEnabled('a', 'u', true)).toBe(false);
-    expect(saved).toHaveLength(0);
-    server.stream = new FakeServer(v5).stream;
-    await clock.advance(10_000);
-    expect(client.version).toBe(5);
-    expect(client.isEnabled('a', 'u')).toBe(true);
-    expect(saved.map((rs) => rs.version)).toEqual([5]);
-  });
-
-  it('lets the first server snapshot replace a cache that claims a newer version', async () => {
-    const cache = { load: async () => ruleSet(99, [booleanFlag('a', false)]), save: async () => {} };
-    const { client, clock } = setup({ cache });
+describe('provisional rules', () => {
+  it('lets the first server snapshot replace bootstrap rules that claim a newer version', async () => {
+    const { client, clock, changes } = setup({ bootstrap: ruleSet(99, [booleanFlag('a', false)]) });
+    expect(client.version).toBe(99);
     await clock.advance(0);
     expect(client.version).toBe(5);
     expect(client.isEnabled('a', 'u')).toBe(true);
+    expect(changes).toEqual([['a', 'b']]);
+  });
+
+  it('ignores malformed bootstrap rules and reports them', async () => {
+    const logged: unknown[] = [];
+    const { client } = setup({ bootstrap: { version: 1 } as unknown as RuleSet, logger: { warn: () => {}, error: (...args: unknown[]) => void logged.push(args) } });
+    expect(client.initialized).toBe(false);
+    expect(logged).toHaveLength(1);
+    await expect(client.ready()).resolves.toBe(true); // the server's rules still arrive
   });
 });

@@ -1,5 +1,5 @@
 /** What went wrong while fetching rules. `UNAUTHORIZED` is final: the client stops retrying. */
-export type SwitchyardErrorCode = 'UNAUTHORIZED' | 'HTTP' | 'NETWORK' | 'TIMEOUT' | 'INVALID_DATA' | 'CACHE';
+export type SwitchyardErrorCode = 'UNAUTHORIZED' | 'HTTP' | 'NETWORK' | 'TIMEOUT' | 'INVALID_DATA';
 
 /**
  * The error emitted with the client's `error` event.
@@ -7,6 +7,8 @@ export type SwitchyardErrorCode = 'UNAUTHORIZED' | 'HTTP' | 'NETWORK' | 'TIMEOUT
  */
 export class SwitchyardError extends Error {
   override readonly name = 'SwitchyardError';
+  /** How long the server asked the client to wait before retrying (`Retry-After`), in ms. */
+  retryAfterMs?: number;
 
   constructor(
     readonly code: SwitchyardErrorCode,

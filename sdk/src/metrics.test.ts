@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type SwitchyardClient } from './client.js';
-import { MetricsRecorder, valueBucket } from './metrics.js';
+import { guardMetrics, MetricsRecorder, valueBucket } from './metrics.js';
 import { silentLogger, type FetchLike } from './options.js';
 import { booleanFlag, FakeClock, FakeServer, ruleSet, settle } from './testing/fakes.js';
 
@@ -16,7 +16,7 @@ function recorder(status: () => number, options: { maxKeys?: number; maxAttempts
     uploads.push(JSON.parse(init.body!) as Upload);
     return new Response(null, { status: status() });
   };
-  const metrics = new MetricsRecorder({ baseUrl: 'http://s', sdkKey: 'k', fetch, clock, random: () => 1, logger: silentLogger, flushIntervalMs: 1000, maxKeys: options.maxKeys ?? 100, maxAttempts: options.maxAttempts ?? 3 });
+  const metrics = new MetricsRecorder({ baseUrl: 'http://s', sdkKey: 'k', fetch, clock, random: () => 1, logger: silentLogger, flushIntervalMs: 1000, maxMetricKeys: options.maxKeys ?? 100, maxAttempts: options.maxAttempts ?? 3 });
   return { clock, uploads, metrics };
 }
 
@@ -96,7 +96,7 @@ describe('client: exposures and track for guarded flags', () => {
       return server.fetch(url, init);
     };
     const clock = new FakeClock();
-    client = createClient({ url: 'http://s', sdkKey: 'k', fetch, clock, random: () => 0.5, logger: silentLogger, flushIntervalMs: 500 });
+    client = createClient({ url: 'http://s', sdkKey: 'k', fetch, clock, random: () => 0.5, logger: silentLogger, flushIntervalMs: 500, metrics: guardMetrics });
     await client.ready();
     await settle();
     const users = Array.from({ length: 200 }, (_, i) => `u${i}`);
@@ -119,13 +119,48 @@ describe('client: exposures and track for guarded flags', () => {
   it('track is a no-op without guarded flags and never throws on odd input', async () => {
     const server = new FakeServer(ruleSet(3, [booleanFlag('plain', true)]));
     const clock = new FakeClock();
-    client = createClient({ url: 'http://s', sdkKey: 'k', fetch: server.fetch, clock, random: () => 0.5, logger: silentLogger });
+    client = createClient({ url: 'http://s', sdkKey: 'k', fetch: server.fetch, clock, random: () => 0.5, logger: silentLogger, metrics: guardMetrics });
     await client.ready();
     client.track('error', 'u1');
     client.track('', 'u1');
     client.track(42 as unknown as string, { userId: 'x' }, Number.NaN);
     expect(clock.pending).toBeGreaterThanOrEqual(0);
     expect(client.metricsStats()).toEqual({ dropped: 0, flushed: 0, failedBatches: 0 });
+  });
+});
+
+describe('client without guardMetrics (the lean browser core)', () => {
+  it('counts nothing, uploads nothing, and warns once that a guarded flag is not measured', async () => {
+    const server = new FakeServer(ruleSet(3, [booleanFlag('guarded', true, 1, { guarded: true })]));
+    const requests: string[] = [];
+    const warnings: string[] = [];
+    const fetch: FetchLike = (url, init) => (requests.push(new URL(url).pathname), server.fetch(url, init));
+    const logger = { warn: (message: string) => void warnings.push(message), error: () => {} };
+    const client = createClient({ url: 'http://s', sdkKey: 'k', fetch, clock: new FakeClock(), logger, flushIntervalMs: 10 });
+    await client.ready();
+    for (let i = 0; i < 50; i++) client.isEnabled('guarded', `u${i}`);
+    client.track('error', 'u1');
+    await client.flush();
+    await client.close();
+    expect(requests).not.toContain('/api/sdk/metrics');
+    expect(client.metricsStats()).toEqual({ dropped: 0, flushed: 0, failedBatches: 0 });
+    expect(warnings.filter((w) => w.includes('guarded'))).toHaveLength(1);
+  });
+
+  it('is on by default in the Node entry', async () => {
+    const { createClient: createNodeEntryClient } = await import('./node.js');
+    const server = new FakeServer(ruleSet(3, [booleanFlag('guarded', true, 1, { guarded: true })]));
+    const uploads: string[] = [];
+    const fetch: FetchLike = async (url, init) => {
+      if (!url.endsWith('/api/sdk/metrics')) return server.fetch(url, init);
+      uploads.push(init.body!);
+      return new Response(null, { status: 202 });
+    };
+    const client = createNodeEntryClient({ url: 'http://s', sdkKey: 'k', fetch, clock: new FakeClock(), logger: silentLogger });
+    await client.ready();
+    client.isEnabled('guarded', 'u1');
+    await client.close();
+    expect(JSON.parse(uploads[0]!)).toMatchObject({ exposures: [{ flag: 'guarded', variation: 'on', count: 1 }] });
   });
 });
 

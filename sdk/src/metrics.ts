@@ -1,9 +1,10 @@
 import { backoffDelay } from './backoff.js';
-import type { Clock, FetchLike, Logger } from './options.js';
+import type { MetricsStats } from './client-api.js';
+import type { GuardMetrics, ResolvedOptions } from './options.js';
 
 /**
- * Exposure and event counts for flags under a guarded rollout, aggregated in memory and uploaded
- * to `POST /api/sdk/metrics` every `flushIntervalMs`. Memory is bounded (`maxKeys` distinct
+ * `@switchyard/sdk/metrics`: exposure and event counts for flags under a guarded rollout, aggregated in memory and uploaded
+ * to `POST /api/sdk/metrics` every `flushIntervalMs`. Memory is bounded (`maxMetricKeys` distinct
  * counters); a batch the server refuses or never answers is retried with backoff, then dropped and
  * counted (`stats().dropped`). Nothing here runs for flags without a guarded rollout.
  */
@@ -13,91 +14,64 @@ export function valueBucket(value: number): number {
   return value <= 1 ? 0 : Math.ceil(4 * Math.log2(value));
 }
 
-export interface MetricsOptions {
-  baseUrl: string;
-  sdkKey: string;
-  fetch: FetchLike;
-  clock: Clock;
-  random: () => number;
-  logger: Logger;
-  flushIntervalMs: number;
-  /** Distinct (flag, variation) and (event, flag, variation) counters kept between flushes. */
-  maxKeys: number;
-  /** Upload attempts of one batch before it is dropped. */
-  maxAttempts: number;
-}
+export type MetricsOptions = Pick<ResolvedOptions, 'baseUrl' | 'sdkKey' | 'fetch' | 'clock' | 'random' | 'logger' | 'flushIntervalMs' | 'maxMetricKeys'> & {
+  /** Upload attempts of one batch before it is dropped (default 5). */
+  maxAttempts?: number;
+};
 
-export interface MetricsStats {
-  /** Counts dropped: over `maxKeys`, or in batches the server never accepted. */
-  dropped: number;
-  /** Batches uploaded successfully. */
-  flushed: number;
-  /** Batches given up on. */
-  failedBatches: number;
-}
+export type { MetricsStats };
 
-interface EventCounter {
+interface EventCount {
   name: string;
   flag: string;
   variation: string;
   count: number;
   sum: number;
-  buckets: Record<string, number> | undefined;
+  buckets?: Record<number, number>;
 }
 
 interface Batch {
   exposures: { flag: string; variation: string; count: number }[];
-  events: { name: string; flag: string; variation: string; count: number; sum: number; buckets?: Record<string, number> }[];
+  events: EventCount[];
 }
 
-export class MetricsRecorder {
+const MAX_RETRY_DELAY_MS = 60_000;
+
+export class MetricsRecorder implements GuardMetrics {
   /** flag → variation → count: two map lookups and a set per exposure, no allocation once warm. */
   #exposures = new Map<string, Map<string, number>>();
-  #events = new Map<string, EventCounter>();
+  #events = new Map<string, EventCount>();
   #keys = 0;
   #timer: unknown;
-  #pending: { batch: Batch; attempts: number } | undefined;
+  #retry: { batch: Batch; attempts: number } | undefined;
   #inflight: Promise<void> | undefined;
   #closed = false;
   readonly #stats: MetricsStats = { dropped: 0, flushed: 0, failedBatches: 0 };
+  readonly #options: MetricsOptions;
 
-  constructor(private readonly options: MetricsOptions) {}
+  constructor(options: MetricsOptions) {
+    this.#options = options;
+  }
 
   stats(): MetricsStats {
     return { ...this.#stats };
   }
 
   exposure(flag: string, variation: string): void {
-    let byVariation = this.#exposures.get(flag);
-    if (byVariation === undefined) {
-      if (this.#keys >= this.options.maxKeys) return void this.#stats.dropped++;
-      byVariation = new Map();
-      this.#exposures.set(flag, byVariation);
-      this.#wake();
-    }
+    const byVariation = this.#exposures.get(flag) ?? new Map<string, number>();
     const count = byVariation.get(variation);
-    if (count === undefined) {
-      if (this.#keys >= this.options.maxKeys) return void this.#stats.dropped++;
-      this.#keys++;
-      this.#wake();
-      byVariation.set(variation, 1);
-    } else byVariation.set(variation, count + 1);
+    if (this.#admit(count === undefined)) this.#exposures.set(flag, byVariation.set(variation, (count ?? 0) + 1));
   }
 
   event(name: string, flag: string, variation: string, value: number | undefined): void {
-    const id = `${name}\u0000${flag}\u0000${variation}`;
-    let counter = this.#events.get(id);
-    if (counter === undefined) {
-      if (this.#keys >= this.options.maxKeys) return void this.#stats.dropped++;
-      this.#keys++;
-      counter = { name, flag, variation, count: 0, sum: 0, buckets: undefined };
-      this.#events.set(id, counter);
-      this.#wake();
-    }
+    const id = `${name}\0${flag}\0${variation}`;
+    const counter = this.#events.get(id) ?? { name, flag, variation, count: 0, sum: 0 };
+    if (!this.#admit(counter.count === 0)) return;
+    this.#events.set(id, counter);
     counter.count++;
     if (value !== undefined && Number.isFinite(value)) {
+      const bucket = valueBucket(value);
       counter.sum += value;
-      const bucket = String(valueBucket(value));
       counter.buckets ??= {};
       counter.buckets[bucket] = (counter.buckets[bucket] ?? 0) + 1;
     }
@@ -105,94 +79,94 @@ export class MetricsRecorder {
 
   /** Upload what has been counted (and a batch still waiting for a retry). */
   flush(): Promise<void> {
-    this.#inflight ??= this.#upload().finally(() => {
-      this.#inflight = undefined;
-    });
-    return this.#inflight;
+    return (this.#inflight ??= this.#upload().finally(() => (this.#inflight = undefined)));
   }
 
   /** Stop the timer and make one last upload attempt. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) this.options.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#options.clock.clearTimeout(this.#timer);
     await this.#inflight;
-    if (this.#pending) this.#pending.attempts = Math.max(this.#pending.attempts, this.options.maxAttempts - 1);
+    const retry = this.#retry;
+    if (retry) retry.attempts = Math.max(retry.attempts, this.#maxAttempts - 1);
     await this.flush();
   }
 
-  /** The flush timer runs only while there is something to send: an idle client keeps no timer. */
-  #wake(): void {
-    if (this.#timer === undefined && !this.#closed) this.#schedule(this.options.flushIntervalMs);
+  get #maxAttempts(): number {
+    return this.#options.maxAttempts ?? 5;
+  }
+
+  /** Room for a counter? A new one takes a key (or is dropped and counted) and wakes the flush timer. */
+  #admit(isNew: boolean): boolean {
+    if (!isNew) return true;
+    if (this.#keys >= this.#options.maxMetricKeys) {
+      this.#stats.dropped++;
+      return false;
+    }
+    this.#keys++;
+    // The flush timer runs only while there is something to send: an idle client keeps no timer.
+    if (this.#timer === undefined && !this.#closed) this.#schedule(this.#options.flushIntervalMs);
+    return true;
   }
 
   #schedule(ms: number): void {
-    this.#timer = this.options.clock.setTimeout(() => {
+    const { clock, flushIntervalMs, random } = this.#options;
+    this.#timer = clock.setTimeout(() => {
       void this.flush().then(() => {
         this.#timer = undefined;
-        if (!this.#closed && (this.#keys > 0 || this.#pending !== undefined)) this.#schedule(this.#nextDelay());
+        const retry = this.#retry;
+        if (this.#closed || (this.#keys === 0 && !retry)) return;
+        this.#schedule(retry ? Math.max(flushIntervalMs, backoffDelay(retry.attempts, random, { baseMs: flushIntervalMs, maxMs: MAX_RETRY_DELAY_MS })) : flushIntervalMs);
       });
     }, ms);
     // A metrics timer must never keep a Node process alive.
     (this.#timer as { unref?: () => void } | undefined)?.unref?.();
   }
 
-  #nextDelay(): number {
-    const attempts = this.#pending?.attempts ?? 0;
-    if (attempts === 0) return this.options.flushIntervalMs;
-    return Math.max(this.options.flushIntervalMs, backoffDelay(attempts, this.options.random, { baseMs: this.options.flushIntervalMs, maxMs: 60_000 }));
-  }
-
-  #take(): Batch | undefined {
-    if (this.#keys === 0) return undefined;
-    const batch: Batch = { exposures: [], events: [] };
-    for (const [flag, byVariation] of this.#exposures) for (const [variation, count] of byVariation) batch.exposures.push({ flag, variation, count });
-    for (const c of this.#events.values()) batch.events.push({ name: c.name, flag: c.flag, variation: c.variation, count: c.count, sum: c.sum, ...(c.buckets ? { buckets: c.buckets } : {}) });
+  async #upload(): Promise<void> {
+    const exposures = [...this.#exposures].flatMap(([flag, byVariation]) => [...byVariation].map(([variation, count]) => ({ flag, variation, count })));
+    const events = [...this.#events.values()];
     this.#exposures = new Map();
     this.#events = new Map();
     this.#keys = 0;
-    return batch;
-  }
-
-  async #upload(): Promise<void> {
-    const fresh = this.#take();
-    // One batch in flight at a time: a waiting batch merges with the new counts into one upload.
-    const pending = this.#pending;
-    const batch = pending ? merge(pending.batch, fresh) : fresh;
-    if (batch === undefined) return;
-    const attempts = (pending?.attempts ?? 0) + 1;
+    // One batch in flight at a time: a batch waiting for a retry merges with the new counts.
+    const retry = this.#retry;
+    this.#retry = undefined;
+    const batch: Batch = { exposures: [...(retry?.batch.exposures ?? []), ...exposures], events: [...(retry?.batch.events ?? []), ...events] };
+    if (batch.exposures.length + batch.events.length === 0) return;
+    const attempts = (retry?.attempts ?? 0) + 1;
+    const { baseUrl, sdkKey, fetch } = this.#options;
+    let status = 0;
     try {
-      const response = await this.options.fetch(`${this.options.baseUrl}/api/sdk/metrics`, {
+      const response = await fetch(`${baseUrl}/api/sdk/metrics`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.options.sdkKey}`, 'content-type': 'application/json' },
+        headers: { Authorization: `Bearer ${sdkKey}`, 'Content-Type': 'application/json' },
         body: JSON.stringify(batch),
         signal: AbortSignal.timeout(10_000),
       });
-      if (response.ok || (response.status >= 400 && response.status < 500 && response.status !== 429)) {
-        // 4xx (bad key, bad body) will not get better by retrying: count it as dropped.
-        if (!response.ok) this.#drop(batch, `the server refused the metrics (${response.status})`);
-        else this.#stats.flushed++;
-        this.#pending = undefined;
-        return;
-      }
-      throw new Error(`HTTP ${response.status}`);
-    } catch (error) {
-      if (attempts >= this.options.maxAttempts) {
-        this.#drop(batch, `could not upload metrics after ${attempts} attempts`, error);
-        this.#pending = undefined;
-      } else this.#pending = { batch, attempts };
+      status = response.status;
+    } catch {
+      // no answer: retried below like a 5xx
+    }
+    if (status >= 200 && status < 300) {
+      this.#stats.flushed++;
+      // Other 4xx (bad key, bad body) will not get better by retrying.
+    } else if ((status >= 400 && status < 500 && status !== 429) || attempts >= this.#maxAttempts) {
+      const dropped = [...batch.exposures, ...batch.events].reduce((sum, c) => sum + c.count, 0);
+      this.#stats.failedBatches++;
+      this.#stats.dropped += dropped;
+      this.#options.logger.warn(`dropped ${dropped} metric counts after ${attempts} upload attempts (${status ? `HTTP ${status}` : 'no answer'})`);
+    } else {
+      this.#retry = { batch, attempts };
     }
   }
-
-  #drop(batch: Batch, message: string, error?: unknown): void {
-    this.#stats.failedBatches++;
-    this.#stats.dropped += batch.exposures.reduce((s, e) => s + e.count, 0) + batch.events.reduce((s, e) => s + e.count, 0);
-    this.options.logger.warn(message, error);
-  }
 }
 
-function merge(a: Batch, b: Batch | undefined): Batch {
-  if (!b) return a;
-  return { exposures: [...a.exposures, ...b.exposures], events: [...a.events, ...b.events] };
-}
+/**
+ * Turn on guarded-rollout metrics for a client: exposures of guarded flags and `client.track`
+ * events are counted and uploaded. On by default in `@switchyard/sdk/node` and the OpenFeature
+ * provider; a browser or edge app opts in.
+ * @example createClient({ url, sdkKey, metrics: guardMetrics })
+ */
+export const guardMetrics = (options: MetricsOptions): GuardMetrics => new MetricsRecorder(options);

@@ -18,10 +18,10 @@ describe('fileCache', () => {
   it('round-trips a rule set and leaves no temporary files', async () => {
     const path = join(dir, 'nested', 'rules.json');
     const cache = fileCache(path);
-    await expect(cache.load()).resolves.toBeUndefined();
+    expect(cache.load()).toBeUndefined();
     await cache.save(ruleSet(3, [booleanFlag('a', true)]));
     await cache.save(ruleSet(4, [booleanFlag('a', false)]));
-    expect((await cache.load())?.version).toBe(4);
+    expect(cache.load()?.version).toBe(4);
     expect(await readdir(join(dir, 'nested'))).toEqual(['rules.json']);
   });
 
@@ -41,13 +41,44 @@ describe('fileCache', () => {
   it('loads a corrupt or foreign file as no cache', async () => {
     const path = join(dir, 'rules.json');
     await writeFile(path, '{"version": 3, "fla');
-    await expect(fileCache(path).load()).resolves.toBeUndefined();
+    expect(fileCache(path).load()).toBeUndefined();
     await writeFile(path, '{"hello": "world"}');
-    await expect(fileCache(path).load()).resolves.toBeUndefined();
+    expect(fileCache(path).load()).toBeUndefined();
   });
 });
 
 describe('createNodeClient', () => {
+  it('saves every rule set the server sends, never overlapping writes, newest last', async () => {
+    const path = join(dir, 'rules.json');
+    const server = new FakeServer(ruleSet(5, [booleanFlag('a', true)]));
+    const clock = new FakeClock();
+    const client = createNodeClient({ url: 'http://sy.test', sdkKey: 'k', fetch: server.fetch, clock, random: () => 0, logger: silentLogger, cacheFile: path });
+    try {
+      await client.ready();
+      for (let v = 6; v <= 9; v++) server.lastStream!.event('patch', { version: v, flags: { a: booleanFlag('a', v % 2 === 0, v) } }, v);
+      await clock.advance(0);
+      await client.close();
+      expect(fileCache(path).load()?.version).toBe(9);
+      expect(await readdir(dir)).toEqual(['rules.json']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('logs a failed save and keeps serving', async () => {
+    const path = join(dir, 'not-a-dir');
+    await writeFile(path, 'a file where a directory should be');
+    const warnings: unknown[] = [];
+    const server = new FakeServer(ruleSet(5, [booleanFlag('a', true)]));
+    const clock = new FakeClock();
+    const client = createNodeClient({ url: 'http://sy.test', sdkKey: 'k', fetch: server.fetch, clock, logger: { warn: (...a: unknown[]) => void warnings.push(a), error: () => {} }, cacheFile: join(path, 'rules.json') });
+    await client.ready();
+    await clock.advance(0);
+    await client.close();
+    expect(String((warnings[0] as unknown[])[0])).toMatch(/could not save the rules/);
+    expect(client.isEnabled('a', 'u')).toBe(true);
+  });
+
   it('starts from the cache file when the server is down, then persists fresh rules', async () => {
     const path = join(dir, 'rules.json');
     await fileCache(path).save(ruleSet(2, [booleanFlag('a', false)]));
@@ -63,7 +94,7 @@ describe('createNodeClient', () => {
       await clock.advance(1);
       expect(client.isEnabled('a', 'u')).toBe(true);
       await client.close(); // waits for the pending save
-      expect((await fileCache(path).load())?.version).toBe(5);
+      expect(fileCache(path).load()?.version).toBe(5);
     } finally {
       await client.close();
     }

@@ -1,40 +1,46 @@
 /**
  * `@switchyard/sdk/node`: the core plus what only Node can do — persisting the last good rule set
- * to a file so a restart during a server outage still serves real rules.
+ * to a file so a restart during a server outage still serves real rules — with guarded-rollout
+ * metrics on by default (size does not matter here as it does in a browser bundle).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createClient, type SwitchyardClient } from './client.js';
-import type { ClientOptions, RuleSetCache } from './options.js';
+import { createClient as createCoreClient, type SwitchyardClient } from './client.js';
+import { guardMetrics } from './metrics.js';
+import type { ClientOptions } from './options.js';
 import { isRuleSet } from './store.js';
 import type { RuleSet } from './types.js';
 
 export * from './index.js';
+export { guardMetrics, valueBucket } from './metrics.js';
+
+/** The last good rule set, kept in one JSON file. */
+export interface RuleSetFile {
+  /** The rule set in the file; undefined when it is missing, unreadable, corrupt or not a rule set. */
+  load(): RuleSet | undefined;
+  /** Replace the file atomically. */
+  save(ruleSet: RuleSet): Promise<void>;
+}
 
 /**
- * A `RuleSetCache` backed by one JSON file. Writes go to a temporary file in the same directory,
- * are fsynced, then renamed over the target: a reader (or a crash) sees the old file or the new
- * one, never half of one. A missing, unreadable or corrupt file loads as "no cache".
- * @example createClient({ url, sdkKey, cache: fileCache('/var/cache/myapp/switchyard.json') })
+ * A rule-set file. Writes go to a temporary file in the same directory, are fsynced, then renamed
+ * over the target: a reader (or a crash) sees the old file or the new one, never half of one.
+ * Loading is synchronous: it runs once, at client creation, so the rules are served from the first call.
+ * @example fileCache('/var/cache/myapp/switchyard.json').load()?.version
  */
-export function fileCache(path: string): RuleSetCache {
+export function fileCache(path: string): RuleSetFile {
   return {
-    async load(): Promise<RuleSet | undefined> {
-      let text: string;
+    load() {
       try {
-        text = await readFile(path, 'utf8');
-      } catch {
-        return undefined;
-      }
-      try {
-        const parsed: unknown = JSON.parse(text);
+        const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
         return isRuleSet(parsed) ? parsed : undefined;
       } catch {
         return undefined;
       }
     },
-    async save(ruleSet: RuleSet): Promise<void> {
+    async save(ruleSet) {
       const dir = dirname(path);
       await mkdir(dir, { recursive: true });
       // Same directory, so the rename stays on one filesystem and is atomic.
@@ -56,18 +62,60 @@ export function fileCache(path: string): RuleSetCache {
   };
 }
 
+/**
+ * The core `createClient` with guarded-rollout metrics on by default (`metrics: undefined` turns them off).
+ * @example const client = createClient({ url, sdkKey });
+ */
+export function createClient(options: ClientOptions): SwitchyardClient {
+  return createCoreClient({ metrics: guardMetrics, ...options });
+}
+
 export interface NodeClientOptions extends ClientOptions {
   /** Persist the last good rule set here and start from it when the server is unreachable. */
   cacheFile?: string;
 }
 
 /**
- * `createClient` with a file cache when `cacheFile` is given.
+ * `createClient` (metrics on) plus, with `cacheFile`, a persisted rule set: the file's rules are
+ * served from the start (provisionally, like `bootstrap`: the server's first snapshot replaces
+ * them), and every rule set the client takes up afterwards is saved. Saves never overlap, a burst of
+ * updates ends with the newest saved, and `close()` waits for a pending save. A failed save is
+ * logged; the client carries on.
  * @example
  * const client = createNodeClient({ url, sdkKey, cacheFile: '.switchyard/rules.json' });
  * await client.ready({ timeoutMs: 3000 }); // true from the cache file even if the server is down
  */
 export function createNodeClient(options: NodeClientOptions): SwitchyardClient {
   const { cacheFile, ...rest } = options;
-  return createClient(cacheFile === undefined || rest.cache !== undefined ? rest : { ...rest, cache: fileCache(cacheFile) });
+  if (cacheFile === undefined) return createClient(rest);
+  const file = fileCache(cacheFile);
+  const cached = file.load();
+  const bootstrap = rest.bootstrap === undefined || (cached !== undefined && cached.version > rest.bootstrap.version) ? cached : rest.bootstrap;
+  const client = createClient({ ...rest, bootstrap });
+  let saving: Promise<void> | undefined;
+  let saveAgain = false;
+  const save = (): void => {
+    if (client.getRuleSet() === cached) return; // the rules just loaded from the file need no write
+    saveAgain = true;
+    saving ??= (async () => {
+      do {
+        saveAgain = false;
+        await file.save(client.getRuleSet()!).catch((error: unknown) => {
+          const message = `could not save the rules to ${cacheFile}`;
+          if (rest.logger) rest.logger.warn(message, error);
+          else console.warn(`[switchyard] ${message}`, error);
+        });
+      } while (saveAgain);
+      saving = undefined;
+    })();
+  };
+  client.on('ready', save);
+  client.on('change', save);
+  const close = client.close;
+  return Object.assign(client, {
+    async close() {
+      await close();
+      await saving;
+    },
+  });
 }

@@ -15,6 +15,7 @@ import {
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import { createClient, type SwitchyardClient } from './client.js';
+import { guardMetrics } from './metrics.js';
 import type { ClientOptions } from './options.js';
 import { unitId } from './clauses.js';
 import type { ContextValue, EvaluationContext, EvaluationErrorCode, JsonValue, Serve } from './types.js';
@@ -57,7 +58,8 @@ export function toSwitchyardContext(context: OpenFeatureContext): EvaluationCont
 
 /**
  * An OpenFeature server provider for Switchyard. Pass a client, or client options to let the
- * provider create (and own) one. `onClose` closes the client either way.
+ * provider create (and own) one, with guarded-rollout metrics on (`metrics: undefined` turns them off).
+ * `onClose` closes the client either way.
  *
  * Error codes: `PROVIDER_NOT_READY` until a first rule set is loaded; `FLAG_NOT_FOUND`;
  * `TYPE_MISMATCH` when the flag's value type differs from the requested one; `PARSE_ERROR` for a
@@ -80,7 +82,7 @@ export class SwitchyardProvider implements Provider {
   private unauthorized = false;
 
   constructor(clientOrOptions: SwitchyardClient | ClientOptions, options: SwitchyardProviderOptions = {}) {
-    this.client = 'isEnabled' in clientOrOptions ? clientOrOptions : createClient(clientOrOptions);
+    this.client = 'isEnabled' in clientOrOptions ? clientOrOptions : createClient({ metrics: guardMetrics, ...clientOrOptions });
     this.initTimeoutMs = options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.client.on('ready', () => {
       // After a failed initialize, this is what moves the provider from ERROR to READY.

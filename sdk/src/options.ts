@@ -1,3 +1,4 @@
+import type { MetricsStats } from './client-api.js';
 import type { RuleSet } from './types.js';
 
 /** Timer functions and the current time; inject a fake in tests so nothing really sleeps. */
@@ -7,128 +8,117 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** Where the client reports problems (any console-like or pino-like logger fits). */
 export interface Logger {
-  debug(message: string, ...details: unknown[]): void;
-  info(message: string, ...details: unknown[]): void;
   warn(message: string, ...details: unknown[]): void;
   error(message: string, ...details: unknown[]): void;
+  /** Never called; accepted so a full console-like logger type-checks. */
+  debug?(message: string, ...details: unknown[]): void;
+  info?(message: string, ...details: unknown[]): void;
 }
 
 /** The subset of `fetch` the client uses; any WHATWG-compatible implementation works. */
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; body?: string }) => Promise<Response>;
 
-/** Where the last good rule set is persisted between runs (see `fileCache` in `@switchyard/sdk/node`). */
-export interface RuleSetCache {
-  load(): Promise<RuleSet | undefined>;
-  save(ruleSet: RuleSet): Promise<void>;
-}
+/** Numeric options: a value that is not a finite number ≥ 1 falls back to the default; fractions round down. */
+export const DEFAULTS = Object.freeze({
+  /** Polling period when polling. */
+  pollIntervalMs: 30_000,
+  /** A stream silent for this long is dead: reconnect (3 missed heartbeats). */
+  heartbeatTimeoutMs: 45_000,
+  /** Cap of the reconnect backoff. */
+  maxBackoffMs: 30_000,
+  /** Consecutive stream failures before polling starts alongside the retries. */
+  streamFailuresBeforePolling: 3,
+  /** A stream up this long resets the backoff. */
+  healthyStreamMs: 60_000,
+  /** How often exposure and event counts of guarded flags are uploaded. */
+  flushIntervalMs: 5_000,
+  /** Distinct metric counters kept between uploads; more are dropped and counted. */
+  maxMetricKeys: 10_000,
+});
 
-export interface ClientOptions {
+type Numeric = { -readonly [K in keyof typeof DEFAULTS]: number };
+
+export interface ClientOptions extends Partial<Numeric> {
   /** Base URL of the Switchyard server, e.g. `https://flags.example.com`. */
   url: string;
   /** The environment's SDK key (read-only). */
   sdkKey: string;
-  /** Rules to serve before (or without) the server; replaced by the server's first snapshot. */
+  /**
+   * Rules to serve before (or without) the server — rendered into a page, shipped with a deployment,
+   * or persisted from `getRuleSet()` on `ready`/`change` (`@switchyard/sdk/node` does this with a
+   * file). Replaced by the server's first snapshot whatever its version.
+   */
   bootstrap?: RuleSet;
   /** Receive updates over Server-Sent Events (default `true`); `false` polls only. */
   streaming?: boolean;
-  /** Polling period when polling (default 30 000 ms). */
-  pollIntervalMs?: number;
-  /** A stream silent for this long is dead: reconnect (default 45 000 ms = 3 missed heartbeats). */
-  heartbeatTimeoutMs?: number;
-  /** Cap of the reconnect backoff (default 30 000 ms). */
-  maxBackoffMs?: number;
-  /** Consecutive stream failures before polling starts alongside the retries (default 3). */
-  streamFailuresBeforePolling?: number;
-  /** A stream up this long resets the backoff (default 60 000 ms). */
-  healthyStreamMs?: number;
   fetch?: FetchLike;
   clock?: Clock;
   /** Uniform random numbers in [0, 1), for backoff jitter (default `Math.random`). */
   random?: () => number;
   /** Defaults to warnings and errors on `console`. */
   logger?: Logger;
-  cache?: RuleSetCache;
-  /** How often exposure and event counts of guarded flags are uploaded (default 5 000 ms). */
-  flushIntervalMs?: number;
-  /** Distinct counters kept between uploads; more are dropped and counted (default 10 000). */
-  maxMetricKeys?: number;
+  /**
+   * Exposure and event counting for guarded rollouts: `guardMetrics` from `@switchyard/sdk/metrics`
+   * (the Node entry and the OpenFeature provider turn it on by default). Without it `track` does
+   * nothing and guarded flags report no exposures.
+   */
+  metrics?: (options: ResolvedOptions) => GuardMetrics;
 }
 
-export const DEFAULTS = Object.freeze({
-  streaming: true,
-  pollIntervalMs: 30_000,
-  heartbeatTimeoutMs: 45_000,
-  maxBackoffMs: 30_000,
-  baseBackoffMs: 1_000,
-  streamFailuresBeforePolling: 3,
-  healthyStreamMs: 60_000,
-  flushIntervalMs: 5_000,
-  maxMetricKeys: 10_000,
-  /** Upload attempts of one metrics batch (with backoff) before it is dropped. */
-  metricsMaxAttempts: 5,
-});
+/** What the client reports for flags under a guarded rollout (implemented by `guardMetrics`). */
+export interface GuardMetrics {
+  exposure(flag: string, variation: string): void;
+  event(name: string, flag: string, variation: string, value: number | undefined): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  stats(): MetricsStats;
+}
 
-export const systemClock: Clock = {
+export interface ResolvedOptions extends Numeric {
+  baseUrl: string;
+  sdkKey: string;
+  streaming: boolean;
+  fetch: FetchLike;
+  clock: Clock;
+  random: () => number;
+  logger: Logger;
+}
+
+const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export const consoleLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: (message, ...details) => console.warn(`[switchyard] ${message}`, ...details),
-  error: (message, ...details) => console.error(`[switchyard] ${message}`, ...details),
+const consoleLogger: Logger = {
+  warn: (...details) => console.warn('[switchyard]', ...details),
+  error: (...details) => console.error('[switchyard]', ...details),
 };
 
-export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
-function positive(value: number | undefined, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-export interface ResolvedOptions {
-  baseUrl: string;
-  sdkKey: string;
-  streaming: boolean;
-  pollIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  maxBackoffMs: number;
-  baseBackoffMs: number;
-  streamFailuresBeforePolling: number;
-  healthyStreamMs: number;
-  fetch: FetchLike;
-  clock: Clock;
-  random: () => number;
-  logger: Logger;
-  flushIntervalMs: number;
-  maxMetricKeys: number;
-}
+const quiet = (): void => {};
+export const silentLogger: Logger = { warn: quiet, error: quiet };
 
 /** Throws a TypeError for a missing `url` or `sdkKey`: a misconfiguration should fail at startup, loudly. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
-  for (const name of ['url', 'sdkKey'] as const) {
-    if (typeof options?.[name] !== 'string' || options[name].trim() === '') throw new TypeError(`switchyard: options.${name} is required`);
+  const fetchImpl = options?.fetch ?? (typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined);
+  for (const [name, valid] of [['url', options?.url?.trim?.()], ['sdkKey', options?.sdkKey?.trim?.()], ['fetch', fetchImpl]] as const) {
+    if (!valid) throw new TypeError(`switchyard: options.${name} is required`);
   }
-  const globalFetch: FetchLike | undefined = typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined;
-  const chosenFetch = options.fetch ?? globalFetch;
-  if (chosenFetch === undefined) throw new TypeError('switchyard: no global fetch; pass options.fetch');
+  const numbers: Numeric = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) {
+    const value = options[key];
+    if (typeof value === 'number' && value >= 1 && value < Infinity) numbers[key] = Math.floor(value);
+  }
   return {
+    ...numbers,
     baseUrl: options.url.replace(/\/+$/, ''),
     sdkKey: options.sdkKey,
-    streaming: options.streaming ?? DEFAULTS.streaming,
-    pollIntervalMs: positive(options.pollIntervalMs, DEFAULTS.pollIntervalMs),
-    heartbeatTimeoutMs: positive(options.heartbeatTimeoutMs, DEFAULTS.heartbeatTimeoutMs),
-    maxBackoffMs: positive(options.maxBackoffMs, DEFAULTS.maxBackoffMs),
-    baseBackoffMs: DEFAULTS.baseBackoffMs,
-    streamFailuresBeforePolling: Math.max(1, Math.floor(positive(options.streamFailuresBeforePolling, DEFAULTS.streamFailuresBeforePolling))),
-    healthyStreamMs: positive(options.healthyStreamMs, DEFAULTS.healthyStreamMs),
-    fetch: chosenFetch,
+    streaming: options.streaming !== false,
+    fetch: fetchImpl!,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? consoleLogger,
-    flushIntervalMs: positive(options.flushIntervalMs, DEFAULTS.flushIntervalMs),
-    maxMetricKeys: Math.floor(positive(options.maxMetricKeys, DEFAULTS.maxMetricKeys)),
   };
 }

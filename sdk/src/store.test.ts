@@ -13,34 +13,34 @@ const inSegment = (key: string, seg: string): FlagConfig =>
 describe('RuleStore', () => {
   it('applies snapshots in version order only', () => {
     const store = new RuleStore();
-    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', true)]), 'server')).toEqual({ applied: true, changed: ['a'] });
-    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', false, 2)]), 'server')).toEqual({ applied: false, reason: 'stale' });
-    expect(store.applySnapshot(ruleSet(1, [booleanFlag('a', false, 2)]), 'server')).toEqual({ applied: false, reason: 'stale' });
-    expect(store.applySnapshot(ruleSet(3, [booleanFlag('a', true)]), 'server')).toEqual({ applied: true, changed: [] });
+    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', true)]), 'server')).toEqual(['a']);
+    expect(store.applySnapshot(ruleSet(2, [booleanFlag('a', false, 2)]), 'server')).toBeUndefined();
+    expect(store.applySnapshot(ruleSet(1, [booleanFlag('a', false, 2)]), 'server')).toBeUndefined();
+    expect(store.applySnapshot(ruleSet(3, [booleanFlag('a', true)]), 'server')).toEqual([]);
     expect(store.version).toBe(3);
   });
 
   it('lets server data replace provisional data of any version, never the reverse', () => {
     const store = new RuleStore();
     store.applySnapshot(ruleSet(50, [booleanFlag('a', false)]), 'bootstrap');
-    expect(store.applySnapshot(ruleSet(40, [booleanFlag('a', false)]), 'cache')).toMatchObject({ applied: false });
-    expect(store.applySnapshot(ruleSet(7, [booleanFlag('a', true, 2)]), 'server')).toEqual({ applied: true, changed: ['a'] });
-    expect(store.applySnapshot(ruleSet(99, [booleanFlag('a', false)]), 'cache')).toMatchObject({ applied: false });
+    expect(store.applySnapshot(ruleSet(40, [booleanFlag('a', false)]), 'cache')).toBeUndefined();
+    expect(store.applySnapshot(ruleSet(7, [booleanFlag('a', true, 2)]), 'server')).toEqual(['a']);
+    expect(store.applySnapshot(ruleSet(99, [booleanFlag('a', false)]), 'cache')).toBeUndefined();
     expect(store.source).toBe('server');
   });
 
   it("applies a stream's opening snapshot whatever its version: the server restored an older database", () => {
     const store = new RuleStore();
     store.applySnapshot(ruleSet(8, [booleanFlag('a', false)]), 'server');
-    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server')).toMatchObject({ applied: false });
-    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server', true)).toEqual({ applied: true, changed: ['a'] });
+    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server')).toBeUndefined();
+    expect(store.applySnapshot(ruleSet(5, [booleanFlag('a', true, 2)]), 'server', true)).toEqual(['a']);
     expect(store.version).toBe(5);
     // From there, ordinary version order again: the restored server's next change is accepted.
-    expect(store.applyPatch({ version: 6, flags: { a: booleanFlag('a', false, 3) } })).toMatchObject({ applied: true });
+    expect(store.applyPatch({ version: 6, flags: { a: booleanFlag('a', false, 3) } })).toEqual(['a']);
   });
 
   it('refuses a patch before any snapshot', () => {
-    expect(new RuleStore().applyPatch({ version: 1, flags: {} })).toEqual({ applied: false, reason: 'no-rules' });
+    expect(() => new RuleStore().applyPatch({ version: 1, flags: {} })).toThrow(/before any snapshot/);
   });
 
   it('leaves everything untouched when an update does not compile', () => {
@@ -58,11 +58,11 @@ describe('RuleStore', () => {
     store.applySnapshot(ruleSet(1, [inSegment('uses_beta', 'beta'), booleanFlag('plain', true)], [segment('beta', [])]), 'server');
     const before = store.flags.get('plain');
     expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(false);
-    expect(store.applyPatch({ version: 2, segments: { beta: segment('beta', ['ann'], 2) } })).toEqual({ applied: true, changed: ['uses_beta'] });
+    expect(store.applyPatch({ version: 2, segments: { beta: segment('beta', ['ann'], 2) } })).toEqual(['uses_beta']);
     expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(true);
     expect(store.flags.get('plain')).toBe(before); // untouched flags keep their compiled form
-    expect(store.applyPatch({ version: 3, flags: { plain: booleanFlag('plain', true), ghost: null } })).toEqual({ applied: true, changed: [] });
-    expect(store.applyPatch({ version: 4, segments: { beta: null } })).toEqual({ applied: true, changed: ['uses_beta'] });
+    expect(store.applyPatch({ version: 3, flags: { plain: booleanFlag('plain', true), ghost: null } })).toEqual([]);
+    expect(store.applyPatch({ version: 4, segments: { beta: null } })).toEqual(['uses_beta']);
     expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(false);
     expect(store.ruleSet?.segments).toEqual({});
   });

@@ -1,4 +1,4 @@
-import { compileSegment, compileSegments, type CompiledSegment } from './clauses.js';
+import { compileSegment, type CompiledSegment } from './clauses.js';
 import { compileFlag, type CompiledFlag } from './evaluate.js';
 import type { FlagConfig, RuleSet, Segment } from './types.js';
 
@@ -12,50 +12,39 @@ export interface RuleSetPatch {
   segments?: Record<string, Segment | null>;
 }
 
-export type ApplyOutcome =
-  | { readonly applied: true; readonly changed: readonly string[] }
-  | { readonly applied: false; readonly reason: 'stale' | 'no-rules' };
+/** The keys of the flags whose evaluation may differ after an update, or undefined when it was ignored as stale. */
+export type ApplyOutcome = readonly string[] | undefined;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Shape check of untrusted JSON (the server validates contents; this guards the structure). */
 export function isRuleSet(value: unknown): value is RuleSet {
-  return isObject(value) && Number.isFinite(value.version) && isObject(value.flags) && isObject(value.segments);
+  return isRuleSetPatch(value) && isObject(value.flags) && isObject(value.segments);
 }
 
 export function isRuleSetPatch(value: unknown): value is RuleSetPatch {
+  return isObject(value) && Number.isFinite(value.version) && [value.flags, value.segments].every((part) => part === undefined || isObject(part));
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
+
+function usesAny(flag: FlagConfig, segments: ReadonlySet<string>): boolean {
   return (
-    isObject(value) &&
-    Number.isFinite(value.version) &&
-    (value.flags === undefined || isObject(value.flags)) &&
-    (value.segments === undefined || isObject(value.segments))
+    segments.size > 0 &&
+    flag.rules.some((rule) => rule.clauses.some((c) => c.operator.endsWith('in_segment') && c.values.some((v) => segments.has(v as string))))
   );
 }
 
-function segmentKeysOf(flag: FlagConfig): string[] {
-  const keys: string[] = [];
-  for (const rule of flag.rules) {
-    for (const clause of rule.clauses) {
-      if (clause.operator === 'in_segment' || clause.operator === 'not_in_segment') {
-        for (const v of clause.values) if (typeof v === 'string') keys.push(v);
-      }
-    }
-  }
-  return keys;
-}
-
-function same(a: { version: number } | undefined, b: { version: number } | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.version !== b.version) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
-}
+/** Keys present in either record. */
+const keysOf = (...records: Record<string, unknown>[]): Set<string> => new Set(records.flatMap((r) => Object.keys(r)));
 
 /**
  * The client's cache: the current rule set, compiled. Evaluation reads `flags` (a map lookup plus
  * the rule walk). Updates compile first and swap in only when everything compiled, so a malformed
- * update never leaves a half-applied state behind.
+ * update never leaves a half-applied state behind. Only the flags that changed, or that use a
+ * segment that changed, are recompiled; the others keep their compiled form.
  *
  * Version rule: a snapshot or patch whose version is not above the current one is ignored — except
  * that the first server snapshot always replaces provisional (bootstrap or cache) data, which could
@@ -71,102 +60,63 @@ export class RuleStore {
     return this.ruleSet?.version;
   }
 
-  #accepts(version: number, source: RuleSource, authoritative: boolean): boolean {
-    const current = this.ruleSet;
-    if (current === undefined || authoritative) return true;
-    if (source === 'server' && this.source !== 'server') return true;
-    if (source !== 'server' && this.source === 'server') return false;
-    return version > current.version;
-  }
-
   /**
-   * Replace everything (throws on a malformed rule set, leaving the store untouched).
+   * Replace everything (throws on anything but a well-formed rule set, leaving the store untouched).
    * `authoritative`: the snapshot that opens a stream connection is the server's whole current
    * state — the server sends one only when it cannot resume from our version, e.g. because our
    * version is newer than its own after a restore from backup. It is applied even when its version
    * is lower, or clients would ignore the restored server until its versions caught up.
    */
-  applySnapshot(ruleSet: RuleSet, source: RuleSource, authoritative = false): ApplyOutcome {
-    if (!this.#accepts(ruleSet.version, source, authoritative)) return { applied: false, reason: 'stale' };
-    const segments = compileSegments(ruleSet.segments);
-    const flags = new Map<string, CompiledFlag>();
-    for (const key of Object.keys(ruleSet.flags)) flags.set(key, compileFlag(ruleSet.flags[key]!, segments));
+  applySnapshot(ruleSet: unknown, source: RuleSource, authoritative = false): ApplyOutcome {
+    if (!isRuleSet(ruleSet)) throw new TypeError('not a rule set');
+    const current = this.ruleSet;
+    const fromServer = source === 'server';
+    const accepted =
+      current === undefined || authoritative || (fromServer === (this.source === 'server') ? ruleSet.version > current.version : fromServer);
+    return accepted ? this.#replace(ruleSet, source) : undefined;
+  }
 
+  /** Apply a streamed change on top of the current rules (throws on malformed content, or before any rules). */
+  applyPatch(patch: unknown): ApplyOutcome {
+    const current = this.ruleSet;
+    if (!isRuleSetPatch(patch)) throw new TypeError('not a patch');
+    if (current === undefined) throw new Error('a patch arrived before any snapshot');
+    if (patch.version <= current.version) return undefined;
+    const merge = <T>(base: Record<string, T>, changes: Record<string, T | null> = {}): Record<string, T> => {
+      const next = { ...base };
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === null) delete next[key];
+        else next[key] = value;
+      }
+      return next;
+    };
+    // The server resumed from our version, so it vouches for the result.
+    return this.#replace({ ...current, version: patch.version, flags: merge(current.flags, patch.flags), segments: merge(current.segments, patch.segments) }, 'server');
+  }
+
+  /** Swap in `next`, recompiling what differs from the current rules; reports the flags whose evaluation may differ. */
+  #replace(next: RuleSet, source: RuleSource): ApplyOutcome {
     const previous = this.ruleSet;
     const changedSegments = new Set<string>();
-    if (previous !== undefined) {
-      for (const key of new Set([...Object.keys(previous.segments), ...Object.keys(ruleSet.segments)])) {
-        if (!same(previous.segments[key], ruleSet.segments[key])) changedSegments.add(key);
-      }
+    const segments = new Map<string, CompiledSegment>();
+    for (const key of keysOf(previous?.segments ?? {}, next.segments)) {
+      const after = next.segments[key];
+      const unchanged = previous !== undefined && same(previous.segments[key], after);
+      if (!unchanged) changedSegments.add(key);
+      if (after !== undefined) segments.set(key, (unchanged && this.#segments.get(key)) || compileSegment(after));
     }
     const changed: string[] = [];
-    for (const key of new Set([...Object.keys(previous?.flags ?? {}), ...Object.keys(ruleSet.flags)])) {
-      const before = previous?.flags[key];
-      const after = ruleSet.flags[key];
-      if (previous === undefined || !same(before, after)) changed.push(key);
-      else if (changedSegments.size > 0 && segmentKeysOf(after!).some((s) => changedSegments.has(s))) changed.push(key);
+    const flags = new Map<string, CompiledFlag>();
+    for (const key of keysOf(previous?.flags ?? {}, next.flags)) {
+      const after = next.flags[key];
+      const unchanged = previous !== undefined && same(previous.flags[key], after) && !(after && usesAny(after, changedSegments));
+      if (!unchanged) changed.push(key);
+      if (after !== undefined) flags.set(key, (unchanged && this.flags.get(key)) || compileFlag(after, segments));
     }
-    this.ruleSet = ruleSet;
+    this.ruleSet = next;
     this.source = source;
     this.#segments = segments;
     this.flags = flags;
-    return { applied: true, changed };
-  }
-
-  /** Apply a streamed change on top of the current rules (throws on malformed content). */
-  applyPatch(patch: RuleSetPatch): ApplyOutcome {
-    const current = this.ruleSet;
-    if (current === undefined) return { applied: false, reason: 'no-rules' };
-    if (patch.version <= current.version) return { applied: false, reason: 'stale' };
-
-    const flagConfigs: Record<string, FlagConfig> = { ...current.flags };
-    const segmentConfigs: Record<string, Segment> = { ...current.segments };
-    const segments = new Map(this.#segments);
-    const changedSegments = new Set<string>();
-    for (const [key, segment] of Object.entries(patch.segments ?? {})) {
-      changedSegments.add(key);
-      if (segment === null) {
-        delete segmentConfigs[key];
-        segments.delete(key);
-      } else {
-        segmentConfigs[key] = segment;
-        segments.set(key, compileSegment(segment));
-      }
-    }
-    const changed = new Set(Object.keys(patch.flags ?? {}));
-    for (const [key, flag] of Object.entries(patch.flags ?? {})) {
-      if (flag === null) delete flagConfigs[key];
-      else flagConfigs[key] = flag;
-    }
-    if (changedSegments.size > 0) {
-      for (const key of Object.keys(flagConfigs)) {
-        if (segmentKeysOf(flagConfigs[key]!).some((s) => changedSegments.has(s))) changed.add(key);
-      }
-    }
-    // Compiled flags hold their segments, so a flag is recompiled when it or a segment it uses changed.
-    const recompiled = new Map<string, CompiledFlag>();
-    for (const key of changed) {
-      const config = flagConfigs[key];
-      if (config !== undefined) recompiled.set(key, compileFlag(config, segments));
-    }
-    const flags = new Map(this.flags);
-    for (const key of changed) {
-      const compiled = recompiled.get(key);
-      if (compiled === undefined) flags.delete(key);
-      else flags.set(key, compiled);
-    }
-    this.ruleSet = { ...current, version: patch.version, flags: flagConfigs, segments: segmentConfigs };
-    this.source = 'server'; // the server resumed from our version, so it vouches for the result
-    this.#segments = segments;
-    this.flags = flags;
-    // Report only observable changes: not a deleted key that never existed, nor an identical re-send.
-    const observable = [...changed].filter(
-      (k) => {
-        const after = flagConfigs[k];
-        if (!same(current.flags[k], after)) return true;
-        return after !== undefined && segmentKeysOf(after).some((s) => changedSegments.has(s));
-      },
-    );
-    return { applied: true, changed: observable };
+    return changed;
   }
 }

@@ -1,4 +1,4 @@
-import { createClient, type SwitchyardClient } from '@switchyard/sdk';
+import { createClient, type SwitchyardClient } from '@switchyard/sdk/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 

@@ -1,4 +1,5 @@
-import { CLAUSE_OPERATORS, type ClauseOperator } from '@switchyard/sdk';
+import type { ClauseOperator } from '@switchyard/sdk';
+import { CLAUSE_OPERATORS } from '@switchyard/sdk/ruleset';
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';

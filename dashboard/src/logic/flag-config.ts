@@ -1,4 +1,5 @@
-import { toFlagConfig as sdkFlagConfig, toRuleSetSegment, type FlagConfig, type FlagType, type Segment as SdkSegment } from '@switchyard/sdk';
+import type { FlagConfig, FlagType, Segment as SdkSegment } from '@switchyard/sdk';
+import { toFlagConfig as sdkFlagConfig, toRuleSetSegment } from '@switchyard/sdk/ruleset';
 import type { Flag, Segment } from '../api/types.js';
 
 /** The flag as one environment's SDKs see it: the SDK's own mapping, which the server uses too. */

@@ -1,228 +1,180 @@
-import { backoffDelay } from '../backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js';
 import { SwitchyardError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { isRuleSet, isRuleSetPatch, type RuleSetPatch } from '../store.js';
-import type { RuleSet } from '../types.js';
-import { fetchRules } from './poll.js';
-import type { ServerSentEvent } from './sse.js';
-import { runStream, type StreamEnd } from './stream.js';
+import { createSseParser } from './sse.js';
 
-/** What the delivery loop reports to the client. `onSnapshot`/`onPatch` throw on malformed rules. */
-export interface DeliverySink {
+/** What the delivery loop reports to the client. */
+export interface DeliveryHooks {
+  /** Version of the rules held: sent as `Last-Event-ID` so the server can resume. */
   version(): number | undefined;
-  /** `authoritative`: the snapshot opening a stream connection, applied whatever its version (see RuleStore). */
-  onSnapshot(ruleSet: RuleSet, authoritative?: boolean): void;
-  onPatch(patch: RuleSetPatch): void;
-  onError(error: SwitchyardError): void;
-  onStale(reason: string): void;
-  onRecovered(): void;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function describe(end: Exclude<StreamEnd, { kind: 'aborted' }>, heartbeatTimeoutMs: number): SwitchyardError {
-  if (end.kind === 'failed') return end.error;
-  if (end.kind === 'timeout') return new SwitchyardError('TIMEOUT', `stream: nothing received for ${heartbeatTimeoutMs} ms`);
-  return new SwitchyardError('NETWORK', 'stream: the server closed the connection');
+  /**
+   * Apply a parsed snapshot or patch; throws when it is malformed or does not compile. `opening`:
+   * the snapshot that opens a stream connection, applied whatever its version (see RuleStore).
+   */
+  apply(update: unknown, snapshot: boolean, opening: boolean): void;
+  /** A failed request or rejected update. `UNAUTHORIZED` means delivery has stopped. */
+  error(error: SwitchyardError): void;
+  /** With a reason: no channel delivers updates any more. Without: one does again. */
+  stale(reason?: string): void;
 }
 
 /**
- * Keeps the rules fresh: the stream first, reconnecting with capped, fully jittered backoff; after
- * `streamFailuresBeforePolling` consecutive failures it also polls (with ETag) until the stream
- * delivers bytes again. A stream up for `healthyStreamMs` resets the backoff. 401/403 stop
- * everything: a bad key will not get better by retrying.
+ * Keeps the rules fresh: the stream first (`GET /api/sdk/stream`), reconnecting with capped, fully
+ * jittered backoff; after `streamFailuresBeforePolling` consecutive failures it also polls
+ * (`GET /api/sdk/rules` with ETag) until the stream delivers bytes again. A stream up for
+ * `healthyStreamMs` resets the backoff; a `Retry-After` (in seconds) lengthens a wait. Silence (no
+ * bytes at all, including while connecting) for `heartbeatTimeoutMs` aborts a connection: a proxy
+ * that buffers or swallows the stream looks exactly like that. 401/403 stop everything: a bad key
+ * will not get better by retrying.
  *
- * `stale` is reported when no channel works: the stream is down and polling failed. `recovered`
- * when either works again.
+ * `stale` is reported when no channel works (the stream is down and polling failed), and cleared
+ * when either works again. Returns `close()`: it aborts every request and clears every timer.
  */
-export class Delivery {
-  #closed = false;
-  #failures = 0;
-  #streamController: AbortController | undefined;
-  #streamLive = false;
-  #reconnectTimer: unknown;
-  #healthyTimer: unknown;
-  #polling = false;
-  #pollOk = false;
-  #pollController: AbortController | undefined;
-  #pollTimer: unknown;
-  #etag: string | undefined;
-  #stale = false;
-  /** No snapshot or patch has arrived on the current connection yet. */
-  #opening = false;
+export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): () => void {
+  const { clock } = options;
+  let closed = false;
+  let failures = 0;
+  let stale = false;
+  let stream: AbortController | undefined;
+  /** When the current stream connection first delivered bytes (undefined: it has not). */
+  let liveSince: number | undefined;
+  let watchdog: unknown;
+  let reconnectTimer: unknown;
+  let poller: AbortController | undefined;
+  let pollOk = false;
+  let pollTimer: unknown;
+  let etag: string | undefined;
 
-  readonly #options: ResolvedOptions;
-  readonly #sink: DeliverySink;
+  const setStale = (reason?: string): void => {
+    if (stale === (reason === undefined)) {
+      stale = !stale;
+      hooks.stale(reason);
+    }
+  };
 
-  constructor(options: ResolvedOptions, sink: DeliverySink) {
-    this.#options = options;
-    this.#sink = sink;
+  /** GET an SDK endpoint; anything but 200 or 304 throws a SwitchyardError. */
+  async function get(path: 'stream' | 'rules', headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    headers.Authorization = `Bearer ${options.sdkKey}`;
+    headers.Accept = path === 'rules' ? 'application/json' : 'text/event-stream';
+    const response = await options.fetch(`${options.baseUrl}/api/sdk/${path}`, { method: 'GET', headers, signal });
+    const { status } = response;
+    if (status === 200 || status === 304) return response;
+    void response.body?.cancel().catch(() => {}); // free the connection: nobody will read this body
+    const unauthorized = status === 401 || status === 403;
+    const error = new SwitchyardError(unauthorized ? 'UNAUTHORIZED' : 'HTTP', `${path}: ${unauthorized ? 'SDK key rejected, ' : ''}HTTP ${status}`, status);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    if (retryAfter > 0) error.retryAfterMs = retryAfter * 1000;
+    throw error;
   }
 
-  start(): void {
-    if (this.#options.streaming) void this.#connect();
-    else this.#startPolling();
-  }
+  const asError = (path: string, caught: unknown): SwitchyardError =>
+    caught instanceof SwitchyardError ? caught : new SwitchyardError('NETWORK', `${path}: ${String(caught)}`, undefined, { cause: caught });
 
-  /** Abort every request and clear every timer. Idempotent. */
-  close(): void {
-    this.#closed = true;
-    this.#streamController?.abort();
-    this.#stopPolling();
-    this.#reconnectTimer = this.#clear(this.#reconnectTimer);
-    this.#healthyTimer = this.#clear(this.#healthyTimer);
-  }
-
-  /** Clear a timer handle if set; returns undefined to assign back. */
-  #clear(timer: unknown): undefined {
-    if (timer !== undefined) this.#options.clock.clearTimeout(timer);
-    return undefined;
-  }
-
-  async #connect(): Promise<void> {
-    this.#reconnectTimer = undefined;
-    if (this.#closed) return;
-    const controller = new AbortController();
-    this.#streamController = controller;
-    this.#opening = true;
-    const options = this.#options;
-    const end = await runStream(
-      {
-        fetch: options.fetch,
-        baseUrl: options.baseUrl,
-        sdkKey: options.sdkKey,
-        lastEventId: this.#sink.version(),
-        signal: controller.signal,
-        clock: options.clock,
-        heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-      },
-      { onActivity: () => this.#streamActive(), onEvent: (event) => this.#streamEvent(event) },
-    );
-    if (this.#streamController === controller) this.#streamController = undefined;
-    this.#streamLive = false;
-    this.#healthyTimer = this.#clear(this.#healthyTimer);
-    if (this.#closed || end.kind === 'aborted') return;
-    const error = describe(end, options.heartbeatTimeoutMs);
-    if (error.code === 'UNAUTHORIZED') return this.#fatal(error);
-
-    this.#failures++;
-    options.logger.warn(`${error.message}; reconnecting (failure ${this.#failures})`);
-    this.#sink.onError(error);
-    if (this.#failures >= options.streamFailuresBeforePolling && !this.#polling) this.#startPolling();
-    else if (this.#polling && !this.#pollOk) this.#markStale(error.message);
-    if (this.#closed) return; // an error listener may have closed the client
-    const backoff = backoffDelay(this.#failures - 1, options.random, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs });
-    const delay = end.kind === 'failed' && end.retryAfterMs !== undefined ? Math.max(backoff, end.retryAfterMs) : backoff;
-    this.#reconnectTimer = options.clock.setTimeout(() => void this.#connect(), delay);
-  }
-
-  #streamActive(): void {
-    if (this.#streamLive) return;
-    this.#streamLive = true;
-    this.#healthyTimer = this.#options.clock.setTimeout(() => {
-      this.#healthyTimer = undefined;
-      this.#failures = 0;
-    }, this.#options.healthyStreamMs);
-    if (this.#polling) this.#stopPolling();
-    this.#markRecovered();
-  }
-
-  #streamEvent(event: ServerSentEvent): SwitchyardError | undefined {
-    if (event.event !== 'snapshot' && event.event !== 'patch') return undefined; // forward compatible
-    const opening = this.#opening;
-    this.#opening = false;
-    const body = parseJson(event.data);
-    const valid = event.event === 'snapshot' ? isRuleSet(body) : isRuleSetPatch(body);
-    if (!valid) return new SwitchyardError('INVALID_DATA', `stream: malformed ${event.event} event (id ${event.id})`);
+  /** Parse and apply an update; any failure throws an INVALID_DATA error. */
+  function apply(json: string, snapshot: boolean, opening: boolean, what: string): void {
     try {
-      if (event.event === 'snapshot') this.#sink.onSnapshot(body as RuleSet, opening);
-      else this.#sink.onPatch(body as RuleSetPatch);
-      return undefined;
+      hooks.apply(JSON.parse(json), snapshot, opening);
     } catch (cause) {
-      // Dropping the connection (rather than skipping the event) means the next connection resumes
-      // from the last version we really applied, so no change is silently lost.
-      return new SwitchyardError('INVALID_DATA', `stream: ${event.event} ${event.id} could not be applied`, undefined, { cause });
+      throw new SwitchyardError('INVALID_DATA', `${what} could not be applied`, undefined, { cause });
     }
   }
 
-  #startPolling(): void {
-    if (this.#polling || this.#closed) return;
-    this.#polling = true;
-    this.#pollOk = false;
-    void this.#poll();
+  /** Report a failure; true when it ends delivery (a rejected key, or the client closed meanwhile). */
+  function failed(error: SwitchyardError): boolean {
+    if (error.code === 'UNAUTHORIZED') {
+      close();
+      setStale(error.message);
+    }
+    hooks.error(error);
+    return closed;
   }
 
-  #stopPolling(): void {
-    this.#polling = false;
-    this.#pollOk = false;
-    this.#pollTimer = this.#clear(this.#pollTimer);
-    this.#pollController?.abort();
-    this.#pollController = undefined;
-  }
-
-  async #poll(): Promise<void> {
-    this.#pollTimer = undefined;
-    const controller = new AbortController();
-    this.#pollController = controller;
-    const options = this.#options;
-    const result = await fetchRules({
-      fetch: options.fetch,
-      baseUrl: options.baseUrl,
-      sdkKey: options.sdkKey,
-      etag: this.#etag,
-      signal: controller.signal,
-      now: options.clock.now(),
-    });
-    if (this.#pollController !== controller || controller.signal.aborted || this.#closed || !this.#polling) return;
-    this.#pollController = undefined;
-    let error: SwitchyardError | undefined;
-    if (result.kind === 'rules') {
-      try {
-        this.#sink.onSnapshot(result.ruleSet);
-        this.#etag = result.etag;
-      } catch (cause) {
-        error = new SwitchyardError('INVALID_DATA', 'polling: the rule set could not be applied', 200, { cause });
+  async function connect(): Promise<void> {
+    const controller = (stream = new AbortController());
+    let timedOut = false;
+    let opening = true;
+    const arm = (): void => {
+      clock.clearTimeout(watchdog);
+      watchdog = clock.setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, options.heartbeatTimeoutMs);
+    };
+    // An event that cannot be applied throws out of the read loop and drops the connection (rather
+    // than being skipped), so the next connection resumes from the last version really applied and
+    // no change is silently lost. Other event types are ignored: forward compatible.
+    const feed = createSseParser(({ event, data, id }) => {
+      if (event === 'snapshot' || event === 'patch') {
+        apply(data, event === 'snapshot', opening, `stream: ${event} ${id}`);
+        opening = false;
       }
-    } else if (result.kind === 'failed') {
-      error = result.error;
+    });
+    let error: SwitchyardError;
+    try {
+      arm();
+      const version = hooks.version();
+      const reader = (await get('stream', version === undefined ? {} : { 'Last-Event-ID': `${version}` }, controller.signal)).body!.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) throw new SwitchyardError('NETWORK', 'stream: closed by the server');
+        arm();
+        if (liveSince === undefined) {
+          liveSince = clock.now();
+          stopPolling();
+          setStale();
+        }
+        feed(decoder.decode(value, { stream: true }));
+      }
+    } catch (caught) {
+      error = timedOut ? new SwitchyardError('TIMEOUT', `stream: nothing received for ${options.heartbeatTimeoutMs} ms`) : asError('stream', caught);
     }
-    if (error?.code === 'UNAUTHORIZED') return this.#fatal(error);
-    if (this.#closed || !this.#polling) return;
-    this.#pollOk = error === undefined;
-    if (error === undefined) {
-      this.#markRecovered();
-    } else {
-      options.logger.warn(`${error.message}; polling again in ${options.pollIntervalMs} ms`);
-      this.#sink.onError(error);
-      if (!this.#streamLive) this.#markStale(error.message);
+    clock.clearTimeout(watchdog);
+    controller.abort(); // release the socket however we got here
+    if (closed) return;
+    failures = liveSince !== undefined && clock.now() - liveSince >= options.healthyStreamMs ? 1 : failures + 1;
+    liveSince = undefined;
+    if (failed(error)) return;
+    if (failures >= options.streamFailuresBeforePolling && !poller) void poll();
+    else if (poller && !pollOk) setStale(error.message);
+    const backoff = backoffDelay(failures - 1, options.random, { baseMs: DEFAULT_BACKOFF.baseMs, maxMs: options.maxBackoffMs });
+    reconnectTimer = clock.setTimeout(connect, Math.max(backoff, error.retryAfterMs ?? 0));
+  }
+
+  function stopPolling(): void {
+    poller?.abort();
+    poller = undefined;
+    clock.clearTimeout(pollTimer);
+  }
+
+  async function poll(): Promise<void> {
+    const controller = (poller = new AbortController());
+    let error: SwitchyardError | undefined;
+    try {
+      const response = await get('rules', etag === undefined ? {} : { 'If-None-Match': etag }, controller.signal);
+      if (response.status === 200) {
+        apply(await response.text(), true, false, 'rules: the response');
+        etag = response.headers.get('etag') ?? undefined;
+      }
+    } catch (caught) {
+      error = asError('rules', caught);
     }
-    if (this.#closed || !this.#polling) return;
-    const retryAfter = result.kind === 'failed' ? (result.retryAfterMs ?? 0) : 0;
-    this.#pollTimer = options.clock.setTimeout(() => void this.#poll(), Math.max(options.pollIntervalMs, retryAfter));
+    if (poller !== controller) return; // stopped meanwhile
+    pollOk = !error;
+    if (!error) setStale();
+    else if (failed(error)) return;
+    else if (liveSince === undefined) setStale(error.message);
+    if (poller === controller) pollTimer = clock.setTimeout(poll, Math.max(options.pollIntervalMs, error?.retryAfterMs ?? 0));
   }
 
-  #fatal(error: SwitchyardError): void {
-    this.#options.logger.error(`${error.message}; giving up until the client is recreated`);
-    this.close();
-    this.#sink.onError(error);
-    this.#markStale(error.message);
+  function close(): void {
+    closed = true;
+    stream?.abort();
+    stopPolling();
+    clock.clearTimeout(reconnectTimer);
+    clock.clearTimeout(watchdog);
   }
 
-  #markStale(reason: string): void {
-    if (this.#stale) return;
-    this.#stale = true;
-    this.#sink.onStale(reason);
-  }
-
-  #markRecovered(): void {
-    if (!this.#stale) return;
-    this.#stale = false;
-    this.#sink.onRecovered();
-  }
+  void (options.streaming ? connect() : poll());
+  return close;
 }

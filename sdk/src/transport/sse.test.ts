@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createSseParser, type ServerSentEvent } from './sse.js';
 
-function parseChunks(chunks: string[]): { events: ServerSentEvent[]; comments: string[]; retries: number[] } {
+function parseChunks(chunks: string[]): ServerSentEvent[] {
   const events: ServerSentEvent[] = [];
-  const comments: string[] = [];
-  const retries: number[] = [];
-  const parser = createSseParser({
-    onEvent: (e) => events.push(e),
-    onComment: (c) => comments.push(c),
-    onRetry: (ms) => retries.push(ms),
-  });
-  for (const chunk of chunks) parser.feed(chunk);
-  return { events, comments, retries };
+  const feed = createSseParser((e) => events.push(e));
+  for (const chunk of chunks) feed(chunk);
+  return events;
 }
 
 const STREAM =
@@ -21,6 +15,7 @@ const STREAM =
   'data\n\n' +
   'retry: 2500\nid: a\0b\nevent: patch\ndata: one\rdata: two\r\r' +
   'event: ignored-without-data\n\n' +
+  'data: \uFEFFkept\n\n' +
   'data: trailing event is never dispatched';
 
 const EXPECTED: ServerSentEvent[] = [
@@ -28,36 +23,32 @@ const EXPECTED: ServerSentEvent[] = [
   { event: 'patch', id: '8', data: '{"version":8}' },
   { event: 'message', id: '8', data: '' },
   { event: 'patch', id: '8', data: 'one\ntwo' },
+  { event: 'message', id: '8', data: '\uFEFFkept' },
 ];
 
 describe('createSseParser', () => {
   it('parses a whole stream', () => {
-    const { events, comments, retries } = parseChunks([STREAM]);
-    expect(events).toEqual(EXPECTED);
-    expect(comments).toEqual(['heartbeat']);
-    expect(retries).toEqual([2500]);
+    expect(parseChunks([STREAM])).toEqual(EXPECTED);
   });
 
-  it('gives the same events however the stream is split in two', () => {
+  it('gives the same events however the stream is split in two or three', () => {
     for (let i = 0; i <= STREAM.length; i++) {
-      expect(parseChunks([STREAM.slice(0, i), STREAM.slice(i)]).events, `split at ${i}`).toEqual(EXPECTED);
+      expect(parseChunks([STREAM.slice(0, i), STREAM.slice(i)]), `split at ${i}`).toEqual(EXPECTED);
+      for (let j = i; j <= STREAM.length; j += 7) {
+        expect(parseChunks([STREAM.slice(0, i), STREAM.slice(i, j), '', STREAM.slice(j)]), `split at ${i}, ${j}`).toEqual(EXPECTED);
+      }
     }
   });
 
   it('gives the same events fed one character at a time', () => {
-    expect(parseChunks([...STREAM]).events).toEqual(EXPECTED);
+    expect(parseChunks([...STREAM])).toEqual(EXPECTED);
   });
 
   it('dispatches a CR-terminated event without waiting for the next chunk', () => {
-    expect(parseChunks(['data: x\r\r']).events).toEqual([{ event: 'message', id: '', data: 'x' }]);
+    expect(parseChunks(['data: x\r\r'])).toEqual([{ event: 'message', id: '', data: 'x' }]);
   });
 
-  it('forgets partial input on reset', () => {
-    const events: ServerSentEvent[] = [];
-    const parser = createSseParser({ onEvent: (e) => events.push(e) });
-    parser.feed('event: patch\ndata: half');
-    parser.reset();
-    parser.feed('data: whole\n\n');
-    expect(events).toEqual([{ event: 'message', id: '', data: 'whole' }]);
+  it('keeps a line break that follows a CR-ended chunk and a chunk without breaks', () => {
+    expect(parseChunks(['data: a\r', 'data: b', '\n', '\n'])).toEqual([{ event: 'message', id: '', data: 'a\nb' }]);
   });
 });

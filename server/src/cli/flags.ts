@@ -1,4 +1,4 @@
-import { FLAG_TYPES } from '@switchyard/sdk';
+import { FLAG_TYPES } from '@switchyard/sdk/ruleset';
 import { parseStage } from '../flags/stages.js';
 import { booleanOption, stringOption, stringsOption } from './args.js';
 import { path, printJson, type Command, type CommandContext, type EnvironmentView, type FlagView } from './command.js';

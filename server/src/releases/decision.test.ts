@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { valueBucket } from '@switchyard/sdk';
+import { valueBucket } from '@switchyard/sdk/metrics';
 import { DEFAULT_GUARD, assessErrorRate, assessLatency, logMixtureLikelihoodRatio, quantile } from './decision.js';
 import { latencyBucket } from './latency.js';
 

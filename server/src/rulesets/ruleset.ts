@@ -1,4 +1,5 @@
-import { toFlagConfig, toRuleSetSegment, type FlagConfig, type RuleSet } from '@switchyard/sdk';
+import type { FlagConfig, RuleSet } from '@switchyard/sdk';
+import { toFlagConfig, toRuleSetSegment } from '@switchyard/sdk/ruleset';
 import type { Flag } from '../flags/flags.schemas.js';
 import type { Segment } from '../segments/segments.schemas.js';
 

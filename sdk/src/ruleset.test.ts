@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toFlagConfig, type FlagDefinition } from './ruleset-shape.js';
+import { toFlagConfig, type FlagDefinition } from './ruleset.js';
 
 const flag: FlagDefinition = {
   key: 'checkout',

@@ -1,5 +1,8 @@
 import type { FlagConfig, FlagType, JsonValue, Segment, SegmentRule } from './types.js';
 
+/** `@switchyard/sdk/ruleset`: what the server and the dashboard need to build and validate rule sets (not SDK users). */
+export { CLAUSE_OPERATORS, FLAG_TYPES } from './types.js';
+
 /**
  * How a managed flag (as the server stores it and the API returns it) becomes what one
  * environment's SDKs receive. The server's rule sets and the dashboard's preview both call these,
