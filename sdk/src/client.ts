@@ -10,7 +10,7 @@ export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Listene
 /** The kind of a value as `variation` compares it with the default: JSON objects, arrays and null are one kind. */
 const kindOf = (value: unknown): string => (value === null ? 'object' : typeof value);
 
-const EMPTY_CONTEXT: EvaluationContext = Object.freeze({});
+const EMPTY_CONTEXT: EvaluationContext = {};
 
 type AnyListener = (payload?: unknown) => void;
 
@@ -33,8 +33,6 @@ export function createClient(config: ClientOptions): SwitchyardClient {
   const readyPromise = new Promise<boolean>((resolve) => (markReady = resolve));
   /** Reused for string user IDs: evaluation is synchronous, so one object serves every call. */
   const scratch = { userId: '' };
-  /** Guarded flags of the current rules, rebuilt when the compiled map is replaced. */
-  let guarded: [from: ReadonlyMap<string, CompiledFlag>, flags: CompiledFlag[]] | undefined;
   let warnedUnmeasured = false;
   let closed = false;
   /** 0: no rules yet; 1: `ready` queued; 2: `ready` emitted (changes before it are part of it). */
@@ -45,7 +43,7 @@ export function createClient(config: ClientOptions): SwitchyardClient {
       try {
         listener(payload);
       } catch (error) {
-        logger.error('an event listener threw', error);
+        logger.error('a listener threw', error);
       }
     }
   };
@@ -75,7 +73,7 @@ export function createClient(config: ClientOptions): SwitchyardClient {
       if (metrics) metrics.exposure(flag, result.variant);
       else if (!warnedUnmeasured) {
         warnedUnmeasured = true;
-        logger.warn(`flag ${flag} is guarded, but this client sends no metrics: see guardMetrics`);
+        logger.warn(`flag ${flag} is guarded, but metrics are off (see guardMetrics)`);
       }
     }
     return result;
@@ -155,14 +153,7 @@ export function createClient(config: ClientOptions): SwitchyardClient {
     getRuleSet: () => store.ruleSet,
 
     track(eventName, userIdOrContext, value) {
-      if (typeof eventName !== 'string' || eventName === '' || closed || !metrics) return;
-      const flags = store.flags;
-      if (guarded?.[0] !== flags) guarded = [flags, [...flags.values()].filter((f) => f.config.guarded === true)];
-      for (const compiled of guarded[1]) {
-        // Deterministic re-evaluation: the variation this user is served, no per-user state kept.
-        const result = run(compiled, userIdOrContext);
-        if (result?.variant !== undefined && result.errorCode === undefined) metrics.event(eventName, compiled.key, result.variant, value);
-      }
+      if (!closed) metrics?.track(eventName, store.flags, (compiled) => run(compiled, userIdOrContext), value);
     },
 
     flush: async () => metrics?.flush(),
@@ -202,7 +193,7 @@ export function createClient(config: ClientOptions): SwitchyardClient {
     try {
       updated(store.applySnapshot(config.bootstrap, 'bootstrap'));
     } catch (error) {
-      logger.error('ignoring the bootstrap rules', error);
+      logger.error('ignoring bootstrap', error);
     }
   }
   const stopDelivery = startDelivery(options, {

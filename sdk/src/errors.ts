@@ -8,7 +8,7 @@ export type SwitchyardErrorCode = 'UNAUTHORIZED' | 'HTTP' | 'NETWORK' | 'TIMEOUT
 export class SwitchyardError extends Error {
   override readonly name = 'SwitchyardError';
   /** How long the server asked the client to wait before retrying (`Retry-After`), in ms. */
-  retryAfterMs?: number;
+  declare retryAfterMs?: number;
 
   constructor(
     readonly code: SwitchyardErrorCode,

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucket, percentageToBuckets } from './bucket.js';
-import { compileRuleSet, evaluate, evaluateCompiled } from './evaluate.js';
+import { evaluate, evaluateCompiled } from './evaluate.js';
+import { compileRuleSet } from './ruleset.js';
 import type { EvaluationResult, FlagConfig, Segment } from './types.js';
 
 interface Case {

@@ -42,16 +42,15 @@ function deepFreeze<T extends JsonValue>(value: T): T {
   return value;
 }
 
-/** Compile a flag against the segments it may refer to (pure; the result is immutable). */
-export function compileFlag(flag: FlagConfig, segments: ReadonlyMap<string, CompiledSegment> | Record<string, Segment> = new Map()): CompiledFlag {
-  const compiledSegments = segments instanceof Map ? segments : compileSegments(segments as Record<string, Segment>);
+/** Compile a flag against the (compiled) segments it may refer to (pure; the result is immutable). */
+export function compileFlag(flag: FlagConfig, segments: ReadonlyMap<string, CompiledSegment>): CompiledFlag {
   const variations = new Map<string, JsonValue>(flag.variations.map((v: Variation) => [v.key, deepFreeze(structuredClone(v.value))]));
   const malformed = (message: string): EvaluationDetail =>
     Object.freeze({ value: null, reason: 'ERROR', errorCode: 'PARSE_ERROR', errorMessage: `flag ${flag.key}: ${message}` });
   const result = (variant: string, reason: EvaluationReason, ruleId?: string): EvaluationDetail =>
     variations.has(variant)
       ? Object.freeze({ value: variations.get(variant)!, variant, reason, ...(ruleId === undefined ? {} : { ruleId }) })
-      : malformed('refers to an unknown variation');
+      : malformed(`unknown variation ${variant}`);
 
   function compileServe(serve: Serve, ruleId?: string): Evaluator {
     const fixed = (variant: string): Evaluator => {
@@ -66,7 +65,7 @@ export function compileFlag(flag: FlagConfig, segments: ReadonlyMap<string, Comp
     // Cumulative upper bounds (exclusive) of each share's bucket range, in list order.
     const bounds = Int32Array.from(shares, (s) => (total += s.weight));
     if (total !== BUCKETS) {
-      const broken = malformed(`rollout weights sum to ${total}, not ${BUCKETS}`);
+      const broken = malformed(`rollout weights sum to ${total}`);
       return () => broken;
     }
     const results = shares.map((s) => result(s.variation, 'SPLIT', ruleId));
@@ -90,7 +89,7 @@ export function compileFlag(flag: FlagConfig, segments: ReadonlyMap<string, Comp
     // The first target listing an ID wins, matching the order the dashboard shows.
     for (const id of target.values) if (!targets.has(id)) targets.set(id, served);
   }
-  const matchers: Matcher[] = flag.rules.map((rule) => compileClauses(rule.clauses, compiledSegments));
+  const matchers: Matcher[] = flag.rules.map((rule) => compileClauses(rule.clauses, segments));
   const serves = flag.rules.map((rule) => compileServe(rule.serve, rule.id));
   const fallthrough = compileServe(flag.defaultServe);
   const on = flag.on;
@@ -128,14 +127,8 @@ export function evaluate(flag: FlagConfig | undefined, context: EvaluationContex
   if (flag === undefined) return FLAG_NOT_FOUND;
   let entry = compiledCache.get(flag);
   if (entry === undefined || entry.segments !== segments) {
-    entry = { segments, compiled: compileFlag(flag, segments) };
+    entry = { segments, compiled: compileFlag(flag, compileSegments(segments)) };
     compiledCache.set(flag, entry);
   }
   return entry.compiled.evaluate(context);
-}
-
-/** Compile every flag of a rule set once, for repeated evaluation with `evaluateCompiled`. */
-export function compileRuleSet(ruleSet: { flags: Record<string, FlagConfig>; segments: Record<string, Segment> }): Map<string, CompiledFlag> {
-  const segments = compileSegments(ruleSet.segments);
-  return new Map(Object.keys(ruleSet.flags).map((key) => [key, compileFlag(ruleSet.flags[key]!, segments)]));
 }

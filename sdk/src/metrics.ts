@@ -1,6 +1,7 @@
 import { backoffDelay } from './backoff.js';
 import type { MetricsStats } from './client-api.js';
-import type { GuardMetrics, ResolvedOptions } from './options.js';
+import type { CompiledFlag, EvaluationDetail } from './evaluate.js';
+import { numberOption, type GuardMetrics, type ResolvedOptions } from './options.js';
 
 /**
  * `@switchyard/sdk/metrics`: exposure and event counts for flags under a guarded rollout, aggregated in memory and uploaded
@@ -18,6 +19,9 @@ export type MetricsOptions = Pick<ResolvedOptions, 'baseUrl' | 'sdkKey' | 'fetch
   /** Upload attempts of one batch before it is dropped (default 5). */
   maxAttempts?: number;
 };
+
+/** Defaults of the metrics options (a value that is not a finite number ≥ 1 falls back to them). */
+export const METRICS_DEFAULTS = Object.freeze({ flushIntervalMs: 5_000, maxMetricKeys: 10_000, maxAttempts: 5 });
 
 export type { MetricsStats };
 
@@ -48,9 +52,17 @@ export class MetricsRecorder implements GuardMetrics {
   #closed = false;
   readonly #stats: MetricsStats = { dropped: 0, flushed: 0, failedBatches: 0 };
   readonly #options: MetricsOptions;
+  readonly #flushIntervalMs: number;
+  readonly #maxKeys: number;
+  readonly #maxAttempts: number;
+  /** Guarded flags of the client's current rules, rebuilt when its compiled map is replaced. */
+  #guarded: [from: ReadonlyMap<string, CompiledFlag>, flags: CompiledFlag[]] | undefined;
 
   constructor(options: MetricsOptions) {
     this.#options = options;
+    this.#flushIntervalMs = numberOption(options.flushIntervalMs, METRICS_DEFAULTS.flushIntervalMs);
+    this.#maxKeys = numberOption(options.maxMetricKeys, METRICS_DEFAULTS.maxMetricKeys);
+    this.#maxAttempts = numberOption(options.maxAttempts, METRICS_DEFAULTS.maxAttempts);
   }
 
   stats(): MetricsStats {
@@ -61,6 +73,16 @@ export class MetricsRecorder implements GuardMetrics {
     const byVariation = this.#exposures.get(flag) ?? new Map<string, number>();
     const count = byVariation.get(variation);
     if (this.#admit(count === undefined)) this.#exposures.set(flag, byVariation.set(variation, (count ?? 0) + 1));
+  }
+
+  track(name: string, flags: ReadonlyMap<string, CompiledFlag>, evaluate: (flag: CompiledFlag) => EvaluationDetail | undefined, value?: number): void {
+    if (typeof name !== 'string' || name === '') return;
+    if (this.#guarded?.[0] !== flags) this.#guarded = [flags, [...flags.values()].filter((f) => f.config.guarded === true)];
+    for (const flag of this.#guarded[1]) {
+      // Deterministic re-evaluation: the variation this user is served, no per-user state kept.
+      const result = evaluate(flag);
+      if (result?.variant !== undefined && result.errorCode === undefined) this.event(name, flag.key, result.variant, value);
+    }
   }
 
   event(name: string, flag: string, variation: string, value: number | undefined): void {
@@ -93,25 +115,22 @@ export class MetricsRecorder implements GuardMetrics {
     await this.flush();
   }
 
-  get #maxAttempts(): number {
-    return this.#options.maxAttempts ?? 5;
-  }
-
   /** Room for a counter? A new one takes a key (or is dropped and counted) and wakes the flush timer. */
   #admit(isNew: boolean): boolean {
     if (!isNew) return true;
-    if (this.#keys >= this.#options.maxMetricKeys) {
+    if (this.#keys >= this.#maxKeys) {
       this.#stats.dropped++;
       return false;
     }
     this.#keys++;
     // The flush timer runs only while there is something to send: an idle client keeps no timer.
-    if (this.#timer === undefined && !this.#closed) this.#schedule(this.#options.flushIntervalMs);
+    if (this.#timer === undefined && !this.#closed) this.#schedule(this.#flushIntervalMs);
     return true;
   }
 
   #schedule(ms: number): void {
-    const { clock, flushIntervalMs, random } = this.#options;
+    const { clock, random } = this.#options;
+    const flushIntervalMs = this.#flushIntervalMs;
     this.#timer = clock.setTimeout(() => {
       void this.flush().then(() => {
         this.#timer = undefined;

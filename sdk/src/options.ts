@@ -1,4 +1,5 @@
 import type { MetricsStats } from './client-api.js';
+import type { CompiledFlag, EvaluationDetail } from './evaluate.js';
 import type { RuleSet } from './types.js';
 
 /** Timer functions and the current time; inject a fake in tests so nothing really sleeps. */
@@ -20,7 +21,7 @@ export interface Logger {
 /** The subset of `fetch` the client uses; any WHATWG-compatible implementation works. */
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; body?: string }) => Promise<Response>;
 
-/** Numeric options: a value that is not a finite number ≥ 1 falls back to the default; fractions round down. */
+/** Delivery's number options: a value that is not a finite number ≥ 1 falls back to the default; fractions round down. */
 export const DEFAULTS = Object.freeze({
   /** Polling period when polling. */
   pollIntervalMs: 30_000,
@@ -32,10 +33,6 @@ export const DEFAULTS = Object.freeze({
   streamFailuresBeforePolling: 3,
   /** A stream up this long resets the backoff. */
   healthyStreamMs: 60_000,
-  /** How often exposure and event counts of guarded flags are uploaded. */
-  flushIntervalMs: 5_000,
-  /** Distinct metric counters kept between uploads; more are dropped and counted. */
-  maxMetricKeys: 10_000,
 });
 
 type Numeric = { -readonly [K in keyof typeof DEFAULTS]: number };
@@ -65,18 +62,25 @@ export interface ClientOptions extends Partial<Numeric> {
    * nothing and guarded flags report no exposures.
    */
   metrics?: (options: ResolvedOptions) => GuardMetrics;
+  /** For `guardMetrics`: how often counts are uploaded (default 5 000 ms). */
+  flushIntervalMs?: number;
+  /** For `guardMetrics`: distinct counters kept between uploads; more are dropped and counted (default 10 000). */
+  maxMetricKeys?: number;
 }
 
 /** What the client reports for flags under a guarded rollout (implemented by `guardMetrics`). */
 export interface GuardMetrics {
+  /** A guarded flag served `variation`. */
   exposure(flag: string, variation: string): void;
-  event(name: string, flag: string, variation: string, value: number | undefined): void;
+  /** `client.track`: count the event for every guarded flag, against the variation `evaluate` gives. */
+  track(name: string, flags: ReadonlyMap<string, CompiledFlag>, evaluate: (flag: CompiledFlag) => EvaluationDetail | undefined, value?: number): void;
   flush(): Promise<void>;
   close(): Promise<void>;
   stats(): MetricsStats;
 }
 
-export interface ResolvedOptions extends Numeric {
+/** The options with defaults applied (what `metrics` receives). */
+export interface ResolvedOptions extends Omit<ClientOptions, keyof Numeric>, Numeric {
   baseUrl: string;
   sdkKey: string;
   streaming: boolean;
@@ -100,6 +104,9 @@ const consoleLogger: Logger = {
 const quiet = (): void => {};
 export const silentLogger: Logger = { warn: quiet, error: quiet };
 
+/** A number option: a finite number ≥ 1 (rounded down), else the default. */
+export const numberOption = (value: unknown, fallback: number): number => (typeof value === 'number' && value >= 1 && value < Infinity ? Math.floor(value) : fallback);
+
 /** Throws a TypeError for a missing `url` or `sdkKey`: a misconfiguration should fail at startup, loudly. */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const fetchImpl = options?.fetch ?? (typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined);
@@ -107,11 +114,9 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     if (!valid) throw new TypeError(`switchyard: options.${name} is required`);
   }
   const numbers: Numeric = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) {
-    const value = options[key];
-    if (typeof value === 'number' && value >= 1 && value < Infinity) numbers[key] = Math.floor(value);
-  }
+  for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) numbers[key] = numberOption(options[key], DEFAULTS[key]);
   return {
+    ...options,
     ...numbers,
     baseUrl: options.url.replace(/\/+$/, ''),
     sdkKey: options.sdkKey,

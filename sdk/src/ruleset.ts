@@ -1,4 +1,6 @@
-import type { FlagConfig, FlagType, JsonValue, Segment, SegmentRule } from './types.js';
+import { compileSegments } from './clauses.js';
+import { compileFlag, type CompiledFlag } from './evaluate.js';
+import type { FlagConfig, FlagType, JsonValue, RuleSet, Segment, SegmentRule } from './types.js';
 
 /** `@switchyard/sdk/ruleset`: what the server and the dashboard need to build and validate rule sets (not SDK users). */
 export { CLAUSE_OPERATORS, FLAG_TYPES } from './types.js';
@@ -58,4 +60,12 @@ export function toRuleSetSegment(segment: {
     rules: segment.rules,
     version: segment.version,
   };
+}
+
+export { compileSegments };
+
+/** Compile every flag of a rule set once, for repeated evaluation with `evaluateCompiled` (the server's OFREP path). */
+export function compileRuleSet(ruleSet: Pick<RuleSet, 'flags' | 'segments'>): Map<string, CompiledFlag> {
+  const segments = compileSegments(ruleSet.segments);
+  return new Map(Object.keys(ruleSet.flags).map((key) => [key, compileFlag(ruleSet.flags[key]!, segments)]));
 }

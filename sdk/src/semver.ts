@@ -2,30 +2,29 @@
  * Just enough Semantic Versioning 2.0 for targeting clauses: `1.2.3`, `v1.2`, `2.0.0-beta.1+build`.
  * Missing minor/patch count as 0 (so `2` equals `2.0.0`); build metadata is ignored.
  */
-export type SemVer = readonly [major: number, minor: number, patch: number, prerelease: readonly (string | number)[]];
+
+/**
+ * A version as a list compared element by element: major, minor, patch, then the prerelease
+ * identifiers — or `~` for none, which sorts after every identifier (they are [0-9A-Za-z-]), so
+ * `1.0.0` > `1.0.0-rc.1`. Numbers sort before strings, as numeric identifiers do.
+ */
+export type SemVer = readonly (number | string)[];
 
 const SEMVER = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/;
 const NUMERIC = /^(0|[1-9]\d*)$/;
 
 export function parseSemVer(text: string): SemVer | undefined {
   const m = text.length > 256 ? null : SEMVER.exec(text.trim());
-  if (!m) return undefined;
-  const prerelease = m[4] ? m[4].split('.').map((id) => (NUMERIC.test(id) ? Number(id) : id)) : [];
-  return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0), prerelease];
+  const prerelease = m?.[4]?.split('.').map((id) => (NUMERIC.test(id) ? Number(id) : id)) ?? ['~'];
+  return m ? [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0), ...prerelease] : undefined;
 }
 
 /** Negative when a < b, 0 when equal in precedence, positive when a > b. */
 export function compareSemVer(a: SemVer, b: SemVer): number {
-  const [pa, pb] = [a[3], b[3]];
-  const core = a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
-  // A version with a prerelease has lower precedence than the same version without one.
-  if (core !== 0 || pa.length === 0 || pb.length === 0) return core || pb.length - pa.length;
-  for (let i = 0; i < pa.length && i < pb.length; i++) {
-    const [x, y] = [pa[i]!, pb[i]!];
-    if (x === y) continue;
-    // Numeric identifiers sort before alphanumeric ones.
-    if (typeof x === 'number') return typeof y === 'number' ? x - y : -1;
-    return typeof y === 'number' || x > y ? 1 : -1;
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const [x, y] = [a[i]!, b[i]!];
+    if (x !== y) return typeof x === typeof y ? (x < y ? -1 : 1) : typeof x === 'number' ? -1 : 1;
   }
-  return pa.length - pb.length;
+  // Equal so far: more prerelease identifiers sort later (`rc.1` < `rc.1.1`).
+  return a.length - b.length;
 }

@@ -37,9 +37,6 @@ function usesAny(flag: FlagConfig, segments: ReadonlySet<string>): boolean {
   );
 }
 
-/** Keys present in either record. */
-const keysOf = (...records: Record<string, unknown>[]): Set<string> => new Set(records.flatMap((r) => Object.keys(r)));
-
 /**
  * The client's cache: the current rule set, compiled. Evaluation reads `flags` (a map lookup plus
  * the rule walk). Updates compile first and swap in only when everything compiled, so a malformed
@@ -80,7 +77,7 @@ export class RuleStore {
   applyPatch(patch: unknown): ApplyOutcome {
     const current = this.ruleSet;
     if (!isRuleSetPatch(patch)) throw new TypeError('not a patch');
-    if (current === undefined) throw new Error('a patch arrived before any snapshot');
+    if (current === undefined) throw new Error('a patch before any snapshot');
     if (patch.version <= current.version) return undefined;
     const merge = <T>(base: Record<string, T>, changes: Record<string, T | null> = {}): Record<string, T> => {
       const next = { ...base };
@@ -99,7 +96,7 @@ export class RuleStore {
     const previous = this.ruleSet;
     const changedSegments = new Set<string>();
     const segments = new Map<string, CompiledSegment>();
-    for (const key of keysOf(previous?.segments ?? {}, next.segments)) {
+    for (const key of Object.keys({ ...previous?.segments, ...next.segments })) {
       const after = next.segments[key];
       const unchanged = previous !== undefined && same(previous.segments[key], after);
       if (!unchanged) changedSegments.add(key);
@@ -107,7 +104,7 @@ export class RuleStore {
     }
     const changed: string[] = [];
     const flags = new Map<string, CompiledFlag>();
-    for (const key of keysOf(previous?.flags ?? {}, next.flags)) {
+    for (const key of Object.keys({ ...previous?.flags, ...next.flags })) {
       const after = next.flags[key];
       const unchanged = previous !== undefined && same(previous.flags[key], after) && !(after && usesAny(after, changedSegments));
       if (!unchanged) changed.push(key);

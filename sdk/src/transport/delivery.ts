@@ -127,7 +127,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
         feed(decoder.decode(value, { stream: true }));
       }
     } catch (caught) {
-      error = timedOut ? new SwitchyardError('TIMEOUT', `stream: nothing received for ${options.heartbeatTimeoutMs} ms`) : asError('stream', caught);
+      error = timedOut ? new SwitchyardError('TIMEOUT', `stream: silent for ${options.heartbeatTimeoutMs} ms`) : asError('stream', caught);
     }
     clock.clearTimeout(watchdog);
     controller.abort(); // release the socket however we got here

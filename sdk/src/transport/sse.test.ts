@@ -9,7 +9,7 @@ function parseChunks(chunks: string[]): ServerSentEvent[] {
 }
 
 const STREAM =
-  '\uFEFF: heartbeat\r\n' +
+  ': heartbeat\r\n' +
   'event: snapshot\r\nid: 7\r\ndata: {"version":7,\r\ndata:"x":"é ✓"}\r\n\r\n' +
   'event:patch\nid:8\ndata:{"version":8}\n\n' +
   'data\n\n' +
@@ -42,6 +42,15 @@ describe('createSseParser', () => {
 
   it('gives the same events fed one character at a time', () => {
     expect(parseChunks([...STREAM])).toEqual(EXPECTED);
+  });
+
+  it('reads a stream through TextDecoder, which drops a leading BOM', () => {
+    const bytes = new TextEncoder().encode(`\uFEFFdata: x\n\n`);
+    const events: ServerSentEvent[] = [];
+    const feed = createSseParser((e) => events.push(e));
+    const decoder = new TextDecoder();
+    for (const byte of bytes) feed(decoder.decode(new Uint8Array([byte]), { stream: true }));
+    expect(events).toEqual([{ event: 'message', id: '', data: 'x' }]);
   });
 
   it('dispatches a CR-terminated event without waiting for the next chunk', () => {

@@ -1,6 +1,7 @@
 /**
  * A Server-Sent Events parser following the WHATWG "event stream interpretation" rules: lines end
- * in CRLF, LF or CR (a CR may end one chunk and its LF start the next); a leading BOM is skipped;
+ * in CRLF, LF or CR (a CR may end one chunk and its LF start the next); a leading BOM is already
+ * gone (it is fed the output of a TextDecoder, which drops it);
  * `:` starts a comment (liveness is judged on bytes, so comments need no handler); one space after
  * the colon is dropped; `data` lines join with "\n"; an event is dispatched on a blank line, never
  * at end of stream; an `id` containing NUL is ignored; `retry` is ignored (the client's own
@@ -21,7 +22,6 @@ export interface ServerSentEvent {
 /** Returns `feed(text)`: events are dispatched synchronously as they complete. */
 export function createSseParser(onEvent: (event: ServerSentEvent) => void): (chunk: string) => void {
   let buffer = '';
-  let started = false;
   let skipLeadingLf = false;
   let type = '';
   let data: string | undefined;
@@ -31,10 +31,6 @@ export function createSseParser(onEvent: (event: ServerSentEvent) => void): (chu
     const skip = skipLeadingLf && chunk[0] === '\n';
     if (chunk !== '') skipLeadingLf = chunk.endsWith('\r');
     buffer += skip ? chunk.slice(1) : chunk;
-    if (!started && buffer !== '') {
-      started = true;
-      if (buffer[0] === '\uFEFF') buffer = buffer.slice(1);
-    }
     if (!/[\r\n]/.test(chunk)) return; // a long event arriving in pieces is split once, when complete
     const lines = buffer.split(/\r\n|\r|\n/);
     buffer = lines.pop()!;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { compileFlag, compileRuleSet, type CompiledFlag, type RuleSet } from '@switchyard/sdk';
+import { compileFlag, type CompiledFlag, type RuleSet } from '@switchyard/sdk';
+import { compileRuleSet, compileSegments } from '@switchyard/sdk/ruleset';
 import type { AuditEntry, RuleSetChange, Store } from '../store/store.js';
 
 interface Entry {
@@ -98,11 +99,12 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> {
           if (segment) ruleSet.segments[key] = segment;
           else delete ruleSet.segments[key];
         }
+        let segments: ReturnType<typeof compileSegments> | undefined;
         for (const [key, flag] of Object.entries(change.flags)) {
           if (flag) ruleSet.flags[key] = flag;
           else delete ruleSet.flags[key];
           if (entry.compiled && !segmentsChanged) {
-            if (flag) entry.compiled.set(key, compileFlag(flag, ruleSet.segments));
+            if (flag) entry.compiled.set(key, compileFlag(flag, (segments ??= compileSegments(ruleSet.segments))));
             else entry.compiled.delete(key);
           }
         }
