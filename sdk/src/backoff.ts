@@ -16,10 +16,8 @@ export const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ baseMs: 1_000, ma
  * @example backoffDelay(3, Math.random) // somewhere in [0, 8000)
  */
 export function backoffDelay(attempt: number, random: () => number, options: BackoffOptions = DEFAULT_BACKOFF): number {
-  const safeAttempt = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
-  // 2^31 overflows nothing in float arithmetic, but clamp the exponent so the product stays finite.
-  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(safeAttempt, 52));
+  // A negative or NaN attempt counts as 0; the exponent is clamped so the product stays finite.
+  const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(Math.max(Math.floor(attempt), 0) || 0, 52));
   const r = random();
-  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
-  return unit * ceiling;
+  return (r > 0 ? Math.min(r, 1) : 0) * ceiling; // NaN or negative randomness: no delay
 }

@@ -59,9 +59,12 @@ function scalarTest({ operator, values }: Clause): ScalarTest {
   const bySemVer = SEMVER_TESTS[operator];
   if (bySemVer) {
     const versions = strings.map(parseSemVer).filter((s): s is SemVer => s !== undefined);
+    // Users share few app versions: the last parse is remembered, sparing a regex run per evaluation.
+    let lastValue: unknown;
+    let parsed: SemVer | undefined;
     return (v) => {
-      const parsed = isString(v) ? parseSemVer(v) : undefined;
-      return parsed !== undefined && versions.some((b) => bySemVer(compareSemVer(parsed, b)));
+      if (v !== lastValue) parsed = isString((lastValue = v)) ? parseSemVer(v as string) : undefined;
+      return parsed !== undefined && versions.some((b) => bySemVer(compareSemVer(parsed!, b)));
     };
   }
   if (operator === 'matches') {
@@ -77,6 +80,11 @@ function anyValue(attribute: ContextValue, test: ScalarTest): boolean {
   return typeof attribute === 'object' ? attribute.some(test) : test(attribute);
 }
 
+/** Module-level, so the matcher holds its segments, not the whole segment map. */
+function inSegments(members: readonly CompiledSegment[], expected: boolean): Matcher {
+  return (context) => members.some((contains) => contains(context)) === expected;
+}
+
 /**
  * Compile one clause. A missing attribute never matches (not even `not_in`), as in LaunchDarkly:
  * "country not in [US]" says nothing about a user whose country is unknown.
@@ -84,9 +92,12 @@ function anyValue(attribute: ContextValue, test: ScalarTest): boolean {
 export function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSegment>): Matcher {
   const { operator, attribute } = clause;
   if (operator === 'in_segment' || operator === 'not_in_segment') {
-    const members = clause.values.filter(isString).flatMap((key) => segments.get(key) ?? []);
-    const inAny: Matcher = (context) => members.some((contains) => contains(context));
-    return operator === 'in_segment' ? inAny : (context) => !inAny(context);
+    const members: CompiledSegment[] = [];
+    for (const key of clause.values) {
+      const member = segments.get(key as string);
+      if (member) members.push(member);
+    }
+    return inSegments(members, operator === 'in_segment');
   }
   const test = scalarTest(clause);
   if (operator === 'not_in') {
@@ -100,7 +111,8 @@ export function compileClause(clause: Clause, segments: ReadonlyMap<string, Comp
 
 /** All clauses must match (AND); an empty list matches everyone. */
 export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap<string, CompiledSegment>): Matcher {
-  const matchers = clauses.map((c) => compileClause(c, segments));
+  const matchers: Matcher[] = [];
+  for (const clause of clauses) matchers.push(compileClause(clause, segments)); // no closure: the AND below must not hold `segments`
   if (matchers.length === 1) return matchers[0]!;
   return (context) => {
     for (let i = 0; i < matchers.length; i++) if (!matchers[i]!(context)) return false;

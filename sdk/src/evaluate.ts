@@ -1,4 +1,4 @@
-import { BUCKETS, bucketFrom, saltState } from './bucket.js';
+import { BUCKETS, bucketFrom, saltState, type HashState } from './bucket.js';
 import { compileClauses, compileSegments, unitId, type CompiledSegment, type Matcher } from './clauses.js';
 import type { EvaluationContext, EvaluationReason, EvaluationResult, FlagConfig, JsonValue, Segment, Serve, Variation } from './types.js';
 
@@ -42,71 +42,90 @@ function deepFreeze<T extends JsonValue>(value: T): T {
   return value;
 }
 
+type Variations = ReadonlyMap<string, JsonValue>;
+
+function malformed(flag: FlagConfig, message: string): EvaluationDetail {
+  return Object.freeze({ value: null, reason: 'ERROR', errorCode: 'PARSE_ERROR', errorMessage: `flag ${flag.key}: ${message}` });
+}
+
+function result(flag: FlagConfig, variations: Variations, variant: string, reason: EvaluationReason, ruleId?: string): EvaluationDetail {
+  return variations.has(variant)
+    ? Object.freeze({ value: variations.get(variant)!, variant, reason, ...(ruleId === undefined ? {} : { ruleId }) })
+    : malformed(flag, `unknown variation ${variant}`);
+}
+
+const always =
+  (detail: EvaluationDetail): Evaluator =>
+  () =>
+    detail;
+
+/** What a rule (with `ruleId`) or the default rule serves. Module-level, so its closure holds only what it reads. */
+function compileServe(flag: FlagConfig, variations: Variations, serve: Serve, ruleId?: string): Evaluator {
+  const fixed = (variant: string): Evaluator => always(result(flag, variations, variant, ruleId === undefined ? 'STATIC' : 'TARGETING_MATCH', ruleId));
+  if ('variation' in serve) return fixed(serve.variation);
+  const { variations: shares, bucketBy = flag.bucketBy, salt = flag.salt } = serve.rollout;
+  const whole = shares.find((s) => s.weight >= BUCKETS);
+  if (whole) return fixed(whole.variation);
+  let total = 0;
+  // Cumulative upper bounds (exclusive) of each share's bucket range, in list order.
+  const bounds = Int32Array.from(shares, (s) => (total += s.weight));
+  if (total !== BUCKETS) return always(malformed(flag, `rollout weights sum to ${total}`));
+  const results = shares.map((s) => result(flag, variations, s.variation, 'SPLIT', ruleId));
+  // A context without the bucket-by attribute is outside every partial range: it gets the last
+  // share that serves anyone.
+  return rollout(bucketBy, saltState(salt), bounds, results, results[shares.map((s) => s.weight > 0).lastIndexOf(true)]!);
+}
+
+function rollout(bucketBy: string, state: HashState, bounds: Int32Array, results: readonly EvaluationDetail[], missing: EvaluationDetail): Evaluator {
+  return (context) => {
+    const id = unitId(context, bucketBy);
+    if (id === undefined) return missing;
+    const b = bucketFrom(state, id);
+    for (let i = 0; i < bounds.length; i++) if (b < bounds[i]!) return results[i]!;
+    return missing; // unreachable: bounds end at BUCKETS
+  };
+}
+
 /** Compile a flag against the (compiled) segments it may refer to (pure; the result is immutable). */
 export function compileFlag(flag: FlagConfig, segments: ReadonlyMap<string, CompiledSegment>): CompiledFlag {
-  const variations = new Map<string, JsonValue>(flag.variations.map((v: Variation) => [v.key, deepFreeze(structuredClone(v.value))]));
-  const malformed = (message: string): EvaluationDetail =>
-    Object.freeze({ value: null, reason: 'ERROR', errorCode: 'PARSE_ERROR', errorMessage: `flag ${flag.key}: ${message}` });
-  const result = (variant: string, reason: EvaluationReason, ruleId?: string): EvaluationDetail =>
-    variations.has(variant)
-      ? Object.freeze({ value: variations.get(variant)!, variant, reason, ...(ruleId === undefined ? {} : { ruleId }) })
-      : malformed(`unknown variation ${variant}`);
-
-  function compileServe(serve: Serve, ruleId?: string): Evaluator {
-    const fixed = (variant: string): Evaluator => {
-      const served = result(variant, ruleId === undefined ? 'STATIC' : 'TARGETING_MATCH', ruleId);
-      return () => served;
-    };
-    if ('variation' in serve) return fixed(serve.variation);
-    const { variations: shares, bucketBy = flag.bucketBy, salt = flag.salt } = serve.rollout;
-    const whole = shares.find((s) => s.weight >= BUCKETS);
-    if (whole) return fixed(whole.variation);
-    let total = 0;
-    // Cumulative upper bounds (exclusive) of each share's bucket range, in list order.
-    const bounds = Int32Array.from(shares, (s) => (total += s.weight));
-    if (total !== BUCKETS) {
-      const broken = malformed(`rollout weights sum to ${total}`);
-      return () => broken;
-    }
-    const results = shares.map((s) => result(s.variation, 'SPLIT', ruleId));
-    // A context without the bucket-by attribute is outside every partial range: it gets the last
-    // share that serves anyone.
-    const missing = results[shares.map((s) => s.weight > 0).lastIndexOf(true)]!;
-    const state = saltState(salt);
-    return (context) => {
-      const id = unitId(context, bucketBy);
-      if (id === undefined) return missing;
-      const b = bucketFrom(state, id);
-      for (let i = 0; i < bounds.length; i++) if (b < bounds[i]!) return results[i]!;
-      return missing; // unreachable: bounds end at BUCKETS
-    };
-  }
-
-  const off = result(flag.offVariation, 'DISABLED');
-  const targets = new Map<string, EvaluationDetail>();
+  const variations: Variations = new Map(flag.variations.map((v: Variation) => [v.key, deepFreeze(structuredClone(v.value))]));
+  let targets: Map<string, EvaluationDetail> | undefined;
   for (const target of flag.targets) {
-    const served = result(target.variation, 'TARGETING_MATCH');
+    const served = result(flag, variations, target.variation, 'TARGETING_MATCH');
     // The first target listing an ID wins, matching the order the dashboard shows.
-    for (const id of target.values) if (!targets.has(id)) targets.set(id, served);
+    for (const id of target.values) if (!(targets ??= new Map()).has(id)) targets.set(id, served);
   }
-  const matchers: Matcher[] = flag.rules.map((rule) => compileClauses(rule.clauses, segments));
-  const serves = flag.rules.map((rule) => compileServe(rule.serve, rule.id));
-  const fallthrough = compileServe(flag.defaultServe);
-  const on = flag.on;
-  const targetAttribute = flag.bucketBy;
   return {
     key: flag.key,
     config: flag,
-    evaluate(context) {
-      if (!on) return off;
-      if (targets.size > 0) {
-        const id = unitId(context, targetAttribute);
-        const hit = id === undefined ? undefined : targets.get(id);
-        if (hit !== undefined) return hit;
-      }
-      for (let i = 0; i < matchers.length; i++) if (matchers[i]!(context)) return serves[i]!(context);
-      return fallthrough(context);
-    },
+    evaluate: evaluator(
+      flag.on,
+      result(flag, variations, flag.offVariation, 'DISABLED'),
+      flag.bucketBy,
+      targets,
+      flag.rules.map((rule) => compileClauses(rule.clauses, segments)),
+      flag.rules.map((rule) => compileServe(flag, variations, rule.serve, rule.id)),
+      compileServe(flag, variations, flag.defaultServe),
+    ),
+  };
+}
+
+function evaluator(
+  on: boolean,
+  off: EvaluationDetail,
+  targetAttribute: string,
+  targets: ReadonlyMap<string, EvaluationDetail> | undefined,
+  matchers: readonly Matcher[],
+  serves: readonly Evaluator[],
+  fallthrough: Evaluator,
+): Evaluator {
+  return (context) => {
+    if (!on) return off;
+    // No ID (undefined) is never a key of `targets`.
+    const hit = targets?.get(unitId(context, targetAttribute)!);
+    if (hit !== undefined) return hit;
+    for (let i = 0; i < matchers.length; i++) if (matchers[i]!(context)) return serves[i]!(context);
+    return fallthrough(context);
   };
 }
 
