@@ -1,17 +1,16 @@
-export { BUCKETS, SEED, bucket, murmur3, percentageToBuckets } from './bucket.js';
-export { evaluate, evaluateCompiled, compileFlag, FLAG_NOT_FOUND } from './evaluate.js';
-export type { CompiledFlag, EvaluationDetail } from './evaluate.js';
-export { MAX_PATTERN_LENGTH, compilePattern } from './clauses.js';
-export { parseSemVer, compareSemVer } from './semver.js';
-export type { SemVer } from './semver.js';
+/**
+ * `@switchyard/sdk`: what an application needs — the client, the evaluator and bucketing, and the
+ * rule-set types. Kept small for browser bundles (see README "Size"); server-side helpers live in
+ * `@switchyard/sdk/ruleset`, guarded-rollout metrics in `@switchyard/sdk/metrics`.
+ */
+export { BUCKETS, bucket, percentageToBuckets } from './bucket.js';
+export { evaluate } from './evaluate.js';
+export type { EvaluationDetail } from './evaluate.js';
 export type * from './types.js';
 export { createClient } from './client.js';
 export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Listener, MetricsStats, SwitchyardClient, Widen } from './client-api.js';
 export type { ClientOptions, Clock, FetchLike, GuardMetrics, Logger, ResolvedOptions } from './options.js';
-export { DEFAULTS as CLIENT_DEFAULTS } from './options.js';
-export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { SwitchyardError } from './errors.js';
 export type { SwitchyardErrorCode } from './errors.js';
-export { isRuleSet, isRuleSetPatch } from './store.js';
-export type { RuleSetPatch } from './store.js';

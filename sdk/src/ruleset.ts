@@ -2,8 +2,21 @@ import { compileSegments } from './clauses.js';
 import { compileFlag, type CompiledFlag } from './evaluate.js';
 import type { FlagConfig, FlagType, JsonValue, RuleSet, Segment, SegmentRule } from './types.js';
 
-/** `@switchyard/sdk/ruleset`: what the server and the dashboard need to build and validate rule sets (not SDK users). */
+/**
+ * `@switchyard/sdk/ruleset`: what the server and the dashboard need to build, validate and
+ * evaluate rule sets in bulk — the same code the client runs, exported here rather than from the
+ * browser core.
+ */
 export { CLAUSE_OPERATORS, FLAG_TYPES } from './types.js';
+export { SEED, murmur3 } from './bucket.js';
+export { FLAG_NOT_FOUND, compileFlag, evaluateCompiled } from './evaluate.js';
+export type { CompiledFlag } from './evaluate.js';
+export { MAX_PATTERN_LENGTH, compilePattern } from './clauses.js';
+export { compareSemVer, parseSemVer } from './semver.js';
+export type { SemVer } from './semver.js';
+export { isRuleSet, isRuleSetPatch } from './store.js';
+export type { RuleSetPatch } from './store.js';
+export { DEFAULTS as CLIENT_DEFAULTS } from './options.js';
 
 /**
  * How a managed flag (as the server stores it and the API returns it) becomes what one

@@ -1,6 +1,6 @@
 /**
  * Size of the SDK's browser/edge core entry (`@switchyard/sdk`: evaluator, bucketing, client with
- * streaming and polling), bundled with esbuild, minified and gzipped. Target: ≤ 6 KB (6,144 bytes).
+ * streaming and polling), bundled with esbuild, minified and gzipped. Target: ≤ 6 KB, read as 6,000 bytes.
  * Also printed: what an app importing only `createClient` ships, and the same app with the opt-in
  * guarded-rollout metrics (`@switchyard/sdk/metrics`).
  *
@@ -10,7 +10,8 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { ROOT } from '../support/server-process.js';
 
-const TARGET = 6144;
+// "6 KB" read strictly: 6,000 bytes (6,144 if KiB were meant).
+const TARGET = 6000;
 
 async function bundle(contents: string) {
   const result = await build({

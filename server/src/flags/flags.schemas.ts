@@ -1,5 +1,5 @@
-import { BUCKETS, MAX_PATTERN_LENGTH, compilePattern, parseSemVer } from '@switchyard/sdk';
-import { CLAUSE_OPERATORS, FLAG_TYPES } from '@switchyard/sdk/ruleset';
+import { BUCKETS } from '@switchyard/sdk';
+import { CLAUSE_OPERATORS, FLAG_TYPES, MAX_PATTERN_LENGTH, compilePattern, parseSemVer } from '@switchyard/sdk/ruleset';
 import { z } from 'zod';
 
 /** Limits on everything a client can send: large enough for real use, small enough to stay fast. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { evaluateCompiled, type EvaluationContext } from '@switchyard/sdk';
+import type { EvaluationContext } from '@switchyard/sdk';
+import { evaluateCompiled } from '@switchyard/sdk/ruleset';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { compileFlag, type CompiledFlag, type RuleSet } from '@switchyard/sdk';
-import { compileRuleSet, compileSegments } from '@switchyard/sdk/ruleset';
+import type { RuleSet } from '@switchyard/sdk';
+import { compileFlag, compileRuleSet, compileSegments, type CompiledFlag } from '@switchyard/sdk/ruleset';
 import type { AuditEntry, RuleSetChange, Store } from '../store/store.js';
 
 interface Entry {
