@@ -144,6 +144,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
   function stopPolling(): void {
     poller?.abort();
     poller = undefined;
+    pollOk = false;
     clock.clearTimeout(pollTimer);
   }
 
