@@ -77,7 +77,7 @@ export interface AuditEntry {
   at: string;
   actor: string;
   action: string;
-  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key';
+  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key' | 'webhook';
   resourceKey: string;
   environment: string | null;
   before: unknown;

@@ -7,7 +7,7 @@ import { absoluteTime, relativeTime } from '../logic/time.js';
 import { Link } from '../router.js';
 import { useLive, useResource } from '../state.js';
 
-const TYPES = ['', 'flag', 'segment', 'environment', 'api_token', 'sdk_key'] as const;
+const TYPES = ['', 'flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook'] as const;
 
 /** Everything that changed, newest first, with cursor pagination. */
 export function AuditLogPage() {

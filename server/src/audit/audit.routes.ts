@@ -5,14 +5,14 @@ import type { FlagsService } from '../flags/flags.service.js';
 import { toFlagResponse } from '../flags/flags.routes.js';
 import { auditContext, expectedVersion, iso } from '../http/request-context.js';
 import { errorResponses, pageQuery } from '../http/responses.js';
-import { AUDIT_SOURCES, type AuditEntry, type AuditQuery, type Store } from '../store/store.js';
+import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery, type Store } from '../store/store.js';
 
 export const auditEntryResponse = z.object({
   id: z.int(),
   at: z.string(),
   actor: z.string(),
   action: z.string(),
-  resourceType: z.enum(['flag', 'segment', 'environment', 'api_token', 'sdk_key']),
+  resourceType: z.enum(AUDIT_RESOURCES),
   resourceKey: z.string(),
   environment: z.string().nullable(),
   before: z.unknown(),
@@ -37,7 +37,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ store: Store; flags: FlagsServ
       tags: ['audit'],
       summary: 'Global audit log, newest first (cursor pagination)',
       querystring: pageQuery.extend({
-        resourceType: z.enum(['flag', 'segment', 'environment', 'api_token', 'sdk_key']).optional(),
+        resourceType: z.enum(AUDIT_RESOURCES).optional(),
         resourceKey: z.string().max(LIMITS.key).optional(),
         environment: z.string().max(LIMITS.key).optional(),
         actor: z.string().max(LIMITS.name).optional(),

@@ -304,4 +304,19 @@ describe('webhooks', () => {
     expect((await admin({ method: 'GET', url: '/api/webhooks/999/deliveries' })).statusCode).toBe(404);
     expect((await h.inject(h.viewer, { method: 'GET', url: '/api/webhooks' })).statusCode).toBe(403);
   });
+
+  it('audits adding and removing a webhook, never with its secret', async () => {
+    const created = await admin({ method: 'POST', url: '/api/webhooks', payload: { url: 'https://hooks.example/audit', events: ['release.rolled_back'] } });
+    const { id, secret } = created.json();
+    expect((await admin({ method: 'DELETE', url: `/api/webhooks/${id}` })).statusCode).toBe(204);
+    expect((await admin({ method: 'DELETE', url: `/api/webhooks/${id}` })).statusCode).toBe(404);
+    const audit = (await admin({ method: 'GET', url: '/api/audit?resourceType=webhook' })).json();
+    expect(audit.items.map((e: { action: string; resourceKey: string }) => [e.action, e.resourceKey])).toEqual([
+      ['webhook.deleted', String(id)],
+      ['webhook.created', String(id)],
+    ]);
+    expect(audit.items[1].after).toEqual({ url: 'https://hooks.example/audit', events: ['release.rolled_back'] });
+    expect(audit.items[0].before).toEqual({ url: 'https://hooks.example/audit', events: ['release.rolled_back'] });
+    expect(JSON.stringify(audit)).not.toContain(secret);
+  });
 });

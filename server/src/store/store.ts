@@ -14,7 +14,8 @@ import type { SessionStore } from '../sessions/sessions.store.js';
 
 export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
-export type AuditResource = 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key';
+export const AUDIT_RESOURCES = ['flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook'] as const;
+export type AuditResource = (typeof AUDIT_RESOURCES)[number];
 
 /** Who made a change, and why: recorded with the change in the same transaction. */
 export interface AuditContext {

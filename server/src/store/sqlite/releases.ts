@@ -6,7 +6,7 @@ import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan 
 import { ACTIVE_STATUSES } from '../../releases/plans.js';
 import type { EventInput, MetricCount, MetricPoint, MetricTotals, PlanProgress, ReleaseStore, Webhook, WebhookDelivery } from '../../releases/releases.store.js';
 import { EXPOSURE_METRIC } from '../../releases/releases.store.js';
-import type { AuditContext, AuditEntry } from '../store.js';
+import type { AuditContext, AuditEntry, AuditResource } from '../store.js';
 import { toAuditEntry } from './rows.js';
 
 type PlanRow = typeof releasePlans.$inferSelect;
@@ -26,10 +26,10 @@ export class SqliteReleaseStore implements ReleaseStore {
     return this.db.$client.transaction(fn)();
   }
 
-  private audit(action: string, flagKey: string, environment: string | null, after: unknown, ctx: AuditContext): AuditEntry {
+  private audit(action: string, flagKey: string, environment: string | null, after: unknown, ctx: AuditContext, resource: { type: AuditResource; before?: unknown } = { type: 'flag' }): AuditEntry {
     const row = this.db
       .insert(auditLog)
-      .values({ at: this.now(), actor: ctx.actor, action, resourceType: 'flag', resourceKey: flagKey, environment, before: null, after: after ?? null, source: ctx.source, message: ctx.message ?? null, commit: ctx.commit ?? null })
+      .values({ at: this.now(), actor: ctx.actor, action, resourceType: resource.type, resourceKey: flagKey, environment, before: resource.before ?? null, after: after ?? null, source: ctx.source, message: ctx.message ?? null, commit: ctx.commit ?? null })
       .returning()
       .get();
     return toAuditEntry(row);
@@ -164,17 +164,25 @@ export class SqliteReleaseStore implements ReleaseStore {
     this.db.delete(releaseMetrics).where(lt(releaseMetrics.windowStart, before)).run();
   }
 
+  // Webhooks are audited in the same transaction as the change; the signing secret never is.
   async createWebhook(input: { url: string; secret: string; events: string[] }, ctx: AuditContext): Promise<Webhook> {
-    const row = this.db.insert(webhooks).values({ ...input, createdAt: this.now(), createdBy: ctx.actor }).returning().get();
-    return { id: row.id, url: row.url, events: row.events, createdAt: row.createdAt, createdBy: row.createdBy };
+    return this.tx(() => {
+      const row = this.db.insert(webhooks).values({ ...input, createdAt: this.now(), createdBy: ctx.actor }).returning().get();
+      this.audit('webhook.created', String(row.id), null, { url: row.url, events: row.events }, ctx, { type: 'webhook' });
+      return { id: row.id, url: row.url, events: row.events, createdAt: row.createdAt, createdBy: row.createdBy };
+    });
   }
 
   async listWebhooks(): Promise<(Webhook & { secret: string })[]> {
     return this.db.select().from(webhooks).orderBy(webhooks.id).all();
   }
 
-  async deleteWebhook(id: number): Promise<boolean> {
-    return this.db.delete(webhooks).where(eq(webhooks.id, id)).returning().all().length > 0;
+  async deleteWebhook(id: number, ctx: AuditContext): Promise<boolean> {
+    return this.tx(() => {
+      const row = this.db.delete(webhooks).where(eq(webhooks.id, id)).returning().get();
+      if (row) this.audit('webhook.deleted', String(id), null, null, ctx, { type: 'webhook', before: { url: row.url, events: row.events } });
+      return row !== undefined;
+    });
   }
 
   async createDeliveries(event: string, payload: string, webhookIds: readonly number[], now: number): Promise<WebhookDelivery[]> {
