@@ -36,6 +36,11 @@ export class GitOpsService {
     private readonly ruleSets: RuleSetCache,
   ) {}
 
+  /** What the Git sync (`actor`) wrote before this process started: see Store.writtenBy. */
+  writtenBy(actor: string): Promise<{ flags: string[]; segments: string[] }> {
+    return this.store.writtenBy(actor);
+  }
+
   async current(): Promise<CurrentState> {
     const [environments, segments, flags] = await Promise.all([this.store.listEnvironments(), this.store.listSegments(), this.store.listFlags()]);
     return { environments, segments, flags };

@@ -129,6 +129,19 @@ describe('serve --sync', () => {
     expect((await store.getFlag('checkout'))!.description).toBe('changed by hand');
   });
 
+  it('after a restart, deletes what left the file while the server was down, still never what it did not manage', async () => {
+    await app.inject({ method: 'POST', url: '/api/flags', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { key: 'hand-made' } });
+    await app.close();
+    writeFileSync(path, FILE.replace(/flags:[\s\S]*$/, 'flags: {}\n'));
+    app = await buildApp({ store, defaultMetrics: false, dashboardDir: null, syncPath: path });
+    await app.ready();
+    await waitFor(async () => (await get('/api/flags/checkout')).statusCode, (code) => code === 404);
+    expect((await get('/api/flags/hand-made')).statusCode).toBe(200);
+    // A flag of the same key created by hand after the sync deleted it is not the sync's.
+    await app.inject({ method: 'POST', url: '/api/flags', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { key: 'checkout' } });
+    expect((await store.writtenBy('gitops')).flags).not.toContain('checkout');
+  });
+
   it('deletes a flag removed from the file, but never one it did not manage', async () => {
     await app.inject({ method: 'POST', url: '/api/flags', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { key: 'hand-made' } });
     writeFileSync(path, FILE.replace(/flags:[\s\S]*$/, 'flags: {}\n'));

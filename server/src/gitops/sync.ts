@@ -97,7 +97,13 @@ export class GitOpsSync {
       return this.fail(`cannot read ${path}: ${(error as Error).message}`, []);
     }
     const hash = createHash('sha256').update(JSON.stringify(sources)).digest('hex');
-    const pruneOnly = { flags: managed.managedFlags(), segments: managed.managedSegments() };
+    let pruneOnly = { flags: managed.managedFlags(), segments: managed.managedSegments() };
+    if (this.appliedHash === null && pruneOnly.flags.size === 0 && pruneOnly.segments.size === 0) {
+      // Just started: what the sync wrote before the restart is still its own, so a flag removed
+      // from the file while the server was down is deleted now, as it would have been had it run.
+      const earlier = await gitops.writtenBy(SYNC_ACTOR);
+      pruneOnly = { flags: new Set(earlier.flags), segments: new Set(earlier.segments) };
+    }
     try {
       const { desired, current } = await gitops.load(sources);
       const plan = planChanges(desired, current, { pruneOnly });

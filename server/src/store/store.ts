@@ -147,6 +147,11 @@ export interface Store {
   // Audit
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
   getAuditEntry(id: number): Promise<AuditEntry | undefined>;
+  /**
+   * Flag and segment keys `actor` has written since anyone else last created them (per the audit
+   * log): what a Git sync managed before a restart, so it can still prune what left the file.
+   */
+  writtenBy(actor: string): Promise<{ flags: string[]; segments: string[] }>;
   /** Restore a flag to `snapshot` (or delete it when null), audited as `flag.reverted`. */
   restoreFlag(key: string, snapshot: Flag | null, expectedVersion: number | undefined, audit: AuditContext & { revertOf: number }): Promise<Write<Flag | null>>;
 

@@ -313,6 +313,17 @@ export class SqliteStore implements Store {
       .map(toAuditEntry);
   }
 
+  async writtenBy(actor: string): Promise<{ flags: string[]; segments: string[] }> {
+    const rows = this.k.db.all<{ type: string; key: string }>(sql`
+      select a.resource_type as type, a.resource_key as key from audit_log a
+      where a.actor = ${actor} and a.resource_type in ('flag', 'segment')
+        and a.id > coalesce((select max(c.id) from audit_log c
+          where c.resource_type = a.resource_type and c.resource_key = a.resource_key
+            and c.action = a.resource_type || '.created' and c.actor <> ${actor}), 0)
+      group by a.resource_type, a.resource_key`);
+    return { flags: rows.filter((r) => r.type === 'flag').map((r) => r.key), segments: rows.filter((r) => r.type === 'segment').map((r) => r.key) };
+  }
+
   async getAuditEntry(id: number): Promise<AuditEntry | undefined> {
     const row = this.k.db.select().from(auditLog).where(eq(auditLog.id, id)).get();
     return row ? toAuditEntry(row) : undefined;
