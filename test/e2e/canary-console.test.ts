@@ -67,6 +67,29 @@ describe.skipIf(!ready)('canary console in a browser', () => {
     expect(view.body.stage).toBe('dogfood');
   });
 
+  it('saves a guarded plan from the form, with its own error event, α and δ', async () => {
+    await call('POST', '/api/flags', { key: 'form-plan', name: 'Form plan' });
+    await page.goto(`${server.url}/flags/form-plan`);
+    await console_().getByRole('button', { name: 'Create plan' }).click();
+    const form = page.locator('form.plan-form');
+    await form.getByLabel('Steps (%)').fill('5, 25, 100');
+    await form.getByLabel('Error event').fill('checkout_error');
+    await form.getByLabel('False rollback risk (α)').fill('0.01');
+    await form.getByLabel('Tolerated increase (δ, %)').fill('20');
+    await form.getByRole('button', { name: 'Save plan' }).click();
+    await console_().getByRole('button', { name: 'Start' }).waitFor();
+    const view = await call<{ plan: { spec: { steps: { percentage: number }[]; guard: { errorEvent: string; alpha: number; minRelativeIncrease: number } } } }>('GET', '/api/flags/form-plan/environments/production/release-plan');
+    expect(view.body.plan.spec.steps.map((s) => s.percentage)).toEqual([5, 25, 100]);
+    expect(view.body.plan.spec.guard).toMatchObject({ errorEvent: 'checkout_error', alpha: 0.01, minRelativeIncrease: 0.2 });
+    // Out of range: the browser refuses to submit the form (the server would answer 400 too).
+    await console_().getByRole('button', { name: 'Edit plan' }).click();
+    await form.getByLabel('False rollback risk (α)').fill('0.9');
+    await form.getByRole('button', { name: 'Save plan' }).click();
+    expect(await form.getByLabel('False rollback risk (α)').evaluate((input) => (input as HTMLInputElement).validity.rangeOverflow)).toBe(true);
+    const unchanged = await call<{ plan: { spec: { guard: { alpha: number } } } }>('GET', '/api/flags/form-plan/environments/production/release-plan');
+    expect(unchanged.body.plan.spec.guard.alpha).toBe(0.01);
+  });
+
   it('switches a blue/green flag in one click and shows which side is live', async () => {
     await page.goto(`${server.url}/flags/stack`);
     const card = page.locator('section.blue-green');

@@ -12,6 +12,10 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
   const [exposures, setExposures] = useState('1000');
   const [increment, setIncrement] = useState('10');
   const [cap, setCap] = useState('100');
+  // The guard's decision rule (README "The decision rule"); the defaults are the server's.
+  const [errorEvent, setErrorEvent] = useState('error');
+  const [alpha, setAlpha] = useState('0.05');
+  const [delta, setDelta] = useState('10');
   const save = async (e: Event) => {
     e.preventDefault();
     const body =
@@ -22,6 +26,7 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
               .split(',')
               .map((s) => Number(s.trim().replace('%', '')))
               .map((percentage) => ({ percentage, minDurationMs: Math.round(Number(minutes) * MINUTE), minExposures: percentage >= 100 ? 0 : Number(exposures) })),
+            guard: { errorEvent: errorEvent.trim(), alpha: Number(alpha), minRelativeIncrease: Number(delta) / 100 },
           }
         : { strategy, incrementPercent: Number(increment), intervalMs: Math.round(Number(minutes) * MINUTE), capPercent: Number(cap) };
     const result = await actions.run('Release plan saved.', () => api('PUT', `/api/flags/${enc(flagKey)}/environments/${enc(environment)}/release-plan`, body));
@@ -46,6 +51,18 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
             <label class="field">
               Min exposures per step
               <input type="number" min="0" value={exposures} onInput={(e) => setExposures((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field" title="client.track(name, user) events counted as errors">
+              Error event
+              <input value={errorEvent} onInput={(e) => setErrorEvent((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field" title="α: the chance of rolling back a variation that is no worse (false rollback rate)">
+              False rollback risk (α)
+              <input type="number" min="0.0001" max="0.5" step="any" value={alpha} onInput={(e) => setAlpha((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field" title="δ: error-rate increases smaller than this (relative to the control) are tolerated">
+              Tolerated increase (δ, %)
+              <input type="number" min="0" max="1000" step="any" value={delta} onInput={(e) => setDelta((e.target as HTMLInputElement).value)} />
             </label>
           </>
         ) : (
