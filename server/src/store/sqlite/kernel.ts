@@ -1,19 +1,13 @@
 import type { Db } from '../../db/client.js';
 import { AppError } from '../../errors.js';
-import type { AuditContext, AuditEntry, AuditResource } from '../store.js';
+import type { AuditContext, AuditEntry } from '../store.js';
 import { Statements } from './statements.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Conn = Db | Tx;
 
-export interface AuditWrite {
-  action: string;
-  resourceType: AuditResource;
-  resourceKey: string;
-  environment: string | null;
-  before: unknown;
-  after: unknown;
-}
+/** What a write says about itself; the kernel adds id, time, actor and source. */
+export type AuditWrite = Pick<AuditEntry, 'action' | 'resourceType' | 'resourceKey' | 'environment' | 'before' | 'after'>;
 
 /**
  * What every part of the SQLite store shares: the connection, prepared statements, the clock,

@@ -6,7 +6,8 @@ import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan 
 import { ACTIVE_STATUSES } from '../../releases/plans.js';
 import type { EventInput, MetricCount, MetricPoint, MetricTotals, PlanProgress, ReleaseStore, Webhook, WebhookDelivery } from '../../releases/releases.store.js';
 import { EXPOSURE_METRIC } from '../../releases/releases.store.js';
-import type { AuditContext, AuditEntry, AuditResource } from '../store.js';
+import type { AuditContext, AuditEntry } from '../store.js';
+import type { AuditWrite } from './kernel.js';
 import { toAuditEntry } from './rows.js';
 
 type PlanRow = typeof releasePlans.$inferSelect;
@@ -26,13 +27,18 @@ export class SqliteReleaseStore implements ReleaseStore {
     return this.db.$client.transaction(fn)();
   }
 
-  private audit(action: string, flagKey: string, environment: string | null, after: unknown, ctx: AuditContext, resource: { type: AuditResource; before?: unknown } = { type: 'flag' }): AuditEntry {
+  private audit(entry: AuditWrite, ctx: AuditContext): AuditEntry {
     const row = this.db
       .insert(auditLog)
-      .values({ at: this.now(), actor: ctx.actor, action, resourceType: resource.type, resourceKey: flagKey, environment, before: resource.before ?? null, after: after ?? null, source: ctx.source, message: ctx.message ?? null, commit: ctx.commit ?? null })
+      .values({ ...entry, at: this.now(), actor: ctx.actor, before: entry.before ?? null, after: entry.after ?? null, source: ctx.source, message: ctx.message ?? null, commit: ctx.commit ?? null })
       .returning()
       .get();
     return toAuditEntry(row);
+  }
+
+  /** A release plan's change, audited on its flag. */
+  private auditFlag(action: string, flagKey: string, environment: string | null, after: unknown, ctx: AuditContext): AuditEntry {
+    return this.audit({ action, resourceType: 'flag', resourceKey: flagKey, environment, before: null, after }, ctx);
   }
 
   private event(planId: number | null, flagKey: string, environment: string, event: EventInput, actor: string): void {
@@ -62,7 +68,7 @@ export class SqliteReleaseStore implements ReleaseStore {
         : this.db.insert(releasePlans).values({ flagKey, environment, ...values }).returning().get();
       const plan = toPlan(row);
       this.event(plan.id, flagKey, environment, { kind: 'created', message: `${spec.strategy} plan: ${spec.steps.map((s) => `${s.percentage}%`).join(' → ')}`, evidence: spec }, ctx.actor);
-      return { plan, audit: this.audit('release.plan_saved', flagKey, environment, spec, ctx) };
+      return { plan, audit: this.auditFlag('release.plan_saved', flagKey, environment, spec, ctx) };
     });
   }
 
@@ -70,7 +76,7 @@ export class SqliteReleaseStore implements ReleaseStore {
     return this.tx(() => {
       const row = this.db.delete(releasePlans).where(eq(releasePlans.id, id)).returning().get();
       if (!row) throw AppError.notFound('release plan', id);
-      return this.audit('release.plan_deleted', row.flagKey, row.environment, null, ctx);
+      return this.auditFlag('release.plan_deleted', row.flagKey, row.environment, null, ctx);
     });
   }
 
@@ -84,7 +90,7 @@ export class SqliteReleaseStore implements ReleaseStore {
         .get();
       if (!row) return undefined;
       this.event(plan.id, plan.flagKey, plan.environment, event, ctx?.actor ?? 'release-guard');
-      const audit = ctx ? this.audit(`release.${event.kind}`, plan.flagKey, plan.environment, event.evidence ?? null, { ...ctx, message: ctx.message ?? event.message }) : null;
+      const audit = ctx ? this.auditFlag(`release.${event.kind}`, plan.flagKey, plan.environment, event.evidence ?? null, { ...ctx, message: ctx.message ?? event.message }) : null;
       return { plan: toPlan(row), audit };
     });
   }
@@ -168,7 +174,7 @@ export class SqliteReleaseStore implements ReleaseStore {
   async createWebhook(input: { url: string; secret: string; events: string[] }, ctx: AuditContext): Promise<Webhook> {
     return this.tx(() => {
       const row = this.db.insert(webhooks).values({ ...input, createdAt: this.now(), createdBy: ctx.actor }).returning().get();
-      this.audit('webhook.created', String(row.id), null, { url: row.url, events: row.events }, ctx, { type: 'webhook' });
+      this.audit({ action: 'webhook.created', resourceType: 'webhook', resourceKey: String(row.id), environment: null, before: null, after: { url: row.url, events: row.events } }, ctx);
       return { id: row.id, url: row.url, events: row.events, createdAt: row.createdAt, createdBy: row.createdBy };
     });
   }
@@ -180,7 +186,7 @@ export class SqliteReleaseStore implements ReleaseStore {
   async deleteWebhook(id: number, ctx: AuditContext): Promise<boolean> {
     return this.tx(() => {
       const row = this.db.delete(webhooks).where(eq(webhooks.id, id)).returning().get();
-      if (row) this.audit('webhook.deleted', String(id), null, null, ctx, { type: 'webhook', before: { url: row.url, events: row.events } });
+      if (row) this.audit({ action: 'webhook.deleted', resourceType: 'webhook', resourceKey: String(id), environment: null, before: { url: row.url, events: row.events }, after: null }, ctx);
       return row !== undefined;
     });
   }
