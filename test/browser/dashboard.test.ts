@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket } from '@switchyard/sdk';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, DASHBOARD_DIST, browserReady as ready, launchChromium, signIn as signInAt } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -10,14 +11,11 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
  * (sign in → create → dogfood → 10% → 100% → kill), checked after each step by SDK evaluations
  * over OFREP; viewer read-only; XSS inert; 409 conflict; live updates; screenshots.
  */
-const DIST = join(ROOT, 'dashboard/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const FLAG = 'checkout-v2';
 const XSS = '<img src=x onerror="window.__xss=1"> New checkout <script>window.__xss=2</script>';
-const ready = existsSync(DIST) && existsSync(CHROMIUM);
 if (!ready) {
-  console.warn(`[browser tests skipped] ${existsSync(DIST) ? `${CHROMIUM} missing: apt-get install -y chromium` : 'dashboard/dist missing: run `pnpm --filter @switchyard/dashboard build` first'}`);
+  console.warn(`[browser tests skipped] ${existsSync(DASHBOARD_DIST) ? `${CHROMIUM} missing: apt-get install -y chromium` : 'dashboard/dist missing: run `pnpm --filter @switchyard/dashboard build` first'}`);
 }
 
 /** Users by bucket for the flag's salt (its key): inside a 10% rollout, and outside it. */
@@ -54,12 +52,7 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
     return out;
   }
 
-  async function signIn(p: Page, token: string): Promise<void> {
-    await p.goto(server.url + '/');
-    await p.getByLabel('API token').fill(token);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('heading', { name: /^Flags/ }).waitFor();
-  }
+  const signIn = (p: Page, token: string) => signInAt(p, server.url, token);
 
   const headerStage = (p: Page, stage: string) => p.locator(`.flag-page > header .badge[data-stage="${stage}"]`).waitFor({ timeout: 5000 });
 
@@ -75,7 +68,7 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
     server = await startServerProcess();
     call = api(server.url, server.adminToken);
     sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'browser-test', environment: 'production' })).body.key;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   });
 

@@ -1,14 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
+import { removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /** A server in Git sync mode, seen in the browser: managed flags are marked and read-only, except the kill switch. */
-const DIST = join(ROOT, 'dashboard/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
-const ready = existsSync(DIST) && existsSync(CHROMIUM);
 
 const FILE = `formatVersion: 1
 environments:
@@ -30,12 +28,9 @@ describe.skipIf(!ready)('dashboard with a Git-managed flag', () => {
     repo = mkdtempSync(join(tmpdir(), 'switchyard-sync-'));
     writeFileSync(join(repo, 'flags.yaml'), FILE);
     server = await startServerProcess({ args: ['--sync', join(repo, 'flags.yaml')] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(server.url + '/');
-    await page.getByLabel('API token').fill(server.adminToken);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: /^Flags/ }).waitFor();
+    await signIn(page, server.url, server.adminToken);
   });
 
   afterAll(async () => {

@@ -1,17 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The canary console and the blue/green card in a real browser against the real server: start a
  * plan, see the live split, pause, resume, abort; switch a blue/green flag and back.
  */
-const DIST = join(ROOT, 'dashboard/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test/artifacts');
-const ready = existsSync(DIST) && existsSync(CHROMIUM);
 if (!ready) console.warn('[canary console browser test skipped] needs dashboard/dist and /usr/bin/chromium');
 
 describe.skipIf(!ready)('canary console in a browser', () => {
@@ -28,12 +26,9 @@ describe.skipIf(!ready)('canary console in a browser', () => {
     const steps = [1, 10, 50, 100].map((percentage) => ({ percentage, minDurationMs: 3_600_000, minExposures: 1000 }));
     expect((await call('PUT', '/api/flags/new-search/environments/production/release-plan', { strategy: 'guarded', steps })).status).toBe(200);
     await call('POST', '/api/flags', { key: 'stack', name: 'Stack', type: 'string', variations: [{ key: 'blue', value: 'blue' }, { key: 'green', value: 'green' }] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    await page.goto(server.url + '/');
-    await page.getByLabel('API token').fill(server.adminToken);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: /^Flags/ }).waitFor();
+    await signIn(page, server.url, server.adminToken);
   });
 
   afterAll(async () => {
