@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { buildApp } from './app.js';
-import { bootstrap } from './bootstrap.js';
+import { bootstrap } from './services/bootstrap.js';
 import type { Config } from './config.js';
-import { createDb, migrate } from './db/client.js';
+import { createDb, migrate } from './store/sqlite/connection.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 
 export const DATABASE_FILE = 'switchyard.db';

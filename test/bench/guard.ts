@@ -9,8 +9,8 @@
  *
  *   node --conditions=switchyard-source --import tsx test/bench/guard.ts [--runs 1000] [--seed 7] [--delta 0.1] [--alpha 0.05] [--traffic 2000]
  */
-import { DEFAULT_GUARD, assessErrorRate, type ArmCounts } from '../../server/src/releases/decision.js';
-import { DEFAULT_STEPS } from '../../server/src/releases/plans.js';
+import { DEFAULT_GUARD, assessErrorRate, type ArmCounts } from '../../server/src/domain/releases/decision.js';
+import { DEFAULT_STEPS } from '../../server/src/domain/releases/plans.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {

@@ -1,4 +1,4 @@
-/** Shapes of the release-plan API (server/src/releases/releases.routes.ts). */
+/** Shapes of the release-plan API (server/src/http/releases.routes.ts). */
 
 export interface Step {
   percentage: number;

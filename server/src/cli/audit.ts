@@ -1,5 +1,5 @@
-import { flagEnvironmentSchema } from '../flags/flags.schemas.js';
-import { deriveStage } from '../flags/stages.js';
+import { flagEnvironmentSchema } from '../domain/flags.js';
+import { deriveStage } from '../domain/stages.js';
 import { positiveInteger, stringOption } from './args.js';
 import { printJson, type AuditEntryView, type Command } from './command.js';
 import { formatTable, formatTime } from './output.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { auditEntryResponse } from '../audit/audit.routes.js';
-import type { flagResponse } from '../flags/flags.routes.js';
+import type { auditEntryResponse } from '../http/audit.routes.js';
+import type { flagResponse } from '../http/flags.routes.js';
 import type { ArgumentSpec, OptionSpecs, ParsedArgs } from './args.js';
 import type { ApiClient, ApiResponse } from './http.js';
 import type { Io } from './output.js';

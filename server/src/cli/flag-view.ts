@@ -1,5 +1,5 @@
 import { BUCKETS } from '@switchyard/sdk';
-import { DOGFOOD_RULE_ID } from '../flags/stages.js';
+import { DOGFOOD_RULE_ID } from '../domain/stages.js';
 import type { FlagView } from './command.js';
 import { formatFields, formatStages, formatTable, formatTime, formatValue, plural } from './output.js';
 

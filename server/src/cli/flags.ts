@@ -1,5 +1,5 @@
 import { FLAG_TYPES } from '@switchyard/sdk/ruleset';
-import { parseStage } from '../flags/stages.js';
+import { parseStage } from '../domain/stages.js';
 import { booleanOption, stringOption, stringsOption } from './args.js';
 import { path, printJson, type Command, type CommandContext, type EnvironmentView, type FlagView } from './command.js';
 import { CommandError, UsageError } from './errors.js';

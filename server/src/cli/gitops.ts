@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { serializeDocument, type ExportFormat } from '../gitops/export.js';
-import type { ApplyResult } from '../gitops/gitops.service.js';
-import type { FieldChange, Plan, PlannedChange } from '../gitops/plan.js';
-import { gitHead, readSources } from '../gitops/sync.js';
+import { serializeDocument, type ExportFormat } from '../domain/gitops/export.js';
+import type { ApplyResult } from '../services/gitops/gitops.service.js';
+import type { FieldChange, Plan, PlannedChange } from '../domain/gitops/plan.js';
+import { gitHead, readSources } from '../services/gitops/sync.js';
 import { booleanOption, stringOption } from './args.js';
 import { printJson, type Command, type CommandContext } from './command.js';
 import { ApiError, CommandError, UsageError } from './errors.js';

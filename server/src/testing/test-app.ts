@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type Services } from '../app.js';
-import { bootstrap } from '../bootstrap.js';
-import { createDb, migrate, type Db } from '../db/client.js';
+import { bootstrap } from '../services/bootstrap.js';
+import { createDb, migrate, type Db } from '../store/sqlite/connection.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /**

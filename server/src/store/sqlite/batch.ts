@@ -1,11 +1,11 @@
 import type { FlagConfig, Segment as RuleSetSegment } from '@switchyard/sdk';
-import type { Db } from '../../db/client.js';
-import { AppError } from '../../errors.js';
-import { defaultFlagEnvironment } from '../../flags/defaults.js';
-import type { Flag } from '../../flags/flags.schemas.js';
-import { sameForSdks, toFlagConfig, toRuleSetSegment } from '../../rulesets/ruleset.js';
-import type { Segment } from '../../segments/segments.schemas.js';
-import type { AuditContext, AuditEntry, AuditResource, BatchOp, BatchResult, RuleSetChange } from '../store.js';
+import type { Db } from './connection.js';
+import { AppError } from '../../domain/errors.js';
+import { defaultFlagEnvironment } from '../../domain/flag-defaults.js';
+import type { Flag } from '../../domain/flags.js';
+import { sameForSdks, toFlagConfig, toRuleSetSegment } from '../../domain/ruleset.js';
+import type { Segment } from '../../domain/segments.js';
+import type { AuditContext, AuditEntry, AuditResource, BatchOp, BatchResult, RuleSetChange } from '../ports.js';
 import { flagFromRow, flagParams, type EnvironmentRow, type FlagRow } from './statements.js';
 
 /**

@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
-import { apiTokens, environments, sdkKeys } from '../../db/schema.js';
-import { AppError } from '../../errors.js';
-import type { ApiToken, AuditContext, Role, SdkKey } from '../store.js';
+import { apiTokens, environments, sdkKeys } from './schema.js';
+import { AppError } from '../../domain/errors.js';
+import type { ApiToken, AuditContext, Role, SdkKey } from '../ports.js';
 import type { Conn, SqliteKernel } from './kernel.js';
 
 /** API tokens and SDK keys: only sha-256 hashes of their secrets are stored. */

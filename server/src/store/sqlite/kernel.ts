@@ -1,6 +1,6 @@
-import type { Db } from '../../db/client.js';
-import { AppError } from '../../errors.js';
-import type { AuditContext, AuditEntry } from '../store.js';
+import type { Db } from './connection.js';
+import { AppError } from '../../domain/errors.js';
+import type { AuditContext, AuditEntry } from '../ports.js';
 import { Statements } from './statements.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];

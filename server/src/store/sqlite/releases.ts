@@ -1,12 +1,12 @@
 import { and, desc, eq, gte, inArray, lt, lte, max } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
-import { auditLog, releaseEvents, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from '../../db/schema.js';
-import { AppError } from '../../errors.js';
-import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan } from '../../releases/plans.js';
-import { ACTIVE_STATUSES } from '../../releases/plans.js';
-import type { EventInput, MetricCount, MetricPoint, MetricTotals, PlanProgress, ReleaseStore, Webhook, WebhookDelivery } from '../../releases/releases.store.js';
-import { EXPOSURE_METRIC } from '../../releases/releases.store.js';
-import type { AuditContext, AuditEntry } from '../store.js';
+import type { Db } from './connection.js';
+import { auditLog, releaseEvents, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from './schema.js';
+import { AppError } from '../../domain/errors.js';
+import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan } from '../../domain/releases/plans.js';
+import { ACTIVE_STATUSES } from '../../domain/releases/plans.js';
+import type { EventInput, MetricCount, MetricPoint, MetricTotals, PlanProgress, ReleaseStore, Webhook, WebhookDelivery } from '../release-ports.js';
+import { EXPOSURE_METRIC } from '../release-ports.js';
+import type { AuditContext, AuditEntry } from '../ports.js';
 import type { AuditWrite } from './kernel.js';
 import { toAuditEntry } from './rows.js';
 

@@ -1,7 +1,7 @@
-import type { Flag, FlagEnvironment } from '../../flags/flags.schemas.js';
-import type { Segment } from '../../segments/segments.schemas.js';
-import type { auditLog, environments, flags, segments } from '../../db/schema.js';
-import type { AuditEntry, AuditResource, AuditSource, Environment } from '../store.js';
+import type { Flag, FlagEnvironment } from '../../domain/flags.js';
+import type { Segment } from '../../domain/segments.js';
+import type { auditLog, environments, flags, segments } from './schema.js';
+import type { AuditEntry, AuditResource, AuditSource, Environment } from '../ports.js';
 
 /** Row ↔ domain mapping for the SQLite store. JSON columns were validated by zod before writing. */
 

@@ -1,9 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
-import { flagEnvironments, flags, segments } from '../../db/schema.js';
-import { AppError } from '../../errors.js';
-import { toRuleSetSegment } from '../../rulesets/ruleset.js';
-import type { Segment } from '../../segments/segments.schemas.js';
-import type { AuditContext, Mutation, NewSegment, RuleSetChange, Write } from '../store.js';
+import { flagEnvironments, flags, segments } from './schema.js';
+import { AppError } from '../../domain/errors.js';
+import { toRuleSetSegment } from '../../domain/ruleset.js';
+import type { Segment } from '../../domain/segments.js';
+import type { AuditContext, Mutation, NewSegment, RuleSetChange, Write } from '../ports.js';
 import type { Conn, SqliteKernel } from './kernel.js';
 import { segmentColumns, toSegment } from './rows.js';
 

@@ -1,8 +1,8 @@
 import { and, eq, gt, isNull, lte } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
-import { apiTokens, sessions } from '../../db/schema.js';
-import { SESSION_TTL_MS, hashSessionId, newSessionId, type SessionPrincipal, type SessionStore } from '../../sessions/sessions.store.js';
-import type { Role } from '../store.js';
+import type { Db } from './connection.js';
+import { apiTokens, sessions } from './schema.js';
+import { SESSION_TTL_MS, hashSessionId, newSessionId, type SessionPrincipal, type SessionStore } from '../../services/sessions.js';
+import type { Role } from '../ports.js';
 
 export class SqliteSessionStore implements SessionStore {
   constructor(private readonly db: Db) {}

@@ -1,10 +1,10 @@
 import { and, desc, eq, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { RuleSet } from '@switchyard/sdk';
-import { AppError } from '../../errors.js';
-import type { Flag, FlagEnvironment } from '../../flags/flags.schemas.js';
-import type { Db } from '../../db/client.js';
-import { auditLog, environments, flagEnvironments, flags, sdkKeys, segments } from '../../db/schema.js';
-import { sameForSdks, toFlagConfig, toRuleSet } from '../../rulesets/ruleset.js';
+import { AppError } from '../../domain/errors.js';
+import type { Flag, FlagEnvironment } from '../../domain/flags.js';
+import type { Db } from './connection.js';
+import { auditLog, environments, flagEnvironments, flags, sdkKeys, segments } from './schema.js';
+import { sameForSdks, toFlagConfig, toRuleSet } from '../../domain/ruleset.js';
 import type {
   AuditContext,
   BatchOp,
@@ -17,12 +17,12 @@ import type {
   RuleSetChange,
   Store,
   Write,
-} from '../store.js';
-import { defaultFlagEnvironment } from '../../flags/defaults.js';
+} from '../ports.js';
+import { defaultFlagEnvironment } from '../../domain/flag-defaults.js';
 import { applyBatchSqlite } from './batch.js';
-import type { SessionStore } from '../../sessions/sessions.store.js';
+import type { SessionStore } from '../../services/sessions.js';
 import { SqliteSessionStore } from './sessions.js';
-import type { ReleaseStore } from '../../releases/releases.store.js';
+import type { ReleaseStore } from '../release-ports.js';
 import { SqliteReleaseStore } from './releases.js';
 import { SqliteCredentials } from './credentials.js';
 import { type Conn, SqliteKernel } from './kernel.js';

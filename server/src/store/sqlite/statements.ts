@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Flag, FlagEnvironment } from '../../flags/flags.schemas.js';
+import type { Flag, FlagEnvironment } from '../../domain/flags.js';
 
 /**
  * Prepared statements for the hot write path (stage changes, flag edits, credential lookups).

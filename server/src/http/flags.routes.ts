@@ -1,0 +1,189 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { auditContext, expectedVersion, iso } from './request-context.js';
+import { errorResponses } from './responses.js';
+import {
+  LIMITS,
+  flagEnvironmentSchema,
+  flagTypeSchema,
+  keySchema,
+  tagsSchema,
+  variationSchema,
+  type Flag,
+} from '../domain/flags.js';
+import type { FlagsService } from '../services/flags.service.js';
+import { deriveStage } from '../domain/stages.js';
+
+/** JSON.stringify without schema validation, for responses built from already-validated data. */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
+const versionField = z.int().min(1).optional().describe('The version you last read (or send If-Match)');
+
+export const flagEnvironmentResponse = flagEnvironmentSchema.extend({
+  stage: z.string().describe('Derived release stage: off, dogfood, N%, 100%, kill or custom'),
+});
+
+export const flagResponse = z.object({
+  key: z.string(),
+  name: z.string(),
+  description: z.string(),
+  tags: z.array(z.string()),
+  owner: z.string(),
+  type: flagTypeSchema,
+  variations: z.array(variationSchema),
+  archived: z.boolean(),
+  version: z.int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+  environments: z.record(z.string(), flagEnvironmentResponse),
+  managedBy: z.string().nullable().optional().describe('The Git file that manages this flag (read-only in the API), or null'),
+});
+
+export function toFlagResponse(flag: Flag, managedBy: string | null = null): z.infer<typeof flagResponse> {
+  const environments: Record<string, z.infer<typeof flagEnvironmentResponse>> = {};
+  for (const [env, config] of Object.entries(flag.environments)) environments[env] = { ...config, stage: deriveStage(config) };
+  return { ...flag, createdAt: iso(flag.createdAt), updatedAt: iso(flag.updatedAt), environments, managedBy };
+}
+
+const createBody = z.strictObject({
+  key: keySchema,
+  name: z.string().min(1).max(LIMITS.name).optional(),
+  description: z.string().max(LIMITS.description).optional(),
+  tags: tagsSchema.optional(),
+  owner: z.string().max(LIMITS.name).optional(),
+  type: flagTypeSchema.default('boolean'),
+  variations: z.array(variationSchema).min(2).max(LIMITS.variations).optional(),
+});
+
+const metaPatch = z.strictObject({
+  version: versionField,
+  name: z.string().min(1).max(LIMITS.name).optional(),
+  description: z.string().max(LIMITS.description).optional(),
+  tags: tagsSchema.optional(),
+  owner: z.string().max(LIMITS.name).optional(),
+  variations: z.array(variationSchema).min(2).max(LIMITS.variations).optional(),
+  archived: z.boolean().optional(),
+});
+
+// `killed` is restated: zod keeps its default (false) inside `.partial()`, so every patch cleared it.
+const environmentPatch = flagEnvironmentSchema.partial().extend({ killed: z.boolean().optional(), version: versionField });
+
+const listQuery = z.strictObject({
+  q: z.string().max(LIMITS.name).optional().describe('Search in key, name and description'),
+  tag: z.string().max(LIMITS.tag).optional(),
+  archived: z.enum(['true', 'false', 'all']).default('false'),
+  environment: z.string().max(LIMITS.key).optional().describe('With `stage`: the environment whose stage to filter on'),
+  stage: z.string().max(20).optional().describe('off, dogfood, kill, 100%, custom, or "rollout" for any percentage'),
+});
+
+const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
+const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
+
+export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async (app, { flags }) => {
+  const respond = (flag: Flag) => toFlagResponse(flag, flags.managedBy(flag.key));
+  app.get('/api/flags', {
+    schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const { q, tag, archived, environment, stage } = request.query;
+    const needle = q?.toLowerCase();
+    const items = (await flags.list()).filter((f) => {
+      if (archived !== 'all' && f.archived !== (archived === 'true')) return false;
+      if (tag && !f.tags.includes(tag)) return false;
+      if (needle && ![f.key, f.name, f.description].some((s) => s.toLowerCase().includes(needle))) return false;
+      if (stage) {
+        const configs = environment ? [f.environments[environment]].filter((c) => c !== undefined) : Object.values(f.environments);
+        const stages = configs.map(deriveStage);
+        if (!stages.some((s) => (stage === 'rollout' ? /^\d/.test(s) && s !== '100%' : s === stage))) return false;
+      }
+      return true;
+    });
+    return { items: items.map(respond) };
+  });
+
+  app.post('/api/flags', {
+    schema: { tags: ['flags'], summary: 'Create a flag (off in every environment)', body: createBody, response: { 201: flagResponse, ...errorResponses } },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const flag = await flags.create(request.body, auditContext(request));
+    return reply.status(201).header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+
+  app.get('/api/flags/:key', {
+    schema: { tags: ['flags'], summary: 'Read a flag with its stage in every environment', params: keyParams, response: { 200: flagResponse, ...errorResponses } },
+    preHandler: app.requireRole('viewer'),
+  }, async (request, reply) => {
+    const flag = await flags.get(request.params.key);
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+
+  app.patch('/api/flags/:key', {
+    schema: { tags: ['flags'], summary: 'Change name, description, tags, owner, variations or archived', params: keyParams, body: metaPatch, response: { 200: flagResponse, ...errorResponses } },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { version, ...patch } = request.body;
+    const flag = await flags.updateMeta(request.params.key, expectedVersion(request, version), patch, auditContext(request));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+
+  app.delete('/api/flags/:key', {
+    schema: { tags: ['flags'], summary: 'Delete a flag (audited; revertible)', params: keyParams, body: z.strictObject({ version: versionField }).nullish(), response: { 200: flagResponse, ...errorResponses } },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const flag = await flags.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request));
+    return respond(flag);
+  });
+
+  app.patch('/api/flags/:key/environments/:environment', {
+    schema: { tags: ['flags'], summary: "Change a flag's targeting in one environment", params: envParams, body: environmentPatch, response: { 200: flagResponse, ...errorResponses } },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { version, ...patch } = request.body;
+    const { key, environment } = request.params;
+    const flag = await flags.updateEnvironment(key, environment, expectedVersion(request, version), patch, auditContext(request));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+
+  app.post('/api/flags/:key/environments/:environment/stage', {
+    // The release hot path: the response is built from validated data, so skip re-validating it.
+    serializerCompiler: plainJson,
+    schema: {
+      tags: ['flags'],
+      summary: 'Move to a release stage: off, dogfood, N%, 100% or kill',
+      params: envParams,
+      body: z.strictObject({
+        stage: z.string().min(1).max(20).describe('off | dogfood | 10% | 0.5% | 100% | kill'),
+        variation: z.string().max(64).optional().describe('Variation to release (non-boolean flags)'),
+        version: versionField,
+        message: z.string().max(LIMITS.description).optional(),
+      }),
+      response: { 200: flagResponse, ...errorResponses },
+    },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { stage, variation, version, message } = request.body;
+    const { key, environment } = request.params;
+    // The kill switch must work even from a stale screen: it never needs the current version.
+    const expected = expectedVersion(request, version, stage.trim() !== 'kill');
+    const flag = await flags.setStage(key, environment, stage, variation, expected, auditContext(request, { message }));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+
+  app.post('/api/flags/:key/environments/:environment/kill', {
+    // The release hot path: the response is built from validated data, so skip re-validating it.
+    serializerCompiler: plainJson,
+    schema: {
+      tags: ['flags'],
+      summary: 'Kill switch: off immediately, from any stage (no version needed)',
+      params: envParams,
+      body: z.strictObject({ message: z.string().max(LIMITS.description).optional() }).nullish(),
+      response: { 200: flagResponse, ...errorResponses },
+    },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { key, environment } = request.params;
+    const flag = await flags.setStage(key, environment, 'kill', undefined, undefined, auditContext(request, { message: request.body?.message }));
+    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+  });
+};

@@ -1,0 +1,127 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Gauge, type Registry } from 'prom-client';
+import { z } from 'zod';
+import { AppError } from '../domain/errors.js';
+import { LIMITS } from '../domain/flags.js';
+import { auditContext } from './request-context.js';
+import { errorResponses, errorSchema } from './responses.js';
+import { serializeDocument } from '../domain/gitops/export.js';
+import type { GitOpsService } from '../services/gitops/gitops.service.js';
+import type { SourceFile } from '../domain/gitops/locate.js';
+import type { ManagedResources } from '../services/gitops/managed.js';
+import { summarize } from '../domain/gitops/plan.js';
+import { gitopsJsonSchema } from '../domain/gitops/schema.js';
+import { GitOpsSync } from '../services/gitops/sync.js';
+
+/** A 2,000-flag file with full targeting is a few MB: far above the API's 1 MB default. */
+const DOCUMENT_BODY_LIMIT = 32 * 1024 * 1024;
+const DEFAULT_FILENAME = 'document';
+
+const sourceSchema = z.strictObject({ name: z.string().min(1).max(1000), content: z.string() });
+const planBody = z.strictObject({
+  document: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('The file: YAML or JSON text (or a JSON object)'),
+  filename: z.string().min(1).max(1000).optional().describe('Named in error messages (file:line:col)'),
+  documents: z.array(sourceSchema).max(1000).optional().describe('Several files, merged (a directory)'),
+  prune: z.boolean().default(false).describe('Delete flags and segments the files do not name'),
+});
+const applyBody = planBody.extend({
+  dryRun: z.boolean().default(false),
+  message: z.string().max(LIMITS.description).optional(),
+  commit: z.string().max(100).optional(),
+  expectedVersions: z.record(z.string().max(200), z.int().min(0)).optional().describe('`versions` from a plan: anything changed since fails with 409'),
+});
+
+const changeSchema = z.object({
+  action: z.enum(['create', 'update', 'delete']),
+  resource: z.enum(['environment', 'segment', 'flag']),
+  key: z.string(),
+  fields: z.array(z.object({ path: z.string(), before: z.unknown(), after: z.unknown() })),
+});
+const planResponse = z.object({
+  changes: z.array(changeSchema),
+  summary: z.object({ create: z.int(), update: z.int(), delete: z.int() }),
+  versions: z.record(z.string(), z.int()),
+});
+const applyResponse = planResponse.extend({ applied: z.boolean(), dryRun: z.boolean(), auditIds: z.array(z.int()) });
+const responses = { ...errorResponses, 413: errorSchema, 423: errorSchema };
+
+function sourcesOf(body: z.infer<typeof planBody>): SourceFile[] {
+  const given = [body.document !== undefined, body.documents !== undefined].filter(Boolean).length;
+  if (given !== 1) throw AppError.invalid('body.document', 'send exactly one of "document" or "documents"');
+  if (body.documents) return body.documents.map((d) => ({ name: d.name, text: d.content }));
+  const text = typeof body.document === 'string' ? body.document : JSON.stringify(body.document, null, 2);
+  return [{ name: body.filename ?? DEFAULT_FILENAME, text }];
+}
+
+export interface GitOpsRoutesOptions {
+  gitops: GitOpsService;
+  managed: ManagedResources;
+  syncPath?: string;
+}
+
+export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (app, { gitops, managed, syncPath }) => {
+  const sync = syncPath ? new GitOpsSync({ path: syncPath, gitops, managed, log: app.log }) : undefined;
+  if (sync) {
+    app.addHook('onReady', () => sync.start());
+    app.addHook('onClose', () => sync.stop());
+    registerMetrics(app.metrics, sync);
+  }
+
+  // Public on purpose: editors fetch it to validate files, and it holds no data.
+  app.get('/api/gitops/schema.json', { schema: { tags: ['gitops'], summary: 'JSON Schema of the flags file (for editors)' } }, async (_request, reply) =>
+    reply.type('application/schema+json').send(`${JSON.stringify(gitopsJsonSchema(), null, 2)}\n`),
+  );
+
+  app.get('/api/gitops/export', {
+    schema: {
+      tags: ['gitops'],
+      summary: 'The current state as a flags file (YAML, or JSON with Accept: application/json or format=json)',
+      querystring: z.strictObject({ environment: z.string().max(LIMITS.key).optional(), format: z.enum(['yaml', 'json']).optional() }),
+    },
+    preHandler: app.requireRole('viewer'),
+  }, async (request, reply) => {
+    const { environment, format } = request.query;
+    const accept = request.headers.accept ?? '';
+    const chosen = format ?? (/json/.test(accept) && !/yaml/.test(accept) ? 'json' : 'yaml');
+    const text = serializeDocument(await gitops.export(environment), chosen);
+    return reply.type(chosen === 'json' ? 'application/json; charset=utf-8' : 'application/yaml; charset=utf-8').send(text);
+  });
+
+  app.post('/api/gitops/plan', {
+    bodyLimit: DOCUMENT_BODY_LIMIT,
+    schema: { tags: ['gitops'], summary: 'What applying a flags file would change (create, change with before → after, delete)', body: planBody, response: { 200: planResponse, ...responses } },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const plan = await gitops.plan(sourcesOf(request.body), { prune: request.body.prune });
+    return { changes: plan.changes, summary: summarize(plan.changes), versions: plan.versions };
+  });
+
+  app.post('/api/gitops/apply', {
+    bodyLimit: DOCUMENT_BODY_LIMIT,
+    schema: { tags: ['gitops'], summary: 'Apply a flags file: all or nothing, in one transaction, audited with source gitops', body: applyBody, response: { 200: applyResponse, ...responses } },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const { prune, dryRun, message, commit, expectedVersions } = request.body;
+    if (sync && !dryRun) throw new AppError('locked', `this server syncs from Git (${syncPath}); commit the change there instead of applying it`, { managedBy: syncPath });
+    const audit = auditContext(request, { message, commit });
+    return gitops.apply(sourcesOf(request.body), { prune, dryRun, expectedVersions, audit });
+  });
+
+  app.get('/api/gitops/status', {
+    schema: { tags: ['gitops'], summary: 'Sync mode: the file, the last sync, the last error (file:line:col) and drift' },
+    preHandler: app.requireRole('viewer'),
+  }, async () => (sync ? { mode: 'sync', ...sync.status } : { mode: 'manual', path: null, lastSync: null, lastError: null, drift: [] }));
+};
+
+function registerMetrics(registry: Registry, sync: GitOpsSync): void {
+  const { status } = sync;
+  new Gauge({ name: 'switchyard_gitops_drift', help: 'Flags and segments whose database state differs from the sync file', registers: [registry], collect() { this.set(status.drift.length); } });
+  new Gauge({ name: 'switchyard_gitops_last_sync_success', help: '1 if the last sync attempt applied the file, 0 if it failed (invalid file)', registers: [registry], collect() { this.set(status.lastSuccess ? 1 : 0); } });
+  new Gauge({
+    name: 'switchyard_gitops_last_sync_timestamp_seconds',
+    help: 'When the sync file was last applied successfully',
+    registers: [registry],
+    collect() { this.set(status.lastSync ? Date.parse(status.lastSync) / 1000 : 0); },
+  });
+  new Gauge({ name: 'switchyard_gitops_managed_flags', help: 'Flags managed by the sync file (read-only in the API)', registers: [registry], collect() { this.set(status.managed.flags); } });
+}

@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import { AppError, type ErrorDetail } from '../../domain/errors.js';
+
+/** `/rules/0/clauses/1` → `rules[0].clauses[1]`, prefixed with where it came from (`body`, `query`…). */
+export function formatPath(context: string | undefined, instancePath: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  let path = context === 'querystring' ? 'query' : (context ?? '');
+  for (const part of parts) path += /^\d+$/.test(part) ? `[${part}]` : path === '' ? part : `.${part}`;
+  return path || '(root)';
+}
+
+interface IssueLike {
+  path?: PropertyKey[];
+  message?: string;
+  errors?: IssueLike[][];
+}
+interface ValidationLike {
+  instancePath: string;
+  message?: string;
+  params?: IssueLike;
+}
+
+/**
+ * A union that matched no option reports only "Invalid input". Report instead the issues of the
+ * option that got furthest (deepest path), e.g. `defaultServe.rollout.variations[0].weight`.
+ */
+function expandUnions(v: ValidationLike): ValidationLike[] {
+  const branches = v.params?.errors;
+  if (!Array.isArray(branches) || branches.length === 0) return [v];
+  let best: IssueLike[] | undefined;
+  let bestDepth = 0;
+  for (const issues of branches) {
+    const depth = Math.max(0, ...issues.map((i) => i.path?.length ?? 0));
+    if (depth > bestDepth) [best, bestDepth] = [issues, depth];
+  }
+  if (!best) return [v];
+  return best.flatMap((issue) =>
+    expandUnions({ instancePath: [v.instancePath, ...(issue.path ?? []).map(String)].join('/'), message: issue.message, params: issue }),
+  );
+}
+
+function send(reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
+  return reply.status(status).send({ error: details === undefined ? { code, message } : { code, message, details } });
+}
+
+/** One error shape everywhere: `{ error: { code, message, details? } }`; 5xx texts are never shown. */
+export const errorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    // The API takes JSON bodies only. Fastify also parses text/plain by default, which turned a
+    // wrong content type into a confusing "body: expected object, received string"; without the
+    // parser the client gets 415 naming the media type, like any other non-JSON body.
+    app.removeContentTypeParser('text/plain');
+
+    app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+      if (error instanceof AppError) {
+        if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+        return send(reply, error.statusCode, error.code, error.message, error.details ?? undefined);
+      }
+      if (hasZodFastifySchemaValidationErrors(error)) {
+        const details: ErrorDetail[] = (error.validation as ValidationLike[]).flatMap(expandUnions).map((v) => ({
+          path: formatPath(error.validationContext, v.instancePath),
+          message: v.message ?? 'invalid',
+        }));
+        const first = details[0]!;
+        const more = details.length > 1 ? ` (and ${details.length - 1} more)` : '';
+        return send(reply, 400, 'validation_failed', `${first.path}: ${first.message}${more}`, details);
+      }
+      if (isResponseSerializationError(error as never)) {
+        request.log.error({ err: error }, 'response did not match its schema');
+        return send(reply, 500, 'internal', 'internal error');
+      }
+      const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+      if (status >= 400 && status < 500) {
+        const code =
+          status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : status === 429 ? 'rate_limited' : 'bad_request';
+        const message =
+          error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
+            ? `body: malformed JSON (${error.message})`
+            : status === 415
+              ? `${error.message}: content-type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json`
+              : error.message;
+        return send(reply, status, code, message);
+      }
+      request.log.error({ err: error }, 'unexpected error');
+      return send(reply, 500, 'internal', 'internal error');
+    });
+
+    app.setNotFoundHandler((request, reply) => send(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  },
+  { name: 'errors' },
+);

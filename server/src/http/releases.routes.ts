@@ -1,0 +1,158 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { BUCKETS } from '@switchyard/sdk';
+import { LIMITS, variationKeySchema, type FlagEnvironment } from '../domain/flags.js';
+import { toFlagResponse } from './flags.routes.js';
+import { deriveStage } from '../domain/stages.js';
+import { auditContext, expectedVersion, iso } from './request-context.js';
+import { errorResponses } from './responses.js';
+import { METRICS_WINDOW_MS } from '../services/releases/evidence.js';
+import { planInputSchema, type ReleaseEvent, type ReleasePlan } from '../domain/releases/plans.js';
+import { eventResponse, planResponse, planViewResponse, withErrors } from './releases.responses.js';
+import { liveSide, type ReleasesService } from '../services/releases/releases.service.js';
+
+const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
+/** Shapes are documented by the request schemas and the plan types; responses are built from validated data. */
+const ok = { 200: z.unknown(), 201: z.unknown(), 204: z.null(), ...errorResponses };
+const tags = ['releases'];
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function toPlanResponse(plan: ReleasePlan) {
+  return {
+    ...plan,
+    startedAt: isoOrNull(plan.startedAt),
+    stepStartedAt: isoOrNull(plan.stepStartedAt),
+    pausedAt: isoOrNull(plan.pausedAt),
+    updatedAt: iso(plan.updatedAt),
+  };
+}
+
+const toEventResponse = (e: ReleaseEvent) => ({ ...e, at: iso(e.at) });
+
+/** The traffic split everyone outside targets and rules sees, e.g. [{on, 10}, {off, 90}]. */
+export function trafficSplit(config: FlagEnvironment): { variation: string; percentage: number }[] {
+  if (!config.on) return [{ variation: config.offVariation, percentage: 100 }];
+  const serve = config.defaultServe;
+  if ('variation' in serve) return [{ variation: serve.variation, percentage: 100 }];
+  return serve.rollout.variations.filter((v) => v.weight > 0).map((v) => ({ variation: v.variation, percentage: (v.weight * 100) / BUCKETS }));
+}
+
+/**
+ * Release plans (guarded canaries, rolling ramps), their manual controls, the decision log and the
+ * metrics behind it, and the blue/green switch.
+ */
+export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }> = async (app, { releases }) => {
+  const base = '/api/flags/:key/environments/:environment';
+
+  app.get(`${base}/release-plan`, {
+    schema: { tags, summary: 'The release plan with its live split, evidence and recent decisions', params: envParams, response: withErrors({ 200: planViewResponse }) },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    const { config } = await releases.configOf(key, environment);
+    const plan = await releases.store.getPlan(key, environment);
+    const evidence = plan ? await releases.evidence(plan) : null;
+    const events = await releases.store.listEvents(key, environment, 50);
+    return {
+      plan: plan ? toPlanResponse(plan) : null,
+      stage: deriveStage(config),
+      guarded: Boolean(config.guarded),
+      split: trafficSplit(config),
+      live: liveSide(config),
+      evidence,
+      events: events.map(toEventResponse),
+    };
+  });
+
+  app.put(`${base}/release-plan`, {
+    schema: { tags, summary: 'Create or replace the release plan (not while it runs)', params: envParams, body: planInputSchema, response: withErrors({ 200: planResponse }) },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    return toPlanResponse(await releases.putPlan(key, environment, request.body, auditContext(request)));
+  });
+
+  app.delete(`${base}/release-plan`, {
+    schema: { tags, summary: 'Delete an inactive release plan', params: envParams, response: ok },
+    preHandler: app.requireRole('editor'),
+  }, async (request, reply) => {
+    await releases.deletePlan(request.params.key, request.params.environment, auditContext(request));
+    return reply.status(204).send(null);
+  });
+
+  const actions = {
+    start: { summary: 'Start the plan: the flag moves to the first step', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.start(k, e, auditContext(r)) },
+    resume: { summary: 'Resume a paused plan (its step is re-applied if the flag moved)', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.resume(k, e, auditContext(r)) },
+    skip: { summary: 'Advance to the next step now', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.skip(k, e, auditContext(r)) },
+  } as const;
+  for (const [name, action] of Object.entries(actions)) {
+    app.post(`${base}/release-plan/${name}`, {
+      schema: { tags, summary: action.summary, params: envParams, body: z.strictObject({}).nullish(), response: withErrors({ 200: planResponse }) },
+      preHandler: app.requireRole('editor'),
+    }, async (request) => toPlanResponse(await action.run(request.params.key, request.params.environment, request)));
+  }
+
+  app.post(`${base}/release-plan/pause`, {
+    schema: { tags, summary: 'Pause a running plan (the flag stays where it is)', params: envParams, body: z.strictObject({ reason: z.string().min(1).max(500).optional() }).nullish(), response: withErrors({ 200: planResponse }) },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    return toPlanResponse(await releases.pause(key, environment, auditContext(request), request.body?.reason));
+  });
+
+  app.post(`${base}/release-plan/abort`, {
+    schema: {
+      tags,
+      summary: 'Stop the plan; rolls back to dogfood (0%) unless rollback is false',
+      params: envParams,
+      body: z.strictObject({ rollback: z.boolean().default(true) }).nullish(),
+      response: withErrors({ 200: planResponse }),
+    },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    return toPlanResponse(await releases.abort(key, environment, auditContext(request), request.body?.rollback ?? true));
+  });
+
+  app.get(`${base}/release-plan/events`, {
+    schema: { tags, summary: 'The decision log, newest first', params: envParams, querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: withErrors({ 200: z.object({ items: z.array(eventResponse) }) }) },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    await releases.configOf(key, environment);
+    return { items: (await releases.store.listEvents(key, environment, request.query.limit)).map(toEventResponse) };
+  });
+
+  app.get(`${base}/release-plan/metrics`, {
+    schema: {
+      tags,
+      summary: 'Exposures and tracked events per variation per time window (for the chart)',
+      params: envParams,
+      querystring: z.strictObject({ since: z.coerce.number().int().min(0).optional().describe('Unix ms; default: the plan start, or the last hour') }),
+      response: ok,
+    },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    await releases.configOf(key, environment);
+    const plan = await releases.store.getPlan(key, environment);
+    const since = request.query.since ?? plan?.startedAt ?? releases.deps.now() - 60 * 60_000;
+    return { windowMs: METRICS_WINDOW_MS, since, points: await releases.store.metricSeries(environment, key, since - METRICS_WINDOW_MS) };
+  });
+
+  app.post(`${base}/switch`, {
+    schema: {
+      tags,
+      summary: 'Blue/green: send 100% of traffic to one side of a two-variation flag (default: the other side)',
+      params: envParams,
+      body: z.strictObject({ to: variationKeySchema.optional(), version: z.int().min(1).optional() }).nullish(),
+      response: ok,
+    },
+    preHandler: app.requireRole('editor'),
+  }, async (request) => {
+    const { key, environment } = request.params;
+    const version = expectedVersion(request, request.body?.version ?? undefined, false);
+    const result = await releases.switchSide(key, environment, request.body?.to, version, auditContext(request));
+    return { live: result.live, previous: result.previous, flag: toFlagResponse(result.flag) };
+  });
+};

@@ -1,0 +1,117 @@
+import type { Socket } from 'node:net';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Gauge } from 'prom-client';
+import { z } from 'zod';
+import { AppError } from '../domain/errors.js';
+import type { RuleSetCache } from '../services/rulesets.js';
+import type { RuleSetChange } from '../store/ports.js';
+import { StreamHub, type StreamHubOptions, type StreamStart } from '../services/stream-hub.js';
+
+export interface StreamRoutesOptions extends Pick<StreamHubOptions, 'changeLogSize' | 'maxBacklogBytes'> {
+  ruleSets: RuleSetCache;
+  heartbeatMs: number;
+  /** Receives the hub (tests inspect it). */
+  onHub?: (hub: StreamHub) => void;
+}
+
+/**
+ * The response head, written straight to the socket. The body is delimited by the connection
+ * closing (no chunked framing), so every client gets the very same event bytes and nothing is
+ * built per client. `x-accel-buffering: no` stops nginx from buffering the stream.
+ */
+const HEAD = Buffer.from(
+  'HTTP/1.1 200 OK\r\n' +
+    'Content-Type: text/event-stream\r\n' +
+    'Cache-Control: no-cache\r\n' +
+    'X-Accel-Buffering: no\r\n' +
+    'Access-Control-Allow-Origin: *\r\n' +
+    'Connection: close\r\n' +
+    '\r\n',
+);
+
+/** Tries to read a snapshot the hub can bring up to date (see `StreamHub.start`). */
+const SNAPSHOT_ATTEMPTS = 3;
+
+const headers = z.looseObject({
+  'last-event-id': z.string().optional().describe('The version the client holds: resume from the change log when possible'),
+});
+
+/** `Last-Event-ID` as a version; anything else means "no usable ID" (a full snapshot). */
+function parseLastEventId(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d{1,15}\s*$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** Server-Sent Events: a snapshot (or the missed changes) on connect, then one patch per change. */
+export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (app, options) => {
+  const { ruleSets } = options;
+  const hub = new StreamHub({ heartbeatMs: options.heartbeatMs, changeLogSize: options.changeLogSize, maxBacklogBytes: options.maxBacklogBytes });
+  options.onHub?.(hub);
+  const onChange = (change: RuleSetChange) => hub.publish(change);
+  ruleSets.on('change', onChange);
+
+  // A revoked SDK key loses its open streams at once, not at its next reconnect.
+  const socketsByKey = new Map<number, Set<Socket>>();
+  app.onCredentialsRevoked((kind, id) => {
+    if (kind !== 'sdk') return;
+    for (const socket of socketsByKey.get(id) ?? []) socket.destroy();
+    socketsByKey.delete(id);
+  });
+
+  new Gauge({
+    name: 'switchyard_stream_connections',
+    help: 'Open SDK streams by environment',
+    labelNames: ['environment'] as const,
+    registers: [app.metrics],
+    collect() {
+      for (const [environment, count] of hub.connections()) this.set({ environment }, count);
+    },
+  });
+
+  // Before the server stops accepting: end streams politely so SDKs reconnect elsewhere at once
+  // and `close()` does not wait on connections that would never end by themselves.
+  app.addHook('preClose', async () => hub.close());
+  app.addHook('onClose', async () => {
+    ruleSets.off('change', onChange);
+    hub.close();
+  });
+
+  app.get('/api/sdk/stream', {
+    // A HEAD would get a never-ending body: the stream is GET only.
+    exposeHeadRoute: false,
+    schema: {
+      tags: ['sdk'],
+      summary: 'Server-Sent Events: a snapshot on connect, then one patch per change (id = version); heartbeat comments',
+      headers,
+    },
+    preHandler: app.requireSdkKey,
+  }, async (request, reply) => {
+    const { environment, keyId } = request.principal as { environment: string; keyId: number };
+    const lastEventId = parseLastEventId(request.headers['last-event-id']);
+    let start: StreamStart | undefined;
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS && !start; attempt++) {
+      const snapshot = await ruleSets.json(environment);
+      if (!snapshot) throw new AppError('not_found', `environment "${environment}" no longer exists`);
+      start = hub.start(environment, snapshot, lastEventId);
+    }
+    if (!start) throw new AppError('unavailable', 'the rule set is changing too fast to snapshot; retry');
+
+    // From here on, synchronous: no change can be published between `start` and `subscribe`.
+    reply.hijack();
+    const socket: Socket = request.raw.socket;
+    if (socket.destroyed || !socket.writable) return reply;
+    socket.setNoDelay(true);
+    socket.cork();
+    socket.write(HEAD);
+    const unsubscribe = hub.subscribe(environment, socket, start.frames);
+    socket.uncork();
+    const sockets = socketsByKey.get(keyId) ?? new Set<Socket>();
+    socketsByKey.set(keyId, sockets.add(socket));
+    socket.once('close', () => {
+      unsubscribe();
+      sockets.delete(socket);
+      if (sockets.size === 0 && socketsByKey.get(keyId) === sockets) socketsByKey.delete(keyId);
+    });
+    return reply;
+  });
+};

@@ -1,0 +1,102 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { LIMITS } from '../domain/flags.js';
+import { auditContext, iso } from './request-context.js';
+import { errorResponses } from './responses.js';
+import type { ApiToken, SdkKey, Store } from '../store/ports.js';
+import { API_TOKEN_PREFIX, SDK_KEY_PREFIX, displayPrefix, hashSecret, newSecret } from '../domain/secrets.js';
+
+const roleSchema = z.enum(['admin', 'editor', 'viewer']);
+const nameSchema = z.string().min(1).max(LIMITS.name);
+
+const tokenResponse = z.object({
+  id: z.int(),
+  name: z.string(),
+  role: roleSchema,
+  prefix: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+const sdkKeyResponse = z.object({
+  id: z.int(),
+  name: z.string(),
+  environment: z.string(),
+  prefix: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  revokedAt: z.string().nullable(),
+});
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const toToken = (t: ApiToken) => ({ ...t, createdAt: iso(t.createdAt), lastUsedAt: isoOrNull(t.lastUsedAt), revokedAt: isoOrNull(t.revokedAt) });
+const toSdkKey = (k: SdkKey) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: isoOrNull(k.revokedAt) });
+const idParams = z.strictObject({ id: z.coerce.number().int().min(1) });
+
+/** API tokens and SDK keys. The secret is in the creation response only; we keep its sha-256. */
+export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app, { store }) => {
+  app.get('/api/me', {
+    schema: { tags: ['tokens'], summary: 'Who the credentials belong to', response: { 200: z.object({ name: z.string(), role: roleSchema }), ...errorResponses } },
+    preHandler: app.requireRole('viewer'),
+  }, async (request) => {
+    const p = request.principal!;
+    return p.kind === 'api' ? { name: p.name, role: p.role } : { name: p.name, role: 'viewer' as const };
+  });
+
+  app.get('/api/tokens', {
+    schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: z.object({ items: z.array(tokenResponse) }), ...errorResponses } },
+    preHandler: app.requireRole('admin'),
+  }, async () => ({ items: (await store.listApiTokens()).map(toToken) }));
+
+  app.post('/api/tokens', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Create an API token; the secret is shown once',
+      body: z.strictObject({ name: nameSchema, role: roleSchema }),
+      response: { 201: tokenResponse.extend({ token: z.string().describe('Shown once: store it now') }), ...errorResponses },
+    },
+    preHandler: app.requireRole('admin'),
+  }, async (request, reply) => {
+    const secret = newSecret(API_TOKEN_PREFIX);
+    const token = await store.createApiToken({ ...request.body, tokenHash: hashSecret(secret), prefix: displayPrefix(secret) }, auditContext(request));
+    return reply.status(201).send({ ...toToken(token), token: secret });
+  });
+
+  app.delete('/api/tokens/:id', {
+    schema: { tags: ['tokens'], summary: 'Revoke an API token', params: idParams, response: { 200: tokenResponse, ...errorResponses } },
+    preHandler: app.requireRole('admin'),
+  }, async (request) => {
+    const token = await store.revokeApiToken(request.params.id, auditContext(request));
+    app.credentialsRevoked('api', token.id);
+    return toToken(token);
+  });
+
+  app.get('/api/sdk-keys', {
+    schema: { tags: ['tokens'], summary: 'List SDK keys (never their secrets)', response: { 200: z.object({ items: z.array(sdkKeyResponse) }), ...errorResponses } },
+    preHandler: app.requireRole('admin'),
+  }, async () => ({ items: (await store.listSdkKeys()).map(toSdkKey) }));
+
+  app.post('/api/sdk-keys', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Create a read-only SDK key for one environment; the secret is shown once',
+      body: z.strictObject({ name: nameSchema, environment: z.string().min(1).max(LIMITS.key) }),
+      response: { 201: sdkKeyResponse.extend({ key: z.string().describe('Shown once: store it now') }), ...errorResponses },
+    },
+    preHandler: app.requireRole('admin'),
+  }, async (request, reply) => {
+    const secret = newSecret(SDK_KEY_PREFIX);
+    const key = await store.createSdkKey({ ...request.body, keyHash: hashSecret(secret), prefix: displayPrefix(secret) }, auditContext(request));
+    return reply.status(201).send({ ...toSdkKey(key), key: secret });
+  });
+
+  app.delete('/api/sdk-keys/:id', {
+    schema: { tags: ['tokens'], summary: 'Revoke an SDK key', params: idParams, response: { 200: sdkKeyResponse, ...errorResponses } },
+    preHandler: app.requireRole('admin'),
+  }, async (request) => {
+    const key = await store.revokeSdkKey(request.params.id, auditContext(request));
+    app.credentialsRevoked('sdk', key.id);
+    return toSdkKey(key);
+  });
+};

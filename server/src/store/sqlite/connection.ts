@@ -1,0 +1,28 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate as runMigrations } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
+/** Both server/src/store/sqlite and server/dist/store/sqlite sit four levels below the repository root. */
+export const SQLITE_MIGRATIONS = fileURLToPath(new URL('../../../../migrations/sqlite', import.meta.url));
+
+/** Open (creating if needed) a SQLite database; `:memory:` for tests. No side effects on import. */
+export function createDb(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  // WAL lets readers proceed during writes; NORMAL sync is durable across process crashes in WAL mode.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return drizzle({ client: sqlite, schema }) as Db;
+}
+
+export function migrate(db: Db, migrationsFolder = SQLITE_MIGRATIONS): void {
+  runMigrations(db, { migrationsFolder });
+}
