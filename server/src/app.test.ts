@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { breakDatabase } from './testing/databases.js';
 import { createFlag, createTestApp, type TestContext } from './testing/test-app.js';
 
 let t: TestContext;
@@ -22,15 +23,15 @@ describe('operational endpoints (no credentials needed)', () => {
   it('/readyz', async () => {
     const res = await t.request(null, { method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready' });
+    expect(res.json()).toEqual({ status: 'ready', position: expect.any(Number) });
   });
 
   it('/readyz answers 503 in the error shape when storage is unreachable', async () => {
     const broken = await createTestApp();
-    broken.db.$client.close();
+    await breakDatabase(broken.db);
     const res = await broken.request(null, { method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ error: { code: 'unavailable', message: 'storage is not reachable' } });
+    expect(res.json()).toEqual({ error: { code: 'unavailable', message: 'not caught up with the change feed: the database is unreachable (or the replica is starting)' } });
     await broken.app.close();
   });
 

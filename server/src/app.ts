@@ -4,61 +4,49 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './http/audit.routes.js';
-import { rulesRoutes } from './http/rules.routes.js';
-import { streamRoutes } from './http/stream.routes.js';
 import { environmentsRoutes } from './http/environments.routes.js';
 import { eventsPlugin } from './http/events.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
-import { FlagsService } from './services/flags.service.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
-import { GitOpsService } from './services/gitops/gitops.service.js';
-import { ManagedResources } from './services/gitops/managed.js';
 import { ofrepRoutes } from './http/ofrep.routes.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { errorsPlugin } from './http/plugins/errors.js';
 import { metricsPlugin } from './http/plugins/metrics.js';
-import { sdkCorsPlugin } from './http/plugins/sdk-cors.js';
 import { openapiPlugin } from './http/plugins/openapi.js';
-import { registerReleases, type ReleasesOptions } from './http/releases.plugin.js';
-import { RuleSetCache } from './services/rulesets.js';
+import { sdkCorsPlugin } from './http/plugins/sdk-cors.js';
+import { releasesRoutes } from './http/releases.routes.js';
+import { rulesRoutes } from './http/rules.routes.js';
+import { metricsRoutes } from './http/sdk-metrics.routes.js';
 import { segmentsRoutes } from './http/segments.routes.js';
 import { sessionsRoutes } from './http/sessions.routes.js';
-import type { SessionStore } from './services/sessions.js';
-import { SegmentsService } from './services/segments.service.js';
-import type { Store } from './store/ports.js';
+import { streamRoutes } from './http/stream.routes.js';
 import { tokensRoutes } from './http/tokens.routes.js';
+import { webhooksRoutes } from './http/webhooks.routes.js';
+import { AuditService } from './services/audit.service.js';
+import { createServices, startServices, stopServices, type Services, type ServicesOptions } from './services/index.js';
+import type { Database } from './store/ports.js';
 
 export const VERSION = '0.1.0';
 
 /** Where the built dashboard lives (dashboard/dist), relative to server/src or server/dist. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/dist', import.meta.url));
 
-export interface AppOptions {
-  store: Store;
+export interface AppOptions extends Omit<ServicesOptions, 'log'> {
+  db: Database;
   logger?: FastifyServerOptions['logger'];
-  heartbeatMs?: number;
   /** Serve the dashboard's static files from here (default: dashboard/dist when it was built). */
   dashboardDir?: string | null;
   /** Process-level metrics (off in tests that build many apps). */
   defaultMetrics?: boolean;
-  /** `serve --sync`: reconcile from this Git-tracked file or directory; what it manages is read-only. */
-  syncPath?: string;
-  /** Dashboard sessions (default: the store's own database). */
-  sessions?: SessionStore;
-  /** Release runner options: clock, tick, webhook transport (tests compress time with them). */
-  releases?: Pick<ReleasesOptions, 'now' | 'tickMs' | 'fetch' | 'autoStart'>;
 }
 
-export interface Services {
-  store: Store;
-  ruleSets: RuleSetCache;
-  flags: FlagsService;
-  segments: SegmentsService;
-  /** Guarded releases: the service, its runner and the webhook dispatcher. */
-  releases: Awaited<ReturnType<typeof registerReleases>>;
-}
+export type { Services };
 
-/** Build the whole server without listening: `main` listens, tests use `app.inject`. */
+/**
+ * Build one replica without listening: `main` listens, tests use `app.inject`. Its background work
+ * (following the change feed, webhooks, and the leader's release runner and Git sync) starts when
+ * the app is ready and stops when it closes.
+ */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance & { services: Services }> {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -73,40 +61,41 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  const { store } = options;
-  const ruleSets = new RuleSetCache(store);
-  const managed = new ManagedResources();
-  const services = { store, ruleSets, flags: new FlagsService(store, ruleSets, managed), segments: new SegmentsService(store, ruleSets, managed) } as Services;
+  const services = createServices(options.db, { ...options, log: app.log });
   app.decorate('services', services);
+  const { flags, ruleSets, releases, runner } = services;
 
   await app.register(errorsPlugin);
-  await app.register(metricsPlugin, { store, defaultMetrics: options.defaultMetrics });
-  await app.register(authPlugin, { store });
+  await app.register(metricsPlugin, { flags, defaultMetrics: options.defaultMetrics });
+  await app.register(authPlugin, { credentials: services.credentials });
+  // Revocations on any replica reach this one's credential cache and open streams.
+  services.feed.subscribe({ onEntry: (entry) => entry.revoked.forEach((r) => app.credentialsRevoked(r.kind, r.id)) });
   await app.register(sdkCorsPlugin);
   await app.register(openapiPlugin, { version: VERSION });
-  await app.register(sessionsRoutes, { store, sessions: options.sessions ?? store.sessions, now: Date.now });
-  await app.register(eventsPlugin, { ruleSets, heartbeatMs: options.heartbeatMs });
+  await app.register(sessionsRoutes, { credentials: services.credentials });
+  await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // Ready once this replica follows the change feed (and its last read succeeded): until then its
+  // caches could serve rules older than what other replicas serve.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await store.listEnvironments();
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ error: { code: 'unavailable', message: 'storage is not reachable' } });
-    }
+    await services.feed.catchUp();
+    if (services.feed.ready) return { status: 'ready', position: services.feed.position };
+    return reply.status(503).send({ error: { code: 'unavailable', message: 'not caught up with the change feed: the database is unreachable (or the replica is starting)' } });
   });
 
-  await app.register(environmentsRoutes, { store, ruleSets });
-  await app.register(flagsRoutes, { flags: services.flags });
+  await app.register(environmentsRoutes, { environments: services.environments });
+  await app.register(flagsRoutes, { flags });
   await app.register(segmentsRoutes, { segments: services.segments });
-  await app.register(auditRoutes, { store, flags: services.flags });
-  await app.register(tokensRoutes, { store });
+  await app.register(auditRoutes, { audit: new AuditService(services.writes), flags });
+  await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
-  await app.register(streamRoutes, { ruleSets, heartbeatMs: options.heartbeatMs ?? 15_000 });
+  await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed });
   await app.register(ofrepRoutes, { ruleSets });
-  services.releases = await registerReleases(app, { store, ruleSets, flags: services.flags, ...options.releases });
-  await app.register(gitopsRoutes, { gitops: new GitOpsService(store, ruleSets), managed, syncPath: options.syncPath });
+  await app.register(releasesRoutes, { releases });
+  await app.register(webhooksRoutes, { webhooks: services.webhooks });
+  await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });
+  await app.register(gitopsRoutes, { gitops: services.gitops, sync: services.sync });
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
   if (dashboardDir && existsSync(dashboardDir)) {
@@ -121,5 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
     });
   }
 
+  app.addHook('onReady', () => startServices(services));
+  app.addHook('onClose', () => stopServices(services));
   return app as unknown as FastifyInstance & { services: Services };
 }

@@ -12,6 +12,8 @@ Options (each overrides its environment variable):
   --port N            PORT                     listen port (default 4242)
   --host H            HOST                     listen address (default 127.0.0.1; 0.0.0.0 for all interfaces)
   --data-dir DIR      SWITCHYARD_DATA_DIR      where switchyard.db lives (default ./data)
+  --database-url URL  SWITCHYARD_DATABASE_URL  use PostgreSQL instead of SQLite (postgres://…); several
+                                               replicas may share it
   --log-level L       LOG_LEVEL                fatal, error, warn, info, debug, trace, silent (default info)
   --heartbeat-ms N    SWITCHYARD_HEARTBEAT_MS  SSE heartbeat period (default 15000)
   --sync PATH         SWITCHYARD_SYNC          keep flags in sync with a YAML/JSON file or directory (GitOps)

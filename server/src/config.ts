@@ -19,6 +19,10 @@ const configSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS),
   heartbeatMs: z.coerce.number().int().min(10).max(300_000),
   syncPath: z.string().min(1).optional(),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a PostgreSQL URL such as postgres://user:password@host:5432/switchyard')
+    .optional(),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -40,6 +44,7 @@ const FLAG_TO_FIELD = {
   'log-level': 'logLevel',
   'heartbeat-ms': 'heartbeatMs',
   sync: 'syncPath',
+  'database-url': 'databaseUrl',
 } as const;
 
 const ENV_TO_FIELD = {
@@ -50,6 +55,7 @@ const ENV_TO_FIELD = {
   LOG_LEVEL: 'logLevel',
   SWITCHYARD_HEARTBEAT_MS: 'heartbeatMs',
   SWITCHYARD_SYNC: 'syncPath',
+  SWITCHYARD_DATABASE_URL: 'databaseUrl',
 } as const;
 
 const ENV_NAME_OF_FIELD: Record<string, string> = Object.fromEntries(

@@ -1,20 +1,16 @@
-import { join } from 'node:path';
 import { buildApp } from './app.js';
-import { bootstrap } from './services/bootstrap.js';
 import type { Config } from './config.js';
-import { createDb, migrate } from './store/sqlite/connection.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { bootstrap } from './services/bootstrap.js';
+import { openDatabase } from './store/open.js';
 
-export const DATABASE_FILE = 'switchyard.db';
-
-/** Start the server: open + migrate the database, bootstrap, listen, and stop cleanly on signals. */
+/**
+ * Start one replica: open (and migrate) the database, bootstrap an empty one, listen, and stop
+ * cleanly on signals.
+ */
 export async function startServer(config: Config): Promise<{ url: string; close: () => Promise<void> }> {
-  const db = createDb(join(config.dataDir, DATABASE_FILE));
-  migrate(db);
-  const store = new SqliteStore(db);
-  const { generatedAdminToken } = await bootstrap(store, config.adminToken);
+  const db = await openDatabase(config);
   const app = await buildApp({
-    store,
+    db,
     heartbeatMs: config.heartbeatMs,
     syncPath: config.syncPath,
     logger: {
@@ -22,7 +18,15 @@ export async function startServer(config: Config): Promise<{ url: string; close:
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
     },
   });
-  await app.listen({ port: config.port, host: config.host });
+  let generatedAdminToken: string | undefined;
+  try {
+    ({ generatedAdminToken } = await bootstrap(app.services.writes, app.services.environments, config.adminToken));
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await app.close();
+    await db.close();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -38,7 +42,7 @@ export async function startServer(config: Config): Promise<{ url: string; close:
   const close = () =>
     (closing ??= (async () => {
       await app.close();
-      await store.close();
+      await db.close();
     })());
   return { url, close };
 }

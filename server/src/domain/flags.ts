@@ -161,6 +161,16 @@ export interface Flag {
   environments: Record<string, FlagEnvironment>;
 }
 
+/** A flag before it is stored: the write path stamps version, times and author. */
+export type NewFlag = Omit<Flag, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
+
+/** Who manages a flag or segment outside the API: the Git file a sync applies (read-only elsewhere). */
+export interface Managed<T> {
+  value: T;
+  /** The sync source (file or directory) that manages it, or null. */
+  managedBy: string | null;
+}
+
 export const segmentRuleSchema = z.strictObject({
   id: z.string().min(1).max(64).regex(SLUG, SLUG_MESSAGE),
   clauses: z

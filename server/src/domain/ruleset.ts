@@ -1,5 +1,6 @@
 import type { FlagConfig, RuleSet } from '@switchyard/sdk';
 import { toFlagConfig, toRuleSetSegment } from '@switchyard/sdk/ruleset';
+import type { SdkPatch } from './feed.js';
 import type { Flag } from './flags.js';
 import type { Segment } from './segments.js';
 
@@ -24,4 +25,46 @@ export function toRuleSet(environment: string, version: number, flags: readonly 
 export function sameForSdks(a: FlagConfig | null, b: FlagConfig | null): boolean {
   if (a === null || b === null) return a === b;
   return JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
+}
+
+/**
+ * What changed for SDKs when a flag went from `before` to `after` (null: absent): a patch for each
+ * environment whose SDKs would evaluate it differently. A flag has a configuration in every
+ * environment, so its own keys name them all.
+ */
+export function flagPatches(before: Flag | null, after: Flag | null): Record<string, SdkPatch> {
+  const flag = after ?? before;
+  if (!flag) return {};
+  const patches: Record<string, SdkPatch> = {};
+  const environments = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
+  for (const environment of environments) {
+    const was = before ? toFlagConfig(before, environment) : null;
+    const is = after ? toFlagConfig(after, environment) : null;
+    if (!sameForSdks(was, is)) patches[environment] = { flags: { [flag.key]: is }, segments: {} };
+  }
+  return patches;
+}
+
+/** Segments are global: a segment change reaches every environment's SDKs. */
+export function segmentPatches(key: string, after: Segment | null, environments: Iterable<string>): Record<string, SdkPatch> {
+  const patches: Record<string, SdkPatch> = {};
+  for (const environment of environments) patches[environment] = { flags: {}, segments: { [key]: after ? toRuleSetSegment(after) : null } };
+  return patches;
+}
+
+/** Several patches per environment folded into one (later entries win): one SDK update per batch. */
+export function mergePatches(...all: readonly Record<string, SdkPatch | null>[]): Record<string, SdkPatch | null> {
+  const merged: Record<string, SdkPatch | null> = {};
+  for (const patches of all) {
+    for (const [environment, patch] of Object.entries(patches)) {
+      const into = merged[environment];
+      if (patch === null || into === null) merged[environment] = null;
+      else if (into === undefined) merged[environment] = { flags: { ...patch.flags }, segments: { ...patch.segments } };
+      else {
+        Object.assign(into.flags, patch.flags);
+        Object.assign(into.segments, patch.segments);
+      }
+    }
+  }
+  return merged;
 }

@@ -19,3 +19,7 @@ export function hashSecret(secret: string): string {
 export function displayPrefix(secret: string): string {
   return `${secret.slice(0, 11)}…`;
 }
+
+/** Dashboard session ids: random, and only their sha-256 is stored. */
+export const newSessionId = (): string => randomBytes(32).toString('base64url');
+export const hashSessionId = (id: string): string => hashSecret(id);

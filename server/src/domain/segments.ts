@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { LIMITS, attributeSchema, keySchema, segmentRuleSchema, unitIdSchema } from './flags.js';
+import { AppError } from './errors.js';
+import { segmentReferences } from './flag-defaults.js';
+import type { Flag } from './flags.js';
 
 /** Segments are global: one definition (e.g. `internal`, the dogfood users) shared by every environment. */
 export const segmentBodySchema = z.strictObject({
@@ -37,3 +40,26 @@ export const segmentResponseSchema = segmentBodySchema.extend({
   updatedAt: z.string(),
   updatedBy: z.string(),
 });
+
+/** A segment before it is stored: the write path stamps version, times and author. */
+export type NewSegment = Omit<Segment, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
+
+/** Cross-field rules zod cannot check alone: an id is never both included and excluded; rule ids are unique. */
+export function assertValidSegment(segment: Pick<Segment, 'included' | 'excluded' | 'rules'>): void {
+  const excluded = new Set(segment.excluded);
+  const both = segment.included.find((id) => excluded.has(id));
+  if (both !== undefined) throw AppError.invalid('body.included', `"${both}" is both included and excluded`);
+  const ids = new Set<string>();
+  segment.rules.forEach((rule, i) => {
+    if (ids.has(rule.id)) throw AppError.invalid(`body.rules[${i}].id`, `duplicate rule id "${rule.id}"`);
+    ids.add(rule.id);
+  });
+}
+
+/** A segment can go only when no flag refers to it; the error names (some of) the flags that do. */
+export function assertSegmentUnused(key: string, flags: readonly Pick<Flag, 'key' | 'environments'>[]): void {
+  const users = flags.filter((flag) => segmentReferences(flag).has(key)).map((flag) => flag.key);
+  if (users.length > 0) {
+    throw new AppError('conflict', `segment "${key}" is used by flag(s): ${users.slice(0, 10).join(', ')}; remove those rules first`);
+  }
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../domain/errors.js';
-import { auditCount, createFlag, createTestApp, snapshotDatabase, type FlagBody, type TestContext } from '../testing/test-app.js';
+import { auditCount, changeFlag, createFlag, createTestApp, snapshotDatabase, type FlagBody, type TestContext } from '../testing/test-app.js';
 
 /**
  * Every write that changes a flag writes exactly one audit entry in the same transaction: a write
@@ -21,48 +21,48 @@ const SYSTEM = { actor: 'test', source: 'api' } as const;
 
 describe('failed writes leave no change and no audit entry', () => {
   it('a validation error raised inside the transaction (unknown variation)', async () => {
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     const res = await t.request(t.tokens.editor, { method: 'PATCH', url: '/api/flags/f/environments/production', payload: { version: 1, on: true, offVariation: 'nope' } });
     expect(res.statusCode).toBe(400);
     expect(res.json<{ error: { message: string } }>().error.message).toMatch(/offVariation.*unknown variation "nope"/);
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('a stage change whose release variation is invalid', async () => {
-    const count = auditCount(t.db);
+    const count = (await auditCount(t.db));
     const res = await t.request(t.tokens.editor, { method: 'POST', url: '/api/flags/f/environments/production/stage', payload: { version: 1, stage: '10%', variation: 'off' } });
     expect(res.statusCode).toBe(400);
-    expect(auditCount(t.db)).toBe(count);
+    expect((await auditCount(t.db))).toBe(count);
     expect((await readFlag()).version).toBe(1);
   });
 
   it('a stale version', async () => {
     await t.request(t.tokens.editor, { method: 'PATCH', url: '/api/flags/f', payload: { version: 1, name: 'x' } });
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     const res = await t.request(t.tokens.editor, { method: 'POST', url: '/api/flags/f/environments/production/stage', payload: { version: 1, stage: '50%' } });
     expect(res.statusCode).toBe(409);
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('a mutation that throws after the flag row was written is rolled back with its audit entry', async () => {
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     // Renames the flag (written first), then names an environment that does not exist, which
     // fails while writing the per-environment rows — after the flag row was updated.
     await expect(
-      t.store.updateFlag('f', 1, 'flag.updated', null, (flag) => ({ ...flag, name: 'half-written', environments: { ...flag.environments, moon: flag.environments.production! } }), SYSTEM),
+      changeFlag(t, 'f', 1, (flag) => ({ ...flag, name: 'half-written', environments: { ...flag.environments, moon: flag.environments.production! } }), SYSTEM),
     ).rejects.toThrow(/unknown environment "moon"/);
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
     expect((await readFlag()).name).toBe('f');
   });
 
   it('a mutation that throws an AppError leaves nothing behind', async () => {
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     await expect(
-      t.store.updateFlag('f', undefined, 'flag.updated', null, () => {
+      changeFlag(t, 'f', undefined, () => {
         throw new AppError('validation_failed', 'nope');
       }, SYSTEM),
     ).rejects.toThrow('nope');
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('a revert to a state that is no longer valid (its segment was deleted)', async () => {
@@ -74,11 +74,11 @@ describe('failed writes leave no change and no audit entry', () => {
     // Reverting the removal of the rule would bring back a reference to the deleted segment.
     const removal = (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/f/audit?limit=1' })).json<{ items: { id: number }[] }>().items[0]!.id;
     expect(removal).toBeGreaterThan(withRule);
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     const res = await t.request(t.tokens.editor, { method: 'POST', url: `/api/audit/${removal}/revert`, payload: { version: 3 } });
     expect(res.statusCode).toBe(400);
     expect(res.json<{ error: { message: string } }>().error.message).toMatch(/unknown segment "beta"/);
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 });
 
@@ -94,10 +94,10 @@ describe('successful writes have exactly one audit entry', () => {
   for (const write of writes) {
     it(`${write.name}: one entry with actor = token name and before/after`, async () => {
       const flagBefore = await readFlag();
-      const count = auditCount(t.db);
+      const count = (await auditCount(t.db));
       const res = await t.request(t.tokens.editor, { method: write.method, url: write.url, payload: write.payload });
       expect(res.statusCode).toBe(200);
-      expect(auditCount(t.db)).toBe(count + 1);
+      expect((await auditCount(t.db))).toBe(count + 1);
       const entry = (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/audit?limit=1' })).json<{
         items: { actor: string; action: string; resourceKey: string; environment: string | null; before: { version: number; name: string }; after: { version: number } | null }[];
       }>().items[0]!;

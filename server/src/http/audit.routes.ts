@@ -5,7 +5,8 @@ import type { FlagsService } from '../services/flags.service.js';
 import { toFlagResponse } from './flags.routes.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses, pageQuery } from './responses.js';
-import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery, type Store } from '../store/ports.js';
+import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery } from '../domain/audit.js';
+import type { AuditService } from '../services/audit.service.js';
 
 export const auditEntryResponse = z.object({
   id: z.int(),
@@ -26,12 +27,12 @@ const pageResponse = z.object({ items: z.array(auditEntryResponse), nextCursor: 
 
 const toResponse = (e: AuditEntry) => ({ ...e, at: iso(e.at) });
 
-async function page(store: Store, query: AuditQuery) {
-  const items = await store.listAudit(query);
+async function page(audit: AuditService, query: AuditQuery) {
+  const items = await audit.list(query);
   return { items: items.map(toResponse), nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
 }
 
-export const auditRoutes: FastifyPluginAsyncZod<{ store: Store; flags: FlagsService }> = async (app, { store, flags }) => {
+export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags: FlagsService }> = async (app, { audit, flags }) => {
   app.get('/api/audit', {
     schema: {
       tags: ['audit'],
@@ -45,12 +46,12 @@ export const auditRoutes: FastifyPluginAsyncZod<{ store: Store; flags: FlagsServ
       response: { 200: pageResponse, ...errorResponses },
     },
     preHandler: app.requireRole('viewer'),
-  }, async (request) => page(store, request.query));
+  }, async (request) => page(audit, request.query));
 
   app.get('/api/flags/:key/audit', {
     schema: { tags: ['audit'], summary: "A flag's history, newest first", params: z.strictObject({ key: z.string().max(LIMITS.key) }), querystring: pageQuery, response: { 200: pageResponse, ...errorResponses } },
     preHandler: app.requireRole('viewer'),
-  }, async (request) => page(store, { ...request.query, resourceType: 'flag', resourceKey: request.params.key }));
+  }, async (request) => page(audit, { ...request.query, resourceType: 'flag', resourceKey: request.params.key }));
 
   app.post('/api/audit/:id/revert', {
     schema: {
@@ -63,6 +64,6 @@ export const auditRoutes: FastifyPluginAsyncZod<{ store: Store; flags: FlagsServ
     preHandler: app.requireRole('editor'),
   }, async (request) => {
     const flag = await flags.revert(request.params.id, expectedVersion(request, request.body?.version, false), auditContext(request, { message: request.body?.message }));
-    return { flag: flag ? toFlagResponse(flag) : null };
+    return { flag: flag ? toFlagResponse(flag.value, flag.managedBy) : null };
   });
 };

@@ -198,7 +198,7 @@ beforeAll(async () => {
     payload: { version: 1, rules: [{ id: 'u', clauses: [{ operator: 'in_segment', values: ['used'] }], serve: { variation: 'green' } }] },
   });
   expect(used.statusCode).toBe(200);
-  before = snapshotDatabase(t.db);
+  before = await snapshotDatabase(t.db);
 });
 afterAll(async () => {
   await t.close();
@@ -229,7 +229,7 @@ describe('bad requests', () => {
     });
   }
 
-  it('leaves the database exactly as it was', () => {
-    expect(snapshotDatabase(t.db)).toEqual(before);
+  it('leaves the database exactly as it was', async () => {
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 });

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { LIMITS, keySchema } from '../domain/flags.js';
 import { auditContext, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
-import type { RuleSetCache } from '../services/rulesets.js';
-import type { Environment, Store } from '../store/ports.js';
+import type { Environment } from '../domain/environments.js';
+import type { EnvironmentsService } from '../services/environments.service.js';
 
 const environmentResponse = z.object({
   key: z.string(),
@@ -19,11 +19,11 @@ const toResponse = (e: Environment) => ({ ...e, createdAt: iso(e.createdAt) });
 const params = z.strictObject({ environment: z.string().max(LIMITS.key) });
 
 /** Environments: keys are immutable identifiers; "rename" changes the display name. */
-export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets: RuleSetCache }> = async (app, { store, ruleSets }) => {
+export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: EnvironmentsService }> = async (app, { environments }) => {
   app.get('/api/environments', {
     schema: { tags: ['environments'], summary: 'List environments', response: { 200: z.object({ items: z.array(environmentResponse) }), ...errorResponses } },
     preHandler: app.requireRole('viewer'),
-  }, async () => ({ items: (await store.listEnvironments()).map(toResponse) }));
+  }, async () => ({ items: (await environments.list()).map(toResponse) }));
 
   app.post('/api/environments', {
     schema: {
@@ -35,9 +35,8 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets:
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
     const { key, name, critical } = request.body;
-    const write = await store.createEnvironment({ key, name: name ?? key, critical }, auditContext(request));
-    ruleSets.publish(write);
-    return reply.status(201).send(toResponse(write.value));
+    const created = await environments.create({ key, name: name ?? key, critical }, auditContext(request));
+    return reply.status(201).send(toResponse(created));
   });
 
   app.patch('/api/environments/:environment', {
@@ -51,18 +50,13 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ store: Store; ruleSets:
     preHandler: app.requireRole('admin'),
   }, async (request) => {
     const patch = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
-    const write = await store.updateEnvironment(request.params.environment, patch, auditContext(request));
-    ruleSets.publish(write);
-    return toResponse(write.value);
+    return toResponse(await environments.update(request.params.environment, patch, auditContext(request)));
   });
 
   app.delete('/api/environments/:environment', {
     schema: { tags: ['environments'], summary: 'Delete an environment that has no SDK keys', params, response: { 200: environmentResponse, ...errorResponses } },
     preHandler: app.requireRole('admin'),
   }, async (request) => {
-    const write = await store.deleteEnvironment(request.params.environment, auditContext(request));
-    ruleSets.forget(request.params.environment);
-    ruleSets.publish(write);
-    return toResponse(write.value);
+    return toResponse(await environments.remove(request.params.environment, auditContext(request)));
   });
 };

@@ -1,34 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { RuleSetCache } from '../services/rulesets.js';
-import type { AuditEntry } from '../store/ports.js';
-import { DashboardEvents, eventOfWrite, type DashboardEvent } from '../services/dashboard-events.js';
+import type { DashboardEvent, DashboardEvents } from '../services/dashboard-events.js';
 
 export const DEFAULT_EVENTS_HEARTBEAT_MS = 15_000;
 
 export interface EventsOptions {
-  ruleSets: RuleSetCache;
+  /** Fed by the change feed: writes made through any replica. */
+  dashboard: DashboardEvents;
   heartbeatMs?: number;
 }
 
 /**
  * `GET /api/events`: Server-Sent Events for the dashboard (any role), one `change` event per
  * committed write to a flag, segment or environment (from any writer: API, CLI, GitOps), including
- * changes SDKs never see (a description, a tag), plus `heartbeat` events.
+ * changes SDKs never see (a description, a tag), plus `heartbeat` events. Made on any replica: the
+ * events come from the change feed.
  */
-async function events(app: FastifyInstance, { ruleSets, heartbeatMs = DEFAULT_EVENTS_HEARTBEAT_MS }: EventsOptions) {
-  const hub = new DashboardEvents();
-
-  const onWrite = (entry: AuditEntry) => {
-    if (hub.size === 0) return;
-    const event = eventOfWrite(entry);
-    if (event) hub.publish(event);
-  };
-  ruleSets.on('write', onWrite);
-  app.addHook('onClose', async () => {
-    ruleSets.off('write', onWrite);
-  });
-
+async function events(app: FastifyInstance, { dashboard: hub, heartbeatMs = DEFAULT_EVENTS_HEARTBEAT_MS }: EventsOptions) {
   app.get('/api/events', {
     schema: { tags: ['dashboard'], summary: 'Dashboard live updates (Server-Sent Events): `change` events and heartbeats' },
     preHandler: app.requireRole('viewer'),

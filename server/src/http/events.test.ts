@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../store/ports.js';
+import type { AuditEntry } from '../domain/audit.js';
+import { feedWrite } from '../domain/feed.js';
 import { DashboardEvents, eventOfWrite, type DashboardEvent } from '../services/dashboard-events.js';
 
 function entry(overrides: Partial<AuditEntry>): AuditEntry {
@@ -39,6 +40,6 @@ describe('dashboard events', () => {
     { name: 'an environment has no version for the page', audit: entry({ resourceType: 'environment', resourceKey: 'qa', after: { version: 40 } }), expected: { type: 'environment', key: 'qa', version: null, actor: 'ana' } },
     { name: 'tokens are not shown live', audit: entry({ resourceType: 'api_token', resourceKey: '4' }), expected: null },
   ])('$name', ({ audit, expected }) => {
-    expect(eventOfWrite(audit)).toEqual(expected);
+    expect(eventOfWrite(feedWrite(audit))).toEqual(expected);
   });
 });

@@ -10,6 +10,7 @@ import {
   tagsSchema,
   variationSchema,
   type Flag,
+  type Managed,
 } from '../domain/flags.js';
 import type { FlagsService } from '../services/flags.service.js';
 import { deriveStage } from '../domain/stages.js';
@@ -81,14 +82,14 @@ const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 
 export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async (app, { flags }) => {
-  const respond = (flag: Flag) => toFlagResponse(flag, flags.managedBy(flag.key));
+  const respond = ({ value, managedBy }: Managed<Flag>) => toFlagResponse(value, managedBy);
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
     preHandler: app.requireRole('viewer'),
   }, async (request) => {
     const { q, tag, archived, environment, stage } = request.query;
     const needle = q?.toLowerCase();
-    const items = (await flags.list()).filter((f) => {
+    const items = (await flags.list()).filter(({ value: f }) => {
       if (archived !== 'all' && f.archived !== (archived === 'true')) return false;
       if (tag && !f.tags.includes(tag)) return false;
       if (needle && ![f.key, f.name, f.description].some((s) => s.toLowerCase().includes(needle))) return false;
@@ -107,7 +108,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     preHandler: app.requireRole('editor'),
   }, async (request, reply) => {
     const flag = await flags.create(request.body, auditContext(request));
-    return reply.status(201).header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.status(201).header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 
   app.get('/api/flags/:key', {
@@ -115,7 +116,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     preHandler: app.requireRole('viewer'),
   }, async (request, reply) => {
     const flag = await flags.get(request.params.key);
-    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 
   app.patch('/api/flags/:key', {
@@ -124,7 +125,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const flag = await flags.updateMeta(request.params.key, expectedVersion(request, version), patch, auditContext(request));
-    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 
   app.delete('/api/flags/:key', {
@@ -142,7 +143,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     const { version, ...patch } = request.body;
     const { key, environment } = request.params;
     const flag = await flags.updateEnvironment(key, environment, expectedVersion(request, version), patch, auditContext(request));
-    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 
   app.post('/api/flags/:key/environments/:environment/stage', {
@@ -167,7 +168,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
     // The kill switch must work even from a stale screen: it never needs the current version.
     const expected = expectedVersion(request, version, stage.trim() !== 'kill');
     const flag = await flags.setStage(key, environment, stage, variation, expected, auditContext(request, { message }));
-    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 
   app.post('/api/flags/:key/environments/:environment/kill', {
@@ -184,6 +185,6 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   }, async (request, reply) => {
     const { key, environment } = request.params;
     const flag = await flags.setStage(key, environment, 'kill', undefined, undefined, auditContext(request, { message: request.body?.message }));
-    return reply.header('etag', `"${flag.version}"`).send(respond(flag));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 };

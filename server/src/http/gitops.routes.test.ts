@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { auditCount, createFlag, createTestApp, setStage, snapshotDatabase, type TestContext } from '../testing/test-app.js';
+import { auditCount, changeFlag, createFlag, createTestApp, readFlag, setStage, snapshotDatabase, type TestContext } from '../testing/test-app.js';
 
 let t: TestContext;
 beforeEach(async () => {
@@ -67,10 +67,10 @@ describe('flags as code over the API', () => {
     expect(flag.managedBy).toBeNull();
 
     const exported = await exportYaml();
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     const again = await apply(exported);
     expect(again.json()).toMatchObject({ applied: false, changes: [] });
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
     expect(await exportYaml()).toBe(exported);
     expect(exported).toContain("stage: 10%");
 
@@ -80,8 +80,8 @@ describe('flags as code over the API', () => {
 
   it("leaves a running canary's guarded marker alone: not exported, not planned, not overwritten", async () => {
     expect((await apply(FILE)).statusCode).toBe(200);
-    const current = (await t.store.getFlag('new-checkout'))!;
-    await t.store.updateFlag('new-checkout', current.version, 'flag.updated', 'production', (f) => ({
+    const current = await readFlag(t, 'new-checkout');
+    await changeFlag(t, 'new-checkout', current.version, (f) => ({
       ...f,
       environments: { ...f.environments, production: { ...f.environments.production!, guarded: true } },
     }), { actor: 'release-guard', source: 'release-guard' });
@@ -89,7 +89,7 @@ describe('flags as code over the API', () => {
     expect(exported).not.toContain('guarded');
     const again = await apply(exported);
     expect(again.json()).toMatchObject({ applied: false, changes: [] });
-    expect((await t.store.getFlag('new-checkout'))!.environments.production!.guarded).toBe(true);
+    expect((await readFlag(t, 'new-checkout')).environments.production!.guarded).toBe(true);
   });
 
   it('exports JSON too, and one environment alone', async () => {
@@ -111,10 +111,10 @@ describe('flags as code over the API', () => {
     expect(res.json().changes).toEqual([
       { action: 'update', resource: 'flag', key: 'new-checkout', fields: [{ path: 'environments.production.stage', before: '10%', after: '50%' }] },
     ]);
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     const dry = await apply(edited, { dryRun: true });
     expect(dry.json()).toMatchObject({ applied: false, dryRun: true, summary: { update: 1 } });
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('a dashboard edit after the plan makes apply fail with 409 naming the flag, and nothing is written', async () => {
@@ -122,11 +122,11 @@ describe('flags as code over the API', () => {
     const edited = FILE.replace('production: { stage: 10% }', 'production: { stage: 50% }');
     const { versions } = (await plan(edited)).json();
     await setStage(t, 'new-checkout', 'production', '25%');
-    const count = auditCount(t.db);
+    const count = (await auditCount(t.db));
     const res = await apply(edited, { expectedVersions: versions });
     expect(res.statusCode).toBe(409);
     expect(res.json().error.message).toMatch(/flag "new-checkout" was changed by someone else/);
-    expect(auditCount(t.db)).toBe(count);
+    expect((await auditCount(t.db))).toBe(count);
   });
 
   it('prune deletes what the file does not name (never the internal segment); without it nothing is deleted', async () => {
@@ -141,14 +141,14 @@ describe('flags as code over the API', () => {
 
   it('is all or nothing: a failure late in the batch leaves no trace', async () => {
     await apply(FILE);
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     // The segment is written first inside the transaction; the stale flag version then aborts it all.
     const edited = FILE.replace('production: { stage: 10% }', 'production: { stage: 50% }').replace("included: [alice]", 'included: [alice, carol]');
     const { versions } = (await plan(edited)).json();
     const versionsWithStaleFlag = { ...versions, 'flag:new-checkout': versions['flag:new-checkout'] - 1 };
     const res = await apply(edited, { expectedVersions: versionsWithStaleFlag });
     expect(res.statusCode).toBe(409);
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('viewers can export and plan but not apply; the JSON Schema is public', async () => {

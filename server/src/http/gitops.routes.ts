@@ -8,10 +8,9 @@ import { errorResponses, errorSchema } from './responses.js';
 import { serializeDocument } from '../domain/gitops/export.js';
 import type { GitOpsService } from '../services/gitops/gitops.service.js';
 import type { SourceFile } from '../domain/gitops/locate.js';
-import type { ManagedResources } from '../services/gitops/managed.js';
 import { summarize } from '../domain/gitops/plan.js';
 import { gitopsJsonSchema } from '../domain/gitops/schema.js';
-import { GitOpsSync } from '../services/gitops/sync.js';
+import type { GitOpsSync, SyncStatus } from '../services/gitops/sync.js';
 
 /** A 2,000-flag file with full targeting is a few MB: far above the API's 1 MB default. */
 const DOCUMENT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -55,17 +54,13 @@ function sourcesOf(body: z.infer<typeof planBody>): SourceFile[] {
 
 export interface GitOpsRoutesOptions {
   gitops: GitOpsService;
-  managed: ManagedResources;
-  syncPath?: string;
+  /** Sync mode (`serve --sync`): run by the leader replica; every replica reports its status. */
+  sync?: GitOpsSync;
 }
 
-export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (app, { gitops, managed, syncPath }) => {
-  const sync = syncPath ? new GitOpsSync({ path: syncPath, gitops, managed, log: app.log }) : undefined;
-  if (sync) {
-    app.addHook('onReady', () => sync.start());
-    app.addHook('onClose', () => sync.stop());
-    registerMetrics(app.metrics, sync);
-  }
+export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (app, { gitops, sync }) => {
+  const syncPath = sync?.status.path;
+  if (sync) registerMetrics(app.metrics, sync);
 
   // Public on purpose: editors fetch it to validate files, and it holds no data.
   app.get('/api/gitops/schema.json', { schema: { tags: ['gitops'], summary: 'JSON Schema of the flags file (for editors)' } }, async (_request, reply) =>
@@ -110,18 +105,18 @@ export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (a
   app.get('/api/gitops/status', {
     schema: { tags: ['gitops'], summary: 'Sync mode: the file, the last sync, the last error (file:line:col) and drift' },
     preHandler: app.requireRole('viewer'),
-  }, async () => (sync ? { mode: 'sync', ...sync.status } : { mode: 'manual', path: null, lastSync: null, lastError: null, drift: [] }));
+  }, async () => {
+    if (!sync) return { mode: 'manual', path: null, lastSync: null, lastError: null, drift: [] };
+    const { appliedHash: _hash, ...status } = await sync.current();
+    return { mode: 'sync', ...status };
+  });
 };
 
 function registerMetrics(registry: Registry, sync: GitOpsSync): void {
-  const { status } = sync;
-  new Gauge({ name: 'switchyard_gitops_drift', help: 'Flags and segments whose database state differs from the sync file', registers: [registry], collect() { this.set(status.drift.length); } });
-  new Gauge({ name: 'switchyard_gitops_last_sync_success', help: '1 if the last sync attempt applied the file, 0 if it failed (invalid file)', registers: [registry], collect() { this.set(status.lastSuccess ? 1 : 0); } });
-  new Gauge({
-    name: 'switchyard_gitops_last_sync_timestamp_seconds',
-    help: 'When the sync file was last applied successfully',
-    registers: [registry],
-    collect() { this.set(status.lastSync ? Date.parse(status.lastSync) / 1000 : 0); },
-  });
-  new Gauge({ name: 'switchyard_gitops_managed_flags', help: 'Flags managed by the sync file (read-only in the API)', registers: [registry], collect() { this.set(status.managed.flags); } });
+  const gauge = (name: string, help: string, value: (status: SyncStatus) => number) =>
+    new Gauge({ name, help, registers: [registry], async collect() { this.set(value(await sync.current())); } });
+  gauge('switchyard_gitops_drift', 'Flags and segments whose database state differs from the sync file', (s) => s.drift.length);
+  gauge('switchyard_gitops_last_sync_success', '1 if the last sync attempt applied the file, 0 if it failed (invalid file)', (s) => (s.lastSuccess ? 1 : 0));
+  gauge('switchyard_gitops_last_sync_timestamp_seconds', 'When the sync file was last applied successfully', (s) => (s.lastSync ? Date.parse(s.lastSync) / 1000 : 0));
+  gauge('switchyard_gitops_managed_flags', 'Flags managed by the sync file (read-only in the API)', (s) => s.managed.flags);
 }

@@ -6,7 +6,7 @@ import { toFlagResponse } from './flags.routes.js';
 import { deriveStage } from '../domain/stages.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
-import { METRICS_WINDOW_MS } from '../services/releases/evidence.js';
+import { METRICS_WINDOW_MS } from '../domain/releases/metrics.js';
 import { planInputSchema, type ReleaseEvent, type ReleasePlan } from '../domain/releases/plans.js';
 import { eventResponse, planResponse, planViewResponse, withErrors } from './releases.responses.js';
 import { liveSide, type ReleasesService } from '../services/releases/releases.service.js';
@@ -50,9 +50,9 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   }, async (request) => {
     const { key, environment } = request.params;
     const { config } = await releases.configOf(key, environment);
-    const plan = await releases.store.getPlan(key, environment);
+    const plan = await releases.findPlan(key, environment);
     const evidence = plan ? await releases.evidence(plan) : null;
-    const events = await releases.store.listEvents(key, environment, 50);
+    const events = await releases.events(key, environment, 50);
     return {
       plan: plan ? toPlanResponse(plan) : null,
       stage: deriveStage(config),
@@ -120,7 +120,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   }, async (request) => {
     const { key, environment } = request.params;
     await releases.configOf(key, environment);
-    return { items: (await releases.store.listEvents(key, environment, request.query.limit)).map(toEventResponse) };
+    return { items: (await releases.events(key, environment, request.query.limit)).map(toEventResponse) };
   });
 
   app.get(`${base}/release-plan/metrics`, {
@@ -135,9 +135,9 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   }, async (request) => {
     const { key, environment } = request.params;
     await releases.configOf(key, environment);
-    const plan = await releases.store.getPlan(key, environment);
-    const since = request.query.since ?? plan?.startedAt ?? releases.deps.now() - 60 * 60_000;
-    return { windowMs: METRICS_WINDOW_MS, since, points: await releases.store.metricSeries(environment, key, since - METRICS_WINDOW_MS) };
+    const plan = await releases.findPlan(key, environment);
+    const since = request.query.since ?? plan?.startedAt ?? releases.now() - 60 * 60_000;
+    return { windowMs: METRICS_WINDOW_MS, since, points: await releases.metricSeries(environment, key, since - METRICS_WINDOW_MS) };
   });
 
   app.post(`${base}/switch`, {
@@ -153,6 +153,6 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
     const { key, environment } = request.params;
     const version = expectedVersion(request, request.body?.version ?? undefined, false);
     const result = await releases.switchSide(key, environment, request.body?.to, version, auditContext(request));
-    return { live: result.live, previous: result.previous, flag: toFlagResponse(result.flag) };
+    return { live: result.live, previous: result.previous, flag: toFlagResponse(result.flag.value, result.flag.managedBy) };
   });
 };

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.js';
-import { AUDIT_SOURCES, type AuditContext, type AuditSource } from '../store/ports.js';
+import { AUDIT_SOURCES, type AuditContext, type AuditSource } from '../domain/audit.js';
 
 /**
  * The expected version of the resource being changed: `version` in the body or `If-Match`.

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
 import type { RuleSetCache } from '../services/rulesets.js';
-import { windowStart } from '../services/releases/evidence.js';
-import { EXPOSURE_METRIC, type MetricCount, type ReleaseStore } from '../store/release-ports.js';
+import { EXPOSURE_METRIC, type MetricCount } from '../domain/releases/metrics.js';
+import type { ReleasesService } from '../services/releases/releases.service.js';
 
 const MAX_ENTRIES = 2000;
 const count = z.int().min(0).max(1_000_000_000);
@@ -33,9 +33,9 @@ export const metricsBody = z.strictObject({
  * under a guarded rollout in the key's environment are kept, so the table cannot be filled with
  * arbitrary keys; everything else is acknowledged and dropped.
  */
-export const metricsRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; ruleSets: RuleSetCache; now: () => number; onMetrics: (environment: string, flagKey: string) => void }> = async (
+export const metricsRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService; ruleSets: RuleSetCache; onMetrics: (environment: string, flagKey: string) => void }> = async (
   app,
-  { store, ruleSets, now, onMetrics },
+  { releases, ruleSets, onMetrics },
 ) => {
   app.post('/api/sdk/metrics', {
     schema: {
@@ -62,7 +62,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; ruleSet
       else dropped++;
     }
     if (counts.length > 0) {
-      await store.addMetrics(environment, windowStart(now()), counts);
+      await releases.addMetrics(environment, counts);
       for (const flag of new Set(counts.map((c) => c.flagKey))) onMetrics(environment, flag);
     }
     return reply.status(202).send({ accepted: counts.length, dropped });

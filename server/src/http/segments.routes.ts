@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
+import type { Managed } from '../domain/flags.js';
 import { segmentBodySchema, segmentPatchSchema, segmentResponseSchema, type Segment } from '../domain/segments.js';
 import type { SegmentsService } from '../services/segments.service.js';
 
-const toResponse = (s: Segment) => ({ ...s, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt) });
+const toResponse = ({ value: s }: Managed<Segment>) => ({ ...s, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt) });
 const params = z.strictObject({ key: z.string().max(LIMITS.key) });
 
 export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }> = async (app, { segments }) => {
@@ -25,7 +26,7 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
     preHandler: app.requireRole('viewer'),
   }, async (request, reply) => {
     const segment = await segments.get(request.params.key);
-    return reply.header('etag', `"${segment.version}"`).send(toResponse(segment));
+    return reply.header('etag', `"${segment.value.version}"`).send(toResponse(segment));
   });
 
   app.patch('/api/segments/:key', {
@@ -34,7 +35,7 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const segment = await segments.update(request.params.key, expectedVersion(request, version), patch, auditContext(request));
-    return reply.header('etag', `"${segment.version}"`).send(toResponse(segment));
+    return reply.header('etag', `"${segment.value.version}"`).send(toResponse(segment));
   });
 
   app.delete('/api/segments/:key', {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dumpTables } from '../testing/databases.js';
 import { createTestApp, type TestContext } from '../testing/test-app.js';
 import { CSRF_HEADER, SESSION_COOKIE } from './sessions.routes.js';
 
@@ -21,7 +22,7 @@ describe('dashboard sessions', () => {
     const cookie = await signIn(t.tokens.editor);
     const me = await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie } });
     expect(me.json()).toEqual({ name: 'editor', role: 'editor' });
-    const rows = t.db.$client.prepare('select session_hash from sessions').all() as { session_hash: string }[];
+    const rows = (await dumpTables(t.db, ['sessions'])).sessions as { session_hash: string }[];
     expect(rows).toHaveLength(1);
     expect(cookie).not.toContain(rows[0]!.session_hash);
   });

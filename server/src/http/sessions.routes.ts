@@ -4,9 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
 import { errorResponses } from './responses.js';
-import type { Store } from '../store/ports.js';
-import { hashSecret } from '../domain/secrets.js';
-import { SESSION_TTL_MS, type SessionStore } from '../services/sessions.js';
+import { SESSION_TTL_MS } from '../domain/credentials.js';
+import type { CredentialsService } from '../services/credentials.service.js';
 
 export const SESSION_COOKIE = 'switchyard_session';
 /**
@@ -40,13 +39,13 @@ function setCookie(request: FastifyRequest, reply: FastifyReply, value: string, 
  * The cookie plugin is registered here only: SDK and OFREP traffic never pays for cookie hooks;
  * the authenticator parses the one header itself, and only when a request carries no bearer token.
  */
-export const sessionsRoutes: FastifyPluginAsyncZod<{ store: Store; sessions: SessionStore; now: () => number }> = async (app, { store, sessions, now }) => {
+export const sessionsRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsService }> = async (app, { credentials }) => {
   await app.register(fastifyCookie);
   app.addAuthenticator(async (request) => {
     const header = request.headers.cookie;
     const id = header ? app.parseCookie(header)[SESSION_COOKIE] : undefined;
     if (!id) return null;
-    const session = await sessions.resolve(id, now());
+    const session = await credentials.session(id);
     if (!session) return null;
     requireCsrfHeader(request);
     return { kind: 'api', tokenId: session.tokenId, name: session.name, role: session.role };
@@ -61,10 +60,8 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ store: Store; sessions: Ses
     },
   }, async (request, reply) => {
     requireCsrfHeader(request);
-    const token = await store.findApiToken(hashSecret(request.body.token.trim()));
-    if (!token) throw new AppError('unauthorized', 'invalid or revoked API token');
-    const id = await sessions.create(token.id, now());
-    setCookie(request, reply, id, SESSION_TTL_MS / 1000);
+    const { sessionId, token } = await credentials.signIn(request.body.token.trim());
+    setCookie(request, reply, sessionId, SESSION_TTL_MS / 1000);
     return { name: token.name, role: token.role };
   });
 
@@ -74,7 +71,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ store: Store; sessions: Ses
     const id = request.cookies[SESSION_COOKIE];
     if (id) {
       requireCsrfHeader(request);
-      await sessions.remove(id);
+      await credentials.signOut(id);
     }
     setCookie(request, reply, '', 0);
     return reply.status(204).send(null);

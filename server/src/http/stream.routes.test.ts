@@ -1,9 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.js';
 import { bootstrap } from '../services/bootstrap.js';
-import { createDb, migrate } from '../store/sqlite/connection.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openTestDatabase, type TestDatabase } from '../testing/databases.js';
 
 const ADMIN = 'stream-test-admin-token-0123456789abcdef';
 const HEARTBEAT_MS = 50;
@@ -87,7 +85,7 @@ class SseReader {
 }
 
 describe('GET /api/sdk/stream', () => {
-  let app: FastifyInstance;
+  let app: Awaited<ReturnType<typeof buildApp>>;
   let url: string;
   let sdkKey: string;
   let flagVersion: number;
@@ -121,12 +119,12 @@ describe('GET /api/sdk/stream', () => {
     return text.split('\n').find((line) => line.startsWith('switchyard_stream_connections{environment="development"}')) ?? '';
   }
 
+  let database: TestDatabase;
+
   beforeAll(async () => {
-    const db = createDb(':memory:');
-    migrate(db);
-    const store = new SqliteStore(db);
-    await bootstrap(store, ADMIN);
-    app = await buildApp({ store, heartbeatMs: HEARTBEAT_MS, defaultMetrics: false, dashboardDir: null });
+    database = await openTestDatabase('stream');
+    app = await buildApp({ db: database.db, heartbeatMs: HEARTBEAT_MS, defaultMetrics: false, dashboardDir: null });
+    await bootstrap(app.services.writes, app.services.environments, ADMIN);
     url = await app.listen({ port: 0, host: '127.0.0.1' });
     sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'web', environment: 'development' })).key;
     flagVersion = (await call<{ version: number }>('POST', '/api/flags', { key: 'checkout' })).version;
@@ -138,6 +136,7 @@ describe('GET /api/sdk/stream', () => {
 
   afterAll(async () => {
     await app?.close();
+    await database?.close();
   });
 
   it('sends the headers and a snapshot on connect, then a patch per stage change', async () => {
@@ -254,11 +253,9 @@ describe('GET /api/sdk/stream', () => {
 
 describe('stream shutdown', () => {
   it('app.close() ends open streams promptly', async () => {
-    const db = createDb(':memory:');
-    migrate(db);
-    const store = new SqliteStore(db);
-    await bootstrap(store, ADMIN);
-    const app = await buildApp({ store, heartbeatMs: 60_000, defaultMetrics: false, dashboardDir: null });
+    const database = await openTestDatabase('stream-shutdown');
+    const app = await buildApp({ db: database.db, heartbeatMs: 60_000, defaultMetrics: false, dashboardDir: null });
+    await bootstrap(app.services.writes, app.services.environments, ADMIN);
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     const created = await fetch(`${url}/api/sdk-keys`, {
       method: 'POST',
@@ -272,5 +269,6 @@ describe('stream shutdown', () => {
     await app.close();
     await Promise.all(streams.map((s) => s.until('the end of the stream', () => s.ended)));
     expect(Date.now() - started).toBeLessThan(2_000);
+    await database.close();
   });
 });

@@ -3,15 +3,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
+import type { FeedFollower } from '../services/feed.js';
 import type { RuleSetCache } from '../services/rulesets.js';
-import type { RuleSetChange } from '../store/ports.js';
-import { StreamHub, type StreamHubOptions, type StreamStart } from '../services/stream-hub.js';
+import type { StreamHub, StreamStart } from '../services/stream-hub.js';
 
-export interface StreamRoutesOptions extends Pick<StreamHubOptions, 'changeLogSize' | 'maxBacklogBytes'> {
+export interface StreamRoutesOptions {
   ruleSets: RuleSetCache;
-  heartbeatMs: number;
-  /** Receives the hub (tests inspect it). */
-  onHub?: (hub: StreamHub) => void;
+  /** Fed by the change feed (see services/index.ts). */
+  streams: StreamHub;
+  feed: FeedFollower;
 }
 
 /**
@@ -42,15 +42,13 @@ function parseLastEventId(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** Server-Sent Events: a snapshot (or the missed changes) on connect, then one patch per change. */
-export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (app, options) => {
-  const { ruleSets } = options;
-  const hub = new StreamHub({ heartbeatMs: options.heartbeatMs, changeLogSize: options.changeLogSize, maxBacklogBytes: options.maxBacklogBytes });
-  options.onHub?.(hub);
-  const onChange = (change: RuleSetChange) => hub.publish(change);
-  ruleSets.on('change', onChange);
-
-  // A revoked SDK key loses its open streams at once, not at its next reconnect.
+/**
+ * Server-Sent Events: a snapshot (or the missed changes) on connect, then one patch per change.
+ * Event ids are change-feed positions, the same on every replica, so `Last-Event-ID` resumes
+ * against any of them.
+ */
+export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (app, { ruleSets, streams: hub, feed }) => {
+  // A revoked SDK key — on whichever replica — loses its open streams here at once, not at its next reconnect.
   const socketsByKey = new Map<number, Set<Socket>>();
   app.onCredentialsRevoked((kind, id) => {
     if (kind !== 'sdk') return;
@@ -71,10 +69,6 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   // Before the server stops accepting: end streams politely so SDKs reconnect elsewhere at once
   // and `close()` does not wait on connections that would never end by themselves.
   app.addHook('preClose', async () => hub.close());
-  app.addHook('onClose', async () => {
-    ruleSets.off('change', onChange);
-    hub.close();
-  });
 
   app.get('/api/sdk/stream', {
     // A HEAD would get a never-ending body: the stream is GET only.
@@ -88,6 +82,8 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   }, async (request, reply) => {
     const { environment, keyId } = request.principal as { environment: string; keyId: number };
     const lastEventId = parseLastEventId(request.headers['last-event-id']);
+    // A client ahead of this replica most likely saw the change on a quicker one: catch up first.
+    if (lastEventId !== undefined && lastEventId > feed.position) await feed.reached(lastEventId);
     let start: StreamStart | undefined;
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS && !start; attempt++) {
       const snapshot = await ruleSets.json(environment);

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
 import { auditContext, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
-import type { ApiToken, SdkKey, Store } from '../store/ports.js';
-import { API_TOKEN_PREFIX, SDK_KEY_PREFIX, displayPrefix, hashSecret, newSecret } from '../domain/secrets.js';
+import type { ApiToken, SdkKey } from '../domain/credentials.js';
+import type { CredentialsService } from '../services/credentials.service.js';
 
 const roleSchema = z.enum(['admin', 'editor', 'viewer']);
 const nameSchema = z.string().min(1).max(LIMITS.name);
@@ -35,7 +35,7 @@ const toSdkKey = (k: SdkKey) => ({ ...k, createdAt: iso(k.createdAt), revokedAt:
 const idParams = z.strictObject({ id: z.coerce.number().int().min(1) });
 
 /** API tokens and SDK keys. The secret is in the creation response only; we keep its sha-256. */
-export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app, { store }) => {
+export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsService }> = async (app, { credentials }) => {
   app.get('/api/me', {
     schema: { tags: ['tokens'], summary: 'Who the credentials belong to', response: { 200: z.object({ name: z.string(), role: roleSchema }), ...errorResponses } },
     preHandler: app.requireRole('viewer'),
@@ -47,7 +47,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
   app.get('/api/tokens', {
     schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: z.object({ items: z.array(tokenResponse) }), ...errorResponses } },
     preHandler: app.requireRole('admin'),
-  }, async () => ({ items: (await store.listApiTokens()).map(toToken) }));
+  }, async () => ({ items: (await credentials.listTokens()).map(toToken) }));
 
   app.post('/api/tokens', {
     schema: {
@@ -58,8 +58,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     },
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
-    const secret = newSecret(API_TOKEN_PREFIX);
-    const token = await store.createApiToken({ ...request.body, tokenHash: hashSecret(secret), prefix: displayPrefix(secret) }, auditContext(request));
+    const { secret, ...token } = await credentials.createToken(request.body, auditContext(request));
     return reply.status(201).send({ ...toToken(token), token: secret });
   });
 
@@ -67,15 +66,13 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     schema: { tags: ['tokens'], summary: 'Revoke an API token', params: idParams, response: { 200: tokenResponse, ...errorResponses } },
     preHandler: app.requireRole('admin'),
   }, async (request) => {
-    const token = await store.revokeApiToken(request.params.id, auditContext(request));
-    app.credentialsRevoked('api', token.id);
-    return toToken(token);
+    return toToken(await credentials.revokeToken(request.params.id, auditContext(request)));
   });
 
   app.get('/api/sdk-keys', {
     schema: { tags: ['tokens'], summary: 'List SDK keys (never their secrets)', response: { 200: z.object({ items: z.array(sdkKeyResponse) }), ...errorResponses } },
     preHandler: app.requireRole('admin'),
-  }, async () => ({ items: (await store.listSdkKeys()).map(toSdkKey) }));
+  }, async () => ({ items: (await credentials.listSdkKeys()).map(toSdkKey) }));
 
   app.post('/api/sdk-keys', {
     schema: {
@@ -86,8 +83,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     },
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
-    const secret = newSecret(SDK_KEY_PREFIX);
-    const key = await store.createSdkKey({ ...request.body, keyHash: hashSecret(secret), prefix: displayPrefix(secret) }, auditContext(request));
+    const { secret, ...key } = await credentials.createSdkKey(request.body, auditContext(request));
     return reply.status(201).send({ ...toSdkKey(key), key: secret });
   });
 
@@ -95,8 +91,6 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ store: Store }> = async (app,
     schema: { tags: ['tokens'], summary: 'Revoke an SDK key', params: idParams, response: { 200: sdkKeyResponse, ...errorResponses } },
     preHandler: app.requireRole('admin'),
   }, async (request) => {
-    const key = await store.revokeSdkKey(request.params.id, auditContext(request));
-    app.credentialsRevoked('sdk', key.id);
-    return toSdkKey(key);
+    return toSdkKey(await credentials.revokeSdkKey(request.params.id, auditContext(request)));
   });
 };

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../domain/errors.js';
 import { auditContext, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
-import type { ReleaseStore, WebhookDelivery } from '../store/release-ports.js';
-import { WEBHOOK_EVENTS, newWebhookSecret } from '../services/releases/webhooks.js';
+import { WEBHOOK_EVENTS, newWebhookSecret, type WebhookDelivery } from '../domain/releases/webhooks.js';
+import type { WebhookDispatcher } from '../services/releases/webhooks.js';
 
 /** Shapes are documented by the request schemas and the plan types; responses are built from validated data. */
 const ok = { 200: z.unknown(), 201: z.unknown(), 204: z.null(), ...errorResponses };
@@ -19,11 +18,11 @@ const urlSchema = z
 const toDelivery = (d: WebhookDelivery) => ({ ...d, createdAt: iso(d.createdAt), nextAttemptAt: isoOrNull(d.nextAttemptAt), deliveredAt: isoOrNull(d.deliveredAt) });
 
 /** Webhooks for stage changes and release decisions; admin only (their secrets sign payloads). */
-export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; onChange: () => void }> = async (app, { store, onChange }) => {
+export const webhooksRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookDispatcher }> = async (app, { webhooks }) => {
   app.get('/api/webhooks', {
     schema: { tags, summary: 'List webhooks (never their secrets)', response: ok },
     preHandler: app.requireRole('admin'),
-  }, async () => ({ items: (await store.listWebhooks()).map(({ secret: _secret, ...hook }) => ({ ...hook, createdAt: iso(hook.createdAt) })) }));
+  }, async () => ({ items: (await webhooks.list()).map((hook) => ({ ...hook, createdAt: iso(hook.createdAt) })) }));
 
   app.post('/api/webhooks', {
     schema: {
@@ -35,8 +34,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; onChan
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
     const secret = newWebhookSecret();
-    const hook = await store.createWebhook({ url: request.body.url, events: [...new Set(request.body.events)], secret }, auditContext(request));
-    onChange();
+    const hook = await webhooks.create({ url: request.body.url, events: [...new Set(request.body.events)], secret }, auditContext(request));
     return reply.status(201).send({ ...hook, createdAt: iso(hook.createdAt), secret });
   });
 
@@ -44,8 +42,7 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; onChan
     schema: { tags, summary: 'Remove a webhook and its delivery log', params: idParams, response: ok },
     preHandler: app.requireRole('admin'),
   }, async (request, reply) => {
-    if (!(await store.deleteWebhook(request.params.id, auditContext(request)))) throw AppError.notFound('webhook', request.params.id);
-    onChange();
+    await webhooks.remove(request.params.id, auditContext(request));
     return reply.status(204).send(null);
   });
 
@@ -53,8 +50,6 @@ export const webhooksRoutes: FastifyPluginAsyncZod<{ store: ReleaseStore; onChan
     schema: { tags, summary: 'Delivery log of a webhook, newest first', params: idParams, querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50) }), response: ok },
     preHandler: app.requireRole('admin'),
   }, async (request) => {
-    const exists = (await store.listWebhooks()).some((h) => h.id === request.params.id);
-    if (!exists) throw AppError.notFound('webhook', request.params.id);
-    return { items: (await store.listDeliveries(request.params.id, request.query.limit)).map(toDelivery) };
+    return { items: (await webhooks.deliveries(request.params.id, request.query.limit)).map(toDelivery) };
   });
 };

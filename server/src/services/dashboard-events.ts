@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../store/ports.js';
+import type { FeedEntry, FeedWrite } from '../domain/feed.js';
 
 /** What the dashboard hears after any write: enough to know what to re-read, and who did it. */
 export interface DashboardEvent {
@@ -11,7 +11,10 @@ export interface DashboardEvent {
 
 export type DashboardListener = (event: DashboardEvent) => void;
 
-/** Fan-out of dashboard events: one per committed write, whoever made it (API, CLI, GitOps…). */
+/**
+ * Fan-out of dashboard events: one per committed write, whoever made it (API, CLI, GitOps…) and on
+ * whichever replica — they come from the change feed.
+ */
 export class DashboardEvents {
   private readonly listeners = new Set<DashboardListener>();
 
@@ -27,15 +30,21 @@ export class DashboardEvents {
   publish(event: DashboardEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+
+  onEntry(entry: FeedEntry): void {
+    if (this.listeners.size === 0) return;
+    for (const write of entry.writes) {
+      const event = eventOfWrite(write);
+      if (event) this.publish(event);
+    }
+  }
 }
 
 const DASHBOARD_RESOURCES = new Set(['flag', 'segment', 'environment']);
 
-/** The dashboard event for a write, from its audit entry; null for resources the pages do not show. */
-export function eventOfWrite(entry: AuditEntry): DashboardEvent | null {
-  if (!DASHBOARD_RESOURCES.has(entry.resourceType)) return null;
-  const after = entry.after as { version?: unknown } | null;
-  const version = entry.resourceType !== 'environment' && typeof after?.version === 'number' ? after.version : null;
-  return { type: entry.resourceType as DashboardEvent['type'], key: entry.resourceKey, version, actor: entry.actor };
+/** The dashboard event for a write; null for resources the pages do not show. */
+export function eventOfWrite(write: FeedWrite): DashboardEvent | null {
+  if (!DASHBOARD_RESOURCES.has(write.resourceType)) return null;
+  return { type: write.resourceType as DashboardEvent['type'], key: write.resourceKey, version: write.version, actor: write.actor };
 }
 

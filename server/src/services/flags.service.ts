@@ -1,11 +1,14 @@
+import type { AuditContext, AuditEntry } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
-import type { ManagedResources } from './gitops/managed.js';
-import type { RuleSetCache } from './rulesets.js';
-import type { AuditContext, NewFlag, Store, Write } from '../store/ports.js';
-import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
-import type { Flag, FlagEnvironment } from '../domain/flags.js';
-import { applyStage, deriveStage, parseStage, releaseVariation, type DerivedStage } from '../domain/stages.js';
+import { BOOLEAN_VARIATIONS, changedConfigs, defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems, flagProblems, variationProblems } from '../domain/flag-validation.js';
+import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
+import { webhookMessage } from '../domain/releases/webhooks.js';
+import { flagPatches } from '../domain/ruleset.js';
+import { DOGFOOD_SEGMENT, applyStage, deriveStage, parseStage, releaseVariation } from '../domain/stages.js';
+import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
+import type { Tx } from '../store/ports.js';
+import { RowMoved, type Change, type Writes } from './write.js';
 
 export interface CreateFlagInput {
   key: string;
@@ -28,107 +31,137 @@ export interface FlagMetaPatch {
 
 export type FlagEnvironmentPatch = Partial<FlagEnvironment>;
 
-const BOOLEAN_VARIATIONS: Flag['variations'] = [
-  { key: 'off', value: false },
-  { key: 'on', value: true },
-];
+/** Actions that move a flag's release stage: each one also goes to `flag.stage_changed` webhooks. */
+const STAGE_ACTIONS = new Set(['flag.stage_changed', 'flag.killed', 'flag.switched']);
 
-/** Flags: every write validated, version-checked and audited in one transaction, then published. */
+export interface FlagChangeOptions {
+  action: string;
+  environment: string | null;
+  /** The kill switch works on Git-managed flags too: an incident must not wait for a merge. */
+  evenIfManaged?: boolean;
+  /** Overrides the context's message for the audit entry. */
+  message?: string;
+}
+
+/** One flag change inside a transaction: its result and what to record. */
+export interface FlagChange {
+  value: Managed<Flag>;
+  change: Change;
+}
+
+export function lockedByGit(what: 'flag' | 'segment', key: string, source: string): AppError {
+  return new AppError('locked', `${what} "${key}" is managed by Git (${source}); change it there and commit, the server applies it`, { managedBy: source });
+}
+
+/** Flags: every write validated, version-checked and audited in one transaction with its feed entry. */
 export class FlagsService {
-  constructor(
-    private readonly store: Store,
-    private readonly ruleSets: RuleSetCache,
-    /** Flags a synced Git file manages are read-only here (423), whoever asks. */
-    private readonly managed?: ManagedResources,
-  ) {}
+  constructor(private readonly w: Writes) {}
 
-  private publish<T>(write: Write<T>): T {
-    this.ruleSets.publish(write);
-    return write.value;
+  async list(): Promise<Managed<Flag>[]> {
+    return this.w.read((tx) => this.w.repos.flags.list(tx));
   }
 
-  private async segmentKeys(): Promise<Set<string>> {
-    return new Set(await this.store.listSegmentKeys());
+  async get(key: string): Promise<Managed<Flag>> {
+    const found = await this.w.read((tx) => this.w.repos.flags.get(tx, key));
+    if (!found) throw AppError.notFound('flag', key);
+    return found;
   }
 
-  private async environmentKeys(): Promise<Set<string>> {
-    return new Set((await this.store.listEnvironments()).map((e) => e.key));
-  }
-
-  async list(): Promise<Flag[]> {
-    return this.store.listFlags();
-  }
-
-  async get(key: string): Promise<Flag> {
-    const flag = await this.store.getFlag(key);
-    if (!flag) throw AppError.notFound('flag', key);
-    return flag;
-  }
-
-  async create(input: CreateFlagInput, audit: AuditContext): Promise<Flag> {
-    this.managed?.assertFlagWritable(input.key);
+  async create(input: CreateFlagInput, ctx: AuditContext): Promise<Managed<Flag>> {
     const variations = input.variations ?? (input.type === 'boolean' ? BOOLEAN_VARIATIONS : undefined);
     if (!variations) throw AppError.invalid('body.variations', `a ${input.type} flag needs its variations`);
-    const environments: Record<string, FlagEnvironment> = {};
-    for (const env of await this.environmentKeys()) environments[env] = defaultFlagEnvironment(input.key, variations, input.type);
-    const flag: NewFlag = {
-      key: input.key,
-      name: input.name ?? input.key,
-      description: input.description ?? '',
-      tags: [...new Set(input.tags ?? [])],
-      owner: input.owner ?? '',
-      type: input.type,
-      variations,
-      archived: false,
-      environments,
-    };
-    assertNoProblems(variationProblems(flag, 'body.variations'));
-    return this.publish(await this.store.createFlag(flag, audit));
+    const draft = { key: input.key, type: input.type, variations };
+    assertNoProblems(variationProblems(draft, 'body.variations'));
+    return this.w.write(ctx, async (tx, at) => {
+      const environments: Record<string, FlagEnvironment> = {};
+      for (const env of await this.w.repos.environments.list(tx)) environments[env.key] = defaultFlagEnvironment(input.key, variations, input.type);
+      const flag = stampNew(
+        { ...draft, name: input.name ?? input.key, description: input.description ?? '', tags: [...new Set(input.tags ?? [])], owner: input.owner ?? '', archived: false, environments },
+        ctx.actor,
+        at,
+      );
+      await this.w.repos.flags.insert(tx, flag);
+      const change = { audit: [{ action: 'flag.created', resourceType: 'flag' as const, resourceKey: flag.key, environment: null, before: null, after: flag }], sdk: flagPatches(null, flag) };
+      return { value: { value: flag, managedBy: null }, change };
+    });
   }
 
-  async updateMeta(key: string, expectedVersion: number | undefined, patch: FlagMetaPatch, audit: AuditContext): Promise<Flag> {
-    this.managed?.assertFlagWritable(key);
-    const segments = await this.segmentKeys();
+  /**
+   * Read a flag, apply `mutate`, and write it if it is still at the version read — all inside `tx`.
+   * With `expected`, a different current version is a 409; without, a concurrent change is retried
+   * (RowMoved) so the mutation always applies to the latest state: no lost updates either way.
+   */
+  async changeIn(tx: Tx, at: number, ctx: AuditContext, key: string, expected: number | undefined, options: FlagChangeOptions, mutate: (flag: Flag) => Flag | Promise<Flag>): Promise<FlagChange> {
+    const { repos } = this.w;
+    const found = await repos.flags.get(tx, key);
+    if (!found) throw AppError.notFound('flag', key);
+    const before = found.value;
+    if (found.managedBy !== null && !options.evenIfManaged) throw lockedByGit('flag', key, found.managedBy);
+    checkVersion(`flag "${key}"`, before, expected);
+    const after = stampNext({ ...(await mutate(before)), key }, before, ctx.actor, at);
+    if (!(await repos.flags.update(tx, after, before.version, changedConfigs(before, after)))) {
+      if (expected === undefined) throw new RowMoved(`flag "${key}"`);
+      const current = await repos.flags.get(tx, key);
+      if (!current) throw AppError.notFound('flag', key);
+      checkVersion(`flag "${key}"`, current.value, expected);
+      throw new RowMoved(`flag "${key}"`);
+    }
+    const { action, environment } = options;
+    const message = options.message ?? ctx.message;
+    const change: Change = {
+      // The message is this change's own: a release step records several changes in one write.
+      audit: [{ action, resourceType: 'flag', resourceKey: key, environment, before, after, ...(message !== undefined ? { message } : {}) }],
+      sdk: flagPatches(before, after),
+      webhooks: STAGE_ACTIONS.has(action) && environment !== null ? (audit) => stageChangedWebhooks(audit, after, environment) : undefined,
+    };
+    return { value: { value: after, managedBy: found.managedBy }, change };
+  }
+
+  private change(key: string, expected: number | undefined, ctx: AuditContext, options: FlagChangeOptions, mutate: (flag: Flag, tx: Tx) => Flag | Promise<Flag>): Promise<Managed<Flag>> {
+    return this.w.write(ctx, (tx, at) => this.changeIn(tx, at, ctx, key, expected, options, (flag) => mutate(flag, tx)));
+  }
+
+  /** The segments a flag's targeting refers to must exist (and stay, until this transaction ends). */
+  private async segmentsOf(tx: Tx, flag: Pick<Flag, 'environments'>): Promise<Set<string>> {
+    return this.w.repos.segments.existing(tx, segmentReferences(flag));
+  }
+
+  async updateMeta(key: string, expected: number | undefined, patch: FlagMetaPatch, ctx: AuditContext): Promise<Managed<Flag>> {
     const action = patch.archived === true ? 'flag.archived' : patch.archived === false ? 'flag.restored' : 'flag.updated';
-    const write = await this.store.updateFlag(key, expectedVersion, action, null, (flag) => {
+    return this.change(key, expected, ctx, { action, environment: null }, async (flag, tx) => {
       const next: Flag = { ...flag, ...definedOnly(patch) };
       if (patch.tags) next.tags = [...new Set(patch.tags)];
       if (patch.variations) {
         assertNoProblems(variationProblems(next, 'body.variations'));
+        const segments = await this.segmentsOf(tx, next);
         assertNoProblems(flagProblems(next, segments).map((p) => ({ ...p, message: `${p.message} (after changing variations)` })));
       }
       return next;
-    }, audit);
-    return this.publish(write);
+    });
   }
 
-  async updateEnvironment(key: string, environment: string, expectedVersion: number | undefined, patch: FlagEnvironmentPatch, audit: AuditContext): Promise<Flag> {
-    this.managed?.assertFlagWritable(key);
-    const segments = await this.segmentKeys();
-    const write = await this.store.updateFlag(key, expectedVersion, 'flag.environment_updated', environment, (flag) => {
-      const current = configIn(flag, environment);
-      const next: FlagEnvironment = { ...current, ...definedOnly(patch) };
+  async updateEnvironment(key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch, ctx: AuditContext): Promise<Managed<Flag>> {
+    return this.change(key, expected, ctx, { action: 'flag.environment_updated', environment }, async (flag, tx) => {
+      const next: FlagEnvironment = { ...configIn(flag, environment), ...definedOnly(patch) };
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
+      const segments = await this.segmentsOf(tx, { environments: { [environment]: next } });
       assertNoProblems(configProblems(next, new Set(flag.variations.map((v) => v.key)), segments, 'body'));
       return { ...flag, environments: { ...flag.environments, [environment]: next } };
-    }, audit);
-    return this.publish(write);
+    });
   }
 
   /** Move to a release stage (`off`, `dogfood`, `N%`, `100%`, `kill`) in one atomic, audited write. */
-  async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
+  async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<Managed<Flag>> {
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
-    // The kill switch works on Git-managed flags too: an incident must not wait for a merge. The
-    // database then differs from the file, which sync mode reports as drift until the file agrees.
-    if (stage !== 'kill') this.managed?.assertFlagWritable(key);
-    if (stage !== 'off' && stage !== 'kill' && !(await this.segmentKeys()).has('internal')) {
-      throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
-    }
-    const action = stage === 'kill' ? 'flag.killed' : 'flag.stage_changed';
-    const write = await this.store.updateFlag(key, expectedVersion, action, environment, (flag) => {
+    // The database then differs from a Git file that manages the flag: sync mode reports it as drift.
+    const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
+    return this.change(key, expected, ctx, options, async (flag, tx) => {
       const current = configIn(flag, environment);
+      if (stage !== 'off' && stage !== 'kill' && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
+        throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
+      }
       const release = releaseVariation(flag, current, variation);
       if (release === undefined || !flag.variations.some((v) => v.key === release)) {
         throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
@@ -137,53 +170,90 @@ export class FlagsService {
         throw AppError.invalid('body.variation', `"${release}" is the off variation; releasing it would change nothing`);
       }
       return { ...flag, environments: { ...flag.environments, [environment]: applyStage(current, stage, release) } };
-    }, audit);
-    return this.publish(write);
+    });
   }
 
-  async remove(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag> {
-    this.managed?.assertFlagWritable(key);
-    return this.publish(await this.store.deleteFlag(key, expectedVersion, audit));
+  async remove(key: string, expected: number | undefined, ctx: AuditContext): Promise<Managed<Flag>> {
+    return this.w.write(ctx, async (tx) => {
+      const found = await this.w.repos.flags.get(tx, key);
+      if (!found) throw AppError.notFound('flag', key);
+      if (found.managedBy !== null) throw lockedByGit('flag', key, found.managedBy);
+      const before = found.value;
+      checkVersion(`flag "${key}"`, before, expected);
+      if (!(await this.w.repos.flags.delete(tx, key, before.version))) throw new RowMoved(`flag "${key}"`);
+      const change: Change = { audit: [{ action: 'flag.deleted', resourceType: 'flag', resourceKey: key, environment: null, before, after: null }], sdk: flagPatches(before, null) };
+      return { value: found, change };
+    });
   }
 
   /** Restore a flag to its state before an audit entry (deleting it if the entry created it). */
-  async revert(auditId: number, expectedVersion: number | undefined, audit: AuditContext): Promise<Flag | null> {
-    const entry = await this.store.getAuditEntry(auditId);
-    if (!entry) throw AppError.notFound('audit entry', auditId);
-    if (entry.resourceType !== 'flag') throw new AppError('bad_request', `audit entry ${auditId} is about a ${entry.resourceType}; only flag changes can be reverted`);
-    this.managed?.assertFlagWritable(entry.resourceKey);
-    const snapshot = (entry.before ?? null) as Flag | null;
-    const current = await this.store.getFlag(entry.resourceKey);
-    if (current && expectedVersion === undefined) {
-      throw new AppError('precondition_required', `send flag "${entry.resourceKey}"'s current version ("version" or If-Match) so the revert cannot overwrite a newer change`);
-    }
-    if (!current && !snapshot) throw new AppError('conflict', `flag "${entry.resourceKey}" does not exist and did not exist before entry ${auditId}: nothing to revert`);
-    if (snapshot) assertNoProblems(flagProblems({ ...snapshot, environments: filterKeys(snapshot.environments, await this.environmentKeys()) }, await this.segmentKeys()));
-    return this.publish(await this.store.restoreFlag(entry.resourceKey, snapshot, expectedVersion, { ...audit, revertOf: auditId }));
+  async revert(auditId: number, expected: number | undefined, ctx: AuditContext): Promise<Managed<Flag> | null> {
+    return this.w.write(ctx, async (tx, at) => {
+      const { repos } = this.w;
+      const entry = await repos.audit.get(tx, auditId);
+      if (!entry) throw AppError.notFound('audit entry', auditId);
+      if (entry.resourceType !== 'flag') throw new AppError('bad_request', `audit entry ${auditId} is about a ${entry.resourceType}; only flag changes can be reverted`);
+      const key = entry.resourceKey;
+      const snapshot = (entry.before ?? null) as Flag | null;
+      const found = await repos.flags.get(tx, key);
+      if (found?.managedBy) throw lockedByGit('flag', key, found.managedBy);
+      if (found && expected === undefined) {
+        throw new AppError('precondition_required', `send flag "${key}"'s current version ("version" or If-Match) so the revert cannot overwrite a newer change`);
+      }
+      if (!found && !snapshot) throw new AppError('conflict', `flag "${key}" does not exist and did not exist before entry ${auditId}: nothing to revert`);
+      const before = found?.value ?? null;
+      if (before) checkVersion(`flag "${key}"`, before, expected);
+      const message = ctx.message ?? `revert of audit entry #${auditId}`;
+      let after: Flag | null = null;
+      if (snapshot === null) {
+        if (!(await repos.flags.delete(tx, key, before!.version))) throw new RowMoved(`flag "${key}"`);
+      } else {
+        // Environments created since keep (or get) a configuration; deleted ones are dropped.
+        const environmentKeys = (await repos.environments.list(tx)).map((e) => e.key);
+        const environments: Record<string, FlagEnvironment> = {};
+        for (const env of environmentKeys) environments[env] = snapshot.environments[env] ?? before?.environments[env] ?? defaultFlagEnvironment(key, snapshot.variations, snapshot.type);
+        const restored = { ...snapshot, key, environments };
+        assertNoProblems(flagProblems(restored, await this.segmentsOf(tx, restored)));
+        if (before) {
+          after = stampNext(restored, before, ctx.actor, at);
+          if (!(await repos.flags.update(tx, after, before.version, changedConfigs(before, after)))) throw new RowMoved(`flag "${key}"`);
+        } else {
+          after = { ...restored, version: snapshot.version + 1, updatedAt: at, updatedBy: ctx.actor };
+          await repos.flags.insert(tx, after);
+        }
+      }
+      const change: Change = { audit: [{ action: 'flag.reverted', resourceType: 'flag', resourceKey: key, environment: null, before, after, message }], sdk: flagPatches(before, after) };
+      return { value: after ? { value: after, managedBy: null } : null, change };
+    });
   }
+}
 
-  /** The Git file that manages the flag (read-only here), or null. */
-  managedBy(key: string): string | null {
-    return this.managed?.flagManagedBy(key) ?? null;
-  }
-
-  stages(flag: Flag): Record<string, DerivedStage> {
-    return Object.fromEntries(Object.entries(flag.environments).map(([env, config]) => [env, deriveStage(config)]));
-  }
-
+/** `flag.stage_changed` for webhooks: what moved, where, to which stage, by whom. */
+function stageChangedWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string) {
+  const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && STAGE_ACTIONS.has(a.action));
+  if (!entry) return [];
+  const config = flag.environments[environment];
+  return [
+    webhookMessage('flag.stage_changed', entry.at, {
+      flag: flag.key,
+      environment,
+      action: entry.action,
+      actor: entry.actor,
+      source: entry.source,
+      message: entry.message,
+      stage: config ? deriveStage(config) : null,
+      auditId: entry.id,
+    }),
+  ];
 }
 
 /** Every flag has a configuration in every environment, so a missing one means no such environment. */
-function configIn(flag: Flag, environment: string): FlagEnvironment {
-  const config = flag.environments[environment];
+export function configIn(flag: Flag, environment: string): FlagEnvironment {
+  const config = Object.hasOwn(flag.environments, environment) ? flag.environments[environment] : undefined;
   if (!config) throw AppError.notFound('environment', environment);
   return config;
 }
 
 function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function filterKeys<V>(record: Record<string, V>, keep: ReadonlySet<string>): Record<string, V> {
-  return Object.fromEntries(Object.entries(record).filter(([k]) => keep.has(k)));
 }

@@ -1,65 +1,90 @@
+import type { AuditContext } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
-import type { ManagedResources } from './gitops/managed.js';
-import type { RuleSetCache } from './rulesets.js';
-import type { AuditContext, Store, Write } from '../store/ports.js';
+import type { Managed } from '../domain/flags.js';
+import { segmentPatches } from '../domain/ruleset.js';
+import { assertSegmentUnused, assertValidSegment, type NewSegment, type Segment } from '../domain/segments.js';
 import { DOGFOOD_SEGMENT } from '../domain/stages.js';
-import type { Segment } from '../domain/segments.js';
+import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
+import type { Tx } from '../store/ports.js';
+import { lockedByGit } from './flags.service.js';
+import { RowMoved, type Change, type Writes } from './write.js';
 
-type SegmentInput = Omit<Segment, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
-
+/** Segments are global: one definition shared by every environment, so a change reaches them all. */
 export class SegmentsService {
-  constructor(
-    private readonly store: Store,
-    private readonly ruleSets: RuleSetCache,
-    /** Segments a synced Git file manages are read-only here (423). */
-    private readonly managed?: ManagedResources,
-  ) {}
+  constructor(private readonly w: Writes) {}
 
-  private publish<T>(write: Write<T>): T {
-    this.ruleSets.publish(write);
-    return write.value;
+  list(): Promise<Managed<Segment>[]> {
+    return this.w.read((tx) => this.w.repos.segments.list(tx));
   }
 
-  list(): Promise<Segment[]> {
-    return this.store.listSegments();
+  async get(key: string): Promise<Managed<Segment>> {
+    const found = await this.w.read((tx) => this.w.repos.segments.get(tx, key));
+    if (!found) throw AppError.notFound('segment', key);
+    return found;
   }
 
-  async get(key: string): Promise<Segment> {
-    const segment = await this.store.getSegment(key);
-    if (!segment) throw AppError.notFound('segment', key);
-    return segment;
+  private async environmentKeys(tx: Tx): Promise<string[]> {
+    return (await this.w.repos.environments.list(tx)).map((e) => e.key);
   }
 
-  async create(input: SegmentInput, audit: AuditContext): Promise<Segment> {
-    this.managed?.assertSegmentWritable(input.key);
-    checkLists(input);
-    return this.publish(await this.store.createSegment(input, audit));
+  async create(input: NewSegment, ctx: AuditContext): Promise<Managed<Segment>> {
+    assertValidSegment(input);
+    return this.w.write(ctx, async (tx, at) => {
+      const segment = stampNew(input, ctx.actor, at);
+      await this.w.repos.segments.insert(tx, segment);
+      const change: Change = {
+        audit: [{ action: 'segment.created', resourceType: 'segment', resourceKey: segment.key, environment: null, before: null, after: segment }],
+        sdk: segmentPatches(segment.key, segment, await this.environmentKeys(tx)),
+      };
+      return { value: { value: segment, managedBy: null }, change };
+    });
   }
 
-  async update(key: string, expectedVersion: number | undefined, patch: Partial<SegmentInput>, audit: AuditContext): Promise<Segment> {
-    this.managed?.assertSegmentWritable(key);
-    const write = await this.store.updateSegment(key, expectedVersion, (current) => {
-      const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
-      checkLists(next);
-      return next;
-    }, audit);
-    return this.publish(write);
+  async update(key: string, expected: number | undefined, patch: Partial<NewSegment>, ctx: AuditContext): Promise<Managed<Segment>> {
+    return this.w.write(ctx, async (tx, at) => {
+      const found = await this.w.repos.segments.get(tx, key);
+      if (!found) throw AppError.notFound('segment', key);
+      if (found.managedBy !== null) throw lockedByGit('segment', key, found.managedBy);
+      const before = found.value;
+      checkVersion(`segment "${key}"`, before, expected);
+      const next = { ...before, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), key };
+      assertValidSegment(next);
+      const after = stampNext(next, before, ctx.actor, at);
+      if (!(await this.w.repos.segments.update(tx, after, before.version))) throw await this.moved(tx, key, expected);
+      const change: Change = {
+        audit: [{ action: 'segment.updated', resourceType: 'segment', resourceKey: key, environment: null, before, after }],
+        sdk: segmentPatches(key, after, await this.environmentKeys(tx)),
+      };
+      return { value: { value: after, managedBy: null }, change };
+    });
   }
 
-  async remove(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Segment> {
-    this.managed?.assertSegmentWritable(key);
+  async remove(key: string, expected: number | undefined, ctx: AuditContext): Promise<Managed<Segment>> {
     if (key === DOGFOOD_SEGMENT) throw new AppError('conflict', `"${DOGFOOD_SEGMENT}" holds the dogfood users that release stages use; it cannot be deleted`);
-    return this.publish(await this.store.deleteSegment(key, expectedVersion, audit));
+    return this.w.write(ctx, async (tx) => {
+      const { repos } = this.w;
+      // Lock first, then look for users: a flag starting to use it meanwhile waits for us, then fails.
+      await repos.segments.lock(tx, key);
+      const found = await repos.segments.get(tx, key);
+      if (!found) throw AppError.notFound('segment', key);
+      if (found.managedBy !== null) throw lockedByGit('segment', key, found.managedBy);
+      const before = found.value;
+      checkVersion(`segment "${key}"`, before, expected);
+      assertSegmentUnused(key, (await repos.flags.list(tx)).map((f) => f.value));
+      if (!(await repos.segments.delete(tx, key, before.version))) throw await this.moved(tx, key, expected);
+      const change: Change = {
+        audit: [{ action: 'segment.deleted', resourceType: 'segment', resourceKey: key, environment: null, before, after: null }],
+        sdk: segmentPatches(key, null, await this.environmentKeys(tx)),
+      };
+      return { value: found, change };
+    });
   }
-}
 
-function checkLists(segment: Pick<Segment, 'included' | 'excluded' | 'rules'>): void {
-  const excluded = new Set(segment.excluded);
-  const both = segment.included.find((id) => excluded.has(id));
-  if (both !== undefined) throw AppError.invalid('body.included', `"${both}" is both included and excluded`);
-  const ids = new Set<string>();
-  segment.rules.forEach((rule, i) => {
-    if (ids.has(rule.id)) throw AppError.invalid(`body.rules[${i}].id`, `duplicate rule id "${rule.id}"`);
-    ids.add(rule.id);
-  });
+  /** A conditional write found another version: a 409 when the caller pinned one, else a retry. */
+  private async moved(tx: Tx, key: string, expected: number | undefined): Promise<Error> {
+    const current = await this.w.repos.segments.get(tx, key);
+    if (!current) return AppError.notFound('segment', key);
+    checkVersion(`segment "${key}"`, current.value, expected);
+    return new RowMoved(`segment "${key}"`);
+  }
 }

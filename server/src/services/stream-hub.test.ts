@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, connect as connectSocket, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RuleSetChange } from '../store/ports.js';
+import type { FeedEntry, RuleSetChange } from '../domain/feed.js';
 import { StreamHub, type StreamSink } from './stream-hub.js';
 
 /** A sink that records what it was given; `stuck` makes it behave like a full socket. */
@@ -33,6 +33,10 @@ class FakeSink implements StreamSink {
 
 const ENV = 'production';
 
+function entry(seq: number, sdk: FeedEntry['sdk']): FeedEntry {
+  return { seq, at: 0, writes: [], sdk, revoked: [], deliveries: false };
+}
+
 function change(version: number, environment = ENV): RuleSetChange {
   return { environment, version, flags: { [`flag_${version}`]: null }, segments: {} };
 }
@@ -50,37 +54,45 @@ function connect(hub: StreamHub, version: number, lastEventId?: number, env = EN
   return { sink, start, unsubscribe };
 }
 
+/** Let the hub write what it published (never in the publisher's turn). */
+const drained = async () => {
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
+
 describe('StreamHub', () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });
 
-  it('sends a snapshot on connect, then every change as a patch', () => {
+  it('sends a snapshot on connect, then every change as a patch', async () => {
     const hub = new StreamHub();
     const { sink, start } = connect(hub, 3);
     expect(start.kind).toBe('snapshot');
     hub.publish(change(4));
+    await drained();
     expect(sink.text()).toBe(
       `event: snapshot\nid: 3\ndata: ${snapshot(3).body}\n\n` +
         'event: patch\nid: 4\ndata: {"version":4,"flags":{"flag_4":null},"segments":{}}\n\n',
     );
   });
 
-  it('only sends an environment its own changes', () => {
+  it('only sends an environment its own changes', async () => {
     const hub = new StreamHub();
     const prod = connect(hub, 3);
     const dev = connect(hub, 1, undefined, 'development');
     hub.publish(change(2, 'development'));
     hub.publish(change(4));
+    await drained();
     expect(prod.sink.ids()).toEqual([3, 4]);
     expect(dev.sink.ids()).toEqual([1, 2]);
   });
 
-  it('serialises each change once and writes the same Buffer to every client', () => {
+  it('serialises each change once and writes the same Buffer to every client', async () => {
     const hub = new StreamHub();
     const sinks = Array.from({ length: 50 }, () => connect(hub, 3).sink);
     const stringify = vi.spyOn(JSON, 'stringify');
     hub.publish(change(4));
+    await drained();
     expect(stringify).toHaveBeenCalledTimes(1);
     const patches = sinks.map((s) => s.chunks.at(-1));
     expect(new Set(patches).size).toBe(1);
@@ -112,14 +124,62 @@ describe('StreamHub', () => {
     expect(connect(hub, 4, 3).sink.ids()).toEqual([4]);
   });
 
-  it('a gap in versions starts the log over rather than resuming across it', () => {
+  it('resumes across positions other environments used: ids are feed positions, not a count', () => {
     const hub = new StreamHub();
-    hub.publish(change(1));
+    for (const v of [3, 7, 12]) hub.publish(change(v));
+    expect(connect(hub, 12, 3).sink.ids()).toEqual([7, 12]);
+    expect(connect(hub, 12, 7).sink.ids()).toEqual([12]);
+    expect(connect(hub, 12, 5).sink.ids()).toEqual([7, 12]);
+    expect(connect(hub, 12, 12).sink.ids()).toEqual([]);
+  });
+
+  it('after a reset, resumes only what the history covers', () => {
+    const hub = new StreamHub();
+    const history = [96, 97, 98, 99, 100].map((seq) => entry(seq, { [ENV]: { flags: { [`flag_${seq}`]: null }, segments: {} } }));
+    hub.onReset(100, history);
+    expect(connect(hub, 100, 97).sink.ids()).toEqual([98, 99, 100]);
+    expect(connect(hub, 100, 95).sink.ids()).toEqual([96, 97, 98, 99, 100]);
+    expect(connect(hub, 100, 94).start.kind).toBe('snapshot');
+    // A hub that saw nothing before its reset resumes nothing older than the reset.
+    const fresh = new StreamHub();
+    fresh.onReset(50, []);
+    expect(connect(fresh, 50, 49).start.kind).toBe('snapshot');
+    expect(connect(fresh, 50, 50).sink.ids()).toEqual([]);
+  });
+
+  it('a reset after the first ends the open streams politely (they may have missed changes)', () => {
+    const hub = new StreamHub();
+    hub.onReset(10, []);
+    const a = connect(hub, 10);
+    hub.onReset(20, []);
+    expect(a.sink.ended).toBe(true);
+    expect(hub.connections().get(ENV)).toBe(0);
+  });
+
+  it('cannot resume across an environment deleted and created again', () => {
+    const hub = new StreamHub();
+    hub.publish(change(10));
+    hub.onEntry(entry(20, { [ENV]: null }));
+    hub.publish(change(21));
+    expect(connect(hub, 21, 10).start.kind).toBe('snapshot');
+    expect(connect(hub, 21, 20).sink.ids()).toEqual([21]);
+  });
+
+  it('writes a change to many streams a bounded number per turn, every stream in publish order', async () => {
+    const hub = new StreamHub({ writesPerTurn: 2 });
+    const clients = [1, 2, 3, 4, 5].map(() => connect(hub, 1, 1));
     hub.publish(change(2));
-    hub.publish(change(5));
-    hub.publish(change(6));
-    expect(connect(hub, 6, 2).start.kind).toBe('snapshot');
-    expect(connect(hub, 6, 4).sink.ids()).toEqual([5, 6]);
+    hub.publish(change(3));
+    // Nothing in the publisher's turn (the write answers first), then two streams per turn.
+    expect(clients.map((c) => c.sink.ids().length)).toEqual([0, 0, 0, 0, 0]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(clients.map((c) => c.sink.ids().length)).toEqual([1, 1, 0, 0, 0]);
+    // 10 writes, 2 per turn: done within five turns of the event loop.
+    for (let turn = 0; turn < 4; turn++) await new Promise((resolve) => setImmediate(resolve));
+    for (const c of clients) expect(c.sink.ids()).toEqual([2, 3]);
+    // A client connecting meanwhile gets the change from the log, not twice.
+    const late = connect(hub, 1, 1);
+    expect(late.sink.ids()).toEqual([2, 3]);
   });
 
   it('brings an old snapshot up to date with the changes published since it was read', () => {
@@ -137,24 +197,28 @@ describe('StreamHub', () => {
     expect(hub.start(ENV, snapshot(3), undefined)).toBeUndefined();
   });
 
-  it('drops a client whose backlog exceeds the bound, without disturbing the others', () => {
+  it('drops a client whose backlog exceeds the bound, without disturbing the others', async () => {
     const hub = new StreamHub({ maxBacklogBytes: 1000 });
     const slow = connect(hub, 3);
     const fast = connect(hub, 3);
     slow.sink.stuck = true;
     let v = 4;
-    while (!slow.sink.destroyed && v < 100) hub.publish(change(v++));
+    while (!slow.sink.destroyed && v < 100) {
+      hub.publish(change(v++));
+      await drained();
+    }
     expect(slow.sink.destroyed).toBe(true);
     expect(slow.sink.writableLength).toBeGreaterThan(1000);
     expect(slow.sink.writableLength).toBeLessThan(1200);
     expect(hub.dropped).toBe(1);
     expect(hub.connections().get(ENV)).toBe(1);
     hub.publish(change(v));
+    await drained();
     expect(fast.sink.ids().at(-1)).toBe(v);
     expect(slow.sink.ids().at(-1)).toBe(v - 1);
   });
 
-  it('allows a large first snapshot beyond the bound, but not more on top of it', () => {
+  it('allows a large first snapshot beyond the bound, but not more on top of it', async () => {
     const hub = new StreamHub({ maxBacklogBytes: 100 });
     const sink = new FakeSink();
     sink.stuck = true;
@@ -163,6 +227,7 @@ describe('StreamHub', () => {
     expect(sink.destroyed).toBe(false);
     hub.publish(change(4));
     hub.publish(change(5));
+    await drained();
     expect(sink.destroyed).toBe(true);
   });
 
@@ -200,17 +265,6 @@ describe('StreamHub', () => {
     } finally {
       vi.useRealTimers();
     }
-  });
-
-  it('starts over when versions go back (an environment deleted and created again)', () => {
-    const hub = new StreamHub();
-    for (let v = 1; v <= 20; v++) hub.publish(change(v));
-    const { sink } = connect(hub, 20, 20);
-    hub.publish(change(2));
-    expect(sink.ids()).toEqual([2]);
-    expect(connect(hub, 2, 0).start.kind).toBe('snapshot');
-    expect(connect(hub, 2, 1).sink.ids()).toEqual([2]);
-    expect(connect(hub, 2, 2).sink.ids()).toEqual([]);
   });
 
   it('close ends every stream and refuses new ones', () => {

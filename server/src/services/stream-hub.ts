@@ -1,4 +1,4 @@
-import type { RuleSetChange } from '../store/ports.js';
+import { ruleSetChanges, type FeedEntry, type RuleSetChange } from '../domain/feed.js';
 
 /**
  * Where a stream's bytes go: a `net.Socket` fits as is. The hub never touches HTTP, so it is tested
@@ -28,10 +28,13 @@ export interface StreamHubOptions {
   maxBacklogBytes?: number;
   /** Heartbeat comment period; 0 disables the hub's own timer (tests call `heartbeat()`). */
   heartbeatMs?: number;
+  /** Streams written per turn of the event loop: a change to 10,000 streams never stalls requests for long. */
+  writesPerTurn?: number;
 }
 
 export const DEFAULT_CHANGE_LOG_SIZE = 1000;
 export const DEFAULT_MAX_BACKLOG_BYTES = 1024 * 1024;
+const DEFAULT_WRITES_PER_TURN = 1000;
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 /**
@@ -45,10 +48,13 @@ const MIN_TICK_MS = 25;
 
 interface Client {
   sink: StreamSink;
+  channel: Channel;
   /** Which heartbeat tick of the period this client's heartbeat goes out on. */
   slot: number;
   /** Queued bytes above which the client is too slow: its first write may be a large snapshot. */
   limit: number;
+  /** Unsubscribed or dropped: pending fan-outs skip it. */
+  gone: boolean;
 }
 
 interface LoggedChange {
@@ -58,18 +64,23 @@ interface LoggedChange {
 
 interface Channel {
   clients: Set<Client>;
-  /** Contiguous changes, oldest first; the last one is `latest`. */
+  /** Changes, oldest first. Versions are feed positions: increasing, not contiguous. */
   log: LoggedChange[];
-  /** Version of the last change published, if any since start. */
-  latest: number | undefined;
+  /** Every change to this environment after this position is in `log`. */
+  floor: number;
   /** The snapshot event, framed once per snapshot body (the cache serialises once per version). */
   snapshot: { body: string; frame: Buffer } | undefined;
 }
 
+/** One change being written to the clients it had when it was published, in order. */
+interface FanOut {
+  frame: Buffer;
+  clients: Client[];
+  next: number;
+}
+
 /** What a connecting client gets first, before any live change. */
-export type StreamStart =
-  | { kind: 'resume'; frames: Buffer[] }
-  | { kind: 'snapshot'; frames: Buffer[] };
+export type StreamStart = { kind: 'resume'; frames: Buffer[] } | { kind: 'snapshot'; frames: Buffer[] };
 
 export function patchEvent(change: RuleSetChange): string {
   const data = JSON.stringify({ version: change.version, flags: change.flags, segments: change.segments });
@@ -82,19 +93,26 @@ export function snapshotEvent(snapshot: Snapshot): string {
 }
 
 /**
- * Fan-out of rule-set changes to the SSE clients of each environment.
+ * Fan-out of rule-set changes to the SSE clients of each environment, fed by the change feed.
  *
- * Each change is serialised once per environment into one Buffer that is written to every client
- * and kept in a bounded change log, so a client reconnecting with `Last-Event-ID` gets only what it
- * missed. A client whose queued bytes exceed the backlog bound is dropped (it reconnects and
- * resumes); a dead client is removed by its owner through the function `subscribe` returns.
+ * Each change is serialised once into one Buffer, written to every client and kept in a bounded
+ * log per environment, so a client reconnecting with `Last-Event-ID` — a feed position, the same on
+ * every replica — gets only what it missed. Writing happens after the write that caused it has
+ * answered, a bounded number of streams per turn of the event loop, in publish order. A client whose
+ * queued bytes exceed the backlog bound is dropped (it reconnects and resumes).
  */
 export class StreamHub {
   private readonly channels = new Map<string, Channel>();
   private readonly changeLogSize: number;
   private readonly maxBacklogBytes: number;
+  private readonly writesPerTurn: number;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly slots: number;
+  private readonly fanOuts: FanOut[] = [];
+  private draining = false;
+  /** Every change after this position has been seen (see `reset`). */
+  private coveredFrom = 0;
+  private resets = 0;
   private tick = 0;
   private subscribed = 0;
   private closed = false;
@@ -104,6 +122,7 @@ export class StreamHub {
   constructor(options: StreamHubOptions = {}) {
     this.changeLogSize = Math.max(1, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE);
     this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+    this.writesPerTurn = Math.max(1, options.writesPerTurn ?? DEFAULT_WRITES_PER_TURN);
     const heartbeatMs = options.heartbeatMs ?? 0;
     this.slots = Math.max(1, Math.min(HEARTBEAT_SLOTS, Math.floor(heartbeatMs / MIN_TICK_MS)));
     if (heartbeatMs > 0) {
@@ -115,33 +134,92 @@ export class StreamHub {
   private channel(environment: string): Channel {
     let channel = this.channels.get(environment);
     if (!channel) {
-      channel = { clients: new Set(), log: [], latest: undefined, snapshot: undefined };
+      channel = { clients: new Set(), log: [], floor: this.coveredFrom, snapshot: undefined };
       this.channels.set(environment, channel);
     }
     return channel;
   }
 
-  /** Serialise a committed change once, log it and write it to every client of its environment. */
-  publish(change: RuleSetChange): void {
-    const channel = this.channel(change.environment);
+  private log(channel: Channel, change: RuleSetChange): Buffer {
     const frame = Buffer.from(patchEvent(change));
-    // Resume relies on the log holding every version after its first entry: a gap (or a version
-    // going back, as when an environment is deleted and created again) starts it over.
-    if (channel.latest !== undefined && change.version !== channel.latest + 1) channel.log.length = 0;
     channel.log.push({ version: change.version, frame });
-    if (channel.log.length > this.changeLogSize) channel.log.shift();
-    channel.latest = change.version;
-    for (const client of channel.clients) this.send(channel, client, frame);
+    if (channel.log.length > this.changeLogSize) channel.floor = channel.log.shift()!.version;
+    return frame;
   }
 
-  /** Frames after `version` if the log holds every one of them, else undefined. */
+  /** Serialise a committed change once, log it, and write it to every client of its environment. */
+  publish(change: RuleSetChange): void {
+    const channel = this.channel(change.environment);
+    const frame = this.log(channel, change);
+    if (channel.clients.size === 0) return;
+    this.fanOuts.push({ frame, clients: [...channel.clients], next: 0 });
+    // Never in the caller's turn: the write that caused the change answers first.
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Write pending fan-outs in order, `writesPerTurn` streams at a time; the rest on a later turn. */
+  private drain(): void {
+    let budget = this.writesPerTurn;
+    while (this.fanOuts.length > 0) {
+      const fanOut = this.fanOuts[0]!;
+      while (fanOut.next < fanOut.clients.length && budget > 0) {
+        const client = fanOut.clients[fanOut.next++]!;
+        if (!client.gone) this.send(client, fanOut.frame);
+        budget--;
+      }
+      if (fanOut.next >= fanOut.clients.length) this.fanOuts.shift();
+      if (budget === 0 && this.fanOuts.length > 0) {
+        setImmediate(() => this.drain());
+        return;
+      }
+    }
+    this.draining = false;
+  }
+
+  /** A feed entry: publish its patches; an environment that appeared or went starts over. */
+  onEntry(entry: FeedEntry): void {
+    for (const [environment, patch] of Object.entries(entry.sdk)) {
+      if (patch === null) this.restartChannel(environment, entry.seq);
+    }
+    for (const change of ruleSetChanges(entry)) this.publish(change);
+  }
+
+  /** Nothing before `position` can be resumed across in this environment (it was created or deleted). */
+  private restartChannel(environment: string, position: number): void {
+    const channel = this.channel(environment);
+    channel.log = [];
+    channel.floor = position;
+    channel.snapshot = undefined;
+  }
+
+  /**
+   * The feed (re)starts at `position`, with `history` — the entries just before it — to resume
+   * from. On a restart (not the first), streams may have missed changes: they are ended politely and
+   * reconnect, resuming or getting a snapshot.
+   */
+  onReset(position: number, history: readonly FeedEntry[]): void {
+    this.coveredFrom = history.length > 0 ? history[0]!.seq - 1 : position;
+    for (const channel of this.channels.values()) {
+      channel.log = [];
+      channel.floor = this.coveredFrom;
+      channel.snapshot = undefined;
+    }
+    for (const entry of history) {
+      for (const [environment, patch] of Object.entries(entry.sdk)) if (patch === null) this.restartChannel(environment, entry.seq);
+      for (const change of ruleSetChanges(entry)) this.log(this.channel(change.environment), change);
+    }
+    if (this.resets++ > 0) this.endAll();
+  }
+
+  /** Frames after `version`, when the log holds every change after it. */
   private since(channel: Channel, version: number): Buffer[] | undefined {
-    const { log, latest } = channel;
-    if (latest === undefined || version > latest) return undefined;
-    if (version === latest) return [];
-    const first = log[0];
-    if (!first || first.version > version + 1) return undefined;
-    return log.slice(version + 1 - first.version).map((entry) => entry.frame);
+    if (version < channel.floor) return undefined;
+    const frames: Buffer[] = [];
+    for (const entry of channel.log) if (entry.version > version) frames.push(entry.frame);
+    return frames;
   }
 
   private snapshotFrame(channel: Channel, snapshot: Snapshot): Buffer {
@@ -156,14 +234,18 @@ export class StreamHub {
    * Returns undefined when the snapshot is older than changes already published and the log no
    * longer bridges the gap: read the snapshot again. Call `subscribe` in the same tick as this, so
    * no change is published in between.
+   *
+   * A client ahead of everything this replica knows gets a snapshot: the caller waits for the feed
+   * first (another replica may simply have been quicker); after that, it means the database went
+   * back to an older backup, and the client must follow it.
    */
   start(environment: string, snapshot: Snapshot, lastEventId: number | undefined): StreamStart | undefined {
     const channel = this.channel(environment);
-    const latest = channel.latest;
-    const current = latest === undefined ? snapshot.version : Math.max(latest, snapshot.version);
+    const latest = channel.log.at(-1)?.version;
+    const current = Math.max(latest ?? 0, snapshot.version);
     if (lastEventId !== undefined && lastEventId === current) return { kind: 'resume', frames: [] };
-    // The log is only authoritative up to `current` when the hub has seen the newest change itself.
-    if (lastEventId !== undefined && latest === current) {
+    // The log knows what happened up to `current` only when the newest change is its own.
+    if (lastEventId !== undefined && lastEventId < current && latest === current) {
       const frames = this.since(channel, lastEventId);
       if (frames) return { kind: 'resume', frames };
     }
@@ -179,25 +261,27 @@ export class StreamHub {
     const channel = this.channel(environment);
     let initialBytes = 0;
     for (const frame of frames) initialBytes += frame.length;
-    const client: Client = { sink, slot: this.subscribed++ % this.slots, limit: initialBytes + this.maxBacklogBytes };
+    const client: Client = { sink, channel, slot: this.subscribed++ % this.slots, limit: initialBytes + this.maxBacklogBytes, gone: false };
     if (this.closed) {
       sink.end();
       return () => {};
     }
     channel.clients.add(client);
     for (const frame of frames) {
-      if (!this.send(channel, client, frame)) break;
+      if (!this.send(client, frame)) break;
     }
     return () => {
+      client.gone = true;
       channel.clients.delete(client);
     };
   }
 
   /** Write to one client; drop it if its backlog is over the bound. false if it was dropped. */
-  private send(channel: Channel, client: Client, frame: Buffer): boolean {
+  private send(client: Client, frame: Buffer): boolean {
     const { sink } = client;
     if (sink.write(frame) || sink.writableLength <= client.limit) return true;
-    channel.clients.delete(client);
+    client.gone = true;
+    client.channel.clients.delete(client);
     this.dropped++;
     sink.destroy();
     return false;
@@ -210,7 +294,7 @@ export class StreamHub {
   heartbeat(slot?: number): void {
     for (const channel of this.channels.values()) {
       for (const client of channel.clients) {
-        if (slot === undefined || client.slot === slot) this.send(channel, client, HEARTBEAT);
+        if (slot === undefined || client.slot === slot) this.send(client, HEARTBEAT);
       }
     }
   }
@@ -222,14 +306,23 @@ export class StreamHub {
     return counts;
   }
 
-  /** End every stream (flush, FIN) and refuse new ones: graceful shutdown. Idempotent. */
-  close(): void {
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+  /** End every open stream politely (flush, FIN): their SDKs reconnect at once. */
+  private endAll(): void {
     for (const channel of this.channels.values()) {
       const clients = [...channel.clients];
       channel.clients.clear();
-      for (const client of clients) client.sink.end();
+      for (const client of clients) {
+        client.gone = true;
+        client.sink.end();
+      }
     }
+  }
+
+  /** End every stream and refuse new ones: graceful shutdown. Idempotent. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.fanOuts.length = 0;
+    this.endAll();
   }
 }

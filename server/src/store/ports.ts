@@ -1,180 +1,225 @@
-import type { FlagConfig, RuleSet, Segment as RuleSetSegment } from '@switchyard/sdk';
-import type { Flag } from '../domain/flags.js';
+import type { ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
+import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
+import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
+import type { FeedEntry, NewFeedEntry } from '../domain/feed.js';
+import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
+import type { MetricCount, MetricPoint, MetricTotals } from '../domain/releases/metrics.js';
+import type { EventInput, PlanStatus, ReleaseEvent, ReleasePlan } from '../domain/releases/plans.js';
+import type { DeliveryOutcome, Webhook, WebhookDelivery, WebhookMessage } from '../domain/releases/webhooks.js';
 import type { Segment } from '../domain/segments.js';
-import type { ReleaseStore } from './release-ports.js';
-import type { SessionStore } from '../services/sessions.js';
 
 /**
- * The storage boundary. Routes and services see only this interface; `store/sqlite/` implements it
- * on better-sqlite3 and a PostgreSQL implementation can follow without touching them.
+ * The storage boundary: thin repositories, one implementation per dialect (`sqlite/`, `postgres/`).
+ * They read and write rows and map constraint violations to AppErrors; every business rule lives in
+ * `domain/` and `services/`. A service opens a transaction and hands its `Tx` to every repository
+ * call inside it.
  *
- * Every method that changes a flag, segment or environment writes its audit entry in the same
- * transaction, and checks the expected version inside it (compare-and-set): no lost updates.
+ * Writes that replace a versioned row are conditional (`UPDATE … WHERE version = $expected`): they
+ * report whether the row was still at that version, and the service decides what that means.
  */
 
-export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system'] as const;
-export type AuditSource = (typeof AUDIT_SOURCES)[number];
-export const AUDIT_RESOURCES = ['flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook'] as const;
-export type AuditResource = (typeof AUDIT_RESOURCES)[number];
-
-/** Who made a change, and why: recorded with the change in the same transaction. */
-export interface AuditContext {
-  actor: string;
-  source: AuditSource;
-  message?: string;
-  commit?: string;
+declare const TX: unique symbol;
+/** An open transaction or read snapshot. Opaque to services: each dialect knows what it holds. */
+export interface Tx {
+  readonly [TX]: true;
 }
 
-export interface AuditEntry {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  resourceType: AuditResource;
-  resourceKey: string;
-  environment: string | null;
-  before: unknown;
-  after: unknown;
-  source: AuditSource;
-  message: string | null;
-  commit: string | null;
-}
-
-export interface AuditQuery {
-  resourceType?: AuditResource;
-  resourceKey?: string;
-  environment?: string;
-  actor?: string;
-  /** Entries with an id below this cursor (newest first). */
-  before?: number;
-  limit: number;
-}
-
-export interface Environment {
-  key: string;
-  name: string;
-  critical: boolean;
-  sortOrder: number;
-  version: number;
-  createdAt: number;
-}
-
-/** What one environment's SDKs must learn after a write: the patch the stream sends. */
-export interface RuleSetChange {
-  environment: string;
-  version: number;
-  flags: Record<string, FlagConfig | null>;
-  segments: Record<string, RuleSetSegment | null>;
-}
-
-export interface Write<T> {
-  value: T;
-  changes: RuleSetChange[];
-  audit: AuditEntry;
-}
-
-export type Role = 'admin' | 'editor' | 'viewer';
-
-export interface ApiToken {
-  id: number;
-  name: string;
-  role: Role;
-  prefix: string;
-  createdAt: number;
-  createdBy: string;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
-
-export interface SdkKey {
-  id: number;
-  name: string;
-  environment: string;
-  prefix: string;
-  createdAt: number;
-  createdBy: string;
-  revokedAt: number | null;
-}
-
-export type NewFlag = Omit<Flag, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
-export type NewSegment = Omit<Segment, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
-
-/** A pure change applied inside the transaction; it may throw an AppError to abort the write. */
-export type Mutation<T> = (current: T) => T;
-
-/** One change of a flags-as-code apply; `expectedVersion` is the version the plan saw. */
-export type BatchOp =
-  | { kind: 'environment.create'; key: string; name: string; critical: boolean }
-  | { kind: 'environment.update'; key: string; name: string; critical: boolean }
-  | { kind: 'segment.create'; segment: NewSegment }
-  | { kind: 'segment.update'; segment: NewSegment; expectedVersion: number }
-  | { kind: 'segment.delete'; key: string; expectedVersion: number }
-  | { kind: 'flag.create'; flag: NewFlag }
-  | { kind: 'flag.update'; flag: NewFlag; expectedVersion: number }
-  | { kind: 'flag.delete'; key: string; expectedVersion: number };
-
-export interface BatchResult {
-  changes: RuleSetChange[];
-  audit: AuditEntry[];
-}
-
-export interface Store {
-  // Environments
-  listEnvironments(): Promise<Environment[]>;
-  createEnvironment(input: Pick<Environment, 'key' | 'name' | 'critical'>, audit: AuditContext): Promise<Write<Environment>>;
-  updateEnvironment(key: string, patch: Partial<Pick<Environment, 'name' | 'critical' | 'sortOrder'>>, audit: AuditContext): Promise<Write<Environment>>;
-  deleteEnvironment(key: string, audit: AuditContext): Promise<Write<Environment>>;
-
-  // Flags
-  listFlags(): Promise<Flag[]>;
-  getFlag(key: string): Promise<Flag | undefined>;
-  createFlag(flag: NewFlag, audit: AuditContext): Promise<Write<Flag>>;
-  /** Read, check `expectedVersion` (when given), apply `mutation`, write, audit — one transaction. */
-  updateFlag(key: string, expectedVersion: number | undefined, action: string, environment: string | null, mutation: Mutation<Flag>, audit: AuditContext): Promise<Write<Flag>>;
-  deleteFlag(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Write<Flag>>;
-
-  // Segments (global: shared by every environment)
-  listSegments(): Promise<Segment[]>;
-  listSegmentKeys(): Promise<string[]>;
-  getSegment(key: string): Promise<Segment | undefined>;
-  createSegment(segment: NewSegment, audit: AuditContext): Promise<Write<Segment>>;
-  updateSegment(key: string, expectedVersion: number | undefined, mutation: Mutation<Segment>, audit: AuditContext): Promise<Write<Segment>>;
-  deleteSegment(key: string, expectedVersion: number | undefined, audit: AuditContext): Promise<Write<Segment>>;
-
-  /** Flags as code: all `ops` in ONE transaction, each version-checked and audited; no ops, no write. */
-  applyBatch(ops: readonly BatchOp[], audit: AuditContext): Promise<BatchResult>;
-
-  // Audit
-  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
-  getAuditEntry(id: number): Promise<AuditEntry | undefined>;
+export interface Database {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly repos: Repositories;
   /**
-   * Flag and segment keys `actor` has written since anyone else last created them (per the audit
-   * log): what a Git sync managed before a restart, so it can still prune what left the file.
+   * Run `fn` in one write transaction: all of it commits, or none of it. `fn` may run more than once
+   * (PostgreSQL retries serialization failures and deadlocks), so it must do no I/O but through `tx`.
    */
-  writtenBy(actor: string): Promise<{ flags: string[]; segments: string[] }>;
-  /** Restore a flag to `snapshot` (or delete it when null), audited as `flag.reverted`. */
-  restoreFlag(key: string, snapshot: Flag | null, expectedVersion: number | undefined, audit: AuditContext & { revertOf: number }): Promise<Write<Flag | null>>;
-
-  // Rule sets
-  getRuleSet(environment: string): Promise<RuleSet | undefined>;
-
-  // Credentials: only hashes are stored
-  countApiTokens(): Promise<number>;
-  createApiToken(input: { name: string; role: Role; tokenHash: string; prefix: string }, audit: AuditContext): Promise<ApiToken>;
-  listApiTokens(): Promise<ApiToken[]>;
-  findApiToken(tokenHash: string): Promise<ApiToken | undefined>;
-  touchApiToken(id: number, at: number): Promise<void>;
-  revokeApiToken(id: number, audit: AuditContext): Promise<ApiToken>;
-  createSdkKey(input: { name: string; environment: string; keyHash: string; prefix: string }, audit: AuditContext): Promise<SdkKey>;
-  listSdkKeys(): Promise<SdkKey[]>;
-  findSdkKey(keyHash: string): Promise<SdkKey | undefined>;
-  revokeSdkKey(id: number, audit: AuditContext): Promise<SdkKey>;
-
-  /** Dashboard sign-in sessions (only hashes of their ids are stored). */
-  readonly sessions: SessionStore;
-
-  /** Release plans, their decision log, SDK metrics and webhooks. */
-  readonly releases: ReleaseStore;
-
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Run `fn` against one consistent, read-only view of the database. */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Wake-ups when the change feed may have new entries (after a local commit, or a NOTIFY). */
+  onFeed(listener: () => void): () => void;
+  /** Whether this process may run once-only work (release runner, Git sync) now. */
+  readonly leadership: Leadership;
   close(): Promise<void>;
 }
+
+/** Database leadership: one replica at a time runs the work that must happen once. */
+export interface Leadership {
+  isLeader(): boolean;
+  /** Called with true when this replica becomes leader, false when it stops being one. */
+  onChange(listener: (leader: boolean) => void): () => void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Repositories {
+  environments: EnvironmentRepository;
+  flags: FlagRepository;
+  segments: SegmentRepository;
+  audit: AuditRepository;
+  feed: FeedRepository;
+  tokens: ApiTokenRepository;
+  sdkKeys: SdkKeyRepository;
+  sessions: SessionRepository;
+  plans: ReleasePlanRepository;
+  metrics: MetricRepository;
+  webhooks: WebhookRepository;
+  state: StateRepository;
+}
+
+/** Small named documents shared by the replicas (e.g. the Git sync's status, written by the leader). */
+export interface StateRepository {
+  get(tx: Tx, key: string): Promise<{ value: unknown; updatedAt: number } | undefined>;
+  put(tx: Tx, key: string, value: unknown, at: number): Promise<void>;
+}
+
+export interface EnvironmentRepository {
+  list(tx: Tx): Promise<Environment[]>;
+  get(tx: Tx, key: string): Promise<Environment | undefined>;
+  /** A key that exists → conflict. */
+  insert(tx: Tx, input: EnvironmentInput & { sortOrder: number; createdAt: number }): Promise<Environment>;
+  update(tx: Tx, key: string, patch: EnvironmentPatch): Promise<Environment | undefined>;
+  /** Deletes it with its flag configurations and revoked SDK keys. */
+  delete(tx: Tx, key: string): Promise<boolean>;
+}
+
+export interface FlagRepository {
+  list(tx: Tx): Promise<Managed<Flag>[]>;
+  get(tx: Tx, key: string): Promise<Managed<Flag> | undefined>;
+  /** A new flag and its configurations; a key that exists → conflict. */
+  insert(tx: Tx, flag: Flag): Promise<void>;
+  /**
+   * Replace the flag's fields and the given configurations, if it is still at `expectedVersion`.
+   * Configurations not named stay as they are.
+   */
+  update(tx: Tx, flag: Flag, expectedVersion: number, configs: Record<string, FlagEnvironment>): Promise<boolean>;
+  delete(tx: Tx, key: string, expectedVersion: number): Promise<boolean>;
+  /** A configuration for each flag in an environment (new environments). */
+  insertConfigs(tx: Tx, environment: string, configs: ReadonlyMap<string, FlagEnvironment>): Promise<void>;
+  /** `source` manages exactly `keys` afterwards (null: nothing is managed any more). */
+  setManaged(tx: Tx, source: string | null, keys: readonly string[]): Promise<void>;
+}
+
+export interface SegmentRepository {
+  list(tx: Tx): Promise<Managed<Segment>[]>;
+  get(tx: Tx, key: string): Promise<Managed<Segment> | undefined>;
+  /**
+   * Which of `keys` exist. Locks them against deletion until the transaction ends, so a flag that
+   * starts using a segment and the segment's deletion can never both commit.
+   */
+  existing(tx: Tx, keys: Iterable<string>): Promise<Set<string>>;
+  /** Lock the segment against concurrent use (before checking that no flag uses it). */
+  lock(tx: Tx, key: string): Promise<void>;
+  insert(tx: Tx, segment: Segment): Promise<void>;
+  update(tx: Tx, segment: Segment, expectedVersion: number): Promise<boolean>;
+  delete(tx: Tx, key: string, expectedVersion: number): Promise<boolean>;
+  setManaged(tx: Tx, source: string | null, keys: readonly string[]): Promise<void>;
+}
+
+export interface AuditRepository {
+  append(tx: Tx, entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
+  list(tx: Tx, query: AuditQuery): Promise<AuditEntry[]>;
+  get(tx: Tx, id: number): Promise<AuditEntry | undefined>;
+}
+
+export interface FeedRepository {
+  /**
+   * Append an entry at the next position (gap-free, in commit order) and make that position the
+   * rule-set version of every environment the entry patches. Returns the position.
+   */
+  append(tx: Tx, entry: NewFeedEntry): Promise<number>;
+  /** Entries after `position`, oldest first. */
+  after(tx: Tx, position: number, limit: number): Promise<FeedEntry[]>;
+  /** The last position (0 when empty). */
+  head(tx: Tx): Promise<number>;
+  /** The oldest position still kept (undefined when empty). */
+  oldest(tx: Tx): Promise<number | undefined>;
+  /** Take the feed's write lock now: writes that lock other rows first would otherwise deadlock with appends. */
+  lock(tx: Tx): Promise<void>;
+  /** Drop entries older than `before` (ms), always keeping the newest `keep`. */
+  prune(tx: Tx, before: number, keep: number): Promise<number>;
+}
+
+export interface ApiTokenRepository {
+  count(tx: Tx): Promise<number>;
+  insert(tx: Tx, token: NewApiToken): Promise<ApiToken>;
+  list(tx: Tx): Promise<ApiToken[]>;
+  get(tx: Tx, id: number): Promise<ApiToken | undefined>;
+  /** An active (not revoked) token by the hash of its secret. */
+  findActive(tx: Tx, tokenHash: string): Promise<ApiToken | undefined>;
+  touch(tx: Tx, id: number, at: number): Promise<void>;
+  /** Revoke it unless it already is; undefined when it was. */
+  revoke(tx: Tx, id: number, at: number): Promise<ApiToken | undefined>;
+}
+
+export interface SdkKeyRepository {
+  insert(tx: Tx, key: NewSdkKey): Promise<SdkKey>;
+  list(tx: Tx): Promise<SdkKey[]>;
+  get(tx: Tx, id: number): Promise<SdkKey | undefined>;
+  findActive(tx: Tx, keyHash: string): Promise<SdkKey | undefined>;
+  revoke(tx: Tx, id: number, at: number): Promise<SdkKey | undefined>;
+  countActive(tx: Tx, environment: string): Promise<number>;
+}
+
+export interface SessionRepository {
+  insert(tx: Tx, session: { sessionHash: string; tokenId: number; createdAt: number; expiresAt: number }): Promise<void>;
+  /** The token behind a live session whose token is not revoked. */
+  resolve(tx: Tx, sessionHash: string, now: number): Promise<SessionPrincipal | undefined>;
+  delete(tx: Tx, sessionHash: string): Promise<void>;
+  deleteExpired(tx: Tx, now: number): Promise<void>;
+}
+
+export interface ReleasePlanRepository {
+  get(tx: Tx, flagKey: string, environment: string): Promise<ReleasePlan | undefined>;
+  list(tx: Tx, statuses?: readonly PlanStatus[]): Promise<ReleasePlan[]>;
+  insert(tx: Tx, plan: Omit<ReleasePlan, 'id'>): Promise<ReleasePlan>;
+  /** Replace the plan if it is still at `expectedVersion`. */
+  update(tx: Tx, plan: ReleasePlan, expectedVersion: number): Promise<boolean>;
+  delete(tx: Tx, id: number): Promise<ReleasePlan | undefined>;
+  addEvent(tx: Tx, event: EventInput & { planId: number | null; flagKey: string; environment: string; at: number; actor: string }): Promise<void>;
+  events(tx: Tx, flagKey: string, environment: string, limit: number): Promise<ReleaseEvent[]>;
+}
+
+export interface MetricRepository {
+  /** Add counts to a window (atomically: uploads from many replicas add up). */
+  add(tx: Tx, environment: string, windowStart: number, counts: readonly MetricCount[]): Promise<void>;
+  totals(tx: Tx, environment: string, flagKey: string, since: number): Promise<MetricTotals[]>;
+  series(tx: Tx, environment: string, flagKey: string, since: number): Promise<MetricPoint[]>;
+  lastExposureAt(tx: Tx, environment: string, flagKey: string): Promise<number | null>;
+  prune(tx: Tx, before: number): Promise<void>;
+}
+
+export interface WebhookRepository {
+  insert(tx: Tx, input: { url: string; secret: string; events: string[]; createdAt: number; createdBy: string }): Promise<Webhook>;
+  list(tx: Tx): Promise<(Webhook & { secret: string })[]>;
+  delete(tx: Tx, id: number): Promise<Webhook | undefined>;
+  /** Queue `message` for every webhook subscribed to its event (or to `*`); how many were queued. */
+  enqueue(tx: Tx, message: WebhookMessage, at: number): Promise<number>;
+  /**
+   * Claim up to `limit` deliveries that are due (or whose claim expired) until `claimUntil`, so no
+   * other replica sends them meanwhile. Returns them with their webhook's URL and secret.
+   */
+  claim(tx: Tx, now: number, claimUntil: number, limit: number): Promise<(WebhookDelivery & { url: string; secret: string })[]>;
+  complete(tx: Tx, id: number, outcome: DeliveryOutcome): Promise<void>;
+  deliveries(tx: Tx, webhookId: number, limit: number): Promise<WebhookDelivery[]>;
+}
+
+/** Every table, in an order that satisfies foreign keys: for `switchyard db copy`. */
+export const TABLES = [
+  'environments',
+  'flags',
+  'flag_environments',
+  'segments',
+  'audit_log',
+  'api_tokens',
+  'sdk_keys',
+  'sessions',
+  'release_plans',
+  'release_events',
+  'release_metrics',
+  'release_metric_buckets',
+  'webhooks',
+  'webhook_deliveries',
+  'change_feed',
+  'cluster_state',
+] as const;
+export type TableName = (typeof TABLES)[number];
+

@@ -1,13 +1,17 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { buildApp, type Services } from '../app.js';
+import { buildApp, type AppOptions, type Services } from '../app.js';
 import { bootstrap } from '../services/bootstrap.js';
-import { createDb, migrate, type Db } from '../store/sqlite/connection.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { AuditContext } from '../domain/audit.js';
+import type { Flag, Managed } from '../domain/flags.js';
+import type { Database } from '../store/ports.js';
+import { dumpTables, openTestDatabase, type TestDatabase } from './databases.js';
 
 /**
- * A whole server on a fresh in-memory SQLite database, for `app.inject` tests: the real store, the
- * real routes, no mocks. Editor and viewer tokens and SDK keys are created through the API, so the
- * helper itself exercises token creation.
+ * A whole server on a fresh database, for `app.inject` tests: the real repositories, the real
+ * routes, no mocks. The dialect comes from SWITCHYARD_TEST_DIALECT (`sqlite`, the default: an
+ * in-memory database; `postgres`: a fresh schema, see testing/databases.ts), so the same tests run
+ * on both. Editor and viewer tokens and SDK keys are created through the API, so the helper itself
+ * exercises token creation.
  */
 
 export const TEST_ADMIN_TOKEN = 'sy_api_test_admin_token_0123456789abcdefghijklmnop';
@@ -16,8 +20,8 @@ export type TestApp = FastifyInstance & { services: Services };
 
 export interface TestContext {
   app: TestApp;
-  store: SqliteStore;
-  db: Db;
+  services: Services;
+  db: Database;
   adminToken: string;
   tokens: { admin: string; editor: string; viewer: string };
   /** An SDK key for `environment` (created through the API on first use, then cached). */
@@ -27,8 +31,8 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export interface TestAppOptions {
-  /** Clock for the store (audit timestamps, updatedAt). Default: a deterministic counter. */
+export interface TestAppOptions extends Partial<Omit<AppOptions, 'db'>> {
+  /** Clock for writes (audit timestamps, updatedAt). Default: a deterministic counter. */
   now?: () => number;
 }
 
@@ -41,11 +45,9 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)): () => number {
 export const bearerHeader = (token: string) => ({ authorization: `Bearer ${token}` });
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestContext> {
-  const db = createDb(':memory:');
-  migrate(db);
-  const store = new SqliteStore(db, options.now ?? fakeClock());
-  await bootstrap(store, TEST_ADMIN_TOKEN);
-  const app = await buildApp({ store, defaultMetrics: false, dashboardDir: null });
+  const database: TestDatabase = await openTestDatabase('app');
+  const app = await buildApp({ defaultMetrics: false, dashboardDir: null, ...options, now: options.now ?? fakeClock(), db: database.db });
+  await bootstrap(app.services.writes, app.services.environments, TEST_ADMIN_TOKEN);
   await app.ready();
 
   async function request(token: string | null, opts: InjectOptions): Promise<LightMyRequestResponse> {
@@ -74,15 +76,15 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestC
 
   return {
     app,
-    store,
-    db,
+    services: app.services,
+    db: database.db,
     adminToken: TEST_ADMIN_TOKEN,
     tokens,
     sdkKey,
     request,
     async close() {
       await app.close();
-      await store.close();
+      await database.close();
     },
   };
 }
@@ -137,18 +139,36 @@ export interface FlagEnvironmentBody {
   stage: string;
 }
 
-/** Every table a request could change, read straight from SQLite: for "nothing changed" checks. */
-export function snapshotDatabase(db: Db): Record<string, unknown[]> {
-  const tables = ['environments', 'flags', 'flag_environments', 'segments', 'audit_log', 'api_tokens', 'sdk_keys'];
-  const snapshot: Record<string, unknown[]> = {};
-  for (const table of tables) {
-    const rows = db.$client.prepare(`select * from ${table} order by rowid`).all() as Record<string, unknown>[];
-    // lastUsedAt is informational and touched by authentication itself, not by the request's write.
-    snapshot[table] = table === 'api_tokens' ? rows.map(({ last_used_at: _ignored, ...rest }) => rest) : rows;
-  }
+/** Every table a request could change, read straight from the database: for "nothing changed" checks. */
+export async function snapshotDatabase(db: Database): Promise<Record<string, unknown[]>> {
+  const tables = ['environments', 'flags', 'flag_environments', 'segments', 'audit_log', 'api_tokens', 'sdk_keys', 'change_feed', 'webhook_deliveries'];
+  const snapshot = await dumpTables(db, tables);
+  // lastUsedAt is informational and touched by authentication itself, not by the request's write.
+  snapshot.api_tokens = snapshot.api_tokens!.map(({ last_used_at: _ignored, ...rest }) => rest);
   return snapshot;
 }
 
-export function auditCount(db: Db): number {
-  return (db.$client.prepare('select count(*) as n from audit_log').get() as { n: number }).n;
+export async function auditCount(db: Database): Promise<number> {
+  return (await dumpTables(db, ['audit_log'])).audit_log!.length;
+}
+
+/**
+ * A flag change through the service's one write path, for tests that need a mutation the API
+ * cannot express (or one behind a Git sync's back, with `evenIfManaged`).
+ */
+export function changeFlag(
+  t: Pick<TestContext, 'services'>,
+  key: string,
+  expected: number | undefined,
+  mutate: (flag: Flag) => Flag,
+  ctx: AuditContext = { actor: 'system', source: 'system' },
+  evenIfManaged = false,
+): Promise<Managed<Flag>> {
+  const { writes, flags } = t.services;
+  return writes.write(ctx, (tx, at) => flags.changeIn(tx, at, ctx, key, expected, { action: 'flag.updated', environment: null, evenIfManaged }, mutate));
+}
+
+/** A flag as the service reads it (not through the API). */
+export async function readFlag(t: Pick<TestContext, 'services'>, key: string): Promise<Flag> {
+  return (await t.services.flags.get(key)).value;
 }

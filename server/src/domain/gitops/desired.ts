@@ -1,6 +1,7 @@
 import type { FlagEnvironment } from '../flags.js';
 import { configProblems, variationProblems } from '../flag-validation.js';
-import type { NewFlag, NewSegment } from '../../store/ports.js';
+import type { NewFlag } from '../flags.js';
+import type { NewSegment } from '../segments.js';
 import { expandEntry } from './entries.js';
 import { formatPath, issueProblems, parseFile, type FileProblem, type ParsedFile, type SourceFile } from './locate.js';
 import { gitopsDocumentSchema, type EnvironmentEntry } from './schema.js';

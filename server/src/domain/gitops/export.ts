@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import type { Flag } from '../flags.js';
 import type { Segment } from '../segments.js';
-import type { Environment } from '../../store/ports.js';
+import type { Environment } from '../environments.js';
 import { sortKeys } from './canonical.js';
 import { compactEntry } from './entries.js';
 import { FORMAT_VERSION } from './schema.js';

@@ -1,11 +1,22 @@
-import type { Flag, FlagEnvironment } from '../flags.js';
+import type { Flag, FlagEnvironment, NewFlag } from '../flags.js';
+import type { NewSegment } from '../segments.js';
 import { defaultFlagEnvironment } from '../flag-defaults.js';
 import { DOGFOOD_SEGMENT, deriveStage } from '../stages.js';
-import type { BatchOp, NewFlag } from '../../store/ports.js';
 import { sameValue } from './canonical.js';
 import type { DesiredState } from './desired.js';
 import { compactEntry } from './entries.js';
 import type { CurrentState } from './export.js';
+
+/** One change of a flags-as-code apply; `expectedVersion` is the version the plan saw. */
+export type BatchOp =
+  | { kind: 'environment.create'; key: string; name: string; critical: boolean }
+  | { kind: 'environment.update'; key: string; name: string; critical: boolean }
+  | { kind: 'segment.create'; segment: NewSegment }
+  | { kind: 'segment.update'; segment: NewSegment; expectedVersion: number }
+  | { kind: 'segment.delete'; key: string; expectedVersion: number }
+  | { kind: 'flag.create'; flag: NewFlag }
+  | { kind: 'flag.update'; flag: NewFlag; expectedVersion: number }
+  | { kind: 'flag.delete'; key: string; expectedVersion: number };
 
 export type ResourceKind = 'environment' | 'segment' | 'flag';
 

@@ -146,3 +146,13 @@ export interface ReleaseEvent {
   message: string;
   evidence: unknown;
 }
+
+/** A plan's progress fields, changed by the runner and the manual actions. */
+export type PlanProgress = Partial<Pick<ReleasePlan, 'status' | 'currentStep' | 'variation' | 'pauseReason' | 'startedAt' | 'stepStartedAt' | 'pausedAt'>>;
+
+/** One decision-log entry. */
+export interface EventInput {
+  kind: ReleaseEventKind;
+  message: string;
+  evidence?: unknown;
+}

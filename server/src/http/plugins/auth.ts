@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { hasRole, type Role } from '../../domain/credentials.js';
 import { AppError } from '../../domain/errors.js';
-import type { Role, Store } from '../../store/ports.js';
-import { hashSecret } from '../../domain/secrets.js';
+import type { CredentialsService } from '../../services/credentials.service.js';
 
 export type Principal =
   | { kind: 'api'; tokenId: number; name: string; role: Role }
@@ -21,18 +21,18 @@ declare module 'fastify' {
     /** preHandler: an SDK key; `request.principal.environment` says which environment. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     addAuthenticator(authenticator: Authenticator): void;
-    /** A token or SDK key was revoked: drop cached lookups and tell listeners (e.g. open streams). */
+    /** A token or SDK key was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
     credentialsRevoked(kind: Principal['kind'], id: number): void;
     onCredentialsRevoked(listener: (kind: Principal['kind'], id: number) => void): void;
   }
 }
 
-const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
 /** lastUsedAt is informational: write it at most once a minute per token, not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
 /**
  * Valid credentials are cached briefly so hot endpoints (OFREP, polling) skip the database.
- * Revocation through this server clears the cache at once; the TTL bounds staleness elsewhere.
+ * A revocation on any replica clears the cache at once (through the change feed); the TTL bounds
+ * staleness should the feed be interrupted.
  */
 const CREDENTIAL_TTL_MS = 30_000;
 const CREDENTIAL_CACHE_SIZE = 10_000;
@@ -45,17 +45,16 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, opts: { store: Store }) => {
-    const { store } = opts;
+  async (app: FastifyInstance, opts: { credentials: CredentialsService }) => {
+    const { credentials } = opts;
     const authenticators: Authenticator[] = [];
     const touched = new Map<number, number>();
     const cache = new Map<string, { principal: Principal; expiresAt: number }>();
 
-    async function lookup(hash: string): Promise<Principal | null> {
-      const token = await store.findApiToken(hash);
-      if (token) return { kind: 'api', tokenId: token.id, name: token.name, role: token.role };
-      const key = await store.findSdkKey(hash);
-      if (key) return { kind: 'sdk', keyId: key.id, name: key.name, environment: key.environment };
+    async function lookup(secret: string): Promise<Principal | null> {
+      const found = await credentials.authenticate(secret);
+      if (found?.kind === 'api') return { kind: 'api', tokenId: found.token.id, name: found.token.name, role: found.token.role };
+      if (found?.kind === 'sdk') return { kind: 'sdk', keyId: found.key.id, name: found.key.name, environment: found.key.environment };
       return null;
     }
 
@@ -66,7 +65,7 @@ export const authPlugin = fp(
         // Keyed by the presented secret (which is in this process's memory for the request anyway),
         // so a cached credential costs no hashing; only the hash ever reaches the database.
         const cached = cache.get(secret);
-        const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(hashSecret(secret));
+        const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(secret);
         if (!principal) throw new AppError('unauthorized', 'invalid or revoked credentials');
         if (cached?.principal !== principal) {
           if (cache.size >= CREDENTIAL_CACHE_SIZE) cache.clear();
@@ -74,7 +73,7 @@ export const authPlugin = fp(
         }
         if (principal.kind === 'api' && (touched.get(principal.tokenId) ?? 0) + TOUCH_INTERVAL_MS < now) {
           touched.set(principal.tokenId, now);
-          await store.touchApiToken(principal.tokenId, now);
+          await credentials.touchToken(principal.tokenId, now);
         }
         return principal;
       }
@@ -102,7 +101,7 @@ export const authPlugin = fp(
       const principal = (request.principal ??= await authenticate(request));
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <API token>"');
       if (principal.kind !== 'api') throw new AppError('forbidden', 'SDK keys are read-only and cannot use the management API; use an API token');
-      if (RANK[principal.role] < RANK[role]) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
+      if (!hasRole(principal.role, role)) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
     });
 
     app.decorate('requireSdkKey', async (request: FastifyRequest) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Store } from '../../store/ports.js';
+import type { FlagsService } from '../../services/flags.service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 /** Prometheus metrics at /metrics: request counts and latency by route, flag count, process stats. */
 export const metricsPlugin = fp(
-  async (app: FastifyInstance, opts: { store: Store; defaultMetrics?: boolean }) => {
+  async (app: FastifyInstance, opts: { flags: FlagsService; defaultMetrics?: boolean }) => {
     const registry = new Registry();
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
     const requests = new Counter({
@@ -34,8 +34,8 @@ export const metricsPlugin = fp(
       labelNames: ['archived'] as const,
       registers: [registry],
       async collect() {
-        const flags = await opts.store.listFlags();
-        const archived = flags.filter((f) => f.archived).length;
+        const flags = await opts.flags.list();
+        const archived = flags.filter((f) => f.value.archived).length;
         this.set({ archived: 'false' }, flags.length - archived);
         this.set({ archived: 'true' }, archived);
       },

@@ -1,17 +1,26 @@
+import type { AuditContext, AuditWrite } from '../../domain/audit.js';
 import { AppError } from '../../domain/errors.js';
-import { DOGFOOD_SEGMENT } from '../../domain/stages.js';
-import type { RuleSetCache } from '../rulesets.js';
-import type { AuditContext, BatchOp, Store } from '../../store/ports.js';
+import { changedConfigs, segmentReferences } from '../../domain/flag-defaults.js';
+import type { Flag } from '../../domain/flags.js';
 import { loadDesired, type DesiredState } from '../../domain/gitops/desired.js';
 import { exportDocument, type CurrentState } from '../../domain/gitops/export.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
-import { planChanges, resourceId, summarize, type Plan, type PlanOptions, type PlannedChange } from '../../domain/gitops/plan.js';
+import { planChanges, resourceId, summarize, type BatchOp, type Plan, type PlanOptions, type PlannedChange } from '../../domain/gitops/plan.js';
+import { flagPatches, mergePatches, segmentPatches } from '../../domain/ruleset.js';
+import { assertSegmentUnused, type Segment } from '../../domain/segments.js';
+import { DOGFOOD_SEGMENT } from '../../domain/stages.js';
+import { stampNew, stampNext } from '../../domain/versions.js';
+import type { Tx } from '../../store/ports.js';
+import type { EnvironmentsService } from '../environments.service.js';
+import { combine, type Change, type Writes } from '../write.js';
 
 export interface ApplyOptions extends PlanOptions {
   dryRun?: boolean;
   /** Versions from an earlier plan (`diff`): a resource changed since then fails with 409. */
   expectedVersions?: Record<string, number>;
   audit: AuditContext;
+  /** Sync mode: afterwards this source manages exactly the file's flags and segments (read-only elsewhere). */
+  manage?: { source: string; flags: Iterable<string>; segments: Iterable<string> };
 }
 
 export interface ApplyResult {
@@ -29,21 +38,28 @@ export function invalidFiles(problems: readonly FileProblem[]): AppError {
   return new AppError('validation_failed', `${formatProblem(problems[0]!)}${more}`, problems.map((p) => ({ ...p, location: `${p.file}:${p.line}:${p.column}` })));
 }
 
+const raced = (resource: string, key: string, what: 'created' | 'deleted') => new AppError('conflict', `${resource} "${key}" was ${what} by someone else since the plan; run diff again`);
+
+function checkPlanned(resource: string, current: { version: number; updatedBy?: string; updatedAt?: number }, expected: number): void {
+  if (current.version !== expected) {
+    throw AppError.versionConflict(resource, current.version, current.updatedBy, current.updatedAt === undefined ? undefined : new Date(current.updatedAt).toISOString());
+  }
+}
+
 /** Flags as code: export the current state, plan a file against it, apply it in one transaction. */
 export class GitOpsService {
   constructor(
-    private readonly store: Store,
-    private readonly ruleSets: RuleSetCache,
+    private readonly w: Writes,
+    private readonly environments: EnvironmentsService,
   ) {}
 
-  /** What the Git sync (`actor`) wrote before this process started: see Store.writtenBy. */
-  writtenBy(actor: string): Promise<{ flags: string[]; segments: string[] }> {
-    return this.store.writtenBy(actor);
-  }
-
-  async current(): Promise<CurrentState> {
-    const [environments, segments, flags] = await Promise.all([this.store.listEnvironments(), this.store.listSegments(), this.store.listFlags()]);
-    return { environments, segments, flags };
+  async current(): Promise<CurrentState & { managed: { flags: string[]; segments: string[] } }> {
+    return this.w.read(async (tx) => {
+      const { repos } = this.w;
+      const [environments, segments, flags] = [await repos.environments.list(tx), await repos.segments.list(tx), await repos.flags.list(tx)];
+      const managed = { flags: flags.filter((f) => f.managedBy !== null).map((f) => f.value.key), segments: segments.filter((s) => s.managedBy !== null).map((s) => s.value.key) };
+      return { environments, segments: segments.map((s) => s.value), flags: flags.map((f) => f.value), managed };
+    });
   }
 
   async export(environment?: string): Promise<Record<string, unknown>> {
@@ -53,7 +69,7 @@ export class GitOpsService {
   }
 
   /** Validate `sources` against the current state; throws a 400 listing every problem. */
-  async load(sources: readonly SourceFile[], options: PlanOptions = {}): Promise<{ desired: DesiredState; current: CurrentState }> {
+  async load(sources: readonly SourceFile[], options: PlanOptions = {}): Promise<{ desired: DesiredState; current: Awaited<ReturnType<GitOpsService['current']>> }> {
     const current = await this.current();
     // With prune, segments the files do not name are about to go: flags cannot lean on them.
     const existing = current.segments.map((s) => s.key).filter((k) => !options.prune || k === DOGFOOD_SEGMENT);
@@ -68,18 +84,117 @@ export class GitOpsService {
   }
 
   async apply(sources: readonly SourceFile[], options: ApplyOptions): Promise<ApplyResult> {
-    const plan = await this.plan(sources, options);
-    return this.applyPlan(plan, options);
+    return this.applyPlan(await this.plan(sources, options), options);
   }
 
   async applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
     const result: ApplyResult = { applied: false, dryRun: options.dryRun === true, changes: plan.changes, summary: summarize(plan.changes), versions: plan.versions, auditIds: [] };
     if (options.expectedVersions) plan.ops.forEach((op) => checkExpected(op, options.expectedVersions!));
-    if (options.dryRun || plan.ops.length === 0) return result;
-    const write = await this.store.applyBatch(plan.ops, { ...options.audit, source: 'gitops' });
-    // Patches to SDKs, and one live event per audit entry for open dashboards.
-    this.ruleSets.publish(write);
-    return { ...result, applied: true, auditIds: write.audit.map((a) => a.id) };
+    if (options.dryRun || (plan.ops.length === 0 && !options.manage)) return result;
+    const { manage } = options;
+    const { audit } = await this.w.writeAudited({ ...options.audit, source: 'gitops' }, async (tx, at) => {
+      const change = await this.applyOps(tx, at, plan.ops, options.audit.actor);
+      if (manage) {
+        await this.w.repos.flags.setManaged(tx, manage.source, [...manage.flags]);
+        await this.w.repos.segments.setManaged(tx, manage.source, [...manage.segments]);
+      }
+      return { value: undefined, change };
+    });
+    return { ...result, applied: plan.ops.length > 0, auditIds: audit.map((a) => a.id) };
+  }
+
+  /**
+   * Every op of a batch inside one transaction: each checked against the version the plan saw and
+   * audited; SDKs get one patch per environment for the whole batch, not one per resource.
+   */
+  private async applyOps(tx: Tx, at: number, ops: readonly BatchOp[], actor: string): Promise<Change> {
+    const { repos } = this.w;
+    let change: Change = { audit: [] };
+    const audit = (action: string, resourceType: AuditWrite['resourceType'], resourceKey: string, before: unknown, after: unknown) =>
+      change.audit.push({ action, resourceType, resourceKey, environment: null, before, after });
+
+    // Environments first: flags written below get a configuration in new environments too.
+    for (const op of ops) {
+      if (op.kind === 'environment.create') {
+        const created = await this.environments.createIn(tx, at, { key: op.key, name: op.name, critical: op.critical });
+        change = combine(change, { ...created.change, audit: created.change.audit.map((a) => ({ ...a, environment: null, after: { key: op.key, name: op.name, critical: op.critical } })) });
+      } else if (op.kind === 'environment.update') {
+        await repos.feed.lock(tx);
+        const before = await repos.environments.get(tx, op.key);
+        if (!before) throw AppError.notFound('environment', op.key);
+        await repos.environments.update(tx, op.key, { name: op.name, critical: op.critical });
+        audit('environment.updated', 'environment', op.key, { key: op.key, name: before.name, critical: before.critical }, { key: op.key, name: op.name, critical: op.critical });
+      }
+    }
+    const environmentKeys = (await repos.environments.list(tx)).map((e) => e.key);
+    let sdk = change.sdk ?? {};
+
+    for (const op of ops) {
+      if (op.kind === 'segment.create' || op.kind === 'segment.update') {
+        const found = await repos.segments.get(tx, op.segment.key);
+        if (op.kind === 'segment.create' && found) throw raced('segment', op.segment.key, 'created');
+        if (op.kind === 'segment.update' && !found) throw raced('segment', op.segment.key, 'deleted');
+        let after: Segment;
+        if (found && op.kind === 'segment.update') {
+          checkPlanned(`segment "${op.segment.key}"`, found.value, op.expectedVersion);
+          after = stampNext(op.segment, found.value, actor, at);
+          if (!(await repos.segments.update(tx, after, found.value.version))) throw raced('segment', op.segment.key, 'created');
+        } else {
+          after = stampNew(op.segment, actor, at);
+          await repos.segments.insert(tx, after);
+        }
+        sdk = mergePatches(sdk, segmentPatches(after.key, after, environmentKeys));
+        audit(found ? 'segment.updated' : 'segment.created', 'segment', after.key, found?.value ?? null, after);
+      } else if (op.kind === 'flag.create' || op.kind === 'flag.update') {
+        const found = await repos.flags.get(tx, op.flag.key);
+        if (op.kind === 'flag.create' && found) throw raced('flag', op.flag.key, 'created');
+        if (op.kind === 'flag.update' && !found) throw raced('flag', op.flag.key, 'deleted');
+        const before = found?.value ?? null;
+        const known = new Set(environmentKeys);
+        const environments = Object.fromEntries(Object.entries({ ...before?.environments, ...op.flag.environments }).filter(([env]) => known.has(env)));
+        const wanted = { ...op.flag, environments };
+        // Segments it refers to exist now (or were created above) and cannot be deleted before this commits.
+        const referenced = [...segmentReferences(wanted)];
+        const existing = await repos.segments.existing(tx, referenced);
+        const gone = referenced.find((key) => !existing.has(key));
+        if (gone !== undefined) throw new AppError('conflict', `segment "${gone}" used by flag "${op.flag.key}" was deleted by someone else since the plan; run diff again`);
+        let after: Flag;
+        if (before && op.kind === 'flag.update') {
+          checkPlanned(`flag "${before.key}"`, before, op.expectedVersion);
+          after = stampNext(wanted, before, actor, at);
+          if (!(await repos.flags.update(tx, after, before.version, changedConfigs(before, after)))) throw raced('flag', before.key, 'created');
+        } else {
+          after = stampNew(wanted, actor, at);
+          await repos.flags.insert(tx, after);
+        }
+        sdk = mergePatches(sdk, flagPatches(before, after));
+        audit(before ? 'flag.updated' : 'flag.created', 'flag', after.key, before, after);
+      } else if (op.kind === 'flag.delete') {
+        const found = await repos.flags.get(tx, op.key);
+        if (!found) throw raced('flag', op.key, 'deleted');
+        checkPlanned(`flag "${op.key}"`, found.value, op.expectedVersion);
+        if (!(await repos.flags.delete(tx, op.key, found.value.version))) throw raced('flag', op.key, 'deleted');
+        sdk = mergePatches(sdk, flagPatches(found.value, null));
+        audit('flag.deleted', 'flag', op.key, found.value, null);
+      }
+    }
+
+    // Segments go last: a flag deleted above may have been their last user.
+    const deletes = ops.filter((op): op is Extract<BatchOp, { kind: 'segment.delete' }> => op.kind === 'segment.delete');
+    if (deletes.length > 0) {
+      for (const op of deletes) await repos.segments.lock(tx, op.key);
+      const flags = (await repos.flags.list(tx)).map((f) => f.value);
+      for (const op of deletes) {
+        const found = await repos.segments.get(tx, op.key);
+        if (!found) throw raced('segment', op.key, 'deleted');
+        checkPlanned(`segment "${op.key}"`, found.value, op.expectedVersion);
+        assertSegmentUnused(op.key, flags);
+        if (!(await repos.segments.delete(tx, op.key, found.value.version))) throw raced('segment', op.key, 'deleted');
+        sdk = mergePatches(sdk, segmentPatches(op.key, null, environmentKeys));
+        audit('segment.deleted', 'segment', op.key, found.value, null);
+      }
+    }
+    return { ...change, sdk };
   }
 }
 

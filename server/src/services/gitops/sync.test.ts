@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { bootstrap } from '../bootstrap.js';
-import { createDb, migrate } from '../../store/sqlite/connection.js';
-import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { bearerHeader, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
+import { openTestDatabase, type TestDatabase } from '../../testing/databases.js';
+import { bearerHeader, changeFlag, readFlag, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
 
 const FILE = `environments:
   production: { critical: true, name: Production }
@@ -22,7 +21,7 @@ flags:
 let dir: string;
 let path: string;
 let app: Awaited<ReturnType<typeof buildApp>>;
-let store: SqliteStore;
+let database: TestDatabase;
 
 async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -42,17 +41,15 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'switchyard-sync-'));
   path = join(dir, 'flags.yaml');
   writeFileSync(path, FILE);
-  const db = createDb(':memory:');
-  migrate(db);
-  store = new SqliteStore(db);
-  await bootstrap(store, TEST_ADMIN_TOKEN);
-  app = await buildApp({ store, defaultMetrics: false, dashboardDir: null, syncPath: path });
+  database = await openTestDatabase('sync');
+  app = await buildApp({ db: database.db, defaultMetrics: false, dashboardDir: null, syncPath: path });
+  await bootstrap(app.services.writes, app.services.environments, TEST_ADMIN_TOKEN);
   await app.ready();
 });
 
 afterEach(async () => {
   await app.close();
-  await store.close();
+  await database.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -90,12 +87,12 @@ describe('serve --sync', () => {
   });
 
   it('still lets anyone with the editor role kill a managed flag: incidents do not wait for a merge', async () => {
-    const before = (await store.getFlag('checkout'))!;
+    const before = await readFlag(app, 'checkout');
     const res = await app.inject({ method: 'POST', url: '/api/flags/checkout/environments/production/kill', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: {} });
     expect(res.statusCode, res.body).toBe(200);
     expect(await stageOf('checkout')).toBe('kill');
     // Put the file's state back behind the API's back, so the tests below start from it.
-    await store.updateFlag('checkout', undefined, 'flag.updated', null, (f) => ({ ...f, environments: before.environments }), { actor: 'test', source: 'api' });
+    await changeFlag(app, 'checkout', undefined, (f) => ({ ...f, environments: before.environments }), { actor: 'test', source: 'api' }, true);
     expect(await stageOf('checkout')).toBe('10%');
   });
 
@@ -119,27 +116,27 @@ describe('serve --sync', () => {
   });
 
   it('reports drift when the database was changed behind its back, without overwriting it', async () => {
-    const current = await store.getFlag('checkout');
-    await store.updateFlag('checkout', current!.version, 'flag.updated', null, (f) => ({ ...f, description: 'changed by hand' }), { actor: 'dba', source: 'api' });
+    const current = await readFlag(app, 'checkout');
+    await changeFlag(app, 'checkout', current.version, (f) => ({ ...f, description: 'changed by hand' }), { actor: 'dba', source: 'api' }, true);
     writeFileSync(path, FILE); // same content: a re-check, not a change
     const drifted = await waitFor(status, (s) => s.drift.length > 0);
     expect(drifted.drift[0]).toMatchObject({ action: 'update', resource: 'flag', key: 'checkout', fields: [{ path: 'description', before: 'changed by hand', after: '' }] });
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/switchyard_gitops_drift 1/);
-    expect((await store.getFlag('checkout'))!.description).toBe('changed by hand');
+    expect((await readFlag(app, 'checkout')).description).toBe('changed by hand');
   });
 
   it('after a restart, deletes what left the file while the server was down, still never what it did not manage', async () => {
     await app.inject({ method: 'POST', url: '/api/flags', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { key: 'hand-made' } });
     await app.close();
     writeFileSync(path, FILE.replace(/flags:[\s\S]*$/, 'flags: {}\n'));
-    app = await buildApp({ store, defaultMetrics: false, dashboardDir: null, syncPath: path });
+    app = await buildApp({ db: database.db, defaultMetrics: false, dashboardDir: null, syncPath: path });
     await app.ready();
     await waitFor(async () => (await get('/api/flags/checkout')).statusCode, (code) => code === 404);
     expect((await get('/api/flags/hand-made')).statusCode).toBe(200);
     // A flag of the same key created by hand after the sync deleted it is not the sync's.
     await app.inject({ method: 'POST', url: '/api/flags', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { key: 'checkout' } });
-    expect((await store.writtenBy('gitops')).flags).not.toContain('checkout');
+    expect((await get('/api/flags/checkout')).json().managedBy).toBeNull();
   });
 
   it('deletes a flag removed from the file, but never one it did not manage', async () => {

@@ -3,17 +3,19 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../logger.js';
 import { AppError } from '../../domain/errors.js';
-import type { GitOpsService } from './gitops.service.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
-import type { ManagedResources } from './managed.js';
 import { planChanges, type PlannedChange } from '../../domain/gitops/plan.js';
+import type { Writes } from '../write.js';
+import type { GitOpsService } from './gitops.service.js';
 
 export const SYNC_ACTOR = 'gitops';
 const DEFAULT_DEBOUNCE_MS = 150;
 const DEFAULT_INTERVAL_MS = 30_000;
 const FILE_PATTERN = /\.(ya?ml|json)$/i;
+/** Where the sync keeps its status and the hash of the files it last applied (shared by the replicas). */
+export const SYNC_STATE_KEY = 'gitops.sync';
 
 export interface SyncStatus {
   path: string;
@@ -24,37 +26,59 @@ export interface SyncStatus {
   lastError: { message: string; problems: FileProblem[] } | null;
   drift: PlannedChange[];
   managed: { flags: number; segments: number };
+  /** Hash of the files last applied: a new leader does not re-apply an unchanged file over drift. */
+  appliedHash: string | null;
 }
 
 export interface SyncOptions {
   path: string;
   gitops: GitOpsService;
-  managed: ManagedResources;
-  log: FastifyBaseLogger;
+  writes: Writes;
+  log: Logger;
   debounceMs?: number;
   intervalMs?: number;
 }
 
+export function emptyStatus(path: string): SyncStatus {
+  return { path, lastSync: null, lastAttempt: null, lastCommit: null, lastSuccess: false, lastError: null, drift: [], managed: { flags: 0, segments: 0 }, appliedHash: null };
+}
+
 /**
- * `serve --sync FILE|DIR`: a GitOps controller. On start and whenever the file changes (fs.watch,
- * debounced, plus a periodic re-read in case an event was missed) it applies the file in one
- * transaction as actor `gitops`, with the Git commit of the file's working tree. An invalid file
- * changes nothing: the last good state stays and the error is reported. Between file changes it
- * compares the database with the file and reports drift instead of overwriting it.
+ * `serve --sync FILE|DIR`: a GitOps controller, run by the leader replica only. On start and
+ * whenever the file changes (fs.watch, debounced, plus a periodic re-read in case an event was
+ * missed) it applies the file in one transaction as actor `gitops`, with the Git commit of the file's
+ * working tree, and marks what the file manages (read-only everywhere else). An invalid file changes
+ * nothing: the last good state stays and the error is reported. Between file changes it compares
+ * the database with the file and reports drift instead of overwriting it. Its status — and the hash
+ * of what it applied — are in the database, so every replica reports it and a new leader carries on.
  */
 export class GitOpsSync {
   private watcher: FSWatcher | undefined;
   private interval: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
-  private appliedHash: string | null = null;
-  readonly status: SyncStatus;
+  private stopped = true;
+  status: SyncStatus;
 
   constructor(private readonly options: SyncOptions) {
-    this.status = { path: options.path, lastSync: null, lastAttempt: null, lastCommit: null, lastSuccess: false, lastError: null, drift: [], managed: { flags: 0, segments: 0 } };
+    this.status = emptyStatus(options.path);
+  }
+
+  /** The status on any replica: the leader's own, else the one it last saved. */
+  async current(): Promise<SyncStatus & { leader: boolean }> {
+    if (!this.stopped) return { ...this.status, leader: true };
+    const { writes } = this.options;
+    const saved = await writes.read((tx) => writes.repos.state.get(tx, SYNC_STATE_KEY));
+    const status = saved?.value as SyncStatus | undefined;
+    return { ...(status?.path === this.options.path ? status : emptyStatus(this.options.path)), leader: false };
   }
 
   async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const saved = await this.options.writes.read((tx) => this.options.writes.repos.state.get(tx, SYNC_STATE_KEY));
+    const previous = saved?.value as Partial<SyncStatus> | undefined;
+    if (previous?.path === this.options.path) this.status = { ...emptyStatus(this.options.path), ...previous };
     await this.check();
     const { path } = this.options;
     const isDir = (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
@@ -70,7 +94,9 @@ export class GitOpsSync {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.watcher?.close();
+    this.watcher = undefined;
     clearInterval(this.interval);
     clearTimeout(this.debounce);
     await this.running;
@@ -83,12 +109,21 @@ export class GitOpsSync {
 
   /** Re-read the file: apply it if it changed since the last apply, else look for drift. Serialised. */
   check(): Promise<void> {
-    this.running = this.running.then(() => this.run()).catch((error: unknown) => this.options.log.error({ err: error }, 'gitops: sync failed'));
+    this.running = this.running
+      .then(() => (this.stopped ? undefined : this.run()))
+      .then(() => this.save())
+      .catch((error: unknown) => this.options.log.error({ err: error }, 'gitops: sync failed'));
     return this.running;
   }
 
+  private async save(): Promise<void> {
+    if (this.stopped) return;
+    const { writes } = this.options;
+    await writes.db.transaction((tx) => writes.repos.state.put(tx, SYNC_STATE_KEY, this.status, writes.now()));
+  }
+
   private async run(): Promise<void> {
-    const { gitops, managed, log, path } = this.options;
+    const { gitops, log, path } = this.options;
     this.status.lastAttempt = new Date().toISOString();
     let sources: SourceFile[];
     try {
@@ -97,28 +132,25 @@ export class GitOpsSync {
       return this.fail(`cannot read ${path}: ${(error as Error).message}`, []);
     }
     const hash = createHash('sha256').update(JSON.stringify(sources)).digest('hex');
-    let pruneOnly = { flags: managed.managedFlags(), segments: managed.managedSegments() };
-    if (this.appliedHash === null && pruneOnly.flags.size === 0 && pruneOnly.segments.size === 0) {
-      // Just started: what the sync wrote before the restart is still its own, so a flag removed
-      // from the file while the server was down is deleted now, as it would have been had it run.
-      const earlier = await gitops.writtenBy(SYNC_ACTOR);
-      pruneOnly = { flags: new Set(earlier.flags), segments: new Set(earlier.segments) };
-    }
     try {
       const { desired, current } = await gitops.load(sources);
+      // What the sync managed before (this process or another replica, before a restart) is still
+      // its own: a flag removed from the file meanwhile is deleted now, as it would have been.
+      const pruneOnly = { flags: new Set(current.managed.flags), segments: new Set(current.managed.segments) };
       const plan = planChanges(desired, current, { pruneOnly });
-      if (hash === this.appliedHash) {
-        // Back to the applied file (e.g. a broken edit was undone): healthy again, nothing to apply.
+      if (hash === this.status.appliedHash) {
+        // Back to (or still at) the applied file: healthy, nothing to apply; differences are drift.
         Object.assign(this.status, { lastSuccess: true, lastError: null, drift: plan.changes });
         if (plan.changes.length > 0) log.warn({ drift: plan.changes.map((c) => `${c.resource} ${c.key}`) }, 'gitops: the database differs from the file (drift)');
         return;
       }
       const commit = await gitHead(path);
-      if (this.appliedHash === null && plan.changes.length > 0) log.warn({ changes: plan.changes.map((c) => `${c.action} ${c.resource} ${c.key}`) }, 'gitops: the database differed from the file at start; applying the file');
-      const result = await gitops.applyPlan(plan, { audit: { actor: SYNC_ACTOR, source: 'gitops', message: `sync from ${path}`, ...(commit ? { commit } : {}) } });
-      managed.set(path, desired.flags.keys(), desired.segments.keys());
-      this.appliedHash = hash;
-      Object.assign(this.status, { lastSync: new Date().toISOString(), lastCommit: commit ?? null, lastSuccess: true, lastError: null, drift: [], managed: { flags: desired.flags.size, segments: desired.segments.size } });
+      if (this.status.appliedHash === null && plan.changes.length > 0) log.warn({ changes: plan.changes.map((c) => `${c.action} ${c.resource} ${c.key}`) }, 'gitops: the database differed from the file at start; applying the file');
+      const result = await gitops.applyPlan(plan, {
+        audit: { actor: SYNC_ACTOR, source: 'gitops', message: `sync from ${path}`, ...(commit ? { commit } : {}) },
+        manage: { source: path, flags: desired.flags.keys(), segments: desired.segments.keys() },
+      });
+      Object.assign(this.status, { lastSync: new Date().toISOString(), lastCommit: commit ?? null, lastSuccess: true, lastError: null, drift: [], managed: { flags: desired.flags.size, segments: desired.segments.size }, appliedHash: hash });
       if (result.applied) log.info({ commit, ...result.summary }, 'gitops: applied the sync file');
     } catch (error) {
       if (error instanceof AppError) {

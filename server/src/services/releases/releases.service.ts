@@ -1,248 +1,330 @@
+import type { AuditContext } from '../../domain/audit.js';
 import { AppError } from '../../domain/errors.js';
-import type { Flag, FlagEnvironment } from '../../domain/flags.js';
-import type { FlagsService } from '../flags.service.js';
+import type { Flag, FlagEnvironment, Managed } from '../../domain/flags.js';
+import { describeEvidence, planEvidence, type PlanEvidence } from '../../domain/releases/evidence.js';
+import { windowStart, type MetricCount, type MetricPoint } from '../../domain/releases/metrics.js';
+import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type PlanProgress, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
+import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
 import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, deriveStage, formatPercentage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
-import type { RuleSetCache } from '../rulesets.js';
-import type { AuditContext, AuditEntry, Store } from '../../store/ports.js';
-import { describeEvidence, planEvidence, type PlanEvidence } from './evidence.js';
-import { ACTIVE_STATUSES, toSpec, type PlanInput, type ReleaseEventKind, type ReleasePlan } from '../../domain/releases/plans.js';
-import type { EventInput, PlanProgress } from '../../store/release-ports.js';
-import type { WebhookDispatcher, WebhookEvent } from './webhooks.js';
+import type { Tx } from '../../store/ports.js';
+import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
+import { RowMoved, combine, type Change, type Writes } from '../write.js';
 
 export const GUARD_ACTOR = 'release-guard';
 export const guardAudit = (message: string): AuditContext => ({ actor: GUARD_ACTOR, source: 'release-guard', message });
 
-export interface ReleasesDeps {
-  store: Store;
-  ruleSets: RuleSetCache;
-  flags: FlagsService;
-  webhooks: WebhookDispatcher;
-  now: () => number;
+/** Decision-log kinds that are not also webhook events. */
+const QUIET_KINDS = new Set(['created', 'checked', 'skipped']);
+
+/** One step of a plan inside a transaction: the plan after it and what to record. */
+interface PlanStep {
+  plan: ReleasePlan;
+  change: Change;
 }
 
 /**
- * Release plans and their actions. Every action on one plan runs under that plan's lock, so the
- * runner's looks and a person's pause never interleave. A flag change is the flag's own audited
- * write; the plan's progress, its decision-log entry and (for actions that change no flag, or that
- * carry evidence) a `release.*` audit entry are a second, plan-level transaction.
+ * Release plans and their actions. Each action — the flag's stage change, the plan's progress
+ * (compare-and-set on its version), its decision-log entry, its audit entry and its webhooks — is
+ * ONE transaction: a replica dying half-way leaves nothing half-done, and two replicas (or a person
+ * and the runner) acting on one plan at once cannot both succeed.
  */
 export class ReleasesService {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  constructor(
+    private readonly w: Writes,
+    private readonly flags: FlagsService,
+  ) {}
 
-  constructor(readonly deps: ReleasesDeps) {}
-
-  get store() {
-    return this.deps.store.releases;
-  }
-
-  /** Run `fn` after every earlier action on the same plan has finished. */
-  locked<T>(flagKey: string, environment: string, fn: () => Promise<T>): Promise<T> {
-    const id = `${environment}\u0000${flagKey}`;
-    const previous = this.locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
-    const tail = next.catch(() => undefined);
-    this.locks.set(id, tail);
-    void tail.then(() => {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    });
-    return next;
+  get now(): () => number {
+    return this.w.now;
   }
 
   async plan(flagKey: string, environment: string): Promise<ReleasePlan> {
-    const plan = await this.store.getPlan(flagKey, environment);
+    const plan = await this.w.read((tx) => this.w.repos.plans.get(tx, flagKey, environment));
     if (!plan) throw AppError.notFound('release plan for flag', `${flagKey}" in "${environment}`);
     return plan;
   }
 
-  async configOf(flagKey: string, environment: string): Promise<{ flag: Flag; config: FlagEnvironment }> {
-    const flag = await this.deps.flags.get(flagKey);
-    const config = flag.environments[environment];
-    if (!config) throw AppError.notFound('environment', environment);
-    return { flag, config };
+  findPlan(flagKey: string, environment: string): Promise<ReleasePlan | undefined> {
+    return this.w.read((tx) => this.w.repos.plans.get(tx, flagKey, environment));
   }
 
-  evidence(plan: ReleasePlan): Promise<PlanEvidence> {
-    return planEvidence(this.store, plan);
+  runningPlans(): Promise<ReleasePlan[]> {
+    return this.w.read((tx) => this.w.repos.plans.list(tx, ['running']));
   }
 
-  async putPlan(flagKey: string, environment: string, input: PlanInput, audit: AuditContext): Promise<ReleasePlan> {
-    await this.configOf(flagKey, environment);
-    return this.locked(flagKey, environment, async () => {
-      const { plan, audit: entry } = await this.store.putPlan(flagKey, environment, toSpec(input), audit);
-      this.announce(entry);
-      return plan;
+  events(flagKey: string, environment: string, limit: number): Promise<ReleaseEvent[]> {
+    return this.w.read((tx) => this.w.repos.plans.events(tx, flagKey, environment, limit));
+  }
+
+  metricSeries(environment: string, flagKey: string, since: number): Promise<MetricPoint[]> {
+    return this.w.read((tx) => this.w.repos.metrics.series(tx, environment, flagKey, since));
+  }
+
+  lastExposureAt(environment: string, flagKey: string): Promise<number | null> {
+    return this.w.read((tx) => this.w.repos.metrics.lastExposureAt(tx, environment, flagKey));
+  }
+
+  /** SDK metrics: added in place, so uploads to several replicas at once all count. */
+  async addMetrics(environment: string, counts: readonly MetricCount[]): Promise<void> {
+    const at = this.w.now();
+    await this.w.db.transaction((tx) => this.w.repos.metrics.add(tx, environment, windowStart(at), counts));
+  }
+
+  async pruneMetrics(before: number): Promise<void> {
+    await this.w.db.transaction((tx) => this.w.repos.metrics.prune(tx, before));
+  }
+
+  async configOf(flagKey: string, environment: string): Promise<{ flag: Managed<Flag>; config: FlagEnvironment }> {
+    const flag = await this.flags.get(flagKey);
+    return { flag, config: configIn(flag.value, environment) };
+  }
+
+  /** What the guard sees: cumulative counts since the plan started, and the current step's. */
+  async evidence(plan: ReleasePlan): Promise<PlanEvidence> {
+    return this.w.read(async (tx) => {
+      const { metrics } = this.w.repos;
+      if (plan.startedAt === null) return planEvidence(plan, [], []);
+      const totals = await metrics.totals(tx, plan.environment, plan.flagKey, windowStart(plan.startedAt));
+      const stepTotals = plan.stepStartedAt === null ? [] : await metrics.totals(tx, plan.environment, plan.flagKey, windowStart(plan.stepStartedAt));
+      return planEvidence(plan, totals, stepTotals);
     });
   }
 
-  async deletePlan(flagKey: string, environment: string, audit: AuditContext): Promise<void> {
-    await this.locked(flagKey, environment, async () => {
-      const plan = await this.plan(flagKey, environment);
+  async putPlan(flagKey: string, environment: string, input: PlanInput, ctx: AuditContext): Promise<ReleasePlan> {
+    const spec = toSpec(input);
+    return this.w.write(ctx, async (tx, at) => {
+      const { repos } = this.w;
+      const flag = await repos.flags.get(tx, flagKey);
+      if (!flag) throw AppError.notFound('flag', flagKey);
+      configIn(flag.value, environment);
+      const existing = await repos.plans.get(tx, flagKey, environment);
+      if (existing && ACTIVE_STATUSES.includes(existing.status)) {
+        throw new AppError('conflict', `the release plan of "${flagKey}" in ${environment} is ${existing.status}; abort it before replacing it`);
+      }
+      const fields = { flagKey, environment, spec, status: 'ready' as const, currentStep: -1, variation: null, pauseReason: null, startedAt: null, stepStartedAt: null, pausedAt: null, updatedAt: at, updatedBy: ctx.actor };
+      let plan: ReleasePlan;
+      if (existing) {
+        plan = { ...existing, ...fields, version: existing.version + 1 };
+        if (!(await repos.plans.update(tx, plan, existing.version))) throw new RowMoved('release plan');
+      } else {
+        plan = await repos.plans.insert(tx, { ...fields, version: 1 });
+      }
+      await this.logEvent(tx, at, plan, { kind: 'created', message: `${spec.strategy} plan: ${spec.steps.map((s) => `${s.percentage}%`).join(' → ')}`, evidence: spec }, ctx.actor);
+      return { value: plan, change: { audit: [{ action: 'release.plan_saved', resourceType: 'flag', resourceKey: flagKey, environment, before: null, after: spec }] } };
+    });
+  }
+
+  async deletePlan(flagKey: string, environment: string, ctx: AuditContext): Promise<void> {
+    await this.w.write(ctx, async (tx) => {
+      const plan = await this.planIn(tx, flagKey, environment);
       if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is ${plan.status}; abort it first`);
-      this.announce(await this.store.deletePlan(plan.id, audit));
+      if (!(await this.w.repos.plans.delete(tx, plan.id))) throw new RowMoved('release plan');
+      return { value: undefined, change: { audit: [{ action: 'release.plan_deleted', resourceType: 'flag', resourceKey: flagKey, environment, before: null, after: null }] } };
     });
   }
 
-  /** Write a stage (and the guard marker) as one audited flag write, published to SDKs. */
-  async writeStage(plan: ReleasePlan, stage: ReleaseStage, guarded: boolean, audit: AuditContext): Promise<Flag> {
+  private async planIn(tx: Tx, flagKey: string, environment: string): Promise<ReleasePlan> {
+    const plan = await this.w.repos.plans.get(tx, flagKey, environment);
+    if (!plan) throw AppError.notFound('release plan for flag', `${flagKey}" in "${environment}`);
+    return plan;
+  }
+
+  private async logEvent(tx: Tx, at: number, plan: ReleasePlan, event: EventInput, actor: string): Promise<void> {
+    await this.w.repos.plans.addEvent(tx, { planId: plan.id, flagKey: plan.flagKey, environment: plan.environment, at, kind: event.kind, actor, message: event.message, evidence: event.evidence });
+  }
+
+  /** A decision-log entry only (a periodic check's evidence): no audit entry, no feed entry. */
+  async addEvent(plan: ReleasePlan, event: EventInput, actor: string): Promise<void> {
+    await this.w.db.transaction((tx) => this.logEvent(tx, this.w.now(), plan, event, actor));
+  }
+
+  /** Write a stage (and the guard marker) to the plan's flag, inside the plan's transaction. */
+  private async writeStage(tx: Tx, at: number, plan: ReleasePlan, stage: ReleaseStage, guarded: boolean, ctx: AuditContext): Promise<Change> {
     const variation = plan.variation;
     if (variation === null) throw new AppError('conflict', 'the plan has not started');
-    const write = await this.deps.store.updateFlag(plan.flagKey, undefined, 'flag.stage_changed', plan.environment, (flag) => {
-      const current = flag.environments[plan.environment];
-      if (!current) throw AppError.notFound('environment', plan.environment);
-      const { guarded: _was, ...next } = applyStage(current, stage, variation);
+    const { change } = await this.flags.changeIn(tx, at, ctx, plan.flagKey, undefined, { action: 'flag.stage_changed', environment: plan.environment }, (flag) => {
+      const { guarded: _was, ...next } = applyStage(configIn(flag, plan.environment), stage, variation);
       return { ...flag, environments: { ...flag.environments, [plan.environment]: guarded ? { ...next, guarded: true } : next } };
-    }, audit);
-    this.deps.ruleSets.publish(write);
-    return write.value;
+    });
+    return change;
   }
 
-  /** Save progress + log entry (+ audit entry), announce it, and send the webhook. */
-  async record(plan: ReleasePlan, progress: PlanProgress, event: EventInput & { kind: ReleaseEventKind }, audit: AuditContext | null): Promise<ReleasePlan> {
-    const saved = await this.store.advancePlan(plan, progress, event, audit);
-    if (!saved) throw new AppError('conflict', 'the release plan changed meanwhile; reload and retry');
-    if (saved.audit) this.announce(saved.audit);
-    const hook = `release.${event.kind}`;
-    if (hook !== 'release.created' && hook !== 'release.checked' && hook !== 'release.skipped') {
-      const step = saved.plan.spec.steps[saved.plan.currentStep];
-      await this.deps.webhooks.emit(hook as WebhookEvent, {
-        flag: plan.flagKey,
-        environment: plan.environment,
-        status: saved.plan.status,
-        step: saved.plan.currentStep,
-        percentage: step?.percentage ?? null,
-        message: event.message,
-        evidence: event.evidence ?? null,
-      });
+  /**
+   * Save the plan's progress (if it is still at the version read), its decision-log entry and — with
+   * `ctx` — its audit entry and webhook.
+   */
+  async progressIn(tx: Tx, at: number, plan: ReleasePlan, progress: PlanProgress, event: EventInput, ctx: AuditContext | null): Promise<PlanStep> {
+    const actor = ctx?.actor ?? GUARD_ACTOR;
+    const next: ReleasePlan = { ...plan, ...progress, version: plan.version + 1, updatedAt: at, updatedBy: actor };
+    if (!(await this.w.repos.plans.update(tx, next, plan.version))) throw new RowMoved('release plan');
+    await this.logEvent(tx, at, plan, event, actor);
+    const change: Change = { audit: [] };
+    if (ctx) change.audit.push({ action: `release.${event.kind}`, resourceType: 'flag', resourceKey: plan.flagKey, environment: plan.environment, before: null, after: event.evidence ?? null, message: ctx.message ?? event.message });
+    if (!QUIET_KINDS.has(event.kind)) {
+      const step = next.spec.steps[next.currentStep];
+      const data = { flag: plan.flagKey, environment: plan.environment, status: next.status, step: next.currentStep, percentage: step?.percentage ?? null, message: event.message, evidence: event.evidence ?? null };
+      change.webhooks = () => [webhookMessage(`release.${event.kind}` as WebhookEvent, at, data)];
     }
-    return saved.plan;
+    return { plan: next, change };
   }
 
-  private announce(entry: AuditEntry): void {
-    this.deps.ruleSets.publish({ changes: [], audit: entry });
+  /** Run one plan action as one write; `act` reads the plan inside the transaction. */
+  private act(flagKey: string, environment: string, ctx: AuditContext, act: (tx: Tx, at: number, plan: ReleasePlan) => Promise<PlanStep>): Promise<ReleasePlan> {
+    return this.w.write(ctx, async (tx, at) => {
+      const { plan, change } = await act(tx, at, await this.planIn(tx, flagKey, environment));
+      return { value: plan, change };
+    });
   }
 
-  async start(flagKey: string, environment: string, audit: AuditContext): Promise<ReleasePlan> {
-    return this.locked(flagKey, environment, async () => {
-      const plan = await this.plan(flagKey, environment);
+  async start(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
+    return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
-      if (this.deps.flags.managedBy(flagKey)) throw new AppError('locked', `flag "${flagKey}" is managed by ${this.deps.flags.managedBy(flagKey)}; release it there`);
-      const { flag, config } = await this.configOf(flagKey, environment);
+      const found = await this.w.repos.flags.get(tx, flagKey);
+      if (!found) throw AppError.notFound('flag', flagKey);
+      if (found.managedBy !== null) throw lockedByGit('flag', flagKey, found.managedBy);
+      const flag = found.value;
+      const config = configIn(flag, environment);
       const variation = releaseVariation(flag, config, plan.spec.variation);
       if (variation === undefined || !flag.variations.some((v) => v.key === variation)) throw AppError.invalid('variation', `no variation "${variation ?? ''}" to release`);
       if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
-      if (!(await this.deps.store.listSegmentKeys()).includes(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
-      const now = this.deps.now();
+      if (!(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
       // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%.
       const stage = deriveStage(config);
       const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
       const steps = plan.spec.steps;
-      const found = steps.findIndex((s) => s.percentage >= already);
-      const index = found === -1 ? steps.length - 1 : found;
+      const atLeast = steps.findIndex((s) => s.percentage >= already);
+      const index = atLeast === -1 ? steps.length - 1 : atLeast;
       const first = steps[index]!;
-      const ready = { ...plan, variation };
       const finishing = first.percentage >= 100;
-      await this.writeStage(ready, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...audit, message: `release plan started: ${first.percentage}%` });
-      const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: now, stepStartedAt: now, pausedAt: null, pauseReason: null };
-      return this.record(plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, audit);
+      const flagChange = await this.writeStage(tx, at, { ...plan, variation }, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...ctx, message: `release plan started: ${first.percentage}%` });
+      const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: at, stepStartedAt: at, pausedAt: null, pauseReason: null };
+      const step = await this.progressIn(tx, at, plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, ctx);
+      return { plan: step.plan, change: combine(flagChange, step.change) };
     });
   }
 
-  async pause(flagKey: string, environment: string, audit: AuditContext, reason?: string): Promise<ReleasePlan> {
-    return this.locked(flagKey, environment, () => this.pauseNow(flagKey, environment, audit, reason ?? `paused by ${audit.actor}`));
+  async pause(flagKey: string, environment: string, ctx: AuditContext, reason?: string): Promise<ReleasePlan> {
+    return this.act(flagKey, environment, ctx, (tx, at, plan) => this.pauseIn(tx, at, plan, ctx, reason ?? `paused by ${ctx.actor}`));
   }
 
-  /** Pause (caller holds the lock). */
-  async pauseNow(flagKey: string, environment: string, audit: AuditContext, reason: string, evidence?: unknown): Promise<ReleasePlan> {
-    const plan = await this.plan(flagKey, environment);
+  async pauseIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, reason: string, evidence?: unknown): Promise<PlanStep> {
     if (plan.status !== 'running') throw new AppError('conflict', `only a running plan can be paused; this one is ${plan.status}`);
-    return this.record(plan, { status: 'paused', pausedAt: this.deps.now(), pauseReason: reason }, { kind: 'paused', message: reason, evidence }, { ...audit, message: reason });
+    return this.progressIn(tx, at, plan, { status: 'paused', pausedAt: at, pauseReason: reason }, { kind: 'paused', message: reason, evidence }, { ...ctx, message: reason });
   }
 
-  async resume(flagKey: string, environment: string, audit: AuditContext): Promise<ReleasePlan> {
-    return this.locked(flagKey, environment, async () => {
-      const plan = await this.plan(flagKey, environment);
+  async resume(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
+    return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
-      const now = this.deps.now();
       const step = plan.spec.steps[plan.currentStep]!;
-      const { config } = await this.configOf(flagKey, environment);
+      const flag = await this.w.repos.flags.get(tx, flagKey);
+      if (!flag) throw AppError.notFound('flag', flagKey);
+      const config = configIn(flag.value, environment);
       const stage = formatPercentage(step.percentage);
       // Someone may have moved the flag while it was paused: resuming puts the plan's step back.
+      let change: Change = { audit: [] };
       if (deriveStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
-        await this.writeStage(plan, stage, plan.spec.guard !== null, { ...audit, message: `release plan resumed at ${stage}` });
+        change = await this.writeStage(tx, at, plan, stage, plan.spec.guard !== null, { ...ctx, message: `release plan resumed at ${stage}` });
       }
       // The paused time does not count towards the step's minimum duration.
-      const stepStartedAt = (plan.stepStartedAt ?? now) + (now - (plan.pausedAt ?? now));
-      return this.record(plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, audit);
+      const stepStartedAt = (plan.stepStartedAt ?? at) + (at - (plan.pausedAt ?? at));
+      const resumed = await this.progressIn(tx, at, plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, ctx);
+      return { plan: resumed.plan, change: combine(change, resumed.change) };
     });
   }
 
   /** Stop the plan; by default roll back to dogfood (0%, internal users keep the new variation). */
-  async abort(flagKey: string, environment: string, audit: AuditContext, rollback = true): Promise<ReleasePlan> {
-    return this.locked(flagKey, environment, async () => {
-      const plan = await this.plan(flagKey, environment);
+  async abort(flagKey: string, environment: string, ctx: AuditContext, rollback = true): Promise<ReleasePlan> {
+    return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can be aborted; this one is ${plan.status}`);
-      const { config } = await this.configOf(flagKey, environment);
-      const current = deriveStage(config);
+      const flag = await this.w.repos.flags.get(tx, flagKey);
+      if (!flag) throw AppError.notFound('flag', flagKey);
+      const current = deriveStage(configIn(flag.value, environment));
       const stage: ReleaseStage = rollback ? 'dogfood' : current === 'custom' ? 'dogfood' : current;
-      await this.writeStage(plan, stage, false, { ...audit, message: rollback ? 'release plan aborted: back to dogfood (0%)' : `release plan aborted; the flag stays at ${stage}` });
-      return this.record(plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: rollback ? 'rolled back to dogfood (0%)' : `stopped; the flag stays at ${stage}` }, audit);
+      const flagChange = await this.writeStage(tx, at, plan, stage, false, { ...ctx, message: rollback ? 'release plan aborted: back to dogfood (0%)' : `release plan aborted; the flag stays at ${stage}` });
+      const step = await this.progressIn(tx, at, plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: rollback ? 'rolled back to dogfood (0%)' : `stopped; the flag stays at ${stage}` }, ctx);
+      return { plan: step.plan, change: combine(flagChange, step.change) };
     });
   }
 
   /** Move to the next step now, whatever the duration or the exposures. */
-  async skip(flagKey: string, environment: string, audit: AuditContext): Promise<ReleasePlan> {
-    return this.locked(flagKey, environment, async () => {
-      const plan = await this.plan(flagKey, environment);
+  async skip(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
+    const evidence = await this.evidence(await this.plan(flagKey, environment));
+    return this.act(flagKey, environment, ctx, (tx, at, plan) => {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can skip a step; this one is ${plan.status}`);
-      return this.advanceNow(plan, audit, 'step skipped by hand', await this.evidence(plan), 'skipped');
+      return this.advanceIn(tx, at, plan, ctx, 'step skipped by hand', evidence, 'skipped');
     });
   }
 
-  /** Advance to the next step, completing the plan at 100% or after its last step (lock held). */
-  async advanceNow(plan: ReleasePlan, audit: AuditContext, why: string, evidence: PlanEvidence, kind: 'advanced' | 'skipped' = 'advanced'): Promise<ReleasePlan> {
+  /** Advance to the next step, completing the plan at 100% or after its last step. */
+  async advanceIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, why: string, evidence: PlanEvidence, kind: 'advanced' | 'skipped' = 'advanced'): Promise<PlanStep> {
     const index = plan.currentStep + 1;
     const next = plan.spec.steps[index];
     const summary = describeEvidence(evidence);
     const guarded = plan.spec.guard !== null;
     if (!next) {
-      await this.writeStage(plan, formatPercentage(plan.spec.steps[plan.currentStep]!.percentage), false, { ...audit, message: `release plan completed (${summary})` });
-      return this.record(plan, { status: 'completed', pausedAt: null, pauseReason: null }, { kind: 'completed', message: `${why}; completed at the last step`, evidence }, audit);
+      const flagChange = await this.writeStage(tx, at, plan, formatPercentage(plan.spec.steps[plan.currentStep]!.percentage), false, { ...ctx, message: `release plan completed (${summary})` });
+      const step = await this.progressIn(tx, at, plan, { status: 'completed', pausedAt: null, pauseReason: null }, { kind: 'completed', message: `${why}; completed at the last step`, evidence }, ctx);
+      return { plan: step.plan, change: combine(flagChange, step.change) };
     }
     const stage = formatPercentage(next.percentage);
     const done = next.percentage >= 100;
-    await this.writeStage(plan, stage, guarded && !done, { ...audit, message: `${why}: ${stage} (${summary})` });
-    const progress: PlanProgress = { status: done ? 'completed' : plan.status, currentStep: index, stepStartedAt: this.deps.now() };
+    const flagChange = await this.writeStage(tx, at, plan, stage, guarded && !done, { ...ctx, message: `${why}: ${stage} (${summary})` });
+    const progress: PlanProgress = { status: done ? 'completed' : plan.status, currentStep: index, stepStartedAt: at };
     if (done) Object.assign(progress, { pausedAt: null, pauseReason: null });
-    return this.record(plan, progress, { kind: done ? 'completed' : kind, message: `${why}: now ${stage}`, evidence }, audit);
+    const step = await this.progressIn(tx, at, plan, progress, { kind: done ? 'completed' : kind, message: `${why}: now ${stage}`, evidence }, ctx);
+    return { plan: step.plan, change: combine(flagChange, step.change) };
   }
 
-  /** Regression: back to dogfood (0%) at once, with the evidence (lock held). */
-  async rollbackNow(plan: ReleasePlan, reason: string, evidence: PlanEvidence): Promise<ReleasePlan> {
+  /** Regression: back to dogfood (0%) at once, with the evidence. */
+  async rollbackIn(tx: Tx, at: number, plan: ReleasePlan, reason: string, evidence: PlanEvidence): Promise<PlanStep> {
     const message = `rolled back to dogfood (0%): ${reason} (${describeEvidence(evidence)})`;
-    await this.writeStage(plan, 'dogfood', false, guardAudit(message));
-    return this.record(plan, { status: 'rolled_back', pausedAt: null }, { kind: 'rolled_back', message, evidence }, guardAudit(message));
+    const flagChange = await this.writeStage(tx, at, plan, 'dogfood', false, guardAudit(message));
+    const step = await this.progressIn(tx, at, plan, { status: 'rolled_back', pausedAt: null }, { kind: 'rolled_back', message, evidence }, guardAudit(message));
+    return { plan: step.plan, change: combine(flagChange, step.change) };
+  }
+
+  /**
+   * One write by the runner on a plan it looked at: applied only if the plan is still at the
+   * version the runner judged (else someone acted meanwhile and the look is moot).
+   */
+  async runnerStep(seen: ReleasePlan, ctx: AuditContext, step: (tx: Tx, at: number, plan: ReleasePlan) => Promise<PlanStep>): Promise<ReleasePlan | undefined> {
+    try {
+      return await this.w.write(ctx, async (tx, at) => {
+        const plan = await this.w.repos.plans.get(tx, seen.flagKey, seen.environment);
+        if (!plan || plan.version !== seen.version) throw new StaleLook();
+        const done = await step(tx, at, plan);
+        return { value: done.plan, change: done.change };
+      });
+    } catch (error) {
+      if (error instanceof StaleLook) return undefined;
+      throw error;
+    }
   }
 
   /** Blue/green: send 100% of traffic to one side of a two-variation flag, atomically. */
-  async switchSide(flagKey: string, environment: string, to: string | undefined, expectedVersion: number | undefined, audit: AuditContext): Promise<{ flag: Flag; live: string; previous: string }> {
-    const { flag, config } = await this.configOf(flagKey, environment);
-    if (flag.variations.length !== 2) throw new AppError('bad_request', `blue/green needs a flag with exactly two variations; "${flagKey}" has ${flag.variations.length}`);
-    const active = await this.store.getPlan(flagKey, environment);
-    if (active && ACTIVE_STATUSES.includes(active.status)) throw new AppError('conflict', `a release plan is ${active.status} on this flag; abort it first`);
-    if (this.deps.flags.managedBy(flagKey)) throw new AppError('locked', `flag "${flagKey}" is managed by ${this.deps.flags.managedBy(flagKey)}`);
-    const previous = liveSide(config);
-    const target = to ?? flag.variations.find((v) => v.key !== previous)!.key;
-    if (!flag.variations.some((v) => v.key === target)) throw AppError.invalid('body.to', `unknown variation "${target}"; this flag has ${flag.variations.map((v) => v.key).join(' and ')}`);
-    const write = await this.deps.store.updateFlag(flagKey, expectedVersion, 'flag.switched', environment, (current) => {
-      const env = current.environments[environment]!;
-      const { guarded: _g, ...rest } = env;
-      const next: FlagEnvironment = { ...rest, on: true, killed: false, rules: env.rules.filter((r) => r.id !== DOGFOOD_RULE_ID), defaultServe: { variation: target } };
-      return { ...current, environments: { ...current.environments, [environment]: next } };
-    }, { ...audit, message: audit.message ?? `blue/green: ${previous} → ${target}` });
-    this.deps.ruleSets.publish(write);
-    return { flag: write.value, live: target, previous };
+  async switchSide(flagKey: string, environment: string, to: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<{ flag: Managed<Flag>; live: string; previous: string }> {
+    return this.w.write(ctx, async (tx, at) => {
+      const active = await this.w.repos.plans.get(tx, flagKey, environment);
+      if (active && ACTIVE_STATUSES.includes(active.status)) throw new AppError('conflict', `a release plan is ${active.status} on this flag; abort it first`);
+      const found = await this.w.repos.flags.get(tx, flagKey);
+      if (!found) throw AppError.notFound('flag', flagKey);
+      const { variations } = found.value;
+      if (variations.length !== 2) throw new AppError('bad_request', `blue/green needs a flag with exactly two variations; "${flagKey}" has ${variations.length}`);
+      const previous = liveSide(configIn(found.value, environment));
+      const target = to ?? variations.find((v) => v.key !== previous)!.key;
+      if (!variations.some((v) => v.key === target)) throw AppError.invalid('body.to', `unknown variation "${target}"; this flag has ${variations.map((v) => v.key).join(' and ')}`);
+      const options = { action: 'flag.switched', environment, message: ctx.message ?? `blue/green: ${previous} → ${target}` };
+      const { value: flag, change } = await this.flags.changeIn(tx, at, ctx, flagKey, expected, options, (current) => {
+        const { guarded: _g, ...config } = configIn(current, environment);
+        const next: FlagEnvironment = { ...config, on: true, killed: false, rules: config.rules.filter((r) => r.id !== DOGFOOD_RULE_ID), defaultServe: { variation: target } };
+        return { ...current, environments: { ...current.environments, [environment]: next } };
+      });
+      return { value: { flag, live: target, previous }, change };
+    });
   }
 }
+
+class StaleLook extends Error {}
 
 /** The side a blue/green flag serves to everyone: the default variation when on, else the off one. */
 export function liveSide(config: FlagEnvironment): string {

@@ -1,6 +1,6 @@
-import { deriveStage, formatPercentage } from '../../domain/stages.js';
-import { METRICS_WINDOW_MS } from './evidence.js';
+import { METRICS_WINDOW_MS } from '../../domain/releases/metrics.js';
 import type { ReleasePlan } from '../../domain/releases/plans.js';
+import { deriveStage, formatPercentage } from '../../domain/stages.js';
 import { GUARD_ACTOR, guardAudit, type ReleasesService } from './releases.service.js';
 
 export interface RunnerOptions {
@@ -13,17 +13,21 @@ export interface RunnerOptions {
 
 const DEFAULT_TICK_MS = 5000;
 const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60_000;
+const PRUNE_EVERY_MS = 60 * 60_000;
 
 /**
  * Runs release plans by themselves: at every look, a running plan is rolled back on a regression,
  * paused when its flag was changed behind its back or its data stopped, and advanced when its step
- * is healthy for long enough. All state is in the database, so `start()` after a restart resumes.
+ * is healthy for long enough. It runs on the leader replica only; all state is in the database, so
+ * a new leader (or a restarted server) carries on, and each step is one compare-and-set transaction
+ * on the plan's version, so no step is ever taken twice.
  */
 export class ReleaseRunner {
   private timer: NodeJS.Timeout | undefined;
   private readonly poked = new Set<string>();
   private pokeScheduled = false;
   private ticking: Promise<void> | null = null;
+  private readonly looking = new Set<Promise<void>>();
   private lastPrune = 0;
 
   constructor(
@@ -31,8 +35,13 @@ export class ReleaseRunner {
     private readonly options: RunnerOptions = {},
   ) {}
 
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), this.options.tickMs ?? DEFAULT_TICK_MS);
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? DEFAULT_TICK_MS);
     this.timer.unref();
     void this.tick();
   }
@@ -41,10 +50,12 @@ export class ReleaseRunner {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.ticking;
+    await Promise.all(this.looking);
   }
 
-  /** New metrics for a flag: look at its plan soon (coalesced). */
+  /** New metrics for a flag: look at its plan soon (coalesced). Only while this replica runs plans. */
   poke(environment: string, flagKey: string): void {
+    if (!this.timer) return;
     this.poked.add(`${environment}\u0000${flagKey}`);
     if (this.pokeScheduled) return;
     this.pokeScheduled = true;
@@ -63,12 +74,12 @@ export class ReleaseRunner {
   tick(): Promise<void> {
     this.ticking ??= (async () => {
       try {
-        const plans = await this.service.store.listPlans(['running']);
+        const plans = await this.service.runningPlans();
         await Promise.all(plans.map((p) => this.lookAt(p.flagKey, p.environment)));
-        const now = this.service.deps.now();
-        if (now - this.lastPrune > 60 * 60_000) {
+        const now = this.service.now();
+        if (now - this.lastPrune > PRUNE_EVERY_MS) {
           this.lastPrune = now;
-          await this.service.store.pruneMetrics(now - (this.options.retentionMs ?? DEFAULT_RETENTION_MS));
+          await this.service.pruneMetrics(now - (this.options.retentionMs ?? DEFAULT_RETENTION_MS));
         }
       } catch (error) {
         this.options.log?.('release runner tick failed', error);
@@ -79,50 +90,54 @@ export class ReleaseRunner {
     return this.ticking;
   }
 
-  /** One look at one plan, under its lock. Errors are logged, never thrown into timers. */
-  async lookAt(flagKey: string, environment: string): Promise<void> {
-    try {
-      await this.service.locked(flagKey, environment, async () => {
-        const plan = await this.service.store.getPlan(flagKey, environment);
+  /** One look at one plan. Errors are logged, never thrown into timers. */
+  lookAt(flagKey: string, environment: string): Promise<void> {
+    const look = (async () => {
+      try {
+        const plan = await this.service.findPlan(flagKey, environment);
         if (plan?.status === 'running') await this.look(plan);
-      });
-    } catch (error) {
-      this.options.log?.(`release plan ${flagKey}/${environment}: look failed`, error);
-    }
+      } catch (error) {
+        this.options.log?.(`release plan ${flagKey}/${environment}: look failed`, error);
+      }
+    })();
+    this.looking.add(look);
+    void look.finally(() => this.looking.delete(look));
+    return look;
   }
 
   private async look(plan: ReleasePlan): Promise<void> {
     const { service } = this;
-    const now = service.deps.now();
-    const flag = await service.deps.store.getFlag(plan.flagKey);
-    const config = flag?.environments[plan.environment];
-    if (!flag || !config || flag.archived) {
-      await service.record(plan, { status: 'aborted' }, { kind: 'aborted', message: 'the flag was deleted or archived' }, guardAudit('release plan aborted: the flag was deleted or archived'));
+    const now = service.now();
+    const flag = await service.configOf(plan.flagKey, plan.environment).catch(() => undefined);
+    if (!flag || flag.flag.value.archived) {
+      const message = 'release plan aborted: the flag was deleted or archived';
+      await service.runnerStep(plan, guardAudit(message), (tx, at, p) => service.progressIn(tx, at, p, { status: 'aborted' }, { kind: 'aborted', message: 'the flag was deleted or archived' }, guardAudit(message)));
       return;
     }
+    const { config } = flag;
     const step = plan.spec.steps[plan.currentStep]!;
     const expected = formatPercentage(step.percentage);
     const guard = plan.spec.guard;
     const stage = deriveStage(config);
     if (stage !== expected || (guard !== null && !config.guarded)) {
-      await service.pauseNow(plan.flagKey, plan.environment, guardAudit(''), `paused: the flag was changed outside the plan (now ${stage}, the plan expects ${expected})`);
+      const reason = `paused: the flag was changed outside the plan (now ${stage}, the plan expects ${expected})`;
+      await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.pauseIn(tx, at, p, guardAudit(''), reason));
       return;
     }
     const evidence = await service.evidence(plan);
     if (guard) {
-      if (evidence.errors?.verdict === 'regression') {
-        await service.rollbackNow(plan, `the new variation's "${guard.errorEvent}" rate is significantly higher than the control's`, evidence);
+      let regression: string | undefined;
+      if (evidence.errors?.verdict === 'regression') regression = `the new variation's "${guard.errorEvent}" rate is significantly higher than the control's`;
+      else if (evidence.latency?.verdict === 'regression') regression = `the new variation's p95 "${guard.latency!.event}" is more than ${Math.round(guard.latency!.maxRelativeIncrease * 100)}% above the control's`;
+      if (regression !== undefined) {
+        await service.runnerStep(plan, guardAudit(regression), (tx, at, p) => service.rollbackIn(tx, at, p, regression, evidence));
         return;
       }
-      if (evidence.latency?.verdict === 'regression') {
-        await service.rollbackNow(plan, `the new variation's p95 "${guard.latency!.event}" is more than ${Math.round(guard.latency!.maxRelativeIncrease * 100)}% above the control's`, evidence);
-        return;
-      }
-      const last = await service.store.lastExposureAt(plan.environment, plan.flagKey);
+      const last = await service.lastExposureAt(plan.environment, plan.flagKey);
       const silentFor = last === null ? now - (plan.startedAt ?? now) : now - (last + METRICS_WINDOW_MS);
       if (silentFor > guard.maxSilenceMs) {
         const reason = `paused: no exposures for ${Math.round(silentFor / 1000)} s (are the SDKs sending metrics?)`;
-        await service.pauseNow(plan.flagKey, plan.environment, guardAudit(reason), reason, evidence);
+        await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.pauseIn(tx, at, p, guardAudit(reason), reason, evidence));
         return;
       }
     }
@@ -130,7 +145,8 @@ export class ReleaseRunner {
     const enoughData = guard === null || (evidence.stepExposures >= step.minExposures && evidence.errors !== null && evidence.errors.verdict !== 'insufficient_data');
     if (elapsed >= step.minDurationMs && enoughData) {
       const why = guard ? `healthy for ${Math.round(elapsed / 1000)} s with ${evidence.stepExposures} exposures` : `${Math.round(elapsed / 1000)} s at ${expected}`;
-      await service.advanceNow(plan, { actor: GUARD_ACTOR, source: 'release-guard' }, why, evidence);
+      const ctx = { actor: GUARD_ACTOR, source: 'release-guard' as const };
+      await service.runnerStep(plan, ctx, (tx, at, p) => service.advanceIn(tx, at, p, ctx, why, evidence));
     }
   }
 }

@@ -1,74 +1,37 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ReleaseStore, Webhook, WebhookDelivery } from '../../store/release-ports.js';
+import { SIGNATURE_HEADER, deliveryOutcome, sign, type Webhook, type WebhookDelivery } from '../../domain/releases/webhooks.js';
+import type { AuditContext } from '../../domain/audit.js';
+import { AppError } from '../../domain/errors.js';
+import type { Writes } from '../write.js';
 
-/** Events a webhook can subscribe to (`*` = all). */
-export const WEBHOOK_EVENTS = [
-  'flag.stage_changed',
-  'release.started',
-  'release.advanced',
-  'release.completed',
-  'release.rolled_back',
-  'release.paused',
-  'release.resumed',
-  'release.aborted',
-] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
-
-export const SIGNATURE_HEADER = 'x-switchyard-signature';
-const MAX_ATTEMPTS = 8;
-const BASE_DELAY_MS = 1000;
-const MAX_DELAY_MS = 5 * 60_000;
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/**
- * `t=<unix ms>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: the timestamp is signed too, so a
- * receiver can reject replays of an old delivery (as Stripe's scheme does).
- */
-export function sign(secret: string, timestamp: number, body: string): string {
-  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-/** Receiver side: check a signature header in constant time. */
-export function verifySignature(secret: string, header: string, body: string): boolean {
-  const m = /^t=(\d+),v1=[0-9a-f]{64}$/.exec(header);
-  if (!m) return false;
-  const expected = Buffer.from(sign(secret, Number(m[1]), body));
-  const given = Buffer.from(header);
-  return expected.length === given.length && timingSafeEqual(expected, given);
-}
-
-export const newWebhookSecret = () => `whsec_${randomBytes(24).toString('base64url')}`;
-
-/** Delay before attempt `attempt + 1`: exponential, capped. */
-export const retryDelay = (attempt: number) => Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+/** A claimed delivery belongs to its replica this long: past it (the replica died), another may send it. */
+const CLAIM_MS = 60_000;
+const BATCH = 100;
 
 export interface DispatcherOptions {
   fetch?: typeof fetch;
-  now?: () => number;
-  /** How often pending retries are looked for. */
+  /** How often due retries are looked for (new deliveries wake the dispatcher through the change feed). */
   pollMs?: number;
   log?: (message: string) => void;
 }
 
 /**
- * Persists a delivery per subscribed webhook, then sends it; failures are retried with backoff,
- * also after a restart (pending deliveries are in the database). The log is the delivery table.
+ * Webhook subscriptions and deliveries. A delivery is queued in the same transaction as the change
+ * it reports (see Writes.record); any replica may send it, after claiming it in the database, so each
+ * is sent once even with several replicas pumping. Failures are retried with backoff, also after a
+ * restart; the delivery table is the log.
  */
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | null = null;
   private again = false;
   private readonly fetch: typeof fetch;
-  private readonly now: () => number;
-  /** Subscriptions, read once: every stage change consults them. Call `webhooksChanged` after edits. */
-  private hooks: Promise<(Webhook & { secret: string })[]> | undefined;
 
   constructor(
-    private readonly store: ReleaseStore,
+    private readonly w: Writes,
     private readonly options: DispatcherOptions = {},
   ) {
     this.fetch = options.fetch ?? fetch;
-    this.now = options.now ?? Date.now;
   }
 
   start(): void {
@@ -83,19 +46,31 @@ export class WebhookDispatcher {
     await this.pumping;
   }
 
-  webhooksChanged(): void {
-    this.hooks = undefined;
+  list(): Promise<Webhook[]> {
+    return this.w.read(async (tx) => (await this.w.repos.webhooks.list(tx)).map(({ secret: _secret, ...hook }) => hook));
   }
 
-  /** Queue `event` for every webhook subscribed to it, and try to deliver at once. */
-  async emit(event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
-    this.hooks ??= this.store.listWebhooks();
-    const hooks = (await this.hooks).filter((h) => h.events.includes('*') || h.events.includes(event));
-    if (hooks.length === 0) return;
-    const at = this.now();
-    const payload = JSON.stringify({ event, at: new Date(at).toISOString(), data });
-    await this.store.createDeliveries(event, payload, hooks.map((h) => h.id), at);
-    void this.pump();
+  async create(input: { url: string; events: string[]; secret: string }, ctx: AuditContext): Promise<Webhook> {
+    // The signing secret is never audited.
+    return this.w.write(ctx, async (tx, at) => {
+      const hook = await this.w.repos.webhooks.insert(tx, { ...input, createdAt: at, createdBy: ctx.actor });
+      return { value: hook, change: { audit: [{ action: 'webhook.created', resourceType: 'webhook', resourceKey: String(hook.id), environment: null, before: null, after: { url: hook.url, events: hook.events } }] } };
+    });
+  }
+
+  async remove(id: number, ctx: AuditContext): Promise<void> {
+    await this.w.write(ctx, async (tx) => {
+      const hook = await this.w.repos.webhooks.delete(tx, id);
+      if (!hook) throw AppError.notFound('webhook', id);
+      return { value: undefined, change: { audit: [{ action: 'webhook.deleted', resourceType: 'webhook', resourceKey: String(id), environment: null, before: { url: hook.url, events: hook.events }, after: null }] } };
+    });
+  }
+
+  async deliveries(webhookId: number, limit: number): Promise<WebhookDelivery[]> {
+    return this.w.read(async (tx) => {
+      if (!(await this.w.repos.webhooks.list(tx)).some((h) => h.id === webhookId)) throw AppError.notFound('webhook', webhookId);
+      return this.w.repos.webhooks.deliveries(tx, webhookId, limit);
+    });
   }
 
   /** Deliver everything that is due; concurrent calls coalesce into one more round. */
@@ -107,48 +82,40 @@ export class WebhookDispatcher {
     this.pumping = (async () => {
       do {
         this.again = false;
-        const due = await this.store.dueDeliveries(this.now());
+        const now = this.w.now();
+        const due = await this.w.db.transaction((tx) => this.w.repos.webhooks.claim(tx, now, now + CLAIM_MS, BATCH));
         if (due.length === 0) break;
-        const secrets = new Map((await this.store.listWebhooks()).map((h) => [h.id, h]));
-        await Promise.all(due.map((d) => this.attempt(d, secrets.get(d.webhookId))));
+        await Promise.all(due.map((d) => this.attempt(d)));
+        if (due.length === BATCH) this.again = true;
       } while (this.again);
-    })().finally(() => {
-      this.pumping = null;
-    });
+    })()
+      .catch((error: unknown) => this.options.log?.(`webhook dispatch failed: ${String(error)}`))
+      .finally(() => {
+        this.pumping = null;
+      });
     return this.pumping;
   }
 
-  private async attempt(delivery: WebhookDelivery, hook: { url: string; secret: string } | undefined): Promise<void> {
-    if (!hook) return;
+  private async attempt(delivery: WebhookDelivery & { url: string; secret: string }): Promise<void> {
     const attempts = delivery.attempts + 1;
-    const timestamp = this.now();
+    const timestamp = this.w.now();
     let statusCode: number | null = null;
-    let error: string;
+    let error: string | null = null;
     try {
-      const response = await this.fetch(hook.url, {
+      const response = await this.fetch(delivery.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(hook.secret, timestamp, delivery.payload), 'x-switchyard-event': delivery.event, 'x-switchyard-delivery': String(delivery.id) },
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(delivery.secret, timestamp, delivery.payload), 'x-switchyard-event': delivery.event, 'x-switchyard-delivery': String(delivery.id) },
         body: delivery.payload,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       statusCode = response.status;
       await response.body?.cancel();
-      if (response.ok) {
-        await this.store.updateDelivery(delivery.id, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, nextAttemptAt: null, deliveredAt: this.now() });
-        return;
-      }
-      error = `HTTP ${statusCode}`;
+      if (!response.ok) error = `HTTP ${statusCode}`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
-    const failed = attempts >= MAX_ATTEMPTS;
-    this.options.log?.(`webhook delivery ${delivery.id} to ${hook.url} failed (attempt ${attempts}): ${error}`);
-    await this.store.updateDelivery(delivery.id, {
-      status: failed ? 'failed' : 'pending',
-      attempts,
-      lastStatusCode: statusCode,
-      lastError: error,
-      nextAttemptAt: failed ? null : this.now() + retryDelay(attempts),
-    });
+    if (error !== null) this.options.log?.(`webhook delivery ${delivery.id} to ${delivery.url} failed (attempt ${attempts}): ${error}`);
+    const outcome = deliveryOutcome(attempts, statusCode, error, this.w.now());
+    await this.w.db.transaction((tx) => this.w.repos.webhooks.complete(tx, delivery.id, outcome));
   }
 }

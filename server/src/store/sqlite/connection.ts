@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate as runMigrations } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
+import type { Tx } from '../ports.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
@@ -26,3 +27,7 @@ export function createDb(path: string): Db {
 export function migrate(db: Db, migrationsFolder = SQLITE_MIGRATIONS): void {
   runMigrations(db, { migrationsFolder });
 }
+
+/** Inside this dialect a transaction handle is the connection itself (one connection, one writer). */
+export const conn = (tx: Tx): Db => tx as unknown as Db;
+export const asTx = (db: Db): Tx => db as unknown as Tx;

@@ -4,6 +4,7 @@ import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from
 /**
  * SQLite schema. Nested per-environment configuration (targets, rules, serve) is stored as JSON
  * text: it is always read and written whole, validated by zod at the edge, and shipped to SDKs as is.
+ * `../postgres/schema.ts` declares the same tables with the same row types (checked by `rows.ts`).
  */
 
 const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
@@ -15,7 +16,7 @@ export const environments = sqliteTable('environments', {
   /** Marks environments the dashboard shows as dangerous (production). */
   critical: integer('critical', { mode: 'boolean' }).notNull().default(false),
   sortOrder: integer('sort_order').notNull().default(0),
-  /** Rule-set version: bumped by every change visible to this environment's SDKs. */
+  /** Rule-set version: the change-feed position of the last change visible to this environment's SDKs. */
   version: integer('version').notNull().default(1),
   createdAt: integer('created_at').notNull().default(now),
 });
@@ -34,6 +35,8 @@ export const flags = sqliteTable('flags', {
   createdAt: integer('created_at').notNull().default(now),
   updatedAt: integer('updated_at').notNull().default(now),
   updatedBy: text('updated_by').notNull().default(''),
+  /** The Git sync source that manages the flag (read-only elsewhere), or null. */
+  managedBy: text('managed_by'),
 });
 
 export const flagEnvironments = sqliteTable(
@@ -64,6 +67,7 @@ export const segments = sqliteTable('segments', {
   createdAt: integer('created_at').notNull().default(now),
   updatedAt: integer('updated_at').notNull().default(now),
   updatedBy: text('updated_by').notNull().default(''),
+  managedBy: text('managed_by'),
 });
 
 export const auditLog = sqliteTable(
@@ -182,7 +186,7 @@ export const releaseEvents = sqliteTable(
 
 /**
  * SDK metrics aggregated per time window: exposures (`metric` = "$exposure") and tracked events per
- * flag variation. `histogram` holds value buckets (latency) as { bucket: count }.
+ * flag variation. Uploads add to the counters in place, so concurrent uploads never lose counts.
  */
 export const releaseMetrics = sqliteTable(
   'release_metrics',
@@ -194,9 +198,23 @@ export const releaseMetrics = sqliteTable(
     windowStart: integer('window_start').notNull(),
     count: integer('count').notNull().default(0),
     sum: real('sum').notNull().default(0),
-    histogram: text('histogram', { mode: 'json' }).$type<Record<string, number>>(),
   },
   (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart] })],
+);
+
+/** Value histograms of tracked events (latency): one counter per quarter-octave bucket. */
+export const releaseMetricBuckets = sqliteTable(
+  'release_metric_buckets',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: integer('window_start').notNull(),
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.bucket] })],
 );
 
 /** Webhook endpoints: the secret signs payloads (HMAC-SHA256), so it is kept (shown once at creation). */
@@ -224,8 +242,28 @@ export const webhookDeliveries = sqliteTable(
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     nextAttemptAt: integer('next_attempt_at'),
+    /** A replica is sending it until then (another may take it over after). */
+    claimedUntil: integer('claimed_until'),
     createdAt: integer('created_at').notNull(),
     deliveredAt: integer('delivered_at'),
   },
   (t) => [index('webhook_deliveries_hook_idx').on(t.webhookId, t.id), index('webhook_deliveries_pending_idx').on(t.status, t.nextAttemptAt)],
 );
+
+/**
+ * The change feed: one row per committed change, numbered without gaps in commit order (SQLite has
+ * one writer at a time, so the row id is that number). Replicas follow it; see domain/feed.ts.
+ */
+export const changeFeed = sqliteTable('change_feed', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  at: integer('at').notNull(),
+  /** The FeedEntry without seq, as JSON text. */
+  entry: text('entry').notNull(),
+});
+
+/** Small shared state the replicas read and the leader writes (e.g. the Git sync's status), as JSON. */
+export const clusterState = sqliteTable('cluster_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

@@ -1,11 +1,7 @@
-import { latencyUpperBound } from '../../domain/releases/latency.js';
-import { assessErrorRate, assessLatency, quantile, type GuardEvidence, type LatencyEvidence } from '../../domain/releases/decision.js';
-import type { ReleasePlan } from '../../domain/releases/plans.js';
-import { EXPOSURE_METRIC, type MetricTotals, type ReleaseStore } from '../../store/release-ports.js';
-
-/** Metrics are aggregated per window of server receipt time. */
-export const METRICS_WINDOW_MS = 10_000;
-export const windowStart = (at: number, windowMs = METRICS_WINDOW_MS) => Math.floor(at / windowMs) * windowMs;
+import { assessErrorRate, assessLatency, quantile, type GuardEvidence, type LatencyEvidence } from './decision.js';
+import { latencyUpperBound } from './latency.js';
+import { EXPOSURE_METRIC, type MetricTotals } from './metrics.js';
+import type { ReleasePlan } from './plans.js';
 
 export interface PlanEvidence {
   errors: GuardEvidence | null;
@@ -28,16 +24,17 @@ function sumWhere(totals: readonly MetricTotals[], metric: string, treatment: bo
   return { count, histogram };
 }
 
+export const NO_EVIDENCE: PlanEvidence = Object.freeze({ errors: null, latency: null, stepExposures: 0, exposures: {} });
+
 /**
- * What the guard sees for a plan: cumulative counts since the plan started (treatment = the released
- * variation, control = every other variation served), and the current step's exposures.
+ * What the guard sees for a plan: cumulative counts since the plan started (`totals`; treatment =
+ * the released variation, control = every other variation served), and the current step's
+ * exposures (`stepTotals`: counts since the step started).
  */
-export async function planEvidence(store: ReleaseStore, plan: ReleasePlan, windowMs = METRICS_WINDOW_MS): Promise<PlanEvidence> {
-  const empty: PlanEvidence = { errors: null, latency: null, stepExposures: 0, exposures: {} };
+export function planEvidence(plan: ReleasePlan, totals: readonly MetricTotals[], stepTotals: readonly MetricTotals[]): PlanEvidence {
+  const empty: PlanEvidence = { ...NO_EVIDENCE, exposures: {} };
   if (plan.startedAt === null || plan.variation === null) return empty;
   const variation = plan.variation;
-  const totals = await store.metricTotals(plan.environment, plan.flagKey, windowStart(plan.startedAt, windowMs));
-  const stepTotals = plan.stepStartedAt === null ? [] : await store.metricTotals(plan.environment, plan.flagKey, windowStart(plan.stepStartedAt, windowMs));
   const exposures: Record<string, number> = {};
   for (const t of totals) if (t.metric === EXPOSURE_METRIC) exposures[t.variation] = (exposures[t.variation] ?? 0) + t.count;
   const stepExposures = sumWhere(stepTotals, EXPOSURE_METRIC, true, variation).count;

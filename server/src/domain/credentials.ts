@@ -1,0 +1,48 @@
+/** API tokens (roles) and SDK keys: only the sha-256 of their secrets is ever stored. */
+
+export const ROLES = ['admin', 'editor', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
+/** Whether `role` may do what needs `required`. */
+export const hasRole = (role: Role, required: Role): boolean => RANK[role] >= RANK[required];
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: number;
+  createdBy: string;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface SdkKey {
+  id: number;
+  name: string;
+  environment: string;
+  prefix: string;
+  createdAt: number;
+  createdBy: string;
+  revokedAt: number | null;
+}
+
+export type NewApiToken = Pick<ApiToken, 'name' | 'role' | 'prefix' | 'createdAt' | 'createdBy'> & { tokenHash: string };
+export type NewSdkKey = Pick<SdkKey, 'name' | 'environment' | 'prefix' | 'createdAt' | 'createdBy'> & { keyHash: string };
+
+/** Sessions live 12 hours from sign-in (absolute, not sliding): a stolen cookie expires soon. */
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+/** Who a dashboard session acts as: its API token. */
+export interface SessionPrincipal {
+  tokenId: number;
+  name: string;
+  role: Role;
+}
+
+/** A revoked credential: every replica drops its cached lookups and open streams. */
+export interface Revocation {
+  kind: 'api' | 'sdk';
+  id: number;
+}

@@ -1,0 +1,65 @@
+import type { AuditContext } from '../domain/audit.js';
+import { nextSortOrder, type Environment, type EnvironmentInput, type EnvironmentPatch } from '../domain/environments.js';
+import { AppError } from '../domain/errors.js';
+import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
+import type { FlagEnvironment } from '../domain/flags.js';
+import type { Tx } from '../store/ports.js';
+import type { Change, Writes } from './write.js';
+
+/**
+ * Environments. Every write here takes the change feed's lock first: it touches the environment
+ * rows that feed appends also update (their rule-set version), and taking the locks in the same
+ * order everywhere keeps concurrent writers from deadlocking on PostgreSQL.
+ */
+export class EnvironmentsService {
+  constructor(private readonly w: Writes) {}
+
+  list(): Promise<Environment[]> {
+    return this.w.read((tx) => this.w.repos.environments.list(tx));
+  }
+
+  /** Its version is the position of its creation in the change feed (where its SDKs start). */
+  async create(input: EnvironmentInput, ctx: AuditContext): Promise<Environment> {
+    const created = await this.w.write(ctx, (tx, at) => this.createIn(tx, at, input));
+    return (await this.w.read((tx) => this.w.repos.environments.get(tx, created.key))) ?? created;
+  }
+
+  /** A new environment, in which every flag starts off. */
+  async createIn(tx: Tx, at: number, input: EnvironmentInput): Promise<{ value: Environment; change: Change }> {
+    const { repos } = this.w;
+    await repos.feed.lock(tx);
+    const environment = await repos.environments.insert(tx, { ...input, sortOrder: nextSortOrder(await repos.environments.list(tx)), createdAt: at });
+    const configs = new Map<string, FlagEnvironment>();
+    for (const { value: flag } of await repos.flags.list(tx)) configs.set(flag.key, defaultFlagEnvironment(flag.key, flag.variations, flag.type));
+    await repos.flags.insertConfigs(tx, environment.key, configs);
+    // Its SDKs start from a snapshot: `null` tells every replica to (re)load it.
+    const change: Change = { audit: [{ action: 'environment.created', resourceType: 'environment', resourceKey: environment.key, environment: environment.key, before: null, after: environment }], sdk: { [environment.key]: null } };
+    return { value: environment, change };
+  }
+
+  async update(key: string, patch: EnvironmentPatch, ctx: AuditContext): Promise<Environment> {
+    return this.w.write(ctx, async (tx) => {
+      const { repos } = this.w;
+      await repos.feed.lock(tx);
+      const before = await repos.environments.get(tx, key);
+      if (!before) throw AppError.notFound('environment', key);
+      const after = Object.keys(patch).length === 0 ? before : await repos.environments.update(tx, key, patch);
+      if (!after) throw AppError.notFound('environment', key);
+      return { value: after, change: { audit: [{ action: 'environment.updated', resourceType: 'environment', resourceKey: key, environment: key, before, after }] } };
+    });
+  }
+
+  async remove(key: string, ctx: AuditContext): Promise<Environment> {
+    return this.w.write(ctx, async (tx) => {
+      const { repos } = this.w;
+      await repos.feed.lock(tx);
+      const before = await repos.environments.get(tx, key);
+      if (!before) throw AppError.notFound('environment', key);
+      const active = await repos.sdkKeys.countActive(tx, key);
+      if (active > 0) throw new AppError('conflict', `environment "${key}" has ${active} active SDK key(s); revoke them first so no application loses its flags by surprise`);
+      await repos.environments.delete(tx, key);
+      const change: Change = { audit: [{ action: 'environment.deleted', resourceType: 'environment', resourceKey: key, environment: key, before, after: null }], sdk: { [key]: null } };
+      return { value: before, change };
+    });
+  }
+}

@@ -1,0 +1,134 @@
+import type { Database } from '../store/ports.js';
+import { CredentialsService } from './credentials.service.js';
+import { DashboardEvents } from './dashboard-events.js';
+import { EnvironmentsService } from './environments.service.js';
+import { FeedFollower } from './feed.js';
+import { FlagsService } from './flags.service.js';
+import { GitOpsService } from './gitops/gitops.service.js';
+import { GitOpsSync } from './gitops/sync.js';
+import { SILENT, type Logger } from './logger.js';
+import { ReleasesService } from './releases/releases.service.js';
+import { ReleaseRunner } from './releases/runner.js';
+import { WebhookDispatcher } from './releases/webhooks.js';
+import { RuleSetCache } from './rulesets.js';
+import { SegmentsService } from './segments.service.js';
+import { StreamHub } from './stream-hub.js';
+import { Writes } from './write.js';
+
+export interface ServicesOptions {
+  /** The clock for every write (tests compress time with it). */
+  now?: () => number;
+  log?: Logger;
+  /** SSE heartbeat period. */
+  heartbeatMs?: number;
+  /** `serve --sync`: the Git-tracked file or directory the leader keeps the database in line with. */
+  syncPath?: string;
+  /** Release runner tick and webhook transport (tests inject them). */
+  tickMs?: number;
+  fetch?: typeof fetch;
+  /** Off in tests that drive the runner and the webhook dispatcher by hand. */
+  background?: boolean;
+  /** Change-feed safety-net poll period. */
+  feedPollMs?: number;
+}
+
+/** Every service of one replica, wired to one database. */
+export interface Services {
+  db: Database;
+  writes: Writes;
+  log: Logger;
+  environments: EnvironmentsService;
+  flags: FlagsService;
+  segments: SegmentsService;
+  credentials: CredentialsService;
+  gitops: GitOpsService;
+  sync: GitOpsSync | undefined;
+  releases: ReleasesService;
+  runner: ReleaseRunner;
+  webhooks: WebhookDispatcher;
+  feed: FeedFollower;
+  ruleSets: RuleSetCache;
+  streams: StreamHub;
+  dashboard: DashboardEvents;
+  options: ServicesOptions;
+}
+
+export function createServices(db: Database, options: ServicesOptions = {}): Services {
+  const log = options.log ?? SILENT;
+  const warn = (message: string, error?: unknown) => log.warn({ err: error }, message);
+  const writes = new Writes(db, options.now ?? Date.now);
+  const environments = new EnvironmentsService(writes);
+  const flags = new FlagsService(writes);
+  const gitops = new GitOpsService(writes, environments);
+  const releases = new ReleasesService(writes, flags);
+  const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
+  const feed = new FeedFollower(writes, { log: warn, pollMs: options.feedPollMs });
+  writes.applied = (position) => feed.reached(position);
+  const ruleSets = new RuleSetCache(writes);
+  const streams = new StreamHub({ heartbeatMs: options.heartbeatMs ?? 15_000 });
+  const dashboard = new DashboardEvents();
+  // Order matters: caches are patched before anything that reads them hears of the change.
+  feed.subscribe(ruleSets);
+  feed.subscribe(streams);
+  feed.subscribe(dashboard);
+  feed.subscribe({ onEntry: (entry) => void (entry.deliveries && options.background !== false && webhooks.pump()) });
+  return {
+    db,
+    writes,
+    log,
+    environments,
+    flags,
+    segments: new SegmentsService(writes),
+    credentials: new CredentialsService(writes),
+    gitops,
+    sync: options.syncPath ? new GitOpsSync({ path: options.syncPath, gitops, writes, log }) : undefined,
+    releases,
+    runner: new ReleaseRunner(releases, { tickMs: options.tickMs, log: warn }),
+    webhooks,
+    feed,
+    ruleSets,
+    streams,
+    dashboard,
+    options,
+  };
+}
+
+/**
+ * Start this replica's background work: follow the change feed, send webhooks, and — while it is
+ * the leader — run release plans and the Git sync. Without a sync path, a new leader clears the
+ * Git-managed markers a former sync left behind, so flags do not stay read-only forever.
+ */
+export async function startServices(s: Services): Promise<void> {
+  await s.feed.start();
+  if (s.options.background === false) return;
+  s.webhooks.start();
+  let leading: Promise<void> = Promise.resolve();
+  s.db.leadership.onChange((leader) => {
+    leading = leader ? lead(s) : Promise.all([s.runner.stop(), s.sync?.stop()]).then(() => undefined);
+    leading = leading.catch((error: unknown) => s.log.error({ err: error }, 'leader work failed to start or stop'));
+  });
+  await s.db.leadership.start();
+  // A replica that leads from the start applies the Git file before it serves.
+  await leading;
+}
+
+async function lead(s: Services): Promise<void> {
+  s.runner.start();
+  if (s.sync) await s.sync.start();
+  else await releaseGitMarkers(s);
+}
+
+async function releaseGitMarkers(s: Services): Promise<void> {
+  await s.db.transaction(async (tx) => {
+    await s.writes.repos.flags.setManaged(tx, null, []);
+    await s.writes.repos.segments.setManaged(tx, null, []);
+  });
+}
+
+/** Stop the leader's work before giving up leadership, so two leaders never overlap. */
+export async function stopServices(s: Services): Promise<void> {
+  s.streams.close();
+  await Promise.all([s.runner.stop(), s.sync?.stop()]);
+  await s.db.leadership.stop();
+  await Promise.all([s.webhooks.stop(), s.feed.stop()]);
+}

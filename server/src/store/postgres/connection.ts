@@ -1,0 +1,85 @@
+import { fileURLToPath } from 'node:url';
+import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import type { Tx } from '../ports.js';
+import * as schema from './schema.js';
+
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
+/** A transaction or the pool: what repositories run their statements on. */
+export type Conn = PgDatabase<NodePgQueryResultHKT, typeof schema>;
+
+export const conn = (tx: Tx): Conn => tx as unknown as Conn;
+export const asTx = (c: Conn): Tx => c as unknown as Tx;
+
+/** Both server/src/store/postgres and server/dist/store/postgres sit four levels below the repository root. */
+export const POSTGRES_MIGRATIONS = fileURLToPath(new URL('../../../../migrations/postgres', import.meta.url));
+
+export interface PoolOptions {
+  /** Connections in the pool (each replica's share of max_connections). */
+  max?: number;
+}
+
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: options.max ?? 10, application_name: 'switchyard' });
+}
+
+export function createDb(pool: pg.Pool): PgDb {
+  return drizzle({ client: pool, schema }) as PgDb;
+}
+
+/**
+ * Where this installation lives: its schema (from the URL's search_path, `public` by default).
+ * Advisory-lock keys and the NOTIFY channel are derived from it, so several installations — or
+ * parallel test runs — can share one database without stepping on each other.
+ */
+export interface Namespace {
+  schema: string;
+  /** A 32-bit advisory-lock key for `purpose` in this schema. */
+  lockKey(purpose: string): number;
+  /** The LISTEN/NOTIFY channel of the change feed. */
+  channel: string;
+}
+
+export async function namespaceOf(pool: pg.Pool): Promise<Namespace> {
+  const { rows } = await pool.query<{ schema: string | null }>('select current_schema() as schema');
+  const schemaName = rows[0]?.schema;
+  if (!schemaName) throw new Error('PostgreSQL: no current schema (does the search_path name an existing schema?)');
+  return {
+    schema: schemaName,
+    lockKey: (purpose) => fnv1a(`switchyard:${schemaName}:${purpose}`),
+    channel: `switchyard_feed_${fnv1a(schemaName).toString(16)}`,
+  };
+}
+
+/** FNV-1a, 32-bit signed (advisory locks take an int4 or int8 key). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+/**
+ * Apply pending migrations, once even when several replicas start together: each takes the
+ * schema's migration lock in turn, and the later ones find nothing left to do. The migrations'
+ * own bookkeeping table lives in the same schema as the tables.
+ */
+export async function migratePostgres(pool: pg.Pool, namespace: Namespace, migrationsFolder = POSTGRES_MIGRATIONS): Promise<void> {
+  const client = await pool.connect();
+  const key = namespace.lockKey('migrate');
+  try {
+    await client.query('select pg_advisory_lock($1)', [key]);
+    try {
+      await migrate(drizzle({ client, schema }), { migrationsFolder, migrationsSchema: namespace.schema });
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [key]);
+    }
+  } finally {
+    client.release();
+  }
+}

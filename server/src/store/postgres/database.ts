@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Database, Repositories, Tx } from '../ports.js';
+import { asTx, createDb, createPool, migratePostgres, namespaceOf, type Namespace, type PgDb, type PoolOptions } from './connection.js';
+import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
+import { postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
+import { postgresFlags, postgresSegments } from './flags.js';
+import { AdvisoryLeadership } from './leadership.js';
+import { postgresMetrics, postgresPlans, postgresWebhooks } from './releases.js';
+
+/** Serialization failure and deadlock: the transaction did nothing and may simply run again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
+
+function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export interface PostgresOptions extends PoolOptions {
+  /** How often a replica that is not the leader tries to become it. */
+  leaderPollMs?: number;
+}
+
+/**
+ * PostgreSQL, for several replicas: a connection pool for statements, plus two dedicated
+ * connections per replica — one LISTENs for change-feed notifications, one holds the leadership
+ * advisory lock.
+ */
+export class PostgresDatabase implements Database {
+  readonly dialect = 'postgres';
+  readonly repos: Repositories;
+  readonly leadership: AdvisoryLeadership;
+  private readonly feed = new EventEmitter();
+  private listener: pg.Client | undefined;
+  private listening = false;
+  private closed = false;
+  private reconnects = 0;
+
+  constructor(
+    readonly db: PgDb,
+    readonly pool: pg.Pool,
+    readonly namespace: Namespace,
+    private readonly url: string,
+    options: PostgresOptions = {},
+  ) {
+    this.feed.setMaxListeners(0);
+    this.leadership = new AdvisoryLeadership(url, namespace.lockKey('leader'), options.leaderPollMs);
+    this.repos = {
+      environments: postgresEnvironments,
+      flags: postgresFlags,
+      segments: postgresSegments,
+      audit: postgresAudit,
+      feed: postgresFeed(namespace.channel),
+      tokens: postgresTokens,
+      sdkKeys: postgresSdkKeys,
+      sessions: postgresSessions,
+      plans: postgresPlans,
+      metrics: postgresMetrics,
+      webhooks: postgresWebhooks,
+      state: postgresState,
+    };
+    // An idle pooled connection that dies (a PostgreSQL restart) is replaced on next use.
+    pool.on('error', () => {});
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((tx) => fn(asTx(tx)));
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
+      }
+    }
+  }
+
+  /** A snapshot: every statement in `fn` sees the same committed state. */
+  async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => fn(asTx(tx)), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+  }
+
+  onFeed(listener: () => void): () => void {
+    this.feed.on('feed', listener);
+    if (!this.listening) void this.listen();
+    return () => this.feed.off('feed', listener);
+  }
+
+  /**
+   * LISTEN on a dedicated connection, reconnecting with backoff when it drops. A (re)connection
+   * wakes the followers too: notifications sent while it was down are lost, but the entries are not.
+   */
+  private async listen(): Promise<void> {
+    this.listening = true;
+    while (!this.closed) {
+      const client = new pg.Client({ connectionString: this.url, application_name: 'switchyard-feed' });
+      const ended = new Promise<void>((resolve) => {
+        client.once('end', resolve);
+        client.once('error', () => resolve());
+      });
+      try {
+        await client.connect();
+        client.on('notification', () => this.feed.emit('feed'));
+        await client.query(`LISTEN "${this.namespace.channel}"`);
+        this.listener = client;
+        this.reconnects = 0;
+        this.feed.emit('feed');
+        await ended;
+      } catch {
+        // Unreachable: try again after a pause.
+      }
+      this.listener = undefined;
+      void client.end().catch(() => {});
+      if (this.closed) break;
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS[Math.min(this.reconnects++, RECONNECT_MS.length - 1)]));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.leadership.stop();
+    await this.listener?.end().catch(() => {});
+    await this.pool.end();
+  }
+}
+
+/**
+ * Connect, then migrate (once across replicas starting together). The URL's search_path picks the
+ * schema, e.g. `postgres://host/db?options=-c%20search_path%3Dswitchyard`; the default is `public`.
+ */
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
+  const pool = createPool(url, options);
+  try {
+    const namespace = await namespaceOf(pool);
+    await migratePostgres(pool, namespace);
+    return new PostgresDatabase(createDb(pool), pool, namespace, url, options);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+}

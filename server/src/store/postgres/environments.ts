@@ -1,0 +1,121 @@
+import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
+import { AppError } from '../../domain/errors.js';
+import { onViolation } from '../constraints.js';
+import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
+import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
+import { conn } from './connection.js';
+import { auditLog, changeFeed, changeFeedHead, clusterState, environments, sdkKeys } from './schema.js';
+
+export const postgresEnvironments: EnvironmentRepository = {
+  async list(tx) {
+    return (await conn(tx).select().from(environments).orderBy(asc(environments.sortOrder), asc(environments.id))).map(toEnvironment);
+  },
+
+  async get(tx, key) {
+    const [row] = await conn(tx).select().from(environments).where(eq(environments.key, key));
+    return row ? toEnvironment(row) : undefined;
+  },
+
+  async insert(tx, input) {
+    const [row] = await onViolation('unique', () => new AppError('conflict', `environment "${input.key}" already exists`), () =>
+      conn(tx).insert(environments).values({ ...input, version: 0 }).returning(),
+    );
+    return toEnvironment(row!);
+  },
+
+  async update(tx, key, patch) {
+    const [row] = await conn(tx).update(environments).set(patch).where(eq(environments.key, key)).returning();
+    return row ? toEnvironment(row) : undefined;
+  },
+
+  async delete(tx, key) {
+    const c = conn(tx);
+    // Revoked keys only hold the foreign key; their creation and revocation stay in the audit log.
+    await c.delete(sdkKeys).where(eq(sdkKeys.environmentId, sql`(select ${environments.id} from ${environments} where ${environments.key} = ${key})`));
+    return (await c.delete(environments).where(eq(environments.key, key)).returning({ id: environments.id })).length === 1;
+  },
+};
+
+export const postgresAudit: AuditRepository = {
+  async append(tx, entries) {
+    if (entries.length === 0) return [];
+    return (await conn(tx).insert(auditLog).values([...entries]).returning()).map(toAuditEntry);
+  },
+
+  async list(tx, query) {
+    const where: SQL[] = [];
+    if (query.resourceType) where.push(eq(auditLog.resourceType, query.resourceType));
+    if (query.resourceKey) where.push(eq(auditLog.resourceKey, query.resourceKey));
+    if (query.environment) where.push(eq(auditLog.environment, query.environment));
+    if (query.actor) where.push(eq(auditLog.actor, query.actor));
+    if (query.before !== undefined) where.push(lt(auditLog.id, query.before));
+    const rows = await conn(tx)
+      .select()
+      .from(auditLog)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(auditLog.id))
+      .limit(query.limit);
+    return rows.map(toAuditEntry);
+  },
+
+  async get(tx, id) {
+    const [row] = await conn(tx).select().from(auditLog).where(eq(auditLog.id, id));
+    return row ? toAuditEntry(row) : undefined;
+  },
+};
+
+/**
+ * Positions come from the single `change_feed_head` row: incrementing it locks the row until the
+ * transaction ends, so positions are handed out in commit order and a rollback leaves no gap. The
+ * append is the last statement before commit, keeping that lock short. NOTIFY is delivered at
+ * commit, and only then: a follower woken by it always finds the entry.
+ */
+export function postgresFeed(channel: string): FeedRepository {
+  return {
+    async append(tx, entry) {
+      const touched = touchedEnvironments(entry);
+      const result = await conn(tx).execute<{ seq: string }>(sql`
+        with head as (update ${changeFeedHead} set seq = seq + 1 where id = 1 returning seq),
+        entry as (insert into ${changeFeed} (seq, at, entry) select seq, ${entry.at}, ${JSON.stringify(entry)} from head returning seq),
+        versions as (update ${environments} set version = (select seq from head) where key = any(${sql.param(touched)}::text[]) returning 1)
+        select seq, pg_notify(${channel}, seq::text) from entry`);
+      return Number(result.rows[0]!.seq);
+    },
+
+    async after(tx, position, limit) {
+      return (await conn(tx).select().from(changeFeed).where(gt(changeFeed.seq, position)).orderBy(asc(changeFeed.seq)).limit(limit)).map(toFeedEntry);
+    },
+
+    async head(tx) {
+      const [row] = await conn(tx).select({ seq: changeFeedHead.seq }).from(changeFeedHead);
+      return row?.seq ?? 0;
+    },
+
+    async oldest(tx) {
+      const [row] = await conn(tx).select({ seq: min(changeFeed.seq) }).from(changeFeed);
+      return row?.seq === null || row?.seq === undefined ? undefined : Number(row.seq);
+    },
+
+    async lock(tx) {
+      await conn(tx).select({ seq: changeFeedHead.seq }).from(changeFeedHead).for('update');
+    },
+
+    async prune(tx, before, keep) {
+      const head = await this.head(tx);
+      const deleted = await conn(tx).delete(changeFeed).where(and(lt(changeFeed.at, before), lt(changeFeed.seq, head - keep + 1))).returning({ seq: changeFeed.seq });
+      return deleted.length;
+    },
+  };
+}
+
+export const postgresState: StateRepository = {
+  async get(tx, key) {
+    const [row] = await conn(tx).select().from(clusterState).where(eq(clusterState.key, key));
+    return row ? { value: JSON.parse(row.value) as unknown, updatedAt: row.updatedAt } : undefined;
+  },
+
+  async put(tx, key, value, at) {
+    const json = JSON.stringify(value);
+    await conn(tx).insert(clusterState).values({ key, value: json, updatedAt: at }).onConflictDoUpdate({ target: clusterState.key, set: { value: json, updatedAt: at } });
+  },
+};

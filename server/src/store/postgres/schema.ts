@@ -1,0 +1,256 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, check, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/**
+ * PostgreSQL schema: the same tables as `../sqlite/schema.ts`, with the same row types (checked by
+ * `../rows.ts`), so both dialects share one row ↔ domain mapping. Times are epoch milliseconds
+ * (bigint read as a JS number); nested configuration is jsonb.
+ */
+
+const now = sql`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
+const millis = (name: string) => bigint(name, { mode: 'number' });
+
+export const environments = pgTable('environments', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  critical: boolean('critical').notNull().default(false),
+  sortOrder: integer('sort_order').notNull().default(0),
+  /** Rule-set version: the change-feed position of the last change visible to this environment's SDKs. */
+  version: millis('version').notNull().default(1),
+  createdAt: millis('created_at').notNull().default(now),
+});
+
+export const flags = pgTable('flags', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  tags: jsonb('tags').$type<string[]>().notNull(),
+  owner: text('owner').notNull().default(''),
+  type: text('type').notNull(),
+  variations: jsonb('variations').notNull(),
+  archived: boolean('archived').notNull().default(false),
+  version: integer('version').notNull().default(1),
+  createdAt: millis('created_at').notNull().default(now),
+  updatedAt: millis('updated_at').notNull().default(now),
+  updatedBy: text('updated_by').notNull().default(''),
+  managedBy: text('managed_by'),
+});
+
+export const flagEnvironments = pgTable(
+  'flag_environments',
+  {
+    flagId: integer('flag_id')
+      .notNull()
+      .references(() => flags.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    config: jsonb('config').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
+);
+
+export const segments = pgTable('segments', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  key: text('key').notNull().unique(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  unitAttribute: text('unit_attribute').notNull().default('userId'),
+  included: jsonb('included').$type<string[]>().notNull(),
+  excluded: jsonb('excluded').$type<string[]>().notNull(),
+  rules: jsonb('rules').notNull(),
+  version: integer('version').notNull().default(1),
+  createdAt: millis('created_at').notNull().default(now),
+  updatedAt: millis('updated_at').notNull().default(now),
+  updatedBy: text('updated_by').notNull().default(''),
+  managedBy: text('managed_by'),
+});
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    at: millis('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    resourceType: text('resource_type').notNull(),
+    resourceKey: text('resource_key').notNull(),
+    environment: text('environment'),
+    before: jsonb('before'),
+    after: jsonb('after'),
+    source: text('source').notNull().default('api'),
+    message: text('message'),
+    commit: text('commit'),
+  },
+  (t) => [index('audit_resource_idx').on(t.resourceType, t.resourceKey, t.id)],
+);
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: millis('created_at').notNull().default(now),
+    createdBy: text('created_by').notNull(),
+    lastUsedAt: millis('last_used_at'),
+    revokedAt: millis('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_idx').on(t.tokenHash)],
+);
+
+export const sdkKeys = pgTable(
+  'sdk_keys',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    name: text('name').notNull(),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    keyHash: text('key_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: millis('created_at').notNull().default(now),
+    createdBy: text('created_by').notNull(),
+    revokedAt: millis('revoked_at'),
+  },
+  (t) => [uniqueIndex('sdk_keys_hash_idx').on(t.keyHash)],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    sessionHash: text('session_hash').notNull(),
+    tokenId: integer('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    createdAt: millis('created_at').notNull().default(now),
+    expiresAt: millis('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('sessions_hash_idx').on(t.sessionHash), index('sessions_expires_idx').on(t.expiresAt)],
+);
+
+export const releasePlans = pgTable(
+  'release_plans',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    spec: jsonb('spec').notNull(),
+    status: text('status').notNull(),
+    currentStep: integer('current_step').notNull().default(-1),
+    variation: text('variation'),
+    pauseReason: text('pause_reason'),
+    startedAt: millis('started_at'),
+    stepStartedAt: millis('step_started_at'),
+    pausedAt: millis('paused_at'),
+    updatedAt: millis('updated_at').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [uniqueIndex('release_plans_flag_env_idx').on(t.flagKey, t.environment), index('release_plans_status_idx').on(t.status)],
+);
+
+export const releaseEvents = pgTable(
+  'release_events',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    planId: integer('plan_id'),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    at: millis('at').notNull(),
+    kind: text('kind').notNull(),
+    actor: text('actor').notNull(),
+    message: text('message').notNull(),
+    evidence: jsonb('evidence'),
+  },
+  (t) => [index('release_events_flag_idx').on(t.flagKey, t.environment, t.id)],
+);
+
+export const releaseMetrics = pgTable(
+  'release_metrics',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: millis('window_start').notNull(),
+    count: millis('count').notNull().default(0),
+    sum: doublePrecision('sum').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart] })],
+);
+
+export const releaseMetricBuckets = pgTable(
+  'release_metric_buckets',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: millis('window_start').notNull(),
+    bucket: integer('bucket').notNull(),
+    count: millis('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.bucket] })],
+);
+
+export const webhooks = pgTable('webhooks', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  url: text('url').notNull(),
+  secret: text('secret').notNull(),
+  events: jsonb('events').$type<string[]>().notNull(),
+  createdAt: millis('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+});
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    webhookId: integer('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    payload: text('payload').notNull(),
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    nextAttemptAt: millis('next_attempt_at'),
+    claimedUntil: millis('claimed_until'),
+    createdAt: millis('created_at').notNull(),
+    deliveredAt: millis('delivered_at'),
+  },
+  (t) => [index('webhook_deliveries_hook_idx').on(t.webhookId, t.id), index('webhook_deliveries_pending_idx').on(t.status, t.nextAttemptAt)],
+);
+
+/**
+ * The change feed. Positions come from `change_feed_head` (one row): an append increments it and
+ * holds that row's lock until commit, so positions are handed out in commit order and a rolled-back
+ * append leaves no gap — a follower that has seen position N has seen every position before it.
+ */
+export const changeFeed = pgTable('change_feed', {
+  seq: millis('seq').primaryKey(),
+  at: millis('at').notNull(),
+  entry: text('entry').notNull(),
+});
+
+export const changeFeedHead = pgTable(
+  'change_feed_head',
+  {
+    id: integer('id').primaryKey(),
+    seq: millis('seq').notNull(),
+  },
+  (t) => [check('change_feed_head_single_row', sql`${t.id} = 1`)],
+);
+
+export const clusterState = pgTable('cluster_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: millis('updated_at').notNull(),
+});

@@ -1,0 +1,63 @@
+import { PostgresDatabase, openPostgres, type PostgresOptions } from '../store/postgres/database.js';
+import type { Database } from '../store/ports.js';
+import { SqliteDatabase, openSqlite } from '../store/sqlite/database.js';
+import { createTestSchema } from './postgres.js';
+
+export type TestDialect = 'sqlite' | 'postgres';
+export const DIALECTS: readonly TestDialect[] = ['sqlite', 'postgres'];
+
+/** The dialect HTTP tests run on: SWITCHYARD_TEST_DIALECT (`sqlite` unless it says `postgres`). */
+export function testDialect(): TestDialect {
+  const dialect = process.env.SWITCHYARD_TEST_DIALECT ?? 'sqlite';
+  if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error(`SWITCHYARD_TEST_DIALECT must be sqlite or postgres, not ${JSON.stringify(dialect)}`);
+  return dialect;
+}
+
+export interface TestDatabase {
+  dialect: TestDialect;
+  db: Database;
+  /** For PostgreSQL: the URL of the test's own schema (other replicas of a test connect to it). */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database: SQLite in memory, or a PostgreSQL schema of its own (dropped on close). */
+export async function openTestDatabase(label: string, dialect: TestDialect = testDialect(), options: PostgresOptions = {}): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const db = openSqlite(':memory:');
+    return { dialect, db, close: () => db.close() };
+  }
+  const schema = await createTestSchema(label);
+  const db = await openPostgres(schema.url, { max: 4, leaderPollMs: 200, ...options });
+  return {
+    dialect,
+    db,
+    url: schema.url,
+    async close() {
+      await db.close();
+      await schema.drop();
+    },
+  };
+}
+
+/** Rows of `tables` straight from the database, in insertion order: for "nothing changed" checks. */
+export async function dumpTables(db: Database, tables: readonly string[]): Promise<Record<string, Record<string, unknown>[]>> {
+  const dump: Record<string, Record<string, unknown>[]> = {};
+  for (const table of tables) {
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`not a table name: ${table}`);
+    if (db instanceof SqliteDatabase) {
+      dump[table] = db.db.$client.prepare(`select * from ${table} order by rowid`).all() as Record<string, unknown>[];
+    } else if (db instanceof PostgresDatabase) {
+      dump[table] = (await db.pool.query(`select * from ${table} order by 1, 2`)).rows as Record<string, unknown>[];
+    } else {
+      throw new Error('dumpTables: unknown database');
+    }
+  }
+  return dump;
+}
+
+/** Make the database unreachable (closing it under the app): for "storage is down" tests. */
+export async function breakDatabase(db: Database): Promise<void> {
+  if (db instanceof SqliteDatabase) db.db.$client.close();
+  else if (db instanceof PostgresDatabase) await db.pool.end();
+}
