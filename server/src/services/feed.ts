@@ -43,6 +43,8 @@ export class FeedFollower {
   private unsubscribe: (() => void) | undefined;
   private started = false;
   private healthy = false;
+  /** Writers waiting for their own commit to be applied here, by position. */
+  private waiting: { position: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly w: Writes,
@@ -73,6 +75,7 @@ export class FeedFollower {
     clearInterval(this.timer);
     this.unsubscribe?.();
     await this.reading;
+    for (const waiter of this.waiting.splice(0)) waiter.resolve();
   }
 
   /** Caught up as of the last read, which succeeded: what `/readyz` reports. */
@@ -113,6 +116,28 @@ export class FeedFollower {
   }
 
   /**
+   * Resolves once this replica has applied `position` — a position known to be committed (a write's
+   * own). Waiting writers are released batch by batch, never behind later writers' entries.
+   */
+  applied(position: number): Promise<void> {
+    if (this.position >= position || !this.started) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiting.push({ position, resolve });
+      this.wake();
+    });
+  }
+
+  private release(): void {
+    if (this.waiting.length === 0) return;
+    const still: typeof this.waiting = [];
+    for (const waiter of this.waiting) {
+      if (waiter.position <= this.position) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.waiting = still;
+  }
+
+  /**
    * Whether this replica has applied `position`, after reading the feed up to its head once more:
    * false means the position is beyond anything committed (a client that saw a newer database).
    */
@@ -134,6 +159,7 @@ export class FeedFollower {
     this.position = head;
     this.healthy = true;
     for (const listener of this.listeners) listener.onReset?.(head, entries);
+    this.release();
   }
 
   private async readNew(): Promise<void> {
@@ -163,6 +189,7 @@ export class FeedFollower {
         }
         this.position = entry.seq;
       }
+      this.release();
       if (entries.length < batch) return;
     }
   }

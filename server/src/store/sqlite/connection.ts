@@ -31,3 +31,18 @@ export function migrate(db: Db, migrationsFolder = SQLITE_MIGRATIONS): void {
 /** Inside this dialect a transaction handle is the connection itself (one connection, one writer). */
 export const conn = (tx: Tx): Db => tx as unknown as Db;
 export const asTx = (db: Db): Tx => db as unknown as Tx;
+
+/**
+ * A statement prepared once per connection, for the hot write path: building SQL with the query
+ * builder and preparing it again on every call cost more than running it. Keyed by the connection
+ * the transaction handle holds, so a repository still runs on the handle it was given.
+ */
+export function prepared<T>(build: (db: Db) => T): (tx: Tx) => T {
+  const cache = new WeakMap<Db, T>();
+  return (tx) => {
+    const db = conn(tx);
+    let statement = cache.get(db);
+    if (statement === undefined) cache.set(db, (statement = build(db)));
+    return statement;
+  };
+}

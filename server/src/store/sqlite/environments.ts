@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, inArray, lt, min, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
 import { onViolation } from '../constraints.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
 import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
-import { conn } from './connection.js';
+import { conn, prepared } from './connection.js';
 import { auditLog, changeFeed, clusterState, environments, sdkKeys } from './schema.js';
 
 export const sqliteEnvironments: EnvironmentRepository = {
@@ -36,10 +36,21 @@ export const sqliteEnvironments: EnvironmentRepository = {
   },
 };
 
+const p = sql.placeholder;
+const insertAudit = prepared((db) =>
+  db
+    .insert(auditLog)
+    .values({ at: p('at'), actor: p('actor'), action: p('action'), resourceType: p('resourceType'), resourceKey: p('resourceKey'), environment: p('environment'), before: p('before'), after: p('after'), source: p('source'), message: p('message'), commit: p('commit') })
+    .returning({ id: auditLog.id })
+    .prepare(),
+);
+const insertFeedEntry = prepared((db) => db.insert(changeFeed).values({ at: p('at'), entry: p('entry') }).returning({ seq: changeFeed.seq }).prepare());
+const setVersion = prepared((db) => db.update(environments).set({ version: sql`${p('version')}` }).where(eq(environments.key, p('key'))).prepare());
+const feedAfter = prepared((db) => db.select().from(changeFeed).where(gt(changeFeed.seq, p('position'))).orderBy(asc(changeFeed.seq)).limit(p('limit')).prepare());
+
 export const sqliteAudit: AuditRepository = {
   async append(tx, entries) {
-    if (entries.length === 0) return [];
-    return conn(tx).insert(auditLog).values([...entries]).returning().all().map(toAuditEntry);
+    return entries.map((entry) => ({ ...entry, id: insertAudit(tx).get(entry)!.id }));
   },
 
   async list(tx, query) {
@@ -73,16 +84,14 @@ export const sqliteAudit: AuditRepository = {
 export function sqliteFeed(appended: () => void): FeedRepository {
   return {
     async append(tx, entry) {
-      const db = conn(tx);
-      const { seq } = db.insert(changeFeed).values({ at: entry.at, entry: JSON.stringify(entry) }).returning({ seq: changeFeed.seq }).get();
-      const touched = touchedEnvironments(entry);
-      if (touched.length > 0) db.update(environments).set({ version: seq }).where(inArray(environments.key, touched)).run();
+      const { seq } = insertFeedEntry(tx).get({ at: entry.at, entry: JSON.stringify(entry) })!;
+      for (const key of touchedEnvironments(entry)) setVersion(tx).run({ version: seq, key });
       appended();
       return seq;
     },
 
     async after(tx, position, limit) {
-      return conn(tx).select().from(changeFeed).where(gt(changeFeed.seq, position)).orderBy(asc(changeFeed.seq)).limit(limit).all().map(toFeedEntry);
+      return feedAfter(tx).all({ position, limit }).map(toFeedEntry);
     },
 
     async head(tx) {

@@ -1,35 +1,60 @@
 import { and, eq, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
-import type { FlagEnvironment } from '../../domain/flags.js';
-import type { Segment } from '../../domain/segments.js';
+import type { Flag, FlagEnvironment } from '../../domain/flags.js';
 import { onViolation } from '../constraints.js';
-import type { FlagRepository, SegmentRepository } from '../ports.js';
+import type { FlagRepository, SegmentRepository, Tx } from '../ports.js';
 import { configsByFlag, flagColumns, segmentColumns, toFlag, toSegment } from '../rows.js';
-import { conn, type Db } from './connection.js';
+import { conn, prepared, type Db } from './connection.js';
 import { environments, flagEnvironments, flags, segments } from './schema.js';
 
-const environmentId = (key: string) => sql`(select ${environments.id} from ${environments} where ${environments.key} = ${key})`;
-const flagId = (key: string) => sql`(select ${flags.id} from ${flags} where ${flags.key} = ${key})`;
+const p = sql.placeholder;
+const environmentId = (key: ReturnType<typeof p> | string) => sql`(select ${environments.id} from ${environments} where ${environments.key} = ${key})`;
+const flagId = (key: ReturnType<typeof p> | string) => sql`(select ${flags.id} from ${flags} where ${flags.key} = ${key})`;
 
-function configRows(db: Db, where?: SQL) {
-  return db
-    .select({ flagId: flagEnvironments.flagId, environment: environments.key, config: flagEnvironments.config })
-    .from(flagEnvironments)
-    .innerJoin(environments, eq(environments.id, flagEnvironments.environmentId))
-    .where(where)
-    .all();
+const configColumns = { flagId: flagEnvironments.flagId, environment: environments.key, config: flagEnvironments.config };
+const configRows = (db: Db, where?: SQL) => db.select(configColumns).from(flagEnvironments).innerJoin(environments, eq(environments.id, flagEnvironments.environmentId)).where(where);
+
+// The stage-change path, prepared once per connection.
+const flagByKey = prepared((db) => db.select().from(flags).where(eq(flags.key, p('key'))).prepare());
+const configsOfFlag = prepared((db) => configRows(db, eq(flagEnvironments.flagId, p('flagId'))).prepare());
+// drizzle's update().set() takes SQL, not placeholders: the parameters arrive encoded (see flagUpdate).
+const updateFlag = prepared((db) =>
+  db
+    .update(flags)
+    .set({
+      name: sql`${p('name')}`,
+      description: sql`${p('description')}`,
+      tags: sql`${p('tags')}`,
+      owner: sql`${p('owner')}`,
+      type: sql`${p('type')}`,
+      variations: sql`${p('variations')}`,
+      archived: sql`${p('archived')}`,
+      version: sql`${p('version')}`,
+      updatedAt: sql`${p('updatedAt')}`,
+      updatedBy: sql`${p('updatedBy')}`,
+    })
+    .where(and(eq(flags.key, p('key')), eq(flags.version, p('expectedVersion'))))
+    .prepare(),
+);
+
+/** The parameters of `updateFlag`, encoded as the columns store them (JSON text, 0/1). */
+function flagUpdate(flag: Flag, expectedVersion: number) {
+  const { key, name, description, owner, type, version, updatedAt, updatedBy } = flag;
+  return { key, name, description, owner, type, version, updatedAt, updatedBy, tags: JSON.stringify(flag.tags), variations: JSON.stringify(flag.variations), archived: flag.archived ? 1 : 0, expectedVersion };
 }
+const upsertConfig = prepared((db) =>
+  db
+    .insert(flagEnvironments)
+    .values({ flagId: flagId(p('key')), environmentId: environmentId(p('environment')), config: p('config') })
+    .onConflictDoUpdate({ target: [flagEnvironments.flagId, flagEnvironments.environmentId], set: { config: sql`excluded.config` } })
+    .prepare(),
+);
+const segmentByKey = prepared((db) => db.select({ key: segments.key }).from(segments).where(eq(segments.key, p('key'))).prepare());
 
-async function writeConfigs(db: Db, key: string, configs: Record<string, FlagEnvironment>): Promise<void> {
+async function writeConfigs(tx: Tx, key: string, configs: Record<string, FlagEnvironment>): Promise<void> {
   for (const [environment, config] of Object.entries(configs)) {
     // An unknown environment leaves environment_id null: a NOT NULL violation, reported as such.
-    await onViolation('not_null', () => AppError.invalid(`environments.${environment}`, `unknown environment "${environment}"`), () =>
-      db
-        .insert(flagEnvironments)
-        .values({ flagId: flagId(key), environmentId: environmentId(environment), config })
-        .onConflictDoUpdate({ target: [flagEnvironments.flagId, flagEnvironments.environmentId], set: { config } })
-        .run(),
-    );
+    await onViolation('not_null', () => AppError.invalid(`environments.${environment}`, `unknown environment "${environment}"`), () => upsertConfig(tx).run({ key, environment, config }));
   }
 }
 
@@ -42,32 +67,25 @@ function setManaged(db: Db, table: typeof flags | typeof segments, source: strin
 export const sqliteFlags: FlagRepository = {
   async list(tx) {
     const db = conn(tx);
-    const byFlag = configsByFlag(configRows(db));
+    const byFlag = configsByFlag(configRows(db).all());
     return db.select().from(flags).orderBy(flags.key).all().map((row) => toFlag(row, byFlag.get(row.id) ?? {}));
   },
 
   async get(tx, key) {
-    const db = conn(tx);
-    const row = db.select().from(flags).where(eq(flags.key, key)).get();
+    const row = flagByKey(tx).get({ key });
     if (!row) return undefined;
-    return toFlag(row, configsByFlag(configRows(db, eq(flagEnvironments.flagId, row.id))).get(row.id) ?? {});
+    return toFlag(row, configsByFlag(configsOfFlag(tx).all({ flagId: row.id })).get(row.id) ?? {});
   },
 
   async insert(tx, flag) {
-    const db = conn(tx);
-    await onViolation('unique', () => new AppError('conflict', `flag "${flag.key}" already exists`), () => db.insert(flags).values(flagColumns(flag)).run());
-    await writeConfigs(db, flag.key, flag.environments);
+    await onViolation('unique', () => new AppError('conflict', `flag "${flag.key}" already exists`), () => conn(tx).insert(flags).values(flagColumns(flag)).run());
+    await writeConfigs(tx, flag.key, flag.environments);
   },
 
   async update(tx, flag, expectedVersion, configs) {
-    const db = conn(tx);
-    const { changes } = db
-      .update(flags)
-      .set(flagColumns(flag))
-      .where(and(eq(flags.key, flag.key), eq(flags.version, expectedVersion)))
-      .run();
+    const { changes } = updateFlag(tx).run(flagUpdate(flag, expectedVersion));
     if (changes === 0) return false;
-    await writeConfigs(db, flag.key, configs);
+    await writeConfigs(tx, flag.key, configs);
     return true;
   },
 
@@ -76,8 +94,7 @@ export const sqliteFlags: FlagRepository = {
   },
 
   async insertConfigs(tx, environment, configs) {
-    const db = conn(tx);
-    for (const [key, config] of configs) await writeConfigs(db, key, { [environment]: config });
+    for (const [key, config] of configs) await writeConfigs(tx, key, { [environment]: config });
   },
 
   async setManaged(tx, source, keys) {
@@ -99,12 +116,14 @@ export const sqliteSegments: SegmentRepository = {
   async existing(tx, keys) {
     const wanted = [...new Set(keys)];
     if (wanted.length === 0) return new Set();
+    // One key (the dogfood segment of a stage change) is the common case.
+    if (wanted.length === 1) return new Set(segmentByKey(tx).all({ key: wanted[0]! }).map((r) => r.key));
     return new Set(conn(tx).select({ key: segments.key }).from(segments).where(inArray(segments.key, wanted)).all().map((r) => r.key));
   },
 
   async lock() {},
 
-  async insert(tx, segment: Segment) {
+  async insert(tx, segment) {
     await onViolation('unique', () => new AppError('conflict', `segment "${segment.key}" already exists`), () => conn(tx).insert(segments).values(segmentColumns(segment)).run());
   },
 

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, inArray, isNull, lt, lte, max, or, sql, sum } 
 import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
 import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
-import { conn } from './connection.js';
+import { conn, prepared } from './connection.js';
 import { releaseEvents, releaseMetricBuckets, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from './schema.js';
 
 export const sqlitePlans: ReleasePlanRepository = {
@@ -108,6 +108,33 @@ export const sqliteMetrics: MetricRepository = {
   },
 };
 
+const p = sql.placeholder;
+const enqueue = prepared((db) =>
+  db
+    .insert(webhookDeliveries)
+    .select(
+      db
+        .select({
+          id: sql`null`.as('id'),
+          webhookId: webhooks.id,
+          event: sql`${p('event')}`.as('event'),
+          payload: sql`${p('payload')}`.as('payload'),
+          status: sql`'pending'`.as('status'),
+          attempts: sql`0`.as('attempts'),
+          lastStatusCode: sql`null`.as('last_status_code'),
+          lastError: sql`null`.as('last_error'),
+          nextAttemptAt: sql`${p('at')}`.as('next_attempt_at'),
+          claimedUntil: sql`null`.as('claimed_until'),
+          createdAt: sql`${p('at')}`.as('created_at'),
+          deliveredAt: sql`null`.as('delivered_at'),
+        })
+        .from(webhooks)
+        // Subscribed: the webhook's event list names the event, or `*`.
+        .where(sql`exists (select 1 from json_each(${webhooks.events}) e where e.value in (${p('event')}, '*'))`),
+    )
+    .prepare(),
+);
+
 export const sqliteWebhooks: WebhookRepository = {
   async insert(tx, input) {
     const { secret: _secret, ...hook } = conn(tx).insert(webhooks).values(input).returning().get();
@@ -126,12 +153,7 @@ export const sqliteWebhooks: WebhookRepository = {
   },
 
   async enqueue(tx, message, at) {
-    // Subscribed: the webhook's event list names the event, or `*`.
-    const { changes } = conn(tx).run(sql`
-      insert into ${webhookDeliveries} (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
-      select w.id, ${message.event}, ${message.payload}, 'pending', 0, ${at}, ${at} from ${webhooks} w
-      where exists (select 1 from json_each(w.events) e where e.value in (${message.event}, '*'))`);
-    return changes;
+    return enqueue(tx).run({ event: message.event, payload: message.payload, at }).changes;
   },
 
   async claim(tx, now, claimUntil, limit) {
