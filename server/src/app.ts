@@ -79,8 +79,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   // Ready once this replica follows the change feed (and its last read succeeded): until then its
   // caches could serve rules older than what other replicas serve.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const reachable = await services.db.ping().then(() => true, () => false);
     await services.feed.catchUp();
-    if (services.feed.ready) return { status: 'ready', position: services.feed.position };
+    if (reachable && services.feed.ready) return { status: 'ready', position: services.feed.position };
     return reply.status(503).send({ error: { code: 'unavailable', message: 'not caught up with the change feed: the database is unreachable (or the replica is starting)' } });
   });
 

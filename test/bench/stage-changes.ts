@@ -9,7 +9,7 @@ import { api, removeDataDir, startServerProcess } from '../support/server-proces
 
 const durationAt = process.argv.indexOf('--duration');
 const duration = durationAt > 0 ? Number(process.argv[durationAt + 1]) : 10;
-const WORKERS = 16;
+const WORKERS = 8;
 const STAGES = ['dogfood', '10%', '25%', '50%', '100%', 'off'];
 
 const server = await startServerProcess({ env: { LOG_LEVEL: 'warn' } });

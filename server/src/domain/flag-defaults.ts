@@ -26,6 +26,8 @@ export function changedConfigs(before: Pick<Flag, 'environments'> | null, after:
   const changed: Record<string, FlagEnvironment> = {};
   for (const [environment, config] of Object.entries(after.environments)) {
     const previous = before?.environments[environment];
+    // Changes build new objects and keep the others: the same object is the same configuration.
+    if (previous === config) continue;
     if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(config)) changed[environment] = config;
   }
   return changed;

@@ -21,10 +21,22 @@ export function toRuleSet(environment: string, version: number, flags: readonly 
   return ruleSet;
 }
 
-/** Whether two configs differ for SDKs (ignoring the version stamp). */
+/** Structural equality of JSON-like values (the first difference ends the walk). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** Whether two configs are the same for SDKs (ignoring the version stamp). */
 export function sameForSdks(a: FlagConfig | null, b: FlagConfig | null): boolean {
   if (a === null || b === null) return a === b;
-  return JSON.stringify({ ...a, version: 0 }) === JSON.stringify({ ...b, version: 0 });
+  return deepEqual({ ...a, version: 0 }, { ...b, version: 0 });
 }
 
 /**
@@ -36,8 +48,11 @@ export function flagPatches(before: Flag | null, after: Flag | null): Record<str
   const flag = after ?? before;
   if (!flag) return {};
   const patches: Record<string, SdkPatch> = {};
+  // Same flag-level fields: only environments whose configuration object changed can differ.
+  const sameShape = before !== null && after !== null && before.archived === after.archived && before.type === after.type && before.variations === after.variations;
   const environments = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
   for (const environment of environments) {
+    if (sameShape && before.environments[environment] === after.environments[environment]) continue;
     const was = before ? toFlagConfig(before, environment) : null;
     const is = after ? toFlagConfig(after, environment) : null;
     if (!sameForSdks(was, is)) patches[environment] = { flags: { [flag.key]: is }, segments: {} };

@@ -168,7 +168,7 @@ export class FeedFollower {
     for (;;) {
       const from = this.position;
       // The head is only needed to notice a database that went back (nothing after our position).
-      const { entries, head } = await this.w.read(async (tx) => {
+      const { entries, head } = await this.w.db.peek(async (tx) => {
         const entries = await feed.after(tx, from, batch);
         return { entries, head: entries.length > 0 ? entries[entries.length - 1]!.seq : await feed.head(tx) };
       });

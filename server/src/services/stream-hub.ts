@@ -59,7 +59,9 @@ interface Client {
 
 interface LoggedChange {
   version: number;
-  frame: Buffer;
+  change: RuleSetChange;
+  /** Serialised when first needed: with no stream open, a change costs no serialisation. */
+  frame: Buffer | undefined;
 }
 
 interface Channel {
@@ -140,19 +142,23 @@ export class StreamHub {
     return channel;
   }
 
-  private log(channel: Channel, change: RuleSetChange): Buffer {
-    const frame = Buffer.from(patchEvent(change));
-    channel.log.push({ version: change.version, frame });
+  private log(channel: Channel, change: RuleSetChange): LoggedChange {
+    const logged: LoggedChange = { version: change.version, change, frame: undefined };
+    channel.log.push(logged);
     if (channel.log.length > this.changeLogSize) channel.floor = channel.log.shift()!.version;
-    return frame;
+    return logged;
   }
 
-  /** Serialise a committed change once, log it, and write it to every client of its environment. */
+  private frameOf(logged: LoggedChange): Buffer {
+    return (logged.frame ??= Buffer.from(patchEvent(logged.change)));
+  }
+
+  /** Log a committed change and write it, serialised once, to every client of its environment. */
   publish(change: RuleSetChange): void {
     const channel = this.channel(change.environment);
-    const frame = this.log(channel, change);
+    const logged = this.log(channel, change);
     if (channel.clients.size === 0) return;
-    this.fanOuts.push({ frame, clients: [...channel.clients], next: 0 });
+    this.fanOuts.push({ frame: this.frameOf(logged), clients: [...channel.clients], next: 0 });
     // Never in the caller's turn: the write that caused the change answers first.
     if (!this.draining) {
       this.draining = true;
@@ -218,7 +224,7 @@ export class StreamHub {
   private since(channel: Channel, version: number): Buffer[] | undefined {
     if (version < channel.floor) return undefined;
     const frames: Buffer[] = [];
-    for (const entry of channel.log) if (entry.version > version) frames.push(entry.frame);
+    for (const entry of channel.log) if (entry.version > version) frames.push(this.frameOf(entry));
     return frames;
   }
 

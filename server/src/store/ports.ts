@@ -34,6 +34,13 @@ export interface Database {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Run `fn` against one consistent, read-only view of the database. */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Run a short read that must not queue behind writes (following the change feed): outside any
+   * transaction, each statement sees what was committed when it runs.
+   */
+  peek<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
   /** Wake-ups when the change feed may have new entries (after a local commit, or a NOTIFY). */
   onFeed(listener: () => void): () => void;
   /** Whether this process may run once-only work (release runner, Git sync) now. */

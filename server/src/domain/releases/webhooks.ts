@@ -51,9 +51,19 @@ export interface WebhookMessage {
   payload: string;
 }
 
+/** The payload is serialised on first use: most changes reach no webhook at all. */
 export function webhookMessage(event: WebhookEvent, at: number, data: Record<string, unknown>): WebhookMessage {
-  return { event, payload: JSON.stringify({ event, at: new Date(at).toISOString(), data }) };
+  let payload: string | undefined;
+  return {
+    event,
+    get payload() {
+      return (payload ??= JSON.stringify({ event, at: new Date(at).toISOString(), data }));
+    },
+  };
 }
+
+/** A webhook hears an event when its list names it, or `*`. */
+export const subscribes = (events: readonly string[], event: string): boolean => events.includes(event) || events.includes('*');
 
 /**
  * `t=<unix ms>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`: the timestamp is signed too, so a

@@ -83,6 +83,15 @@ export class PostgresDatabase implements Database {
     return this.db.transaction((tx) => fn(asTx(tx)), { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
 
+  /** On the pool, no transaction: one round trip per statement. */
+  async peek<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return fn(asTx(this.db));
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('select 1');
+  }
+
   onFeed(listener: () => void): () => void {
     this.feed.on('feed', listener);
     if (!this.listening) void this.listen();

@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
 import { onViolation } from '../constraints.js';
-import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
+import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
+import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository, Tx } from '../ports.js';
 import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
 import { conn, prepared } from './connection.js';
 import { auditLog, changeFeed, clusterState, environments, sdkKeys } from './schema.js';
@@ -76,42 +77,79 @@ export const sqliteAudit: AuditRepository = {
   },
 };
 
+/** Committed entries kept in memory: the newest stretch of the table, what followers read. */
+const TAIL_SIZE = 1000;
+
 /**
- * SQLite has one writer at a time, so the autoincrement row id is already gap-free and in commit
- * order (a rolled-back append gives its number back). `appended` tells the database to wake the
- * followers once the transaction commits.
+ * The feed on SQLite. One process writes it, one transaction at a time, so the autoincrement row
+ * id is already gap-free and in commit order (a rolled-back append gives its number back). It also
+ * remembers the entries it appended once their transaction committed — the newest stretch of the
+ * table, complete because every commit goes through it — and serves `after()` from them when they
+ * cover the range: following the feed then costs neither a query nor a parse. Entries handed out
+ * are shared: treat them as read-only. The database calls the transaction hooks (see database.ts).
  */
-export function sqliteFeed(appended: () => void): FeedRepository {
-  return {
-    async append(tx, entry) {
-      const { seq } = insertFeedEntry(tx).get({ at: entry.at, entry: JSON.stringify(entry) })!;
-      for (const key of touchedEnvironments(entry)) setVersion(tx).run({ version: seq, key });
-      appended();
-      return seq;
-    },
+export class SqliteFeed implements FeedRepository {
+  private tail: FeedEntry[] = [];
+  /** Appended in the current transaction group; `memberStart` marks where its current member began. */
+  private pending: FeedEntry[] = [];
+  private memberStart = 0;
 
-    async after(tx, position, limit) {
-      return feedAfter(tx).all({ position, limit }).map(toFeedEntry);
-    },
+  constructor(private readonly appended: () => void) {}
 
-    async head(tx) {
-      // The sequence, not max(seq): positions stay unique even after every entry has been pruned.
-      const row = conn(tx).get<{ seq: number } | undefined>(sql`select seq from sqlite_sequence where name = 'change_feed'`);
-      return row?.seq ?? 0;
-    },
+  async append(tx: Tx, entry: NewFeedEntry): Promise<number> {
+    const { seq } = insertFeedEntry(tx).get({ at: entry.at, entry: JSON.stringify(entry) })!;
+    for (const key of touchedEnvironments(entry)) setVersion(tx).run({ version: seq, key });
+    this.pending.push({ ...entry, seq });
+    this.appended();
+    return seq;
+  }
 
-    async oldest(tx) {
-      return conn(tx).select({ seq: min(changeFeed.seq) }).from(changeFeed).get()?.seq ?? undefined;
-    },
+  memberBegins(): void {
+    this.memberStart = this.pending.length;
+  }
 
-    async lock() {},
+  memberRolledBack(): void {
+    this.pending.length = this.memberStart;
+  }
 
-    async prune(tx, before, keep) {
-      const db = conn(tx);
-      const head = await this.head(tx);
-      return db.delete(changeFeed).where(and(lt(changeFeed.at, before), lt(changeFeed.seq, head - keep + 1))).run().changes;
-    },
-  };
+  groupCommitted(): void {
+    if (this.pending.length === 0) return;
+    this.tail.push(...this.pending);
+    this.pending = [];
+    if (this.tail.length > TAIL_SIZE) this.tail.splice(0, this.tail.length - TAIL_SIZE);
+  }
+
+  groupRolledBack(): void {
+    this.pending = [];
+  }
+
+  async after(tx: Tx, position: number, limit: number): Promise<FeedEntry[]> {
+    const first = this.tail[0];
+    if (first !== undefined && first.seq <= position + 1) {
+      const from = position + 1 - first.seq;
+      return this.tail.slice(from, from + limit);
+    }
+    return feedAfter(tx).all({ position, limit }).map(toFeedEntry);
+  }
+
+  async head(tx: Tx): Promise<number> {
+    const last = this.tail.at(-1);
+    if (last !== undefined) return last.seq;
+    // The sequence, not max(seq): positions stay unique even after every entry has been pruned.
+    const row = conn(tx).get<{ seq: number } | undefined>(sql`select seq from sqlite_sequence where name = 'change_feed'`);
+    return row?.seq ?? 0;
+  }
+
+  async oldest(tx: Tx): Promise<number | undefined> {
+    return conn(tx).select({ seq: min(changeFeed.seq) }).from(changeFeed).get()?.seq ?? undefined;
+  }
+
+  async lock(): Promise<void> {}
+
+  async prune(tx: Tx, before: number, keep: number): Promise<number> {
+    const head = await this.head(tx);
+    return conn(tx).delete(changeFeed).where(and(lt(changeFeed.at, before), lt(changeFeed.seq, head - keep + 1))).run().changes;
+  }
 }
 
 export const sqliteState: StateRepository = {

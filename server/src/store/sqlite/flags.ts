@@ -15,8 +15,17 @@ const configColumns = { flagId: flagEnvironments.flagId, environment: environmen
 const configRows = (db: Db, where?: SQL) => db.select(configColumns).from(flagEnvironments).innerJoin(environments, eq(environments.id, flagEnvironments.environmentId)).where(where);
 
 // The stage-change path, prepared once per connection.
-const flagByKey = prepared((db) => db.select().from(flags).where(eq(flags.key, p('key'))).prepare());
-const configsOfFlag = prepared((db) => configRows(db, eq(flagEnvironments.flagId, p('flagId'))).prepare());
+/** A flag row with its configurations by environment key, in one statement (JSON text). */
+const flagByKey = prepared((db) =>
+  db
+    .select({
+      flag: flags,
+      configs: sql<string | null>`(select json_group_object(e.key, json(fe.config)) from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = ${sql.raw('"flags"."id"')})`,
+    })
+    .from(flags)
+    .where(eq(flags.key, p('key')))
+    .prepare(),
+);
 // drizzle's update().set() takes SQL, not placeholders: the parameters arrive encoded (see flagUpdate).
 const updateFlag = prepared((db) =>
   db
@@ -73,8 +82,7 @@ export const sqliteFlags: FlagRepository = {
 
   async get(tx, key) {
     const row = flagByKey(tx).get({ key });
-    if (!row) return undefined;
-    return toFlag(row, configsByFlag(configsOfFlag(tx).all({ flagId: row.id })).get(row.id) ?? {});
+    return row ? toFlag(row.flag, row.configs ? (JSON.parse(row.configs) as Record<string, FlagEnvironment>) : {}) : undefined;
   },
 
   async insert(tx, flag) {

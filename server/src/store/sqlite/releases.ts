@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lt, lte, max, or, sql, sum } from 'drizzle-orm';
 import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
+import { subscribes } from '../../domain/releases/webhooks.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
 import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
 import { conn, prepared } from './connection.js';
@@ -109,30 +110,9 @@ export const sqliteMetrics: MetricRepository = {
 };
 
 const p = sql.placeholder;
-const enqueue = prepared((db) =>
-  db
-    .insert(webhookDeliveries)
-    .select(
-      db
-        .select({
-          id: sql`null`.as('id'),
-          webhookId: webhooks.id,
-          event: sql`${p('event')}`.as('event'),
-          payload: sql`${p('payload')}`.as('payload'),
-          status: sql`'pending'`.as('status'),
-          attempts: sql`0`.as('attempts'),
-          lastStatusCode: sql`null`.as('last_status_code'),
-          lastError: sql`null`.as('last_error'),
-          nextAttemptAt: sql`${p('at')}`.as('next_attempt_at'),
-          claimedUntil: sql`null`.as('claimed_until'),
-          createdAt: sql`${p('at')}`.as('created_at'),
-          deliveredAt: sql`null`.as('delivered_at'),
-        })
-        .from(webhooks)
-        // Subscribed: the webhook's event list names the event, or `*`.
-        .where(sql`exists (select 1 from json_each(${webhooks.events}) e where e.value in (${p('event')}, '*'))`),
-    )
-    .prepare(),
+const subscriptions = prepared((db) => db.select({ id: webhooks.id, events: webhooks.events }).from(webhooks).prepare());
+const insertDelivery = prepared((db) =>
+  db.insert(webhookDeliveries).values({ webhookId: p('webhookId'), event: p('event'), payload: p('payload'), status: 'pending', attempts: 0, nextAttemptAt: p('at'), createdAt: p('at') }).prepare(),
 );
 
 export const sqliteWebhooks: WebhookRepository = {
@@ -153,7 +133,9 @@ export const sqliteWebhooks: WebhookRepository = {
   },
 
   async enqueue(tx, message, at) {
-    return enqueue(tx).run({ event: message.event, payload: message.payload, at }).changes;
+    const subscribed = subscriptions(tx).all().filter((hook) => subscribes(hook.events, message.event));
+    for (const hook of subscribed) insertDelivery(tx).run({ webhookId: hook.id, event: message.event, payload: message.payload, at });
+    return subscribed.length;
   },
 
   async claim(tx, now, claimUntil, limit) {
