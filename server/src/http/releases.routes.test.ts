@@ -253,6 +253,26 @@ describe('the guarded rollout loop', () => {
     const series = (await admin({ method: 'GET', url: planUrl('checkout', '/metrics') })).json();
     expect(series.points).toContainEqual(expect.objectContaining({ variation: 'on', metric: EXPOSURE_METRIC, count: 10 }));
   });
+
+  it('adds up an upload that names the same count twice, histograms too', async () => {
+    await startDefaultPlan();
+    const latency = (ms: number) => String(latencyBucket(ms));
+    const res = await h.inject(h.sdkKey, {
+      method: 'POST',
+      url: '/api/sdk/metrics',
+      payload: {
+        exposures: [{ flag: 'checkout', variation: 'on', count: 3 }, { flag: 'checkout', variation: 'on', count: 4 }],
+        events: [
+          { name: 'latency_ms', flag: 'checkout', variation: 'on', count: 1, sum: 10, buckets: { [latency(10)]: 1 } },
+          { name: 'latency_ms', flag: 'checkout', variation: 'on', count: 2, sum: 30, buckets: { [latency(10)]: 1, [latency(20)]: 1 } },
+        ],
+      },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const series = (await admin({ method: 'GET', url: planUrl('checkout', '/metrics') })).json();
+    expect(series.points).toContainEqual(expect.objectContaining({ variation: 'on', metric: EXPOSURE_METRIC, count: 7 }));
+    expect(series.points).toContainEqual(expect.objectContaining({ variation: 'on', metric: 'latency_ms', count: 3 }));
+  });
 });
 
 describe('blue/green', () => {

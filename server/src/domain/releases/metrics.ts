@@ -31,3 +31,26 @@ export interface MetricPoint {
   metric: string;
   count: number;
 }
+
+/**
+ * One count per (flag, variation, metric): an upload may name the same one twice, and adding
+ * counts in place (ON CONFLICT … DO UPDATE) takes each key once per statement.
+ */
+export function aggregateCounts(counts: readonly MetricCount[]): MetricCount[] {
+  const byKey = new Map<string, MetricCount>();
+  for (const c of counts) {
+    const key = `${c.flagKey}\u0000${c.variation}\u0000${c.metric}`;
+    const seen = byKey.get(key);
+    if (!seen) {
+      byKey.set(key, { ...c, histogram: c.histogram ? { ...c.histogram } : undefined });
+      continue;
+    }
+    seen.count += c.count;
+    seen.sum += c.sum;
+    if (c.histogram) {
+      seen.histogram ??= {};
+      for (const [bucket, n] of Object.entries(c.histogram)) seen.histogram[bucket] = (seen.histogram[bucket] ?? 0) + n;
+    }
+  }
+  return [...byKey.values()];
+}

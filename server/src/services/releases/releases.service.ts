@@ -2,7 +2,7 @@ import type { AuditContext } from '../../domain/audit.js';
 import { AppError } from '../../domain/errors.js';
 import type { Flag, FlagEnvironment, Managed } from '../../domain/flags.js';
 import { describeEvidence, planEvidence, type PlanEvidence } from '../../domain/releases/evidence.js';
-import { windowStart, type MetricCount, type MetricPoint } from '../../domain/releases/metrics.js';
+import { aggregateCounts, windowStart, type MetricCount, type MetricPoint } from '../../domain/releases/metrics.js';
 import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type PlanProgress, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
 import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
 import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, deriveStage, formatPercentage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
@@ -67,7 +67,8 @@ export class ReleasesService {
   /** SDK metrics: added in place, so uploads to several replicas at once all count. */
   async addMetrics(environment: string, counts: readonly MetricCount[]): Promise<void> {
     const at = this.w.now();
-    await this.w.db.transaction((tx) => this.w.repos.metrics.add(tx, environment, windowStart(at), counts));
+    const merged = aggregateCounts(counts);
+    await this.w.db.transaction((tx) => this.w.repos.metrics.add(tx, environment, windowStart(at), merged));
   }
 
   async pruneMetrics(before: number): Promise<void> {
