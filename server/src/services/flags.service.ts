@@ -93,7 +93,8 @@ export class FlagsService {
    */
   async changeIn(tx: Tx, at: number, ctx: AuditContext, key: string, expected: number | undefined, options: FlagChangeOptions, mutate: (flag: Flag) => Flag | Promise<Flag>): Promise<FlagChange> {
     const { repos } = this.w;
-    const found = await repos.flags.get(tx, key);
+    // Unpinned, the change must apply to whatever is current: lock the row rather than retry.
+    const found = await repos.flags.get(tx, key, { forUpdate: expected === undefined });
     if (!found) throw AppError.notFound('flag', key);
     const before = found.value;
     if (found.managedBy !== null && !options.evenIfManaged) throw lockedByGit('flag', key, found.managedBy);

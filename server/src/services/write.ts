@@ -1,4 +1,5 @@
 import { auditEntries, type AuditContext, type AuditEntry, type AuditWrite } from '../domain/audit.js';
+import { AppError } from '../domain/errors.js';
 import type { Revocation } from '../domain/credentials.js';
 import { feedWrite, type SdkPatch } from '../domain/feed.js';
 import type { WebhookMessage } from '../domain/releases/webhooks.js';
@@ -89,7 +90,8 @@ export class Writes {
         if (done.position !== undefined) await this.applied(done.position);
         return { value: done.value, audit: done.audit };
       } catch (error) {
-        if (!(error instanceof RowMoved) || attempt >= MAX_ATTEMPTS) throw error;
+        if (!(error instanceof RowMoved)) throw error;
+        if (attempt >= MAX_ATTEMPTS) throw new AppError('conflict', `${error.message} again and again (too many concurrent changes); retry`);
       }
     }
   }

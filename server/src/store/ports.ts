@@ -90,7 +90,11 @@ export interface EnvironmentRepository {
 
 export interface FlagRepository {
   list(tx: Tx): Promise<Managed<Flag>[]>;
-  get(tx: Tx, key: string): Promise<Managed<Flag> | undefined>;
+  /**
+   * With `forUpdate`, the row stays locked until the transaction ends: for a write that does not
+   * pin a version (the kill switch, the release runner), which must apply rather than conflict.
+   */
+  get(tx: Tx, key: string, options?: { forUpdate?: boolean }): Promise<Managed<Flag> | undefined>;
   /** A new flag and its configurations; a key that exists → conflict. */
   insert(tx: Tx, flag: Flag): Promise<void>;
   /**

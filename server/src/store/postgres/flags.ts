@@ -46,8 +46,9 @@ export const postgresFlags: FlagRepository = {
     return rows.map((r) => toFlag(r.flag, r.configs ?? {}));
   },
 
-  async get(tx, key) {
-    const [row] = await conn(tx).select({ flag: flags, configs: configsOf }).from(flags).where(eq(flags.key, key));
+  async get(tx, key, options) {
+    const query = conn(tx).select({ flag: flags, configs: configsOf }).from(flags).where(eq(flags.key, key));
+    const [row] = await (options?.forUpdate ? query.for('update', { of: flags }) : query);
     return row ? toFlag(row.flag, row.configs ?? {}) : undefined;
   },
 

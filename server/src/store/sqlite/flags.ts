@@ -80,6 +80,7 @@ export const sqliteFlags: FlagRepository = {
     return db.select().from(flags).orderBy(flags.key).all().map((row) => toFlag(row, byFlag.get(row.id) ?? {}));
   },
 
+  // One writer at a time: every read in a transaction is as good as locked.
   async get(tx, key) {
     const row = flagByKey(tx).get({ key });
     return row ? toFlag(row.flag, row.configs ? (JSON.parse(row.configs) as Record<string, FlagEnvironment>) : {}) : undefined;
