@@ -21,7 +21,7 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: 'sqlite',
+          name: 'default',
           include: ['sdk/src/**/*.test.ts', 'server/src/**/*.test.ts', 'dashboard/src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
         },
       },

@@ -23,7 +23,7 @@ describe('operational endpoints (no credentials needed)', () => {
   it('/readyz', async () => {
     const res = await t.request(null, { method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ready', position: expect.any(Number) });
+    expect(res.json()).toEqual({ status: 'ready', position: expect.any(Number), leader: true });
   });
 
   it('/readyz answers 503 in the error shape when storage is unreachable', async () => {

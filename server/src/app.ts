@@ -81,7 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const reachable = await services.db.ping().then(() => true, () => false);
     await services.feed.catchUp();
-    if (reachable && services.feed.ready) return { status: 'ready', position: services.feed.position };
+    if (reachable && services.feed.ready) return { status: 'ready', position: services.feed.position, leader: services.db.leadership.isLeader() };
     return reply.status(503).send({ error: { code: 'unavailable', message: 'not caught up with the change feed: the database is unreachable (or the replica is starting)' } });
   });
 

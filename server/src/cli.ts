@@ -17,6 +17,7 @@ Options (each overrides its environment variable):
   --log-level L       LOG_LEVEL                fatal, error, warn, info, debug, trace, silent (default info)
   --heartbeat-ms N    SWITCHYARD_HEARTBEAT_MS  SSE heartbeat period (default 15000)
   --sync PATH         SWITCHYARD_SYNC          keep flags in sync with a YAML/JSON file or directory (GitOps)
+  --release-tick-ms N SWITCHYARD_RELEASE_TICK_MS how often running release plans are looked at (default 5000)
                       SWITCHYARD_ADMIN_TOKEN   the admin token created on an empty database
 `;
 

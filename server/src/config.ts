@@ -19,6 +19,8 @@ const configSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS),
   heartbeatMs: z.coerce.number().int().min(10).max(300_000),
   syncPath: z.string().min(1).optional(),
+  /** How often the leader's release runner looks at running plans. */
+  releaseTickMs: z.coerce.number().int().min(50).max(600_000),
   databaseUrl: z
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a PostgreSQL URL such as postgres://user:password@host:5432/switchyard')
@@ -33,6 +35,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   dataDir: './data',
   logLevel: 'info',
   heartbeatMs: 15_000,
+  releaseTickMs: 5_000,
 });
 
 export class ConfigError extends Error {}
@@ -45,6 +48,7 @@ const FLAG_TO_FIELD = {
   'heartbeat-ms': 'heartbeatMs',
   sync: 'syncPath',
   'database-url': 'databaseUrl',
+  'release-tick-ms': 'releaseTickMs',
 } as const;
 
 const ENV_TO_FIELD = {
@@ -56,6 +60,7 @@ const ENV_TO_FIELD = {
   SWITCHYARD_HEARTBEAT_MS: 'heartbeatMs',
   SWITCHYARD_SYNC: 'syncPath',
   SWITCHYARD_DATABASE_URL: 'databaseUrl',
+  SWITCHYARD_RELEASE_TICK_MS: 'releaseTickMs',
 } as const;
 
 const ENV_NAME_OF_FIELD: Record<string, string> = Object.fromEntries(

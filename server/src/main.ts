@@ -12,6 +12,7 @@ export async function startServer(config: Config): Promise<{ url: string; close:
   const app = await buildApp({
     db,
     heartbeatMs: config.heartbeatMs,
+    tickMs: config.releaseTickMs,
     syncPath: config.syncPath,
     logger: {
       level: config.logLevel,
