@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppError } from '../domain/errors.js';
+import type { AppError } from '../domain/errors.js';
 import { createServices, type Services } from '../services/index.js';
 import { bootstrap } from '../services/bootstrap.js';
 import { DIALECTS, dumpTables, openTestDatabase, type TestDatabase } from '../testing/databases.js';
