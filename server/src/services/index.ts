@@ -6,6 +6,7 @@ import { FeedFollower } from './feed.js';
 import { FlagsService } from './flags.service.js';
 import { GitOpsService } from './gitops/gitops.service.js';
 import { GitOpsSync } from './gitops/sync.js';
+import { Maintenance } from './maintenance.js';
 import { SILENT, type Logger } from './logger.js';
 import { ReleasesService } from './releases/releases.service.js';
 import { ReleaseRunner } from './releases/runner.js';
@@ -50,6 +51,7 @@ export interface Services {
   ruleSets: RuleSetCache;
   streams: StreamHub;
   dashboard: DashboardEvents;
+  maintenance: Maintenance;
   options: ServicesOptions;
 }
 
@@ -89,6 +91,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
     ruleSets,
     streams,
     dashboard,
+    maintenance: new Maintenance(writes, log),
     options,
   };
 }
@@ -104,7 +107,7 @@ export async function startServices(s: Services): Promise<void> {
   s.webhooks.start();
   let leading: Promise<void> = Promise.resolve();
   s.db.leadership.onChange((leader) => {
-    leading = leader ? lead(s) : Promise.all([s.runner.stop(), s.sync?.stop()]).then(() => undefined);
+    leading = leader ? lead(s) : Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop()]).then(() => undefined);
     leading = leading.catch((error: unknown) => s.log.error({ err: error }, 'leader work failed to start or stop'));
   });
   await s.db.leadership.start();
@@ -114,6 +117,7 @@ export async function startServices(s: Services): Promise<void> {
 
 async function lead(s: Services): Promise<void> {
   s.runner.start();
+  s.maintenance.start();
   if (s.sync) await s.sync.start();
   else await releaseGitMarkers(s);
 }
@@ -128,7 +132,7 @@ async function releaseGitMarkers(s: Services): Promise<void> {
 /** Stop the leader's work before giving up leadership, so two leaders never overlap. */
 export async function stopServices(s: Services): Promise<void> {
   s.streams.close();
-  await Promise.all([s.runner.stop(), s.sync?.stop()]);
+  await Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop()]);
   await s.db.leadership.stop();
   await Promise.all([s.webhooks.stop(), s.feed.stop()]);
 }

@@ -3,6 +3,9 @@ import { AppError } from '../domain/errors.js';
 import type { Flag } from '../domain/flags.js';
 import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
 import { createServices, type Services } from '../services/index.js';
+import { SILENT } from '../services/logger.js';
+import { Maintenance } from '../services/maintenance.js';
+import { Writes } from '../services/write.js';
 import { bootstrap } from '../services/bootstrap.js';
 import { DIALECTS, dumpTables, openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { fakeClock } from '../testing/test-app.js';
@@ -147,6 +150,19 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
     expect(pruned).toBeGreaterThan(0);
     expect(await read(s, (tx) => repos.feed.oldest(tx))).toBe(head - 1);
     expect(await read(s, (tx) => repos.feed.head(tx))).toBe(head);
+  });
+
+  it('maintenance prunes old feed entries (keeping the newest) and expired sessions', async () => {
+    const s = await setup();
+    const { repos } = s.db;
+    const clock = { t: Date.UTC(2030, 0, 1) };
+    const writes = new Writes(s.db, () => clock.t);
+    for (let i = 0; i < 4; i++) await write(s, (tx) => repos.feed.append(tx, { at: 1000 + i, writes: [], sdk: {}, revoked: [], deliveries: false }));
+    await write(s, (tx) => repos.sessions.insert(tx, { sessionHash: 'old', tokenId: 1, createdAt: 0, expiresAt: 5 }));
+    await new Maintenance(writes, SILENT, { ms: 10_000, keep: 1 }).run();
+    const head = await read(s, (tx) => repos.feed.head(tx));
+    expect(await read(s, (tx) => repos.feed.oldest(tx))).toBe(head);
+    expect((await dumpTables(s.db, ['sessions'])).sessions).toEqual([]);
   });
 
   it('adds metric counts in place, histogram buckets included', async () => {

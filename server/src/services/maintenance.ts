@@ -1,0 +1,54 @@
+import type { Logger } from './logger.js';
+import type { Writes } from './write.js';
+
+/** How long change-feed entries are kept: enough for SDKs to resume after a long outage. */
+export const FEED_RETENTION_MS = 7 * 24 * 60 * 60_000;
+/** Entries kept whatever their age: replicas starting up replay this many into their stream logs. */
+export const FEED_KEEP = 10_000;
+const EVERY_MS = 60 * 60_000;
+
+/**
+ * Housekeeping the leader does once an hour, for the whole cluster: prune the change feed and
+ * expired dashboard sessions. Deleting old rows is safe from any replica, but one is enough.
+ */
+export class Maintenance {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly w: Writes,
+    private readonly log: Logger,
+    private readonly retention = { ms: FEED_RETENTION_MS, keep: FEED_KEEP },
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.run(), EVERY_MS);
+    this.timer.unref();
+    void this.run();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const now = this.w.now();
+        const pruned = await this.w.db.transaction(async (tx) => {
+          await this.w.repos.sessions.deleteExpired(tx, now);
+          return this.w.repos.feed.prune(tx, now - this.retention.ms, this.retention.keep);
+        });
+        if (pruned > 0) this.log.info({ pruned }, 'change feed: pruned old entries');
+      } catch (error) {
+        this.log.warn({ err: error }, 'maintenance failed');
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+}
