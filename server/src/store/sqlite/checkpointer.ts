@@ -32,6 +32,7 @@ export interface Checkpointer {
 }
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+const STOP_TIMEOUT_MS = 5000;
 /** SQLite's own default, restored when the worker is gone. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
@@ -52,7 +53,10 @@ export function startCheckpointer(path: string, client: { pragma(source: string)
     async stop() {
       stopping = true;
       worker.postMessage('stop');
+      // A worker stuck in a checkpoint must not hold up shutdown: SQLite recovers a half-done one.
+      const stuck = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
       await exited;
+      clearTimeout(stuck);
       client.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     },
   };
