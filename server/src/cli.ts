@@ -36,7 +36,14 @@ async function serve(argv: string[]): Promise<void> {
     }
     throw error;
   }
-  const server = await startServer(config);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    // The database unreachable, the port taken…: one line saying so, not a stack trace.
+    process.stderr.write(`switchyard: cannot start: ${startFailure(error)}\n`);
+    process.exit(1);
+  }
   const stop = (signal: string) => {
     process.stderr.write(`switchyard: ${signal} received, shutting down\n`);
     server.close().then(
@@ -48,8 +55,19 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
+function startFailure(error: unknown): string {
+  const reasons: string[] = [];
+  for (let e: unknown = error; e instanceof Error && reasons.length < 3; e = e.cause) if (e.message) reasons.push(e.message);
+  if (error instanceof AggregateError) reasons.push(...error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))));
+  return reasons.join(': ') || String(error);
+}
+
 if (command === 'serve') {
   await serve(args);
+} else if (command === 'db') {
+  // Works on database files and URLs directly, no server involved (see cli/db.ts).
+  const { runDbCommand } = await import('./cli/db.js');
+  process.exitCode = await runDbCommand(args);
 } else {
   const { runClientCommand } = await import('./cli/commands.js');
   process.exitCode = await runClientCommand(command, args);

@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import { ApiError, CommandError, EXIT, UnreachableError, UsageError } from './errors.js';
 import { flagCommands } from './flags.js';
 import { CHANGES_PENDING_EXIT, ChangesPending, gitopsCommands } from './gitops.js';
+import { COPY_HELP, DB_HELP } from './db-help.js';
 import { commandHelp, groupHelp, topHelp } from './help.js';
 import { createApiClient, resolveBaseUrl } from './http.js';
 import { processIo, type Io } from './output.js';
@@ -14,7 +15,7 @@ export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, 
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
-const COMMAND_WORDS = [...new Set(['help', 'version', 'serve', ...COMMANDS.map((c) => c.name.split(' ')[0]!)])];
+const COMMAND_WORDS = [...new Set(['help', 'version', 'serve', 'db', ...COMMANDS.map((c) => c.name.split(' ')[0]!)])];
 
 export interface RunOptions {
   io?: Io;
@@ -87,6 +88,8 @@ function findCommand(words: readonly string[]): Command {
 
 function helpFor(words: readonly string[]): string {
   if (words.length === 0) return topHelp(COMMANDS, cliVersion());
+  // `db` works on databases directly (cli/db.ts), not through the server: its own help.
+  if (words[0] === 'db') return words[1] === 'copy' ? COPY_HELP : DB_HELP;
   if (words.length === 1 && GROUPS_WITH_SUBCOMMANDS.has(words[0]!)) return groupHelp(words[0]!, COMMANDS);
   return commandHelp(findCommand(words));
 }

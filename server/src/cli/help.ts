@@ -42,7 +42,10 @@ export function topHelp(commands: readonly Command[], version: string): string {
   return [
     `switchyard ${version}: self-hosted feature flags`,
     'Usage: switchyard <command> [arguments] [flags]',
-    `Server:\n${list([['serve', 'Start the server (API, dashboard, SDK streams)']])}`,
+    `Server:\n${list([
+      ['serve', 'Start the server (API, dashboard, SDK streams)'],
+      ['db copy', 'Copy a SQLite installation into PostgreSQL, verified (no server involved)'],
+    ])}`,
     ...sections,
     GLOBAL_SECTION,
     `Environment:\n${list([
