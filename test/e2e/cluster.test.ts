@@ -67,7 +67,9 @@ describe('three replicas on one PostgreSQL', () => {
     await schema?.drop();
   });
 
-  const [a, b, c] = [0, 1, 2].map((i) => () => cluster.calls[i]!);
+  const a = () => cluster.calls[0]!;
+  const b = () => cluster.calls[1]!;
+  const c = () => cluster.calls[2]!;
 
   async function sdkKey(environment = 'production'): Promise<{ id: number; key: string }> {
     const created = await a()<{ id: number; key: string }>('POST', '/api/sdk-keys', { name: `k${Math.random()}`, environment });
@@ -91,7 +93,7 @@ describe('three replicas on one PostgreSQL', () => {
     await eventually('streams connected', async () => (await fetch(`${cluster.replicas[2]!.url}/metrics`)).text(), (t) => /switchyard_stream_connections\{environment="production"\} [1-9]/.test(t));
     const changed = await a()<{ version: number }>('POST', '/api/flags/spread/environments/production/stage', { stage: 'dogfood', version });
     expect(changed.status).toBe(200);
-    const [onB, onC] = await Promise.all(streams);
+    const [onB, onC] = (await Promise.all(streams)) as unknown as [SseItems, SseItems];
     expect(patchFor(onB)!.id).toBe(patchFor(onC)!.id);
   });
 

@@ -22,8 +22,11 @@ export interface PoolOptions {
   max?: number;
 }
 
+/** A database that does not answer within this long is reported, not waited for forever. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: options.max ?? 10, application_name: 'switchyard' });
+  return new pg.Pool({ connectionString: url, max: options.max ?? 10, application_name: 'switchyard', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
 }
 
 export function createDb(pool: pg.Pool): PgDb {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Database, Repositories, Tx } from '../ports.js';
-import { asTx, createDb, createPool, migratePostgres, namespaceOf, type Namespace, type PgDb, type PoolOptions } from './connection.js';
+import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, type Namespace, type PgDb, type PoolOptions } from './connection.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
 import { postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
 import { postgresFlags, postgresSegments } from './flags.js';
@@ -105,7 +105,7 @@ export class PostgresDatabase implements Database {
   private async listen(): Promise<void> {
     this.listening = true;
     while (!this.closed) {
-      const client = new pg.Client({ connectionString: this.url, application_name: 'switchyard-feed' });
+      const client = new pg.Client({ connectionString: this.url, application_name: 'switchyard-feed', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
       const ended = new Promise<void>((resolve) => {
         client.once('end', resolve);
         client.once('error', () => resolve());

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Leadership } from '../ports.js';
+import { CONNECT_TIMEOUT_MS } from './connection.js';
 
 const DEFAULT_POLL_MS = 2000;
 
@@ -59,7 +60,7 @@ export class AdvisoryLeadership implements Leadership {
     if (!this.running || this.leader) return;
     try {
       if (!this.client) {
-        const client = new pg.Client({ connectionString: this.url, application_name: 'switchyard-leader', keepAlive: true, keepAliveInitialDelayMillis: 5000 });
+        const client = new pg.Client({ connectionString: this.url, application_name: 'switchyard-leader', keepAlive: true, keepAliveInitialDelayMillis: 5000, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
         client.on('error', () => this.lost(client));
         client.on('end', () => this.lost(client));
         await client.connect();
