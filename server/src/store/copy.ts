@@ -6,7 +6,9 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import pg from 'pg';
 import { compareTable, copyTable, planTables, type SourceDb, type TableCheck, type TablePlan } from './copy-tables.js';
 import { TABLES, type TableName } from './ports.js';
-import { createDb, createPool, type Conn } from './postgres/connection.js';
+
+export { redactUrl };
+import { createDb, createPool, redactUrl, type Conn } from './postgres/connection.js';
 import { openPostgres } from './postgres/database.js';
 import { changeFeedHead } from './postgres/schema.js';
 import { SQLITE_MIGRATIONS } from './sqlite/connection.js';
@@ -253,17 +255,6 @@ async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof CopyError) throw error;
     throw new CopyError(`${what} failed: ${reasonOf(error)}`);
-  }
-}
-
-/** The URL without its password, fit for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'));
   }
 }
 

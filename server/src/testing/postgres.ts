@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { redactUrl } from '../store/postgres/connection.js';
 
 const { Client } = pg;
 
@@ -18,16 +19,7 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
-/** The URL without its password, fit for logs and error messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
+export { redactUrl };
 
 async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
   // A bounded wait: a wrong host or port should fail the run, not hang it.

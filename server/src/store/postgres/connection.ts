@@ -22,6 +22,17 @@ export interface PoolOptions {
   max?: number;
 }
 
+/** The URL without its password, fit for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return JSON.stringify(url.replace(/:[^:@/]*@/, ':***@'));
+  }
+}
+
 /** A database that does not answer within this long is reported, not waited for forever. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
