@@ -1,19 +1,29 @@
 /**
- * Child process of the propagation benchmark: holds N raw SSE connections (one socket each, no
- * keep-alive pool) and reports, per patch version, when it reached each of them. Driven over IPC.
- * Timestamps are `performance.timeOrigin + performance.now()`, comparable with the parent's.
+ * Child process of the server benchmarks (see stream-clients.ts): holds N raw SSE connections (one
+ * socket each, no keep-alive pool), spread round-robin over one or more servers, and reports when
+ * each patch reached each of them. Driven over IPC.
+ *
+ * A patch is known by its `id:` — a change-feed position, the same on every replica — so the
+ * clients of three replicas are matched on it. Timestamps are `performance.timeOrigin +
+ * performance.now()`, comparable with the parent's; they are taken when the socket's data event
+ * runs, so they include this process's own turn (the same for every server measured).
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 export type ClientCommand =
-  | { type: 'connect'; url: string; path: string; sdkKey: string; count: number }
-  | { type: 'collect'; version: number; since: number; timeoutMs: number }
+  /** Open `count` streams; stream i (counted from `offset`) goes to `urls[i % urls.length]`. */
+  | { type: 'connect'; urls: string[]; offset: number; path: string; sdkKey: string; count: number }
+  /** Wait for the first patch with an id above `after`, then for it at every stream; latencies from `since`. */
+  | { type: 'collect'; after: number; since: number; timeoutMs: number }
+  /** Patches received per stream since connecting: lowest and highest count, and the newest id seen. */
+  | { type: 'tally' }
   | { type: 'close' };
 
 export type ClientReply =
   | { type: 'connected'; count: number; failed: number }
-  | { type: 'collected'; version: number; latencies: number[]; missing: number; patchData: string | undefined }
+  | { type: 'collected'; version: number | undefined; latencies: number[]; missing: number; patchData: string | undefined }
+  | { type: 'tallied'; fewest: number; most: number; newest: number }
   | { type: 'closed' }
   | { type: 'error'; message: string };
 
@@ -27,6 +37,7 @@ interface Client {
   index: number;
   ready: boolean;
   carry: string;
+  patches: number;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -35,11 +46,16 @@ let clients: Client[] = [];
 /** version → arrival time per client index (NaN until it arrives) and how many arrived. */
 const arrivals = new Map<number, { times: Float64Array; arrived: number }>();
 let count = 0;
+let newest = 0;
 let lastPatchData: string | undefined;
 const waiters = new Set<() => void>();
 
 function send(reply: ClientReply): void {
-  process.send!(reply);
+  // The parent may be gone (interrupted): then there is nobody to tell, and nothing left to do.
+  if (!process.connected) return process.exit(0);
+  process.send!(reply, undefined, undefined, (error) => {
+    if (error) process.exit(0);
+  });
 }
 
 function wake(): void {
@@ -67,6 +83,8 @@ function onData(client: Client, chunk: Buffer): void {
     if (Number.isNaN(entry.times[client.index]!)) {
       entry.times[client.index] = at;
       entry.arrived++;
+      client.patches++;
+      if (version > newest) newest = version;
     }
     if (client.index === 0) {
       const dataEnd = text.indexOf('\n', end + 1);
@@ -96,10 +114,11 @@ function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
   });
 }
 
-function open(host: string, port: number, request: string, index: number): Promise<Client | undefined> {
+function open(url: string, request: string, index: number): Promise<Client | undefined> {
+  const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
-    const socket = connect({ host, port, noDelay: true });
-    const client: Client = { socket, index, ready: false, carry: '' };
+    const socket = connect({ host: hostname, port: Number(port), noDelay: true });
+    const client: Client = { socket, index, ready: false, carry: '', patches: 0 };
     const fail = () => resolve(undefined);
     socket.once('error', fail);
     socket.once('close', fail);
@@ -111,18 +130,22 @@ function open(host: string, port: number, request: string, index: number): Promi
   });
 }
 
-async function connectAll(url: string, path: string, sdkKey: string, total: number): Promise<ClientReply> {
-  const { hostname, port } = new URL(url);
-  const request = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${sdkKey}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`;
+async function connectAll(urls: string[], offset: number, path: string, sdkKey: string, total: number): Promise<ClientReply> {
+  const requests = urls.map((url) => {
+    const { host } = new URL(url);
+    return `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${sdkKey}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n`;
+  });
   count = total;
   arrivals.clear();
+  newest = 0;
   clients = [];
   let failed = 0;
   let next = 0;
   const worker = async () => {
     while (next < total) {
       const index = next++;
-      const client = await open(hostname, Number(port), request, index);
+      const server = (offset + index) % urls.length;
+      const client = await open(urls[server]!, requests[server]!, index);
       if (client) clients[index] = client;
       else failed++;
     }
@@ -131,20 +154,43 @@ async function connectAll(url: string, path: string, sdkKey: string, total: numb
   return { type: 'connected', count: clients.filter(Boolean).length, failed };
 }
 
-async function collect(version: number, since: number, timeoutMs: number): Promise<ClientReply> {
-  const open = clients.filter((c) => c !== undefined && !c.socket.destroyed).length;
-  await waitFor(() => (arrivals.get(version)?.arrived ?? 0) >= open, timeoutMs);
-  const times = arrivals.get(version)?.times ?? new Float64Array(count).fill(Number.NaN);
+/** The lowest patch id above `after` that any stream has received. */
+function firstAfter(after: number): number | undefined {
+  let first: number | undefined;
+  for (const version of arrivals.keys()) if (version > after && (first === undefined || version < first)) first = version;
+  return first;
+}
+
+async function collect(after: number, since: number, timeoutMs: number): Promise<ClientReply> {
+  const deadline = now() + timeoutMs;
+  const live = clients.filter((c) => c !== undefined && !c.socket.destroyed);
+  await waitFor(() => firstAfter(after) !== undefined, timeoutMs);
+  const version = firstAfter(after);
+  if (version !== undefined) await waitFor(() => arrivals.get(version)!.arrived >= live.length, Math.max(0, deadline - now()));
+  const times = version === undefined ? undefined : arrivals.get(version)!.times;
   const latencies: number[] = [];
   let missing = 0;
   for (const client of clients) {
     if (!client) continue;
-    const t = times[client.index]!;
+    const t = times?.[client.index] ?? Number.NaN;
     if (Number.isNaN(t)) missing++;
     else latencies.push(t - since);
   }
-  arrivals.delete(version);
+  for (const seen of arrivals.keys()) if (version !== undefined && seen <= version) arrivals.delete(seen);
   return { type: 'collected', version, latencies, missing, patchData: lastPatchData };
+}
+
+function tally(): ClientReply {
+  let fewest = Number.POSITIVE_INFINITY;
+  let most = 0;
+  for (const client of clients) {
+    if (!client) continue;
+    fewest = Math.min(fewest, client.patches);
+    most = Math.max(most, client.patches);
+  }
+  // Forget per-patch arrivals nobody collects (a benchmark that only counts), or they pile up.
+  arrivals.clear();
+  return { type: 'tallied', fewest: Number.isFinite(fewest) ? fewest : 0, most, newest };
 }
 
 async function closeAll(): Promise<ClientReply> {
@@ -159,6 +205,7 @@ async function closeAll(): Promise<ClientReply> {
     ),
   );
   clients = [];
+  arrivals.clear();
   return { type: 'closed' };
 }
 
@@ -166,9 +213,11 @@ process.on('message', (message: ClientCommand) => {
   const run = async (): Promise<ClientReply> => {
     switch (message.type) {
       case 'connect':
-        return connectAll(message.url, message.path, message.sdkKey, message.count);
+        return connectAll(message.urls, message.offset, message.path, message.sdkKey, message.count);
       case 'collect':
-        return collect(message.version, message.since, message.timeoutMs);
+        return collect(message.after, message.since, message.timeoutMs);
+      case 'tally':
+        return tally();
       case 'close':
         return closeAll();
     }

@@ -1,149 +1,135 @@
 /**
- * Propagation: how long a stage change takes to reach every streaming SDK client.
+ * Propagation: how long a stage change takes to reach EVERY streaming SDK client.
  *
- * For each client count, against the real server process: N raw SSE connections held by a separate
- * child process (the open-files limit is per process), then 50 stage changes via REST; for each,
- * the time from the REST response to the patch's arrival at every client. The same is measured
- * against a bare node:http SSE server writing the same payload to the same number of sockets (the
- * floor), and the server's RSS growth per connection is read from /proc/<pid>/status.
- * Timestamps on both sides are `performance.timeOrigin + performance.now()`.
+ * Sides, all running at once, their changes alternating so noise and drift hit them alike:
+ *   - replicas: three Switchyard replicas on one PostgreSQL; the N streams spread evenly over them,
+ *     stage changes sent round-robin to them (the change made on one reaches the others' streams
+ *     through the change feed: LISTEN/NOTIFY, then a read of the feed);
+ *   - sqlite:   one Switchyard on SQLite (`--sqlite no` leaves it out);
+ *   - bare:     propagation-bare.ts, a bare node:http SSE server writing one Buffer to N sockets (the
+ *     floor), sent the very payload Switchyard sent.
+ * One change at a time is in flight. Each is measured from just before its POST (the stage change,
+ * or the bare server's /broadcast) is handed to the socket, in this process, until the patch's data
+ * event has run at the last of the N streams, in the client processes (stream-clients.ts), on one
+ * clock. Both intervals include the clients' own processing. Patches are matched by their `id:`,
+ * a feed position, the same on every replica.
  *
- *   node --conditions=switchyard-source --import tsx test/bench/propagation.ts [--clients 1000,5000,10000] [--changes 50] [--heartbeat-ms 15000]
+ *   node --conditions=switchyard-source --import tsx test/bench/propagation.ts [--clients 1000,10000] [--changes 100] [--sqlite no] [--cpu-prof DIR]
  *
- * Three busy processes share the machine (server, clients, this one): figures are only meaningful
- * on an otherwise idle machine, so the load average is printed before and after.
- *
- * Targets: p99 ≤ 50 ms at 1,000 clients, ≤ 1.5× the bare broadcast, ≤ 15 KB per connection.
+ * Target: p99 (over changes) of the time until every stream has the patch, three replicas on
+ * PostgreSQL, ≤ 1.3× the bare broadcast's at the same N.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { Agent, request } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { api, NODE_SOURCE_ARGS, removeDataDir, startServerProcess } from '../support/server-process.js';
-import type { ClientCommand, ClientReply } from './propagation-clients.js';
+import { CLI_KIND, NODE_SOURCE_ARGS, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { Cleanup } from './cleanup.js';
+import { jsonPoster, type JsonPoster } from './keep-alive.js';
+import { loadAverage, ms, option, serverNodeArgs, summary, verdict } from './measure.js';
+import { benchPostgres, startReplicas } from './replicas.js';
+import { StreamClients } from './stream-clients.js';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-const COUNTS = option('clients', '1000,5000,10000').split(',').map(Number);
-const CHANGES = Number(option('changes', '50'));
-/** The server's heartbeat period (default: the server's own, 15 s). */
-const HEARTBEAT_MS = option('heartbeat-ms', '');
+const COUNTS = option('clients', '1000,10000').split(',').map(Number);
+const CHANGES = Number(option('changes', '100'));
+const WITH_SQLITE = option('sqlite', 'yes') !== 'no';
+const REPLICAS = 3;
+const TARGET_RATIO = 1.3;
 const WARMUP_CHANGES = 5;
 const WARMUP_CLIENTS = 20;
 const COLLECT_TIMEOUT_MS = 15_000;
 const ENVIRONMENT = 'development';
 const STAGES = ['10%', '20%', '30%', '40%', '50%'];
 const FLAG = 'propagation';
+/** How every server is started: quiet logs; profiled with `--cpu-prof DIR`. */
+const SERVER = { env: { LOG_LEVEL: 'warn' }, nodeArgs: serverNodeArgs() };
 
-const now = (): number => performance.timeOrigin + performance.now();
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-/** POST JSON; resolves when the response head arrives (`at`), with the body once read. */
-function post(url: string, path: string, body: unknown, token?: string): Promise<{ sent: number; at: number; status: number; body: string }> {
-  const payload = JSON.stringify(body);
-  const { hostname, port } = new URL(url);
-  const sent = now();
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const req = request({ hostname, port, path, method: 'POST', agent, headers }, (res) => {
-      const at = now();
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ sent, at, status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** The clients child process, driven by one request at a time. */
-class Clients {
-  private readonly child: ChildProcess;
-  private pending: ((reply: ClientReply) => void) | undefined;
-
-  constructor() {
-    this.child = fork(fileURLToPath(new URL('./propagation-clients.ts', import.meta.url)), [], { execArgv: NODE_SOURCE_ARGS });
-    this.child.on('message', (reply: ClientReply) => this.pending?.(reply));
-  }
-
-  run<T extends ClientReply['type']>(command: ClientCommand): Promise<Extract<ClientReply, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.pending = (reply) => {
-        this.pending = undefined;
-        if (reply.type === 'error') reject(new Error(reply.message));
-        else resolve(reply as Extract<ClientReply, { type: T }>);
-      };
-      this.child.send(command);
-    });
-  }
-
-  stop(): void {
-    this.child.disconnect();
-  }
-}
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** One side of the comparison: a server, the child process holding its streams, and its figures. */
-interface Target {
+/** One side of the comparison: where its streams go, how it makes a change, and its figures. */
+interface Side {
   name: string;
-  url: string;
+  urls: string[];
   sdkKey: string;
-  clients: Clients;
-  /** Make one change; resolves with when the request was sent, when its response came, and the version. */
-  trigger(): Promise<{ sent: number; at: number; version: number }>;
-  /** Latencies from the REST response, and from the REST request, per delivery. */
-  fromResponse: number[];
-  fromRequest: number[];
-  /** Per change: the latency of the last client to get it. */
-  lasts: number[];
-  missing: number;
-  /** The data line of the last patch the first client received. */
+  clients: StreamClients;
+  /** Server processes whose memory per stream is reported (none for the floor). */
+  pids: number[];
+  /** Make one change; resolves with when its request was sent and when its response came. */
+  trigger(): Promise<{ sent: number; at: number }>;
+  /** Feed position of the last patch collected. */
+  after: number;
+  /** The data line of the last patch received. */
   patchData: string;
+  /** Per change: the latency of the last stream to get it, from the request. */
+  lasts: number[];
+  /** Per delivery, from the request. */
+  deliveries: number[];
+  /** Per change: its response, from the request. */
+  responses: number[];
+  missing: number;
 }
 
-function target(name: string, url: string, sdkKey: string, clients: Clients, trigger: Target['trigger']): Target {
-  return { name, url, sdkKey, clients, trigger, fromResponse: [], fromRequest: [], lasts: [], missing: 0, patchData: '{}' };
+function side(name: string, urls: string[], sdkKey: string, pids: number[], trigger: Side['trigger']): Side {
+  return { name, urls, sdkKey, clients: new StreamClients(), pids, trigger, after: 0, patchData: '{}', lasts: [], deliveries: [], responses: [], missing: 0 };
 }
 
-/** One change on `t`, waited for at every client; recorded unless it is a warm-up. */
-async function change(t: Target, record: boolean): Promise<void> {
-  const { sent, at, version } = await t.trigger();
-  const reply = await t.clients.run<'collected'>({ type: 'collect', version, since: at, timeoutMs: COLLECT_TIMEOUT_MS });
-  t.patchData = reply.patchData ?? t.patchData;
+function reset(s: Side): void {
+  s.lasts = [];
+  s.deliveries = [];
+  s.responses = [];
+  s.missing = 0;
+}
+
+/** One change on `s`, waited for at every stream; recorded unless it is a warm-up. */
+async function change(s: Side, record: boolean): Promise<void> {
+  const { sent, at } = await s.trigger();
+  const got = await s.clients.collect(s.after, sent, COLLECT_TIMEOUT_MS);
+  s.after = got.version;
+  s.patchData = got.patchData ?? s.patchData;
   if (!record) return;
-  t.missing += reply.missing;
+  s.missing += got.missing;
   let last = Number.NEGATIVE_INFINITY;
-  for (const latency of reply.latencies) {
-    t.fromResponse.push(latency);
-    t.fromRequest.push(latency + at - sent);
+  for (const latency of got.latencies) {
+    s.deliveries.push(latency);
     if (latency > last) last = latency;
   }
-  t.lasts.push(last);
+  s.lasts.push(last);
+  s.responses.push(at - sent);
 }
 
-async function open(t: Target, count: number): Promise<void> {
-  const connected = await t.clients.run<'connected'>({ type: 'connect', url: t.url, path: '/api/sdk/stream', sdkKey: t.sdkKey, count });
-  if (connected.count !== count) throw new Error(`${t.name}: only ${connected.count} of ${count} streams opened (${connected.failed} failed)`);
+/** A Switchyard side: a flag and an SDK key made through `servers[0]`, changes round-robin over all. */
+async function switchyardSide(name: string, servers: ServerProcess[]): Promise<Side> {
+  const call = api(servers[0]!.url, servers[0]!.adminToken);
+  const created = await call<{ version: number }>('POST', '/api/flags', { key: FLAG, name: 'Propagation benchmark' });
+  if (created.status !== 201) throw new Error(`${name}: creating the flag: HTTP ${created.status}`);
+  const sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'bench', environment: ENVIRONMENT })).body.key;
+  const posters: JsonPoster[] = servers.map((server) => jsonPoster(server.url, server.adminToken));
+  let flagVersion = created.body.version;
+  let step = 0;
+  const s = side(name, servers.map((server) => server.url), sdkKey, servers.map((server) => server.child.pid!), async () => {
+    const poster = posters[step % posters.length]!;
+    const path = `/api/flags/${FLAG}/environments/${ENVIRONMENT}/stage`;
+    const response = await poster.post(path, { stage: STAGES[step++ % STAGES.length], version: flagVersion });
+    if (response.status !== 200) throw new Error(`${name}: stage change: HTTP ${response.status} ${response.body}`);
+    flagVersion = (JSON.parse(response.body) as { version: number }).version;
+    return response;
+  });
+  cleanup.add(() => posters.forEach((poster) => poster.close()));
+  return s;
+}
+
+/** The floor: each change is the payload `model` last received, under the next id. */
+function bareSide(url: string, model: Side): Side {
+  const poster = jsonPoster(url, undefined);
+  cleanup.add(() => poster.close());
+  let version = 0;
+  return side('bare', [url], 'none', [], async () => {
+    const v = ++version;
+    const data = model.patchData.replace(/^\{"version":\d+/, `{"version":${v}`);
+    return poster.post('/broadcast', { version: v, data });
+  });
 }
 
 async function startBare(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [...NODE_SOURCE_ARGS, fileURLToPath(new URL('./propagation-bare.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanup.add(() => child.kill('SIGTERM'));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -156,91 +142,86 @@ async function startBare(): Promise<{ url: string; child: ChildProcess }> {
   return { url, child };
 }
 
-/**
- * Both servers hold `count` streams at once (each from its own client process) and changes
- * alternate between them, so background noise and drift hit both sides alike.
- */
-async function compare(count: number, clients: { switchyard: Clients; bare: Clients }): Promise<{ switchyard: Target; bare: Target; bytesPerConnection: number }> {
-  const server = await startServerProcess({ env: { LOG_LEVEL: 'warn', ...(HEARTBEAT_MS ? { SWITCHYARD_HEARTBEAT_MS: HEARTBEAT_MS } : {}) } });
-  const floor = await startBare();
-  try {
-    const call = api(server.url, server.adminToken);
-    const created = await call<{ version: number }>('POST', '/api/flags', { key: FLAG, name: 'Propagation benchmark' });
-    let flagVersion = created.body.version;
-    const sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'bench', environment: ENVIRONMENT })).body.key;
-    const rules = await fetch(`${server.url}/api/sdk/rules`, { headers: { authorization: `Bearer ${sdkKey}` } });
-    let version = ((await rules.json()) as { version: number }).version;
-    let stage = 0;
-    const switchyard = target('switchyard', server.url, sdkKey, clients.switchyard, async () => {
-      const path = `/api/flags/${FLAG}/environments/${ENVIRONMENT}/stage`;
-      const response = await post(server.url, path, { stage: STAGES[stage++ % STAGES.length], version: flagVersion }, server.adminToken);
-      if (response.status !== 200) throw new Error(`stage change: HTTP ${response.status} ${response.body}`);
-      flagVersion = (JSON.parse(response.body) as { version: number }).version;
-      return { sent: response.sent, at: response.at, version: ++version };
-    });
-    let bareVersion = 0;
-    const bare = target('bare', floor.url, 'none', clients.bare, async () => {
-      const v = ++bareVersion;
-      // The very payload Switchyard sent, with this version.
-      const data = switchyard.patchData.replace(/^\{"version":\d+/, `{"version":${v}`);
-      const response = await post(floor.url, '/broadcast', { version: v, data });
-      return { sent: response.sent, at: response.at, version: v };
-    });
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
 
-    // Warm both servers' code paths up (and learn the payload) before the memory baseline.
-    for (const t of [switchyard, bare]) {
-      await open(t, WARMUP_CLIENTS);
-      for (let i = 0; i < WARMUP_CHANGES; i++) await change(t, false);
-      await t.clients.run({ type: 'close' });
-    }
+const totalRss = (s: Side): number => s.pids.reduce((sum, pid) => sum + rssKb(pid), 0);
 
-    const before = rssKb(server.child.pid!);
-    await open(switchyard, count);
-    const after = rssKb(server.child.pid!);
-    await open(bare, count);
-    for (let i = 0; i < WARMUP_CHANGES + CHANGES; i++) {
-      await change(switchyard, i >= WARMUP_CHANGES);
-      await change(bare, i >= WARMUP_CHANGES);
-    }
-    await switchyard.clients.run({ type: 'close' });
-    await bare.clients.run({ type: 'close' });
-    return { switchyard, bare, bytesPerConnection: ((after - before) * 1024) / count };
-  } finally {
-    floor.child.kill('SIGTERM');
-    await server.stop();
-    removeDataDir(server.dataDir);
+/** Every side holds `count` streams at once; changes alternate between the sides. */
+async function measure(count: number, sides: Side[]): Promise<Map<Side, number>> {
+  const bytesPerStream = new Map<Side, number>();
+  for (const s of sides) {
+    const before = totalRss(s);
+    await s.clients.connect(s.urls, s.sdkKey, count);
+    if (s.pids.length > 0) bytesPerStream.set(s, ((totalRss(s) - before) * 1024) / count);
+    reset(s);
   }
+  for (let i = 0; i < WARMUP_CHANGES + CHANGES; i++) {
+    for (const s of sides) await change(s, i >= WARMUP_CHANGES);
+  }
+  for (const s of sides) await s.clients.close();
+  return bytesPerStream;
 }
 
-function summary(values: number[]): { p50: number; p99: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+function report(count: number, sides: Side[], bytesPerStream: Map<Side, number>): void {
+  const floor = sides.find((s) => s.name === 'bare')!;
+  const floorLast = summary(floor.lasts);
+  console.log(`\n${count} streams (${CHANGES} changes per side)`);
+  console.log('  until EVERY stream has the patch, from the request — p50 / p99 over changes');
+  for (const s of sides) {
+    const last = summary(s.lasts);
+    const ratio = s === floor ? '' : `   p99 ${(last.p99 / floorLast.p99).toFixed(2)}× the bare broadcast`;
+    console.log(`    ${s.name.padEnd(8)} p50 ${ms(last.p50).padStart(9)}, p99 ${ms(last.p99).padStart(9)}, max ${ms(last.max).padStart(9)}${ratio}`);
+  }
+  console.log('  per delivery (every stream, every change), from the request — p50 / p99');
+  for (const s of sides) {
+    const delivery = summary(s.deliveries);
+    console.log(`    ${s.name.padEnd(8)} p50 ${ms(delivery.p50).padStart(9)}, p99 ${ms(delivery.p99).padStart(9)}`);
+  }
+  console.log('  response to the request (stage change, or /broadcast) — p50 / p99');
+  for (const s of sides) {
+    const response = summary(s.responses);
+    console.log(`    ${s.name.padEnd(8)} p50 ${ms(response.p50).padStart(9)}, p99 ${ms(response.p99).padStart(9)}`);
+  }
+  for (const [s, bytes] of bytesPerStream) console.log(`  ${s.name} server memory: ${(bytes / 1024).toFixed(1)} KB per stream (VmRSS growth while connecting, all its processes)`);
+  for (const s of sides) if (s.missing > 0) console.log(`  MISSING deliveries (${s.name}): ${s.missing}`);
+  const replicas = sides.find((s) => s.name === 'replicas')!;
+  const ratio = summary(replicas.lasts).p99 / floorLast.p99;
+  verdict(`replicas p99 ${ratio.toFixed(2)}× the bare broadcast at ${count} streams (target ≤ ${TARGET_RATIO}×)`, ratio <= TARGET_RATIO && replicas.missing === 0);
 }
 
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
+const cleanup = new Cleanup();
 
-const clients = { switchyard: new Clients(), bare: new Clients() };
 try {
-  console.log(`propagation: ${CHANGES} stage changes per client count; time until the patch is at each client, p50 / p99 over all deliveries`);
-  console.log('(from the REST response — negative when the patch beats the response — and from the REST request)');
-  console.log(`load average before: ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n`);
-  for (const count of COUNTS) {
-    const { switchyard, bare, bytesPerConnection } = await compare(count, clients);
-    const sy = { response: summary(switchyard.fromResponse), request: summary(switchyard.fromRequest), last: summary(switchyard.lasts) };
-    const floor = { response: summary(bare.fromResponse), request: summary(bare.fromRequest), last: summary(bare.lasts) };
-    console.log(
-      `${String(count).padStart(6)} clients\n` +
-        `  from REST response: switchyard p50 ${ms(sy.response.p50)}, p99 ${ms(sy.response.p99)}  |  bare p50 ${ms(floor.response.p50)}, p99 ${ms(floor.response.p99)}  |  p99 ratio ${(sy.response.p99 / floor.response.p99).toFixed(2)}×\n` +
-        `  from REST request:  switchyard p50 ${ms(sy.request.p50)}, p99 ${ms(sy.request.p99)}  |  bare p50 ${ms(floor.request.p50)}, p99 ${ms(floor.request.p99)}  |  p99 ratio ${(sy.request.p99 / floor.request.p99).toFixed(2)}×\n` +
-        `  last client of each change (from response): switchyard p50 ${ms(sy.last.p50)}, p99 ${ms(sy.last.p99)}  |  bare p50 ${ms(floor.last.p50)}, p99 ${ms(floor.last.p99)}\n` +
-        `  server memory ${(bytesPerConnection / 1024).toFixed(1)} KB per connection (VmRSS delta / ${count})` +
-        (switchyard.missing + bare.missing > 0 ? `\n  MISSING deliveries: switchyard ${switchyard.missing}, bare ${bare.missing}` : ''),
-    );
+  console.log('propagation: a stage change until every SDK stream has its patch (see the header of test/bench/propagation.ts)');
+  console.log(`server: ${CLI_KIND}`);
+  console.log(`load average before: ${loadAverage()}`);
+  const postgres = await benchPostgres();
+  cleanup.add(() => postgres.stop());
+  console.log(`database: ${postgres.description}`);
+
+  const replicas = await startReplicas('bench_propagation', REPLICAS, SERVER);
+  cleanup.add(() => replicas.stop());
+  const sides = [await switchyardSide('replicas', replicas.servers)];
+  if (WITH_SQLITE) {
+    const sqlite = await startServerProcess(SERVER);
+    cleanup.add(() => sqlite.stop().then(() => removeDataDir(sqlite.dataDir)));
+    sides.push(await switchyardSide('sqlite', [sqlite]));
   }
-  console.log(`\nload average after: ${loadavg().map((n) => n.toFixed(2)).join(' ')}`);
-  console.log('targets: p99 ≤ 50 ms at 1,000 clients, ≤ 1.5× the bare broadcast, ≤ 15 KB per connection');
+  const bare = await startBare();
+  sides.push(bareSide(bare.url, sides[0]!));
+  for (const s of sides) cleanup.add(() => s.clients.stop());
+
+  // Warm every code path up, and learn the payload the floor must send, before any figure.
+  for (const s of sides) {
+    await s.clients.connect(s.urls, s.sdkKey, WARMUP_CLIENTS);
+    for (let i = 0; i < WARMUP_CHANGES; i++) await change(s, false);
+    await s.clients.close();
+  }
+  for (const count of COUNTS) report(count, sides, await measure(count, sides));
+  console.log(`\nload average after: ${loadAverage()}`);
 } finally {
-  clients.switchyard.stop();
-  clients.bare.stop();
-  agent.destroy();
+  await cleanup.run();
 }

@@ -12,29 +12,43 @@ export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef0123';
 // tsx's loader by absolute URL, so it also works from a working directory outside the repository.
 export const NODE_SOURCE_ARGS = ['--conditions=switchyard-source', '--import', pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href];
 
+/**
+ * The newest modification time among the files `pnpm build` compiles under `dir`: tests and
+ * src/testing/ are left out as the build configurations leave them out, so editing a test does not
+ * make the build look stale.
+ */
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'testing') newest = Math.max(newest, newestMtime(path));
+    } else if (!entry.name.endsWith('.test.ts')) {
+      newest = Math.max(newest, statSync(path).mtimeMs);
+    }
   }
   return newest;
 }
 
-/**
- * How to run the `switchyard` CLI: the built one when `pnpm build` output is newer than every
- * source file (as in `pnpm test`, which builds first; it starts in a fraction of tsx's time),
- * else from source.
- */
-export const CLI_ARGS: readonly string[] = (() => {
-  const built = join(ROOT, 'server/dist/cli.js');
+const CLI_BUILT = join(ROOT, 'server/dist/cli.js');
+
+/** Whether `pnpm build` output is newer than every source file it was built from. */
+function buildIsFresh(): boolean {
   const sdkBuilt = join(ROOT, 'sdk/dist/index.js');
-  if (existsSync(built) && existsSync(sdkBuilt)) {
-    const sources = Math.max(newestMtime(join(ROOT, 'server/src')), newestMtime(join(ROOT, 'sdk/src')));
-    if (Math.min(statSync(built).mtimeMs, statSync(sdkBuilt).mtimeMs) > sources) return [built];
-  }
-  return [...NODE_SOURCE_ARGS, CLI_SOURCE];
-})();
+  if (!existsSync(CLI_BUILT) || !existsSync(sdkBuilt)) return false;
+  const sources = Math.max(newestMtime(join(ROOT, 'server/src')), newestMtime(join(ROOT, 'sdk/src')));
+  return Math.min(statSync(CLI_BUILT).mtimeMs, statSync(sdkBuilt).mtimeMs) > sources;
+}
+
+/**
+ * How to run the `switchyard` CLI and server: the built one when `pnpm build` output is newer than
+ * every source file (as in `pnpm test`, which builds first; it starts in a fraction of tsx's time
+ * and runs without the loader's overhead), else from source. Decided once, at import.
+ */
+export const CLI_ARGS: readonly string[] = buildIsFresh() ? [CLI_BUILT] : [...NODE_SOURCE_ARGS, CLI_SOURCE];
+
+/** Which of the two CLI_ARGS runs, for benchmarks to print beside their figures. */
+export const CLI_KIND: string = CLI_ARGS[0] === CLI_BUILT ? 'built (node server/dist/cli.js)' : 'from TypeScript source through tsx (no fresh `pnpm build`)';
 
 export interface ServerProcess {
   url: string;
@@ -61,12 +75,12 @@ export interface StartOptions {
 }
 
 /**
- * Start the real server (`switchyard serve`) as a child process on a free port (or `port`), with a
- * temporary data directory and a known admin token; resolves once it listens.
+ * Start the real server (`switchyard serve`, see CLI_ARGS) as a child process on a free port (or
+ * `port`), with a temporary data directory and a known admin token; resolves once it listens.
  */
 export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...NODE_SOURCE_ARGS, CLI_SOURCE, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI_ARGS, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +88,11 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      // Nobody would ever stop a server whose start failed: it must not outlive the caller.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const m = /Switchyard listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
