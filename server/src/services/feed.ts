@@ -64,7 +64,7 @@ export class FeedFollower {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.unsubscribe = this.w.db.onFeed(() => this.wake());
+    this.unsubscribe = this.w.db.onFeed((entry) => this.wake(entry));
     await this.restart();
     this.timer = setInterval(() => this.wake(), this.options.pollMs ?? DEFAULT_POLL_MS);
     this.timer.unref();
@@ -83,10 +83,32 @@ export class FeedFollower {
     return this.started && this.healthy;
   }
 
-  /** Read new entries soon; calls during a read coalesce into one more round. */
-  wake(): void {
+  /**
+   * Read new entries soon; calls during a read coalesce into one more round. A wake-up carrying
+   * the very next entry (PostgreSQL sends small ones with the notification, in commit order) is
+   * applied as it is, with no read; anything else — a gap, a read under way — reads the feed.
+   */
+  wake(entry?: FeedEntry): void {
     if (!this.started) return;
+    if (entry !== undefined && this.reading === null) {
+      if (entry.seq <= this.position) return;
+      if (entry.seq === this.position + 1) return this.apply([entry]);
+    }
     void this.catchUp();
+  }
+
+  private apply(entries: readonly FeedEntry[]): void {
+    for (const entry of entries) {
+      for (const listener of this.listeners) {
+        try {
+          listener.onEntry?.(entry);
+        } catch (error) {
+          this.options.log?.(`change feed: a listener failed on entry ${entry.seq}`, error);
+        }
+      }
+      this.position = entry.seq;
+    }
+    this.release();
   }
 
   catchUp(): Promise<void> {
@@ -179,17 +201,7 @@ export class FeedFollower {
         await this.restart();
         return;
       }
-      for (const entry of entries) {
-        for (const listener of this.listeners) {
-          try {
-            listener.onEntry?.(entry);
-          } catch (error) {
-            this.options.log?.(`change feed: a listener failed on entry ${entry.seq}`, error);
-          }
-        }
-        this.position = entry.seq;
-      }
-      this.release();
+      this.apply(entries);
       if (entries.length < batch) return;
     }
   }

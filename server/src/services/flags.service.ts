@@ -122,9 +122,19 @@ export class FlagsService {
     return this.w.write(ctx, (tx, at) => this.changeIn(tx, at, ctx, key, expected, options, (flag) => mutate(flag, tx)));
   }
 
-  /** The segments a flag's targeting refers to must exist (and stay, until this transaction ends). */
-  private async segmentsOf(tx: Tx, flag: Pick<Flag, 'environments'>): Promise<Set<string>> {
-    return this.w.repos.segments.existing(tx, segmentReferences(flag));
+  /**
+   * Which of the segments `after` refers to exist. Those `before` already referred to do: a segment
+   * in use cannot be deleted. The new ones are looked up — and locked against deletion until this
+   * transaction ends.
+   */
+  private async segmentsOf(tx: Tx, before: Pick<Flag, 'environments'>, after: Pick<Flag, 'environments'>): Promise<Set<string>> {
+    const inUse = segmentReferences(before);
+    const wanted = segmentReferences(after);
+    const known = new Set([...wanted].filter((key) => inUse.has(key)));
+    const added = [...wanted].filter((key) => !inUse.has(key));
+    if (added.length === 0) return known;
+    for (const key of await this.w.repos.segments.existing(tx, added)) known.add(key);
+    return known;
   }
 
   async updateMeta(key: string, expected: number | undefined, patch: FlagMetaPatch, ctx: AuditContext): Promise<Managed<Flag>> {
@@ -134,7 +144,7 @@ export class FlagsService {
       if (patch.tags) next.tags = [...new Set(patch.tags)];
       if (patch.variations) {
         assertNoProblems(variationProblems(next, 'body.variations'));
-        const segments = await this.segmentsOf(tx, next);
+        const segments = await this.segmentsOf(tx, flag, next);
         assertNoProblems(flagProblems(next, segments).map((p) => ({ ...p, message: `${p.message} (after changing variations)` })));
       }
       return next;
@@ -146,7 +156,7 @@ export class FlagsService {
       const next: FlagEnvironment = { ...configIn(flag, environment), ...definedOnly(patch) };
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
-      const segments = await this.segmentsOf(tx, { environments: { [environment]: next } });
+      const segments = await this.segmentsOf(tx, flag, { environments: { [environment]: next } });
       assertNoProblems(configProblems(next, new Set(flag.variations.map((v) => v.key)), segments, 'body'));
       return { ...flag, environments: { ...flag.environments, [environment]: next } };
     });
@@ -160,7 +170,8 @@ export class FlagsService {
     const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
     return this.change(key, expected, ctx, options, async (flag, tx) => {
       const current = configIn(flag, environment);
-      if (stage !== 'off' && stage !== 'kill' && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
+      const needsDogfood = stage !== 'off' && stage !== 'kill' && !segmentReferences(flag).has(DOGFOOD_SEGMENT);
+      if (needsDogfood && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
         throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
       }
       const release = releaseVariation(flag, current, variation);
@@ -214,7 +225,7 @@ export class FlagsService {
         const environments: Record<string, FlagEnvironment> = {};
         for (const env of environmentKeys) environments[env] = snapshot.environments[env] ?? before?.environments[env] ?? defaultFlagEnvironment(key, snapshot.variations, snapshot.type);
         const restored = { ...snapshot, key, environments };
-        assertNoProblems(flagProblems(restored, await this.segmentsOf(tx, restored)));
+        assertNoProblems(flagProblems(restored, await this.segmentsOf(tx, before ?? { environments: {} }, restored)));
         if (before) {
           after = stampNext(restored, before, ctx.actor, at);
           if (!(await repos.flags.update(tx, after, before.version, changedConfigs(before, after)))) throw new RowMoved(`flag "${key}"`);

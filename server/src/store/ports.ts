@@ -41,8 +41,12 @@ export interface Database {
   peek<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Throws when the database cannot be reached. */
   ping(): Promise<void>;
-  /** Wake-ups when the change feed may have new entries (after a local commit, or a NOTIFY). */
-  onFeed(listener: () => void): () => void;
+  /**
+   * Wake-ups when the change feed may have new entries (after a local commit, or a NOTIFY). A
+   * wake-up may carry the committed entry itself (PostgreSQL sends small ones with the
+   * notification): a follower may apply it if it is the next position, and reads the feed otherwise.
+   */
+  onFeed(listener: (entry?: FeedEntry) => void): () => void;
   /** Whether this process may run once-only work (release runner, Git sync) now. */
   readonly leadership: Leadership;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
 import type { Database, Repositories, Tx } from '../ports.js';
 import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, type Namespace, type PgDb, type PoolOptions } from './connection.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
@@ -92,7 +93,7 @@ export class PostgresDatabase implements Database {
     await this.pool.query('select 1');
   }
 
-  onFeed(listener: () => void): () => void {
+  onFeed(listener: (entry?: FeedEntry) => void): () => void {
     this.feed.on('feed', listener);
     if (!this.listening) void this.listen();
     return () => this.feed.off('feed', listener);
@@ -112,7 +113,7 @@ export class PostgresDatabase implements Database {
       });
       try {
         await client.connect();
-        client.on('notification', () => this.feed.emit('feed'));
+        client.on('notification', (message) => this.feed.emit('feed', entryOf(message.payload)));
         await client.query(`LISTEN "${this.namespace.channel}"`);
         this.listener = client;
         this.reconnects = 0;
@@ -133,6 +134,17 @@ export class PostgresDatabase implements Database {
     await this.leadership.stop();
     await this.listener?.end().catch(() => {});
     await this.pool.end();
+  }
+}
+
+/** `<seq>` alone, or `<seq> <entry JSON>` when the entry was small enough to travel with it. */
+function entryOf(payload: string | undefined): FeedEntry | undefined {
+  const space = payload?.indexOf(' ') ?? -1;
+  if (!payload || space < 0) return undefined;
+  try {
+    return { seq: Number(payload.slice(0, space)), ...(JSON.parse(payload.slice(space + 1)) as NewFeedEntry) };
+  } catch {
+    return undefined; // a follower reads the feed instead
   }
 }
 

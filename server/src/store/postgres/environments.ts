@@ -64,21 +64,26 @@ export const postgresAudit: AuditRepository = {
   },
 };
 
+/** NOTIFY payloads are limited to 8,000 bytes: larger entries send their position alone. */
+const NOTIFY_ENTRY_MAX = 7900;
+
 /**
  * Positions come from the single `change_feed_head` row: incrementing it locks the row until the
  * transaction ends, so positions are handed out in commit order and a rollback leaves no gap. The
  * append is the last statement before commit, keeping that lock short. NOTIFY is delivered at
- * commit, and only then: a follower woken by it always finds the entry.
+ * commit, and only then, in commit order: it carries the entry when it is small, so followers need
+ * not read it back; a follower that missed one reads the feed.
  */
 export function postgresFeed(channel: string): FeedRepository {
   return {
     async append(tx, entry) {
       const touched = touchedEnvironments(entry);
+      const json = JSON.stringify(entry);
       const result = await conn(tx).execute<{ seq: string }>(sql`
         with head as (update ${changeFeedHead} set seq = seq + 1 where id = 1 returning seq),
-        entry as (insert into ${changeFeed} (seq, at, entry) select seq, ${entry.at}, ${JSON.stringify(entry)} from head returning seq),
+        entry as (insert into ${changeFeed} (seq, at, entry) select seq, ${entry.at}, ${json} from head returning seq),
         versions as (update ${environments} set version = (select seq from head) where key = any(${sql.param(touched)}::text[]) returning 1)
-        select seq, pg_notify(${channel}, seq::text) from entry`);
+        select seq, pg_notify(${channel}, seq::text || ${Buffer.byteLength(json) <= NOTIFY_ENTRY_MAX ? ` ${json}` : ''}) from entry`);
       return Number(result.rows[0]!.seq);
     },
 

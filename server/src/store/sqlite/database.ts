@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { FeedEntry } from '../../domain/feed.js';
 import type { Database, Leadership, Repositories, Tx } from '../ports.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { asTx, createDb, migrate, type Db } from './connection.js';
@@ -197,7 +198,7 @@ export class SqliteDatabase implements Database {
     await this.read(async () => void this.db.$client.prepare('select 1').get());
   }
 
-  onFeed(listener: () => void): () => void {
+  onFeed(listener: (entry?: FeedEntry) => void): () => void {
     this.feed.on('feed', listener);
     return () => this.feed.off('feed', listener);
   }
