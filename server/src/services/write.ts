@@ -1,7 +1,7 @@
 import { auditEntries, type AuditContext, type AuditEntry, type AuditWrite } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import type { Revocation } from '../domain/credentials.js';
-import { feedWrite, type SdkPatch } from '../domain/feed.js';
+import { feedWrite, type NewFeedEntry, type SdkPatch } from '../domain/feed.js';
 import type { WebhookMessage } from '../domain/releases/webhooks.js';
 import { mergePatches } from '../domain/ruleset.js';
 import type { Database, Repositories, Tx } from '../store/ports.js';
@@ -82,13 +82,14 @@ export class Writes {
   async writeAudited<T>(ctx: AuditContext, fn: (tx: Tx, at: number) => Promise<WriteResult<T>>): Promise<{ value: T; audit: AuditEntry[] }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const done = await this.db.transaction(async (tx) => {
+        const done = await this.db.transactionWithFeed(async (tx) => {
           const at = this.now();
           const { value, change } = await fn(tx, at);
-          return { value, ...(await this.record(tx, change, ctx, at)) };
+          const { audit, feed } = await this.record(tx, change, ctx, at);
+          return { value: { value, audit }, ...(feed ? { feed } : {}) };
         });
         if (done.position !== undefined) await this.applied(done.position);
-        return { value: done.value, audit: done.audit };
+        return done.value;
       } catch (error) {
         if (!(error instanceof RowMoved)) throw error;
         if (attempt >= MAX_ATTEMPTS) throw new AppError('conflict', `${error.message} again and again (too many concurrent changes); retry`);
@@ -97,10 +98,11 @@ export class Writes {
   }
 
   /**
-   * The end of every write: audit entries, webhook deliveries, then the change-feed entry. A change
-   * that records nothing (no audit entry, nothing for SDKs or revocations) leaves no feed entry.
+   * The end of every write: audit entries, webhook deliveries, then the change-feed entry (appended
+   * as the transaction commits). A change that records nothing (no audit entry, nothing for SDKs or
+   * revocations) leaves no feed entry.
    */
-  async record(tx: Tx, change: Change, ctx: AuditContext, at: number): Promise<{ audit: AuditEntry[]; position?: number }> {
+  private async record(tx: Tx, change: Change, ctx: AuditContext, at: number): Promise<{ audit: AuditEntry[]; feed?: NewFeedEntry }> {
     const { repos } = this.db;
     if (change.audit.length === 0 && Object.keys(change.sdk ?? {}).length === 0 && (change.revoked ?? []).length === 0) return { audit: [] };
     const audit = await repos.audit.append(tx, auditEntries(change.audit, ctx, at));
@@ -108,8 +110,7 @@ export class Writes {
     for (const message of change.webhooks?.(audit) ?? []) {
       if ((await repos.webhooks.enqueue(tx, message, at)) > 0) deliveries = true;
     }
-    const position = await repos.feed.append(tx, { at, writes: audit.map(feedWrite), sdk: change.sdk ?? {}, revoked: change.revoked ?? [], deliveries });
-    return { audit, position };
+    return { audit, feed: { at, writes: audit.map(feedWrite), sdk: change.sdk ?? {}, revoked: change.revoked ?? [], deliveries } };
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

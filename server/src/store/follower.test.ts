@@ -6,7 +6,8 @@ import { openPostgres } from './postgres/database.js';
 import { bootstrap } from '../services/bootstrap.js';
 import { createServices, type Services } from '../services/index.js';
 
-const ctx = { actor: 'feed-test', source: 'api' as const };
+// Quotes, a backslash and non-ASCII: the PostgreSQL append inlines the entry as an escaped literal.
+const ctx = { actor: `feed-test o'brien \\ "quoted" ✓`, source: 'api' as const };
 
 describe.each(DIALECTS)('the change feed follower on %s', (dialect) => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -51,6 +52,7 @@ describe.each(DIALECTS)('the change feed follower on %s', (dialect) => {
     const stored = await readerDb.read((tx) => readerDb.repos.feed.after(tx, from, 100));
     expect(stored).toHaveLength(3);
     expect(JSON.stringify(stored[1]).length).toBeGreaterThan(8000);
+    expect(stored.map((e) => e.writes[0]!.actor)).toEqual([ctx.actor, ctx.actor, ctx.actor]);
     expect(seen.filter((e) => e.seq > from)).toEqual(stored);
   });
 

@@ -32,6 +32,13 @@ export interface Database {
    * (PostgreSQL retries serialization failures and deadlocks), so it must do no I/O but through `tx`.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * The write path's transaction: `transaction`, ending with the change-feed entry `fn` returns (if
+   * any) appended as it commits — on PostgreSQL in the same round trip as COMMIT, so the feed's head
+   * row, which every write takes last, is held only while the database commits. Resolves with the
+   * entry's position.
+   */
+  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }>;
   /** Run `fn` against one consistent, read-only view of the database. */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**

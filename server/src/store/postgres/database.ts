@@ -2,9 +2,11 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
 import type { Database, Repositories, Tx } from '../ports.js';
-import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, type Namespace, type PgDb, type PoolOptions } from './connection.js';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, type Conn, type Namespace, type PgDb, type PoolOptions } from './connection.js';
+import * as schema from './schema.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
-import { postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
+import { feedAppend, postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
 import { postgresFlags, postgresSegments } from './flags.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { postgresMetrics, postgresPlans, postgresWebhooks } from './releases.js';
@@ -41,6 +43,7 @@ export class PostgresDatabase implements Database {
   private listening = false;
   private closed = false;
   private reconnects = 0;
+  private readonly clientDbs = new WeakMap<pg.PoolClient, Conn>();
 
   constructor(
     readonly db: PgDb,
@@ -77,6 +80,43 @@ export class PostgresDatabase implements Database {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
       }
     }
+  }
+
+  /**
+   * BEGIN, `fn`, then the feed append and COMMIT sent together (one simple-protocol query): the
+   * feed's head row, locked by the append, is released by the same round trip that took it.
+   */
+  async transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('begin');
+        const { value, feed } = await fn(asTx(this.onClient(client)));
+        if (!feed) {
+          await client.query('commit');
+          return { value };
+        }
+        const results = (await client.query(`${feedAppend(this.namespace.channel, feed)};\ncommit`)) as unknown as pg.QueryResult<{ seq: string }>[];
+        return { value, position: Number(results[0]!.rows[0]!.seq) };
+      } catch (error) {
+        await client.query('rollback').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
+      } finally {
+        // A connection that could not even roll back is discarded, not reused.
+        client.release(broken);
+      }
+    }
+  }
+
+  /** Drizzle on one pooled connection (kept with it: building one per transaction costs). */
+  private onClient(client: pg.PoolClient): Conn {
+    let db = this.clientDbs.get(client);
+    if (!db) {
+      db = drizzle({ client, schema });
+      this.clientDbs.set(client, db);
+    }
+    return db;
   }
 
   /** A snapshot: every statement in `fn` sees the same committed state. */

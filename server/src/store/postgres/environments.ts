@@ -1,5 +1,7 @@
 import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
+import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
+import type { NewFeedEntry } from '../../domain/feed.js';
 import { onViolation } from '../constraints.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
 import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
@@ -68,6 +70,22 @@ export const postgresAudit: AuditRepository = {
 const NOTIFY_ENTRY_MAX = 7900;
 
 /**
+ * The append as one statement with its values inlined (escaped as literals), returning `seq`:
+ * without parameters it can travel with COMMIT in one simple-protocol round trip (database.ts).
+ */
+export function feedAppend(channel: string, entry: NewFeedEntry): string {
+  if (!Number.isSafeInteger(entry.at)) throw new Error(`feed entry time is not an integer: ${entry.at}`);
+  const json = JSON.stringify(entry);
+  const touched = touchedEnvironments(entry);
+  const notice = Buffer.byteLength(json) <= NOTIFY_ENTRY_MAX ? `seq::text || ${pg.escapeLiteral(` ${json}`)}` : 'seq::text';
+  return `with head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
+    entry as (insert into change_feed (seq, at, entry) select seq, ${entry.at}, ${pg.escapeLiteral(json)} from head returning seq)${
+      touched.length > 0 ? `,\n    versions as (update environments set version = (select seq from head) where key in (${touched.map((key) => pg.escapeLiteral(key)).join(', ')}) returning 1)` : ''
+    }
+    select seq, pg_notify(${pg.escapeLiteral(channel)}, ${notice}) from entry`;
+}
+
+/**
  * Positions come from the single `change_feed_head` row: incrementing it locks the row until the
  * transaction ends, so positions are handed out in commit order and a rollback leaves no gap. The
  * append is the last statement before commit, keeping that lock short. NOTIFY is delivered at
@@ -77,13 +95,7 @@ const NOTIFY_ENTRY_MAX = 7900;
 export function postgresFeed(channel: string): FeedRepository {
   return {
     async append(tx, entry) {
-      const touched = touchedEnvironments(entry);
-      const json = JSON.stringify(entry);
-      const result = await conn(tx).execute<{ seq: string }>(sql`
-        with head as (update ${changeFeedHead} set seq = seq + 1 where id = 1 returning seq),
-        entry as (insert into ${changeFeed} (seq, at, entry) select seq, ${entry.at}, ${json} from head returning seq),
-        versions as (update ${environments} set version = (select seq from head) where key = any(${sql.param(touched)}::text[]) returning 1)
-        select seq, pg_notify(${channel}, seq::text || ${Buffer.byteLength(json) <= NOTIFY_ENTRY_MAX ? ` ${json}` : ''}) from entry`);
+      const result = await conn(tx).execute<{ seq: string }>(sql.raw(feedAppend(channel, entry)));
       return Number(result.rows[0]!.seq);
     },
 

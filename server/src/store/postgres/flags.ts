@@ -28,11 +28,13 @@ async function writeConfigs(c: Conn, key: string, configs: Record<string, FlagEn
       on conflict (flag_id, environment_id) do update set config = excluded.config
       returning 1)
     select count(*) as n from written`);
-  if (Number(written.rows[0]?.n) !== wanted) {
-    const known = new Set((await c.select({ key: environments.key }).from(environments)).map((e) => e.key));
-    const unknown = Object.keys(configs).find((env) => !known.has(env)) ?? Object.keys(configs)[0]!;
-    throw AppError.invalid(`environments.${unknown}`, `unknown environment "${unknown}"`);
-  }
+  if (Number(written.rows[0]?.n) !== wanted) await unknownEnvironment(c, configs);
+}
+
+async function unknownEnvironment(c: Conn, configs: Record<string, FlagEnvironment>): Promise<never> {
+  const known = new Set((await c.select({ key: environments.key }).from(environments)).map((e) => e.key));
+  const unknown = Object.keys(configs).find((env) => !known.has(env)) ?? Object.keys(configs)[0]!;
+  throw AppError.invalid(`environments.${unknown}`, `unknown environment "${unknown}"`);
 }
 
 async function setManaged(c: Conn, table: typeof flags | typeof segments, source: string | null, keys: readonly string[]): Promise<void> {
@@ -58,11 +60,29 @@ export const postgresFlags: FlagRepository = {
     await writeConfigs(c, flag.key, flag.environments);
   },
 
+  // One statement (one round trip) for the flag row and its changed configurations.
   async update(tx, flag, expectedVersion, configs) {
     const c = conn(tx);
-    const updated = await c.update(flags).set(flagColumns(flag)).where(and(eq(flags.key, flag.key), eq(flags.version, expectedVersion))).returning({ id: flags.id });
-    if (updated.length === 0) return false;
-    await writeConfigs(c, flag.key, configs);
+    const wanted = Object.keys(configs).length;
+    if (wanted === 0) {
+      const updated = await c.update(flags).set(flagColumns(flag)).where(and(eq(flags.key, flag.key), eq(flags.version, expectedVersion))).returning({ id: flags.id });
+      return updated.length === 1;
+    }
+    const set = sql.join(
+      Object.entries(flagColumns(flag)).map(([column, value]) => sql`${sql.identifier(flags[column as keyof ReturnType<typeof flagColumns>].name)} = ${sql.param(value, flags[column as keyof ReturnType<typeof flagColumns>])}`),
+      sql`, `,
+    );
+    const result = await c.execute<{ updated: string; written: string }>(sql`
+      with f as (update ${flags} set ${set} where key = ${flag.key} and version = ${expectedVersion} returning id),
+      written as (
+        insert into ${flagEnvironments} (flag_id, environment_id, config)
+        select f.id, e.id, c.value from f, jsonb_each(${JSON.stringify(configs)}::jsonb) c join ${environments} e on e.key = c.key
+        on conflict (flag_id, environment_id) do update set config = excluded.config
+        returning 1)
+      select (select count(*) from f) as updated, (select count(*) from written) as written`);
+    const row = result.rows[0]!;
+    if (Number(row.updated) === 0) return false;
+    if (Number(row.written) !== wanted) await unknownEnvironment(c, configs);
     return true;
   },
 

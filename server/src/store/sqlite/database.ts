@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { FeedEntry } from '../../domain/feed.js';
+import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
 import type { Database, Leadership, Repositories, Tx } from '../ports.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { asTx, createDb, migrate, type Db } from './connection.js';
@@ -123,6 +123,13 @@ export class SqliteDatabase implements Database {
       // The first of a batch asks for the connection one turn of the event loop later, so writes
       // arriving together share a COMMIT; whoever is queued when it gets the connection, runs.
       if (first) setImmediate(() => void this.runGroup());
+    });
+  }
+
+  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }> {
+    return this.transaction(async (tx) => {
+      const { value, feed } = await fn(tx);
+      return feed ? { value, position: await this.feedRepository.append(tx, feed) } : { value };
     });
   }
 
