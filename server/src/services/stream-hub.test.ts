@@ -168,18 +168,57 @@ describe('StreamHub', () => {
   it('writes a change to many streams a bounded number per turn, every stream in publish order', async () => {
     const hub = new StreamHub({ writesPerTurn: 2 });
     const clients = [1, 2, 3, 4, 5].map(() => connect(hub, 1, 1));
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
     hub.publish(change(2));
-    hub.publish(change(3));
     // Nothing in the publisher's turn (the write answers first), then two streams per turn.
-    expect(clients.map((c) => c.sink.ids().length)).toEqual([0, 0, 0, 0, 0]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(clients.map((c) => c.sink.ids().length)).toEqual([1, 1, 0, 0, 0]);
-    // 10 writes, 2 per turn: done within five turns of the event loop.
-    for (let turn = 0; turn < 4; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(clients.map((c) => c.sink.ids())).toEqual([[], [], [], [], []]);
+    await turn();
+    expect(clients.map((c) => c.sink.ids())).toEqual([[2], [2], [], [], []]);
+    // A change during the round: streams not yet written get both in one write; the others catch up after.
+    hub.publish(change(3));
+    for (let i = 0; i < 4; i++) await turn();
     for (const c of clients) expect(c.sink.ids()).toEqual([2, 3]);
-    // A client connecting meanwhile gets the change from the log, not twice.
+    expect(clients.map((c) => c.sink.chunks.length)).toEqual([2, 2, 1, 1, 1]);
+    // A client connecting meanwhile gets the changes from the log, not twice.
     const late = connect(hub, 1, 1);
     expect(late.sink.ids()).toEqual([2, 3]);
+    await turn();
+    expect(late.sink.ids()).toEqual([2, 3]);
+  });
+
+  it('sends a burst of changes to each stream in one write, the same Buffer for all', async () => {
+    const hub = new StreamHub();
+    const clients = Array.from({ length: 20 }, () => connect(hub, 1, 1));
+    for (let v = 2; v <= 5; v++) hub.publish(change(v));
+    await drained();
+    for (const c of clients) {
+      expect(c.sink.chunks).toHaveLength(1);
+      expect(c.sink.ids()).toEqual([2, 3, 4, 5]);
+    }
+    expect(new Set(clients.map((c) => c.sink.chunks[0])).size).toBe(1);
+  });
+
+  it('yields to other work once a turn has written for turnMs', async () => {
+    const hub = new StreamHub({ turnMs: 0 });
+    const clients = Array.from({ length: 100 }, () => connect(hub, 1, 1));
+    hub.publish(change(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    const written = clients.filter((c) => c.sink.chunks.length > 0).length;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(100);
+    await drained();
+    await drained();
+    expect(clients.every((c) => c.sink.ids().join() === '2')).toBe(true);
+  });
+
+  it('drops a stream owed more changes than the log holds (it reconnects and reloads)', async () => {
+    const hub = new StreamHub({ changeLogSize: 2 });
+    const behind = connect(hub, 1, 1);
+    for (let v = 2; v <= 5; v++) hub.publish(change(v));
+    await drained();
+    expect(behind.sink.destroyed).toBe(true);
+    expect(behind.sink.ids()).toEqual([]);
+    expect(hub.dropped).toBe(1);
   });
 
   it('brings an old snapshot up to date with the changes published since it was read', () => {

@@ -28,13 +28,20 @@ export interface StreamHubOptions {
   maxBacklogBytes?: number;
   /** Heartbeat comment period; 0 disables the hub's own timer (tests call `heartbeat()`). */
   heartbeatMs?: number;
-  /** Streams written per turn of the event loop: a change to 10,000 streams never stalls requests for long. */
+  /**
+   * Streams written per turn of the event loop, at most — and at most `turnMs` of writing: a change
+   * to 10,000 streams never stalls requests for long.
+   */
   writesPerTurn?: number;
+  turnMs?: number;
 }
 
 export const DEFAULT_CHANGE_LOG_SIZE = 1000;
 export const DEFAULT_MAX_BACKLOG_BYTES = 1024 * 1024;
 const DEFAULT_WRITES_PER_TURN = 1000;
+const DEFAULT_TURN_MS = 2;
+/** How many writes between two looks at the clock. */
+const CLOCK_EVERY = 32;
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 /**
@@ -55,6 +62,8 @@ interface Client {
   limit: number;
   /** Unsubscribed or dropped: pending fan-outs skip it. */
   gone: boolean;
+  /** The version of the last change written (or owed nothing before): it is owed every later one. */
+  sent: number;
 }
 
 interface LoggedChange {
@@ -72,13 +81,25 @@ interface Channel {
   floor: number;
   /** The snapshot event, framed once per snapshot body (the cache serialises once per version). */
   snapshot: { body: string; frame: Buffer } | undefined;
+  /** The newest version the log's size bound pushed out: a client that has not got it fell behind. */
+  trimmed: number;
+  /** The pass writing to this channel's clients now or next; `again`: start another when it ends. */
+  pass: Pass | undefined;
+  again: boolean;
 }
 
-/** One change being written to the clients it had when it was published, in order. */
-interface FanOut {
-  frame: Buffer;
+/**
+ * One round over a channel's clients, writing each what it is owed: every change after its `sent`,
+ * in one write. Changes published during a round reach the clients it has yet to visit in the same
+ * write; the next round brings the others up to date. So a burst of changes costs each stream one
+ * write, not one per change.
+ */
+interface Pass {
   clients: Client[];
   next: number;
+  /** Concatenated frames by starting version, for a log ending at `end` (shared by every client alike). */
+  batches: Map<number, Buffer>;
+  end: number;
 }
 
 /** What a connecting client gets first, before any live change. */
@@ -100,17 +121,21 @@ export function snapshotEvent(snapshot: Snapshot): string {
  * Each change is serialised once into one Buffer, written to every client and kept in a bounded
  * log per environment, so a client reconnecting with `Last-Event-ID` — a feed position, the same on
  * every replica — gets only what it missed. Writing happens after the write that caused it has
- * answered, a bounded number of streams per turn of the event loop, in publish order. A client whose
- * queued bytes exceed the backlog bound is dropped (it reconnects and resumes).
+ * answered, in rounds over each environment's streams, a bounded number (and time) per turn of the
+ * event loop: each stream gets everything it is owed in one write, so changes arriving faster than a
+ * round over 10,000 streams takes are batched rather than queued. A client whose queued bytes exceed
+ * the backlog bound is dropped (it reconnects and resumes).
  */
 export class StreamHub {
   private readonly channels = new Map<string, Channel>();
   private readonly changeLogSize: number;
   private readonly maxBacklogBytes: number;
   private readonly writesPerTurn: number;
+  private readonly turnMs: number;
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly slots: number;
-  private readonly fanOuts: FanOut[] = [];
+  /** Channels with a pass to run, in the order their changes came. */
+  private readonly passes: Channel[] = [];
   private draining = false;
   /** Every change after this position has been seen (see `reset`). */
   private coveredFrom = 0;
@@ -125,6 +150,7 @@ export class StreamHub {
     this.changeLogSize = Math.max(1, options.changeLogSize ?? DEFAULT_CHANGE_LOG_SIZE);
     this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
     this.writesPerTurn = Math.max(1, options.writesPerTurn ?? DEFAULT_WRITES_PER_TURN);
+    this.turnMs = options.turnMs ?? DEFAULT_TURN_MS;
     const heartbeatMs = options.heartbeatMs ?? 0;
     this.slots = Math.max(1, Math.min(HEARTBEAT_SLOTS, Math.floor(heartbeatMs / MIN_TICK_MS)));
     if (heartbeatMs > 0) {
@@ -136,7 +162,7 @@ export class StreamHub {
   private channel(environment: string): Channel {
     let channel = this.channels.get(environment);
     if (!channel) {
-      channel = { clients: new Set(), log: [], floor: this.coveredFrom, snapshot: undefined };
+      channel = { clients: new Set(), log: [], floor: this.coveredFrom, snapshot: undefined, trimmed: 0, pass: undefined, again: false };
       this.channels.set(environment, channel);
     }
     return channel;
@@ -145,7 +171,7 @@ export class StreamHub {
   private log(channel: Channel, change: RuleSetChange): LoggedChange {
     const logged: LoggedChange = { version: change.version, change, frame: undefined };
     channel.log.push(logged);
-    if (channel.log.length > this.changeLogSize) channel.floor = channel.log.shift()!.version;
+    if (channel.log.length > this.changeLogSize) channel.floor = channel.trimmed = channel.log.shift()!.version;
     return logged;
   }
 
@@ -156,9 +182,15 @@ export class StreamHub {
   /** Log a committed change and write it, serialised once, to every client of its environment. */
   publish(change: RuleSetChange): void {
     const channel = this.channel(change.environment);
-    const logged = this.log(channel, change);
+    this.log(channel, change);
     if (channel.clients.size === 0) return;
-    this.fanOuts.push({ frame: this.frameOf(logged), clients: [...channel.clients], next: 0 });
+    if (channel.pass) {
+      // Clients the running pass has visited are owed this one: another pass follows.
+      if (channel.pass.next > 0) channel.again = true;
+    } else {
+      channel.pass = { clients: [...channel.clients], next: 0, batches: new Map(), end: 0 };
+      this.passes.push(channel);
+    }
     // Never in the caller's turn: the write that caused the change answers first.
     if (!this.draining) {
       this.draining = true;
@@ -166,23 +198,56 @@ export class StreamHub {
     }
   }
 
-  /** Write pending fan-outs in order, `writesPerTurn` streams at a time; the rest on a later turn. */
+  /** Run pending passes in order, for at most `writesPerTurn` streams and `turnMs`; the rest on a later turn. */
   private drain(): void {
-    let budget = this.writesPerTurn;
-    while (this.fanOuts.length > 0) {
-      const fanOut = this.fanOuts[0]!;
-      while (fanOut.next < fanOut.clients.length && budget > 0) {
-        const client = fanOut.clients[fanOut.next++]!;
-        if (!client.gone) this.send(client, fanOut.frame);
-        budget--;
+    const started = performance.now();
+    let written = 0;
+    while (this.passes.length > 0) {
+      const channel = this.passes[0]!;
+      const pass = channel.pass!;
+      while (pass.next < pass.clients.length) {
+        if (written >= this.writesPerTurn || (written % CLOCK_EVERY === CLOCK_EVERY - 1 && performance.now() - started >= this.turnMs)) {
+          setImmediate(() => this.drain());
+          return;
+        }
+        if (this.bringUpToDate(pass.clients[pass.next++]!, pass)) written++;
       }
-      if (fanOut.next >= fanOut.clients.length) this.fanOuts.shift();
-      if (budget === 0 && this.fanOuts.length > 0) {
-        setImmediate(() => this.drain());
-        return;
+      this.passes.shift();
+      channel.pass = undefined;
+      if (channel.again) {
+        channel.again = false;
+        channel.pass = { clients: [...channel.clients], next: 0, batches: new Map(), end: 0 };
+        this.passes.push(channel);
       }
     }
     this.draining = false;
+  }
+
+  /** Write `client` every change after its `sent`, in one write. false if there was nothing to write. */
+  private bringUpToDate(client: Client, pass: Pass | undefined): boolean {
+    const { channel } = client;
+    const end = channel.log.at(-1)?.version ?? 0;
+    if (client.gone || client.sent >= end) return false;
+    if (client.sent < channel.trimmed) {
+      // Missed changes the log no longer holds (a very slow reader): drop it; it resumes or reloads.
+      this.drop(client);
+      return true;
+    }
+    let batch = pass?.end === end ? pass.batches.get(client.sent) : undefined;
+    if (!batch) {
+      let first = channel.log.length;
+      while (first > 0 && channel.log[first - 1]!.version > client.sent) first--;
+      const frames = channel.log.slice(first).map((logged) => this.frameOf(logged));
+      batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      if (pass) {
+        if (pass.end !== end) pass.batches.clear();
+        pass.end = end;
+        pass.batches.set(client.sent, batch);
+      }
+    }
+    client.sent = end;
+    this.send(client, batch);
+    return true;
   }
 
   /** A feed entry: publish its patches; an environment that appeared or went starts over. */
@@ -196,7 +261,10 @@ export class StreamHub {
   /** Nothing before `position` can be resumed across in this environment (it was created or deleted). */
   private restartChannel(environment: string, position: number): void {
     const channel = this.channel(environment);
+    // What its streams are still owed goes out first (rare: an environment appeared or went).
+    for (const client of channel.clients) this.bringUpToDate(client, undefined);
     channel.log = [];
+    channel.trimmed = 0;
     channel.floor = position;
     channel.snapshot = undefined;
   }
@@ -207,9 +275,11 @@ export class StreamHub {
    * reconnect, resuming or getting a snapshot.
    */
   onReset(position: number, history: readonly FeedEntry[]): void {
+    if (this.resets++ > 0) this.endAll();
     this.coveredFrom = history.length > 0 ? history[0]!.seq - 1 : position;
     for (const channel of this.channels.values()) {
       channel.log = [];
+      channel.trimmed = 0;
       channel.floor = this.coveredFrom;
       channel.snapshot = undefined;
     }
@@ -217,7 +287,6 @@ export class StreamHub {
       for (const [environment, patch] of Object.entries(entry.sdk)) if (patch === null) this.restartChannel(environment, entry.seq);
       for (const change of ruleSetChanges(entry)) this.log(this.channel(change.environment), change);
     }
-    if (this.resets++ > 0) this.endAll();
   }
 
   /** Frames after `version`, when the log holds every change after it. */
@@ -267,30 +336,31 @@ export class StreamHub {
     const channel = this.channel(environment);
     let initialBytes = 0;
     for (const frame of frames) initialBytes += frame.length;
-    const client: Client = { sink, channel, slot: this.subscribed++ % this.slots, limit: initialBytes + this.maxBacklogBytes, gone: false };
+    // `frames` bring it up to everything published so far (`start` was called in this same tick).
+    const sent = channel.log.at(-1)?.version ?? 0;
+    const client: Client = { sink, channel, slot: this.subscribed++ % this.slots, limit: initialBytes + this.maxBacklogBytes, gone: false, sent };
     if (this.closed) {
       sink.end();
       return () => {};
     }
     channel.clients.add(client);
-    for (const frame of frames) {
-      if (!this.send(client, frame)) break;
-    }
+    if (frames.length > 0) this.send(client, frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     return () => {
       client.gone = true;
       channel.clients.delete(client);
     };
   }
 
-  /** Write to one client; drop it if its backlog is over the bound. false if it was dropped. */
-  private send(client: Client, frame: Buffer): boolean {
-    const { sink } = client;
-    if (sink.write(frame) || sink.writableLength <= client.limit) return true;
+  /** Write to one client; drop it if its backlog is over the bound. */
+  private send(client: Client, frame: Buffer): void {
+    if (!client.sink.write(frame) && client.sink.writableLength > client.limit) this.drop(client);
+  }
+
+  private drop(client: Client): void {
     client.gone = true;
     client.channel.clients.delete(client);
     this.dropped++;
-    sink.destroy();
-    return false;
+    client.sink.destroy();
   }
 
   /**
@@ -328,7 +398,7 @@ export class StreamHub {
   close(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.fanOuts.length = 0;
+    this.passes.length = 0;
     this.endAll();
   }
 }
