@@ -291,15 +291,18 @@ describe('StreamHub', () => {
   it('heartbeats every client once per period on its own timer, spread over the period', () => {
     vi.useFakeTimers();
     try {
-      const hub = new StreamHub({ heartbeatMs: 1600 });
-      const sinks = Array.from({ length: 32 }, () => connect(hub, 1).sink);
+      // 15 s over 150 ticks of 100 ms: 300 clients, two per tick.
+      const hub = new StreamHub({ heartbeatMs: 15_000 });
+      const sinks = Array.from({ length: 300 }, () => connect(hub, 1).sink);
       const heartbeats = () => sinks.map((s) => s.text().match(/: heartbeat/g)?.length ?? 0);
-      vi.advanceTimersByTime(100); // one tick of sixteen: only one slot has had its heartbeat
+      vi.advanceTimersByTime(100);
       expect(heartbeats().filter((n) => n === 1)).toHaveLength(2);
-      vi.advanceTimersByTime(3100);
+      vi.advanceTimersByTime(14_900);
+      expect(heartbeats()).toEqual(sinks.map(() => 1));
+      vi.advanceTimersByTime(15_000);
       expect(heartbeats()).toEqual(sinks.map(() => 2));
       hub.close();
-      vi.advanceTimersByTime(3200);
+      vi.advanceTimersByTime(30_000);
       expect(heartbeats()).toEqual(sinks.map(() => 2));
     } finally {
       vi.useRealTimers();
