@@ -26,6 +26,8 @@ export interface FollowerOptions {
 const DEFAULT_POLL_MS = 2000;
 const DEFAULT_BATCH = 500;
 const DEFAULT_HISTORY = 1000;
+/** How long a writer waits for the entries before its own to arrive before reading the feed. */
+const OWN_ENTRY_GRACE_MS = 20;
 
 /**
  * Follows the change feed: how this replica learns of every committed change — its own writes
@@ -139,13 +141,21 @@ export class FeedFollower {
 
   /**
    * Resolves once this replica has applied `position` — a position known to be committed (a write's
-   * own). Waiting writers are released batch by batch, never behind later writers' entries.
+   * own, with its `entry`). Waiting writers are released batch by batch, never behind later writers'
+   * entries. A writer's own entry that is the next position is applied at once; otherwise the
+   * entries before it are on their way (a notification, or the local commit's wake-up), and the
+   * feed is read if they have not come within a moment.
    */
-  applied(position: number): Promise<void> {
+  applied(position: number, entry?: FeedEntry): Promise<void> {
     if (this.position >= position || !this.started) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiting.push({ position, resolve });
-      this.wake();
+      if (entry !== undefined && entry.seq === position) this.wake(entry);
+      if (this.position < position) {
+        setTimeout(() => {
+          if (this.position < position) this.wake();
+        }, OWN_ENTRY_GRACE_MS).unref();
+      }
     });
   }
 

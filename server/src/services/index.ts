@@ -65,7 +65,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const releases = new ReleasesService(writes, flags);
   const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
   const feed = new FeedFollower(writes, { log: warn, pollMs: options.feedPollMs });
-  writes.applied = (position) => feed.applied(position);
+  writes.applied = (entry) => feed.applied(entry.seq, entry);
   const ruleSets = new RuleSetCache(writes);
   const streams = new StreamHub({ heartbeatMs: options.heartbeatMs ?? 15_000 });
   const dashboard = new DashboardEvents();

@@ -1,7 +1,7 @@
 import { auditEntries, type AuditContext, type AuditEntry, type AuditWrite } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import type { Revocation } from '../domain/credentials.js';
-import { feedWrite, type NewFeedEntry, type SdkPatch } from '../domain/feed.js';
+import { feedWrite, type FeedEntry, type NewFeedEntry, type SdkPatch } from '../domain/feed.js';
 import type { WebhookMessage } from '../domain/releases/webhooks.js';
 import { mergePatches } from '../domain/ruleset.js';
 import type { Database, Repositories, Tx } from '../store/ports.js';
@@ -55,11 +55,11 @@ export interface WriteResult<T> {
 
 export class Writes {
   /**
-   * Called after each commit with its feed position: resolves once this replica has applied it, so
+   * Called after each commit with its feed entry: resolves once this replica has applied it, so
    * a write is followed by reads of its own result here (read-your-writes) — and a revocation takes
    * effect here before its response. Set by the wiring (services/index.ts) to the feed follower.
    */
-  applied: (position: number) => Promise<unknown> = async () => {};
+  applied: (entry: FeedEntry) => Promise<unknown> = async () => {};
 
   constructor(
     readonly db: Database,
@@ -82,13 +82,15 @@ export class Writes {
   async writeAudited<T>(ctx: AuditContext, fn: (tx: Tx, at: number) => Promise<WriteResult<T>>): Promise<{ value: T; audit: AuditEntry[] }> {
     for (let attempt = 1; ; attempt++) {
       try {
+        let appended: NewFeedEntry | undefined;
         const done = await this.db.transactionWithFeed(async (tx) => {
           const at = this.now();
           const { value, change } = await fn(tx, at);
           const { audit, feed } = await this.record(tx, change, ctx, at);
+          appended = feed;
           return { value: { value, audit }, ...(feed ? { feed } : {}) };
         });
-        if (done.position !== undefined) await this.applied(done.position);
+        if (done.position !== undefined && appended) await this.applied({ ...appended, seq: done.position });
         return done.value;
       } catch (error) {
         if (!(error instanceof RowMoved)) throw error;

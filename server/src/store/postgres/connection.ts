@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import type { PgDatabase } from 'drizzle-orm/pg-core';
+import { fillPlaceholders, type SQL } from 'drizzle-orm';
+import { PgDialect, type PgDatabase } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import type { Tx } from '../ports.js';
 import * as schema from './schema.js';
@@ -13,6 +14,30 @@ export type Conn = PgDatabase<NodePgQueryResultHKT, typeof schema>;
 
 export const conn = (tx: Tx): Conn => tx as unknown as Conn;
 export const asTx = (c: Conn): Tx => c as unknown as Tx;
+
+/**
+ * A statement built once per connection handle for the hot write path — building SQL with the
+ * query builder on every call cost more than PostgreSQL took to run it — and prepared by name, so
+ * each connection also parses and plans it once. Handles are the pool and one per pooled
+ * connection (database.ts), so the cache stays small. `name` must be unique per statement.
+ */
+export function prepared<T>(build: (db: Conn) => T): (tx: Tx) => T {
+  const cache = new WeakMap<Conn, T>();
+  return (tx) => {
+    const db = conn(tx);
+    let statement = cache.get(db);
+    if (statement === undefined) cache.set(db, (statement = build(db)));
+    return statement;
+  };
+}
+
+const dialect = new PgDialect();
+
+/** A raw statement (with `sql.placeholder`s), prepared by name on each connection that runs it. */
+export function preparedSql<R extends pg.QueryResultRow>(name: string, query: SQL): (tx: Tx, values: Record<string, unknown>) => Promise<pg.QueryResult<R>> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return (tx, values) => (conn(tx) as unknown as { $client: pg.Pool | pg.PoolClient }).$client.query<R>({ name, text, values: fillPlaceholders(params, values) });
+}
 
 /** Both server/src/store/postgres and server/dist/store/postgres sit four levels below the repository root. */
 export const POSTGRES_MIGRATIONS = fileURLToPath(new URL('../../../../migrations/postgres', import.meta.url));

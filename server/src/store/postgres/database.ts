@@ -73,43 +73,63 @@ export class PostgresDatabase implements Database {
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction((tx) => fn(asTx(tx)));
-      } catch (error) {
-        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
-      }
-    }
+    return (await this.transactionWithFeed(async (tx) => ({ value: await fn(tx) }))).value;
   }
 
   /**
    * BEGIN, `fn`, then the feed append and COMMIT sent together (one simple-protocol query): the
    * feed's head row, locked by the append, is released by the same round trip that took it.
+   * Serialization failures and deadlocks run it again.
    */
   async transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken: Error | undefined;
       try {
-        await client.query('begin');
-        const { value, feed } = await fn(asTx(this.onClient(client)));
-        if (!feed) {
-          await client.query('commit');
-          return { value };
-        }
-        const results = (await client.query(`${feedAppend(this.namespace.channel, feed)};\ncommit`)) as unknown as pg.QueryResult<{ seq: string }>[];
-        return { value, position: Number(results[0]!.rows[0]!.seq) };
+        return await this.session('begin', async (tx, client) => {
+          const { value, feed } = await fn(tx);
+          if (!feed) {
+            await client.query('commit');
+            return { value };
+          }
+          const results = (await client.query(`${feedAppend(this.namespace.channel, feed)};\ncommit`)) as unknown as pg.QueryResult<{ seq: string }>[];
+          return { value, position: Number(results[0]!.rows[0]!.seq) };
+        });
       } catch (error) {
-        await client.query('rollback').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
-      } finally {
-        // A connection that could not even roll back is discarded, not reused.
-        client.release(broken);
       }
     }
   }
 
-  /** Drizzle on one pooled connection (kept with it: building one per transaction costs). */
+  /** A snapshot: every statement in `fn` sees the same committed state. */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.session('begin isolation level repeatable read, read only', async (tx, client) => {
+      const value = await fn(tx);
+      await client.query('commit');
+      return value;
+    });
+  }
+
+  /**
+   * One transaction on a pooled connection: `begin`, then `fn`, which commits. Any error rolls it
+   * back; a connection that cannot even do that is discarded rather than reused.
+   */
+  private async session<T>(begin: string, fn: (tx: Tx, client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      return await fn(asTx(this.onClient(client)), client);
+    } catch (error) {
+      await client.query('rollback').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Drizzle on one pooled connection, kept with it: statements that repositories prepare are cached
+   * per connection handle (see `prepared` in connection.ts), so they are built once per connection.
+   */
   private onClient(client: pg.PoolClient): Conn {
     let db = this.clientDbs.get(client);
     if (!db) {
@@ -117,11 +137,6 @@ export class PostgresDatabase implements Database {
       this.clientDbs.set(client, db);
     }
     return db;
-  }
-
-  /** A snapshot: every statement in `fn` sees the same committed state. */
-  async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(asTx(tx)), { isolationLevel: 'repeatable read', accessMode: 'read only' });
   }
 
   /** On the pool, no transaction: one round trip per statement. */

@@ -5,7 +5,7 @@ import type { NewFeedEntry } from '../../domain/feed.js';
 import { onViolation } from '../constraints.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
 import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
-import { conn } from './connection.js';
+import { conn, prepared } from './connection.js';
 import { auditLog, changeFeed, changeFeedHead, clusterState, environments, sdkKeys } from './schema.js';
 
 export const postgresEnvironments: EnvironmentRepository = {
@@ -38,9 +38,21 @@ export const postgresEnvironments: EnvironmentRepository = {
   },
 };
 
+const p = sql.placeholder;
+/** One audit entry (the common case), prepared. */
+const insertAudit = prepared((db) =>
+  db
+    .insert(auditLog)
+    .values({ at: p('at'), actor: p('actor'), action: p('action'), resourceType: p('resourceType'), resourceKey: p('resourceKey'), environment: p('environment'), before: p('before'), after: p('after'), source: p('source'), message: p('message'), commit: p('commit') })
+    .returning()
+    .prepare('switchyard_audit_insert'),
+);
+const feedAfter = prepared((db) => db.select().from(changeFeed).where(gt(changeFeed.seq, p('position'))).orderBy(asc(changeFeed.seq)).limit(p('limit')).prepare('switchyard_feed_after'));
+
 export const postgresAudit: AuditRepository = {
   async append(tx, entries) {
     if (entries.length === 0) return [];
+    if (entries.length === 1) return (await insertAudit(tx).execute(entries[0]!)).map(toAuditEntry);
     return (await conn(tx).insert(auditLog).values([...entries]).returning()).map(toAuditEntry);
   },
 
@@ -100,7 +112,7 @@ export function postgresFeed(channel: string): FeedRepository {
     },
 
     async after(tx, position, limit) {
-      return (await conn(tx).select().from(changeFeed).where(gt(changeFeed.seq, position)).orderBy(asc(changeFeed.seq)).limit(limit)).map(toFeedEntry);
+      return (await feedAfter(tx).execute({ position, limit })).map(toFeedEntry);
     },
 
     async head(tx) {

@@ -1,10 +1,10 @@
 import { and, asc, eq, inArray, isNotNull, notInArray, sql } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
-import type { FlagEnvironment } from '../../domain/flags.js';
+import type { Flag, FlagEnvironment } from '../../domain/flags.js';
 import { onViolation } from '../constraints.js';
 import type { FlagRepository, SegmentRepository } from '../ports.js';
 import { flagColumns, segmentColumns, toFlag, toSegment } from '../rows.js';
-import { conn, type Conn } from './connection.js';
+import { conn, prepared, preparedSql, type Conn } from './connection.js';
 import { environments, flagEnvironments, flags, segments } from './schema.js';
 
 /**
@@ -42,6 +42,31 @@ async function setManaged(c: Conn, table: typeof flags | typeof segments, source
   if (source !== null && keys.length) await c.update(table).set({ managedBy: source }).where(inArray(table.key, [...keys]));
 }
 
+// The stage-change path, prepared (see `prepared`).
+const p = sql.placeholder;
+const flagSelect = (db: Conn) => db.select({ flag: flags, configs: configsOf }).from(flags).where(eq(flags.key, p('key')));
+const flagByKey = prepared((db) => flagSelect(db).prepare('switchyard_flag_by_key'));
+const flagForUpdate = prepared((db) => flagSelect(db).for('update', { of: flags }).prepare('switchyard_flag_for_update'));
+type FlagColumn = keyof ReturnType<typeof flagColumns>;
+const FLAG_COLUMNS = Object.keys(flagColumns({} as Flag)) as FlagColumn[];
+/** The flag row (if still at `expectedVersion`) and the configurations in `configs` (JSON), counted. */
+const updateFlag = preparedSql<{ updated: string; written: string }>(
+  'switchyard_flag_update',
+  sql`
+    with f as (
+      update ${flags} set ${sql.join(
+        FLAG_COLUMNS.map((column) => sql`${sql.identifier(flags[column].name)} = ${sql.param(p(column), flags[column])}`),
+        sql`, `,
+      )}
+      where key = ${p('key')} and version = ${p('expectedVersion')} returning id),
+    written as (
+      insert into ${flagEnvironments} (flag_id, environment_id, config)
+      select f.id, e.id, c.value from f, jsonb_each(${p('configs')}::jsonb) c join ${environments} e on e.key = c.key
+      on conflict (flag_id, environment_id) do update set config = excluded.config
+      returning 1)
+    select (select count(*) from f) as updated, (select count(*) from written) as written`,
+);
+
 export const postgresFlags: FlagRepository = {
   async list(tx) {
     const rows = await conn(tx).select({ flag: flags, configs: configsOf }).from(flags).orderBy(asc(flags.key));
@@ -49,8 +74,7 @@ export const postgresFlags: FlagRepository = {
   },
 
   async get(tx, key, options) {
-    const query = conn(tx).select({ flag: flags, configs: configsOf }).from(flags).where(eq(flags.key, key));
-    const [row] = await (options?.forUpdate ? query.for('update', { of: flags }) : query);
+    const [row] = await (options?.forUpdate ? flagForUpdate : flagByKey)(tx).execute({ key });
     return row ? toFlag(row.flag, row.configs ?? {}) : undefined;
   },
 
@@ -62,27 +86,10 @@ export const postgresFlags: FlagRepository = {
 
   // One statement (one round trip) for the flag row and its changed configurations.
   async update(tx, flag, expectedVersion, configs) {
-    const c = conn(tx);
-    const wanted = Object.keys(configs).length;
-    if (wanted === 0) {
-      const updated = await c.update(flags).set(flagColumns(flag)).where(and(eq(flags.key, flag.key), eq(flags.version, expectedVersion))).returning({ id: flags.id });
-      return updated.length === 1;
-    }
-    const set = sql.join(
-      Object.entries(flagColumns(flag)).map(([column, value]) => sql`${sql.identifier(flags[column as keyof ReturnType<typeof flagColumns>].name)} = ${sql.param(value, flags[column as keyof ReturnType<typeof flagColumns>])}`),
-      sql`, `,
-    );
-    const result = await c.execute<{ updated: string; written: string }>(sql`
-      with f as (update ${flags} set ${set} where key = ${flag.key} and version = ${expectedVersion} returning id),
-      written as (
-        insert into ${flagEnvironments} (flag_id, environment_id, config)
-        select f.id, e.id, c.value from f, jsonb_each(${JSON.stringify(configs)}::jsonb) c join ${environments} e on e.key = c.key
-        on conflict (flag_id, environment_id) do update set config = excluded.config
-        returning 1)
-      select (select count(*) from f) as updated, (select count(*) from written) as written`);
+    const result = await updateFlag(tx, { ...flagColumns(flag), expectedVersion, configs: JSON.stringify(configs) });
     const row = result.rows[0]!;
     if (Number(row.updated) === 0) return false;
-    if (Number(row.written) !== wanted) await unknownEnvironment(c, configs);
+    if (Number(row.written) !== Object.keys(configs).length) await unknownEnvironment(conn(tx), configs);
     return true;
   },
 

@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, inArray, lt, max, sql, sum } from 'drizzle-orm
 import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
 import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
-import { conn } from './connection.js';
+import { conn, preparedSql } from './connection.js';
 import { releaseEvents, releaseMetricBuckets, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from './schema.js';
 
 export const postgresPlans: ReleasePlanRepository = {
@@ -104,6 +104,15 @@ export const postgresMetrics: MetricRepository = {
   },
 };
 
+/** A delivery per subscribed webhook: its event list names the event, or `*`. */
+const enqueueDelivery = preparedSql(
+  'switchyard_webhook_enqueue',
+  sql`
+    insert into ${webhookDeliveries} (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
+    select w.id, ${sql.placeholder('event')}, ${sql.placeholder('payload')}, 'pending', 0, ${sql.placeholder('at')}, ${sql.placeholder('at')} from ${webhooks} w
+    where jsonb_exists(w.events, ${sql.placeholder('event')}) or jsonb_exists(w.events, '*')`,
+);
+
 export const postgresWebhooks: WebhookRepository = {
   async insert(tx, input) {
     const [row] = await conn(tx).insert(webhooks).values(input).returning();
@@ -123,12 +132,7 @@ export const postgresWebhooks: WebhookRepository = {
   },
 
   async enqueue(tx, message, at) {
-    // Subscribed: the webhook's event list names the event, or `*`.
-    const result = await conn(tx).execute(sql`
-      insert into ${webhookDeliveries} (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
-      select w.id, ${message.event}, ${message.payload}, 'pending', 0, ${at}, ${at} from ${webhooks} w
-      where jsonb_exists(w.events, ${message.event}) or jsonb_exists(w.events, '*')`);
-    return result.rowCount ?? 0;
+    return (await enqueueDelivery(tx, { event: message.event, payload: message.payload, at })).rowCount ?? 0;
   },
 
   // SKIP LOCKED: replicas claiming at the same moment take different deliveries instead of waiting.
