@@ -4,7 +4,7 @@
  * Sides, all running at once, their changes alternating so noise and drift hit them alike:
  *   - replicas: three Switchyard replicas on one PostgreSQL; the N streams spread evenly over them,
  *     stage changes sent round-robin to them (the change made on one reaches the others' streams
- *     through the change feed: LISTEN/NOTIFY, then a read of the feed);
+ *     through the change feed: LISTEN/NOTIFY, whose payload carries the entry);
  *   - sqlite:   one Switchyard on SQLite (`--sqlite no` leaves it out);
  *   - bare:     propagation-bare.ts, a bare node:http SSE server writing one Buffer to N sockets (the
  *     floor), sent the very payload Switchyard sent.

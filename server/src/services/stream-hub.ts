@@ -1,25 +1,7 @@
 import { ruleSetChanges, type FeedEntry, type RuleSetChange } from '../domain/feed.js';
+import { patchEvent, snapshotEvent, type Snapshot, type StreamSink, type StreamStart } from './stream-events.js';
 
-/**
- * Where a stream's bytes go: a `net.Socket` fits as is. The hub never touches HTTP, so it is tested
- * with plain objects.
- */
-export interface StreamSink {
-  /** false when the kernel buffer is full and the bytes were queued in user space. */
-  write(chunk: Buffer): boolean;
-  /** Bytes queued in user space and not yet handed to the kernel. */
-  readonly writableLength: number;
-  /** Polite close (shutdown): flush, then FIN. */
-  end(): void;
-  /** Drop now (a slow client): queued bytes are discarded. */
-  destroy(): void;
-}
-
-/** The serialised current rule set, as `RuleSetCache.json` returns it. */
-export interface Snapshot {
-  version: number;
-  body: string;
-}
+export type { Snapshot, StreamSink, StreamStart } from './stream-events.js';
 
 export interface StreamHubOptions {
   /** Changes kept per environment for `Last-Event-ID` resume. */
@@ -100,19 +82,6 @@ interface Pass {
   /** Concatenated frames by starting version, for a log ending at `end` (shared by every client alike). */
   batches: Map<number, Buffer>;
   end: number;
-}
-
-/** What a connecting client gets first, before any live change. */
-export type StreamStart = { kind: 'resume'; frames: Buffer[] } | { kind: 'snapshot'; frames: Buffer[] };
-
-export function patchEvent(change: RuleSetChange): string {
-  const data = JSON.stringify({ version: change.version, flags: change.flags, segments: change.segments });
-  return `event: patch\nid: ${change.version}\ndata: ${data}\n\n`;
-}
-
-export function snapshotEvent(snapshot: Snapshot): string {
-  // JSON.stringify never emits a raw newline, so the body is one `data:` line.
-  return `event: snapshot\nid: ${snapshot.version}\ndata: ${snapshot.body}\n\n`;
 }
 
 /**
