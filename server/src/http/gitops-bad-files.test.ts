@@ -66,7 +66,7 @@ describe('bad flag files', () => {
   });
 
   it.each(CASES)('$name', async ({ file, at, message, filename = 'flags.yaml' }) => {
-    const before = snapshotDatabase(t.db);
+    const before = await snapshotDatabase(t.db);
     for (const url of ['/api/gitops/plan', '/api/gitops/apply']) {
       const res = await t.request(t.adminToken, { method: 'POST', url, payload: { document: file, filename } });
       expect(res.statusCode, res.body).toBe(400);
@@ -75,7 +75,7 @@ describe('bad flag files', () => {
       expect(error.message.startsWith(`${filename}:${at}`), error.message).toBe(true);
       expect(error.message).toMatch(message);
     }
-    expect(snapshotDatabase(t.db)).toEqual(before);
+    expect(await snapshotDatabase(t.db)).toEqual(before);
   });
 
   it('reports every problem of a file and of several files at once', async () => {
