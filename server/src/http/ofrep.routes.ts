@@ -12,9 +12,20 @@ import type { RuleSetCache } from '../services/rulesets.js';
  * the environment.
  */
 
+/**
+ * Bounds on one evaluation context. SDK keys are public, so these bound what one request can make
+ * the evaluator do: every `matches` and list clause of every flag looks at every string, and a bulk
+ * request evaluates every flag. A real context is a few hundred bytes.
+ */
+const MAX_ATTRIBUTES = 200;
+const MAX_STRING = 1024;
+const MAX_ARRAY = 100;
+/** Request bodies of remote evaluation: 100 attributes at the longest string fit; a flood does not. */
+const OFREP_BODY_LIMIT = 64 * 1024;
+
 const contextSchema = z
-  .record(z.string().max(200), z.union([z.string().max(4096), z.number(), z.boolean(), z.null(), z.array(z.union([z.string().max(4096), z.number(), z.boolean()])).max(1000)]))
-  .refine((c) => Object.keys(c).length <= 200, 'at most 200 attributes')
+  .record(z.string().max(200), z.union([z.string().max(MAX_STRING), z.number(), z.boolean(), z.null(), z.array(z.union([z.string().max(MAX_STRING), z.number(), z.boolean()])).max(MAX_ARRAY)]))
+  .refine((c) => Object.keys(c).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} attributes`)
   .describe('Evaluation context; `targetingKey` is the user ID');
 
 const requestBody = z.strictObject({ context: contextSchema.default({}) });
@@ -40,9 +51,6 @@ export function toEvaluationContext(context: Record<string, unknown>): Evaluatio
 // Hot path: serialise with JSON.stringify (the schemas above still document the responses).
 const fastSerializer = () => (data: unknown) => JSON.stringify(data);
 
-const MAX_ATTRIBUTES = 200;
-const MAX_STRING = 4096;
-const MAX_ARRAY = 1000;
 const isScalar = (v: unknown) => (typeof v === 'string' ? v.length <= MAX_STRING : typeof v === 'number' ? Number.isFinite(v) : typeof v === 'boolean');
 
 /**
@@ -60,7 +68,7 @@ export function checkOfrepBody(body: unknown): { value: { context: Record<string
     if (name.length > 200) return { error: AppError.invalid('body.context', 'attribute names are at most 200 characters') };
     const value = (context as Record<string, unknown>)[name];
     const ok = value === null || isScalar(value) || (Array.isArray(value) && value.length <= MAX_ARRAY && value.every(isScalar));
-    if (!ok) return { error: AppError.invalid(`body.context.${name}`, 'expected a string (≤ 4096 characters), finite number, boolean, null, or an array of those (≤ 1000)') };
+    if (!ok) return { error: AppError.invalid(`body.context.${name}`, `expected a string (≤ ${MAX_STRING} characters), finite number, boolean, null, or an array of those (≤ ${MAX_ARRAY})`) };
   }
   return { value: { context: context as Record<string, unknown> } };
 }
@@ -88,6 +96,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       body: requestBody,
       response: { 200: success, 400: failure, 404: failure },
     },
+    bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
     preHandler: app.requireSdkKey,
@@ -108,6 +117,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       body: requestBody,
       response: { 200: z.object({ flags: z.array(z.union([success, failure])) }), 304: z.null(), 400: failure },
     },
+    bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
     preHandler: app.requireSdkKey,
