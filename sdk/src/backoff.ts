@@ -21,3 +21,14 @@ export function backoffDelay(attempt: number, random: () => number, options: Bac
   const r = random();
   return (r > 0 ? Math.min(r, 1) : 0) * ceiling; // NaN or negative randomness: no delay
 }
+
+/**
+ * The delay before reopening a stream that was working when it ended (a server restart, a proxy
+ * closing idle connections): `baseMs * (1 + random()) / 2`, between half and all of `baseMs`. Quick,
+ * as the server was fine a moment ago; never 0, so the fleet one restart disconnected at the same
+ * instant does not come back in the same instant.
+ * @example resumeDelay(Math.random) // somewhere in [500, 1000]
+ */
+export function resumeDelay(random: () => number, baseMs: number = DEFAULT_BACKOFF.baseMs): number {
+  return (baseMs / 2) * (1 + backoffDelay(0, random, { baseMs: 1, maxMs: 1 }));
+}

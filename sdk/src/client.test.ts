@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type SwitchyardClient } from './client.js';
-import { silentLogger, type ClientOptions } from './options.js';
+import { resolveOptions, silentLogger, type ClientOptions } from './options.js';
 import { booleanFlag, FakeClock, FakeServer, ruleSet, settle } from './testing/fakes.js';
 import type { FlagConfig } from './types.js';
 
@@ -208,6 +208,23 @@ describe('createClient: options', () => {
     expect(() => createClient({ url: 42, sdkKey: 'k' } as unknown as ClientOptions)).toThrow(/options.url is required/);
     expect(() => createClient(undefined as unknown as ClientOptions)).toThrow(/options.url is required/);
   });
+
+  it('rejects a requestTimeoutMs that is not a usable number of milliseconds, naming the option', () => {
+    const fetch = new FakeServer(rules).fetch;
+    const invalid = [
+      { name: 'zero', value: 0 },
+      { name: 'negative', value: -5 },
+      { name: 'NaN', value: Number.NaN },
+      { name: 'Infinity', value: Number.POSITIVE_INFINITY },
+      { name: 'beyond what a timer can wait (Node would fire it at once)', value: 2 ** 31 },
+      { name: 'a string', value: '5000' },
+    ];
+    for (const { name, value } of invalid) {
+      expect(() => createClient({ url: 'http://x', sdkKey: 'k', fetch, requestTimeoutMs: value as number }), name).toThrow(/options\.requestTimeoutMs must be 1 to 2147483647 ms, got /);
+    }
+    expect(resolveOptions({ url: 'http://x', sdkKey: 'k', fetch }).requestTimeoutMs).toBe(10_000);
+    expect(resolveOptions({ url: 'http://x', sdkKey: 'k', fetch, requestTimeoutMs: 2_500.7 }).requestTimeoutMs).toBe(2_500);
+  });
 });
 
 describe('createClient: close', () => {
@@ -220,7 +237,8 @@ describe('createClient: close', () => {
     server.rules = () => 'hang';
     server.stream = () => 'hang';
     server.lastStream!.end();
-    await clock.advance(1_000); // polling started and hangs; the reconnect attempt hangs
+    await clock.advance(1_000 + 10_000); // the reconnect attempt hangs until its timeout, and polling starts
+    await clock.advance(500); // polling hangs; the next reconnect attempt hangs
     expect(server.hanging).toBe(2);
     void client.ready({ timeoutMs: 10_000 });
     await client.close();

@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type SwitchyardClient } from './client.js';
 import type { SwitchyardError } from './errors.js';
-import { silentLogger, type ClientOptions } from './options.js';
-import { booleanFlag, FakeClock, FakeServer, ruleSet, segment } from './testing/fakes.js';
+import { silentLogger, type ClientOptions, type FetchLike } from './options.js';
+import { booleanFlag, FakeClock, FakeServer, FakeStream, ruleSet, segment, type Route } from './testing/fakes.js';
 import type { RuleSet } from './types.js';
 
 let clients: SwitchyardClient[] = [];
@@ -50,26 +50,103 @@ describe('stream: backoff', () => {
     expect(errors.every((e) => e.code === 'HTTP' && e.status === 503)).toBe(true);
   });
 
-  it('resets the backoff after a stream stayed healthy for a minute, not before', async () => {
-    const { server, clock, defaults } = setup({ streamFailuresBeforePolling: 100 }, v5, { stream: failing });
+  it('reopens a working stream the server closed within a second, jittered, never at once', async () => {
+    const cases = [
+      { name: 'lowest random', random: 0, expected: 500 },
+      { name: 'middle', random: 0.5, expected: 750 },
+      { name: 'highest random', random: 0.999, expected: 999.5 },
+    ];
+    for (const { name, random, expected } of cases) {
+      const { server, clock, client, errors } = setup({ random: () => random });
+      await client.ready();
+      await clock.advance(20_000);
+      server.lastStream!.end(); // a server restart or a proxy: the stream ends cleanly
+      await clock.advance(0);
+      expect(clock.delays(), name).toEqual([expected]);
+      await clock.advance(expected);
+      expect(server.count('/api/sdk/stream'), name).toBe(2);
+      expect(server.openStreams, name).toBe(1);
+      expect(errors.map((e) => e.code)).toEqual(['NETWORK']);
+      await client.close();
+    }
+  });
+
+  it('after a restart, starts the backoff afresh, however many failures came before', async () => {
+    const { server, clock, changes, defaults } = setup({ streamFailuresBeforePolling: 100, random: () => 0.5 }, v5, { stream: failing });
     const realStream = defaults.stream;
     await clock.advance(0);
-    await clock.advance(1_000 + 2_000 + 4_000); // three failures; next wait is 8 s
+    await clock.advance(500 + 1_000 + 2_000); // three failures; the next wait is 4 s
     server.stream = realStream;
-    await clock.advance(8_000);
+    await clock.advance(4_000);
     expect(server.openStreams).toBe(1);
     await clock.advance(10_000);
-    server.lastStream!.end(); // died after 10 s: still counts as a failure in the same run
+    // The server restarts: it ends the stream, refuses connections for a while, then takes a change.
+    server.stream = failing;
+    server.lastStream!.end();
     await clock.advance(0);
-    expect(clock.delays()).toEqual([8_000 * 2]);
-    await clock.advance(16_000);
+    expect(clock.delays()).toEqual([750]); // not the 8 s the earlier failures had grown the backoff to
+    await clock.advance(750);
+    expect(clock.delays()).toEqual([500]); // refused: the backoff from its start
+    await clock.advance(500);
+    expect(clock.delays()).toEqual([1_000]);
+    server.stream = realStream;
+    server.ruleSet = ruleSet(6, [booleanFlag('a', false, 2), booleanFlag('b', true)]);
+    await clock.advance(1_000);
+    expect(changes).toEqual([['a']]); // 2.25 s after the stream ended
+  });
+
+  it('keeps retrying within a second while a restarting server refuses connections, for 10 s; then backs off', async () => {
+    const refused: Route = () => Promise.reject(new TypeError('fetch failed'));
+    const { server, clock, client, log, defaults } = setup({ random: () => 0.5, streamFailuresBeforePolling: 3, pollIntervalMs: 600_000 });
+    const reconnect = () => clock.delays().filter((d) => d < 60_000); // not the poll timer
+    await client.ready();
+    await clock.advance(5_000);
+    server.stream = refused;
+    server.rules = refused;
+    server.lastStream!.end(); // SIGTERM: the server ends its streams, then stops listening
+    await clock.advance(0);
+    const waits: number[] = [];
+    for (let t = 0; t < 10_000; ) {
+      const [wait] = reconnect();
+      waits.push(wait!);
+      t += wait!;
+      await clock.advance(wait!);
+    }
+    expect(waits).toEqual(Array(14).fill(750)); // quick retries through the first 10 s
+    expect(log).toEqual(['stale']); // the third failure started polling, which failed too
+    expect(reconnect()).toEqual([500]); // 10 s on: the backoff starts
+    await clock.advance(500);
+    expect(reconnect()).toEqual([1_000]);
+    server.stream = defaults.stream;
+    server.ruleSet = ruleSet(6, [booleanFlag('a', false, 2), booleanFlag('b', true)]);
+    await clock.advance(1_000);
+    expect(client.isEnabled('a', 'u')).toBe(false);
+    expect(log).toEqual(['stale', 'recovered']);
+  });
+
+  it('backs off for a flapping server: streams that keep dying young count as failures', async () => {
+    const { server, clock, client } = setup({ random: () => 0.5, streamFailuresBeforePolling: 100 });
+    await client.ready();
+    await clock.advance(10_000);
+    server.lastStream!.end();
+    await clock.advance(0);
+    expect(clock.delays()).toEqual([750]); // the first young death: quick
+    for (const expected of [500, 1_000, 2_000]) {
+      await clock.advance(clock.delays()[0]!);
+      expect(server.openStreams).toBe(1);
+      await clock.advance(10_000);
+      server.lastStream!.end();
+      await clock.advance(0);
+      expect(clock.delays()).toEqual([expected]); // died young again: the backoff grows
+    }
+    await clock.advance(2_000);
     for (let t = 0; t < 4; t++) {
       server.lastStream!.heartbeat();
       await clock.advance(15_000);
     }
-    server.lastStream!.end(); // up for 60 s: the next retry starts from the base again
+    server.lastStream!.end(); // up for 60 s: healthy, so quick again
     await clock.advance(0);
-    expect(clock.delays()).toEqual([1_000]);
+    expect(clock.delays()).toEqual([750]);
   });
 
   it('honours Retry-After when it asks for longer', async () => {
@@ -101,12 +178,44 @@ describe('stream: liveness', () => {
     expect(server.lastStream!.request.headers.Accept).toBe('text/event-stream');
   });
 
-  it('times out a connection attempt that never answers', async () => {
-    const { server, clock } = setup({}, v5, { stream: () => 'hang' });
-    await clock.advance(45_000);
-    expect(server.hanging).toBe(0);
+  it('times out a connection attempt that never answers after requestTimeoutMs, and retries', async () => {
+    const { server, clock, errors } = setup({}, v5, { stream: () => 'hang' });
+    await clock.advance(9_999);
+    expect(server.hanging).toBe(1);
+    expect(errors).toEqual([]);
+    await clock.advance(1);
+    expect(server.hanging).toBe(0); // aborted: the socket is released
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['TIMEOUT', 'stream: no answer within 10000 ms']]);
     await clock.advance(1_000);
     expect(server.count('/api/sdk/stream')).toBe(2);
+    expect(server.hanging).toBe(1);
+  });
+
+  it('times out a connection with a custom requestTimeoutMs, even when fetch ignores the abort', async () => {
+    const deaf: FetchLike = () => new Promise<Response>(() => {}); // never settles, whatever the signal says
+    const { clock, errors } = setup({ fetch: deaf, requestTimeoutMs: 2_500 });
+    await clock.advance(2_500);
+    expect(errors.map((e) => e.code)).toEqual(['TIMEOUT']);
+    await clock.advance(1_000 + 2_500);
+    expect(errors.map((e) => e.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
+  });
+
+  it('times out a connection by the heartbeat watchdog when that is the shorter', async () => {
+    const { clock, errors } = setup({ heartbeatTimeoutMs: 2_000 }, v5, { stream: () => 'hang' });
+    await clock.advance(2_000);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['TIMEOUT', 'stream: silent for 2000 ms']]);
+  });
+
+  it('leaves a stream that sent its headers to the heartbeat watchdog, not the request timeout', async () => {
+    const opened: FakeStream[] = [];
+    const silent: Route = (request) => new Response(opened[opened.push(new FakeStream(request)) - 1]!.body, { status: 200 });
+    const { clock, errors } = setup({ bootstrap: v5, requestTimeoutMs: 1_000 }, v5, { stream: silent });
+    await clock.advance(44_999);
+    expect(errors).toEqual([]);
+    expect(opened.map((s) => s.closed)).toEqual([false]);
+    await clock.advance(1);
+    expect(opened.map((s) => s.closed)).toEqual([true]);
+    expect(errors.map((e) => e.message)).toEqual(['stream: silent for 45000 ms']);
   });
 });
 
@@ -216,6 +325,34 @@ describe('polling', () => {
     expect(server.count('/api/sdk/rules')).toBe(polls);
     expect(server.count('/api/sdk/stream')).toBe(streams);
     expect(log).toEqual([]); // polling kept the data fresh: never stale
+  });
+
+  it('times out a poll that never answers: error, stale, retried, recovered once the server answers', async () => {
+    const { server, clock, client, errors, log, defaults } = setup({ streaming: false, bootstrap: v5, pollIntervalMs: 30_000, requestTimeoutMs: 5_000 }, v5, { rules: () => 'hang' });
+    await clock.advance(4_999);
+    expect(errors).toEqual([]);
+    expect(log).toEqual([]);
+    await clock.advance(1);
+    expect(server.hanging).toBe(0);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['TIMEOUT', 'rules: no answer within 5000 ms']]);
+    expect(log).toEqual(['stale']);
+    expect(client.isEnabled('a', 'u')).toBe(true); // still serving the last rules
+    await clock.advance(30_000 + 5_000); // retried after the poll interval; times out again
+    expect(server.count('/api/sdk/rules')).toBe(2);
+    expect(errors.map((e) => e.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
+    server.rules = defaults.rules;
+    server.ruleSet = ruleSet(6, [booleanFlag('a', false, 2), booleanFlag('b', true)]);
+    await clock.advance(30_000);
+    expect(log).toEqual(['stale', 'recovered']);
+    expect(client.isEnabled('a', 'u')).toBe(false);
+  });
+
+  it('times out a poll whose response headers came but whose body never ends', async () => {
+    const endless: Route = () => new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"version":')) }), { status: 200 });
+    const { clock, errors, log } = setup({ streaming: false, bootstrap: v5 }, v5, { rules: endless });
+    await clock.advance(10_000);
+    expect(errors.map((e) => e.code)).toEqual(['TIMEOUT']);
+    expect(log).toEqual(['stale']);
   });
 
   it('reports stale when stream and polling both fail, and recovered after', async () => {

@@ -55,6 +55,27 @@ describe('MetricsRecorder', () => {
     expect(metrics.stats()).toMatchObject({ dropped: 2, failedBatches: 1, flushed: 0 });
   });
 
+  it('times out an upload that never answers (on the injected clock), retries it, then drops it with a count', async () => {
+    const clock = new FakeClock();
+    const signals: AbortSignal[] = [];
+    const hang: FetchLike = (_url, init) => {
+      signals.push(init.signal);
+      return new Promise<Response>(() => {}); // accepted, never answered; deaf to the abort as well
+    };
+    const metrics = new MetricsRecorder({ baseUrl: 'http://s', sdkKey: 'k', fetch: hang, clock, random: () => 1, logger: silentLogger, flushIntervalMs: 1000, maxMetricKeys: 100, maxAttempts: 2, requestTimeoutMs: 3_000 });
+    metrics.exposure('f', 'on');
+    await clock.advance(1000 + 2_999);
+    expect(signals.map((s) => s.aborted)).toEqual([false]);
+    await clock.advance(1);
+    expect(signals.map((s) => s.aborted)).toEqual([true]); // the connection is released
+    expect(metrics.stats()).toEqual({ dropped: 0, flushed: 0, failedBatches: 0 }); // waiting for its retry
+    await clock.advance(60_000 + 3_000);
+    expect(signals).toHaveLength(2);
+    expect(metrics.stats()).toEqual({ dropped: 1, flushed: 0, failedBatches: 1 });
+    await metrics.close(); // nothing left: close does not wait on anything
+    expect(clock.pending).toBe(0);
+  });
+
   it('bounds memory: counters beyond maxKeys are dropped and counted', () => {
     const { metrics } = recorder(() => 202, { maxKeys: 2 });
     metrics.exposure('a', 'on');

@@ -1,7 +1,8 @@
 import { backoffDelay } from './backoff.js';
 import type { MetricsStats } from './client-api.js';
 import type { CompiledFlag, EvaluationDetail } from './evaluate.js';
-import { numberOption, type GuardMetrics, type ResolvedOptions } from './options.js';
+import { DEFAULTS, numberOption, type GuardMetrics, type ResolvedOptions } from './options.js';
+import { withTimeout } from './transport/timeout.js';
 
 /**
  * `@switchyard/sdk/metrics`: exposure and event counts for flags under a guarded rollout, aggregated in memory and uploaded
@@ -15,7 +16,7 @@ export function valueBucket(value: number): number {
   return value <= 1 ? 0 : Math.ceil(4 * Math.log2(value));
 }
 
-export type MetricsOptions = Pick<ResolvedOptions, 'baseUrl' | 'sdkKey' | 'fetch' | 'clock' | 'random' | 'logger' | 'flushIntervalMs' | 'maxMetricKeys'> & {
+export type MetricsOptions = Pick<ResolvedOptions, 'baseUrl' | 'sdkKey' | 'fetch' | 'clock' | 'random' | 'logger' | 'flushIntervalMs' | 'maxMetricKeys'> & Partial<Pick<ResolvedOptions, 'requestTimeoutMs'>> & {
   /** Upload attempts of one batch before it is dropped (default 5). */
   maxAttempts?: number;
 };
@@ -55,6 +56,7 @@ export class MetricsRecorder implements GuardMetrics {
   readonly #flushIntervalMs: number;
   readonly #maxKeys: number;
   readonly #maxAttempts: number;
+  readonly #requestTimeoutMs: number;
   /** Guarded flags of the client's current rules, rebuilt when its compiled map is replaced. */
   #guarded: [from: ReadonlyMap<string, CompiledFlag>, flags: CompiledFlag[]] | undefined;
 
@@ -63,6 +65,7 @@ export class MetricsRecorder implements GuardMetrics {
     this.#flushIntervalMs = numberOption(options.flushIntervalMs, METRICS_DEFAULTS.flushIntervalMs);
     this.#maxKeys = numberOption(options.maxMetricKeys, METRICS_DEFAULTS.maxMetricKeys);
     this.#maxAttempts = numberOption(options.maxAttempts, METRICS_DEFAULTS.maxAttempts);
+    this.#requestTimeoutMs = numberOption(options.requestTimeoutMs, DEFAULTS.requestTimeoutMs);
   }
 
   stats(): MetricsStats {
@@ -155,15 +158,17 @@ export class MetricsRecorder implements GuardMetrics {
     const batch: Batch = { exposures: [...(retry?.batch.exposures ?? []), ...exposures], events: [...(retry?.batch.events ?? []), ...events] };
     if (batch.exposures.length + batch.events.length === 0) return;
     const attempts = (retry?.attempts ?? 0) + 1;
-    const { baseUrl, sdkKey, fetch } = this.#options;
+    const { baseUrl, sdkKey, fetch, clock } = this.#options;
     let status = 0;
     try {
-      const response = await fetch(`${baseUrl}/api/sdk/metrics`, {
+      const controller = new AbortController();
+      const request = fetch(`${baseUrl}/api/sdk/metrics`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${sdkKey}`, 'Content-Type': 'application/json' },
         body: JSON.stringify(batch),
-        signal: AbortSignal.timeout(10_000),
+        signal: controller.signal,
       });
+      const response = await withTimeout(clock, this.#requestTimeoutMs, controller, 'metrics', request);
       status = response.status;
     } catch {
       // no answer: retried below like a 5xx

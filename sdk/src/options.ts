@@ -21,7 +21,10 @@ export interface Logger {
 /** The subset of `fetch` the client uses; any WHATWG-compatible implementation works. */
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; signal: AbortSignal; body?: string }) => Promise<Response>;
 
-/** Delivery's number options: a value that is not a finite number ≥ 1 falls back to the default; fractions round down. */
+/**
+ * Delivery's number options: a value that is not a finite number ≥ 1 falls back to the default
+ * (except `requestTimeoutMs`, which throws: see resolveOptions); fractions round down.
+ */
 export const DEFAULTS = Object.freeze({
   /** Polling period when polling. */
   pollIntervalMs: 30_000,
@@ -31,9 +34,21 @@ export const DEFAULTS = Object.freeze({
   maxBackoffMs: 30_000,
   /** Consecutive stream failures before polling starts alongside the retries. */
   streamFailuresBeforePolling: 3,
-  /** A stream up this long resets the backoff. */
+  /**
+   * A stream that ends before it was up this long, twice in a row, is flapping: the second retry
+   * backs off instead of coming back at once.
+   */
   healthyStreamMs: 60_000,
+  /**
+   * Longest wait for an answer: a poll (headers and body), a stream until its response headers, a
+   * metrics upload. A server or proxy that accepts the connection and never answers must not stall
+   * the client: the request is aborted and fails with a `TIMEOUT` error (then retried).
+   */
+  requestTimeoutMs: 10_000,
 });
+
+/** Node fires a longer timer at once (after a warning): a longer timeout would time out everything. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type Numeric = { -readonly [K in keyof typeof DEFAULTS]: number };
 
@@ -107,11 +122,18 @@ export const silentLogger: Logger = { warn: quiet, error: quiet };
 /** A number option: a finite number ≥ 1 (rounded down), else the default. */
 export const numberOption = (value: unknown, fallback: number): number => (typeof value === 'number' && value >= 1 && value < Infinity ? Math.floor(value) : fallback);
 
-/** Throws a TypeError for a missing `url` or `sdkKey`: a misconfiguration should fail at startup, loudly. */
+/**
+ * Throws a TypeError for a missing `url` or `sdkKey`, or an invalid `requestTimeoutMs`: a
+ * misconfiguration should fail at startup, loudly.
+ */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const fetchImpl = options?.fetch ?? (typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined);
   for (const [name, valid] of [['url', options?.url?.trim?.()], ['sdkKey', options?.sdkKey?.trim?.()], ['fetch', fetchImpl]] as const) {
     if (!valid) throw new TypeError(`switchyard: options.${name} is required`);
+  }
+  const timeout = options.requestTimeoutMs;
+  if (timeout !== undefined && !(numberOption(timeout, 0) && timeout <= MAX_TIMER_MS)) {
+    throw new TypeError(`switchyard: options.requestTimeoutMs must be 1 to ${MAX_TIMER_MS} ms, got ${String(timeout)}`);
   }
   const numbers: Numeric = { ...DEFAULTS };
   for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) numbers[key] = numberOption(options[key], DEFAULTS[key]);

@@ -1,6 +1,7 @@
 /**
  * Size of the SDK's browser/edge core entry (`@switchyard/sdk`: evaluator, bucketing, client with
- * streaming and polling), bundled with esbuild, minified and gzipped. Target: ≤ 6 KB, read as 6,000 bytes.
+ * streaming and polling), bundled with esbuild, minified and gzipped. Target: ≤ 6.5 KB, read as 6,500 bytes
+ * (was 6,000 until request timeouts and resume-after-close, issue 11; issue 15 sets 6.5 KB).
  * Also printed: what an app importing only `createClient` ships, and the same app with the opt-in
  * guarded-rollout metrics (`@switchyard/sdk/metrics`).
  *
@@ -10,8 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { ROOT } from '../support/server-process.js';
 
-// "6 KB" read strictly: 6,000 bytes (6,144 if KiB were meant).
-const TARGET = 6000;
+// "6.5 KB" read strictly: 6,500 bytes (6,656 if KiB were meant).
+const TARGET = 6500;
 
 async function bundle(contents: string) {
   const result = await build({

@@ -1,7 +1,8 @@
-import { backoffDelay, DEFAULT_BACKOFF } from '../backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, resumeDelay } from '../backoff.js';
 import { SwitchyardError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { createSseParser } from './sse.js';
+import { withTimeout } from './timeout.js';
 
 /** What the delivery loop reports to the client. */
 export interface DeliveryHooks {
@@ -18,12 +19,19 @@ export interface DeliveryHooks {
   stale(reason?: string): void;
 }
 
+/** How long after a working stream ended, connections that get no answer are retried within a second. */
+const RESTART_WINDOW_MS = 10_000;
+
 /**
  * Keeps the rules fresh: the stream first (`GET /api/sdk/stream`), reconnecting with capped, fully
  * jittered backoff; after `streamFailuresBeforePolling` consecutive failures it also polls
- * (`GET /api/sdk/rules` with ETag) until the stream delivers bytes again. A stream up for
- * `healthyStreamMs` resets the backoff; a `Retry-After` (in seconds) lengthens a wait. Silence (no
- * bytes at all, including while connecting) for `heartbeatTimeoutMs` aborts a connection: a proxy
+ * (`GET /api/sdk/rules` with ETag) until the stream delivers bytes again. A stream that delivered
+ * bytes and then ended (a server restart, a proxy closing it) is reopened after `resumeDelay` (0.5–1 s),
+ * and so are connections that get no answer in the RESTART_WINDOW_MS after it; the backoff then
+ * starts afresh. Streams that keep ending before `healthyStreamMs` (a flapping server) count as
+ * failures instead. A `Retry-After` (in seconds) lengthens a wait. A request with no answer (no
+ * response headers; for polling, no whole body) within `requestTimeoutMs` is aborted, and so is a
+ * stream silent (no bytes at all, including while connecting) for `heartbeatTimeoutMs`: a proxy
  * that buffers or swallows the stream looks exactly like that. 401/403 stop everything: a bad key
  * will not get better by retrying.
  *
@@ -33,11 +41,18 @@ export interface DeliveryHooks {
 export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): () => void {
   const { clock } = options;
   let closed = false;
+  /** Consecutive failures: polling starts at `streamFailuresBeforePolling`. */
   let failures = 0;
+  /** The backoff's exponent: the failures a restart does not excuse. */
+  let attempts = 0;
+  /** Until then, a connection that gets no answer at all is a restart still under way (see below). */
+  let restartUntil = 0;
   let stale = false;
   let stream: AbortController | undefined;
   /** When the current stream connection first delivered bytes (undefined: it has not). */
   let liveSince: number | undefined;
+  /** The last stream that delivered bytes ended before `healthyStreamMs`. */
+  let diedYoung = false;
   let watchdog: unknown;
   let reconnectTimer: unknown;
   let poller: AbortController | undefined;
@@ -111,9 +126,11 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     });
     let error: SwitchyardError;
     try {
-      arm();
+      arm(); // silence, even while connecting, is judged by the watchdog (a swallowed stream)…
       const version = hooks.version();
-      const reader = (await get('stream', version === undefined ? {} : { 'Last-Event-ID': `${version}` }, controller.signal)).body!.getReader();
+      const response = get('stream', version === undefined ? {} : { 'Last-Event-ID': `${version}` }, controller.signal);
+      // …and the response headers must also come within the request timeout, whichever is shorter.
+      const reader = (await withTimeout(clock, options.requestTimeoutMs, controller, 'stream', response)).body!.getReader();
       const decoder = new TextDecoder();
       for (;;) {
         const { done, value } = await reader.read();
@@ -132,12 +149,32 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     clock.clearTimeout(watchdog);
     controller.abort(); // release the socket however we got here
     if (closed) return;
-    failures = liveSince !== undefined && clock.now() - liveSince >= options.healthyStreamMs ? 1 : failures + 1;
+    // A stream that delivered bytes proves the server and the path work: it ended because the
+    // server restarted or a proxy closed it. So come back within a second, and keep doing so while
+    // connections get no answer at all (refused, reset: the restart is under way) for up to
+    // RESTART_WINDOW_MS; only then, or on an HTTP error, does the backoff grow. Waiting out a
+    // backoff grown by earlier failures, and by the refused connections of the restart itself, is
+    // what made a restart cost 13 s. Two young deaths in a row are a flapping server: back off.
+    const now = clock.now();
+    if (liveSince === undefined) {
+      failures++;
+      if (error.status !== undefined || now >= restartUntil) attempts++;
+    } else {
+      const young = now - liveSince < options.healthyStreamMs;
+      if (young && diedYoung) {
+        failures++;
+        attempts++;
+      } else {
+        failures = attempts = 0;
+        restartUntil = now + RESTART_WINDOW_MS;
+      }
+      diedYoung = young;
+    }
     liveSince = undefined;
     if (failed(error)) return;
     if (failures >= options.streamFailuresBeforePolling && !poller) void poll();
     else if (poller && !pollOk) setStale(error.message);
-    const backoff = backoffDelay(failures - 1, options.random, { baseMs: DEFAULT_BACKOFF.baseMs, maxMs: options.maxBackoffMs });
+    const backoff = attempts ? backoffDelay(attempts - 1, options.random, { baseMs: DEFAULT_BACKOFF.baseMs, maxMs: options.maxBackoffMs }) : resumeDelay(options.random);
     reconnectTimer = clock.setTimeout(connect, Math.max(backoff, error.retryAfterMs ?? 0));
   }
 
@@ -152,9 +189,10 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     const controller = (poller = new AbortController());
     let error: SwitchyardError | undefined;
     try {
-      const response = await get('rules', etag === undefined ? {} : { 'If-None-Match': etag }, controller.signal);
+      const request = get('rules', etag === undefined ? {} : { 'If-None-Match': etag }, controller.signal).then(async (response) => [response, response.status === 200 ? await response.text() : ''] as const);
+      const [response, body] = await withTimeout(clock, options.requestTimeoutMs, controller, 'rules', request);
       if (response.status === 200) {
-        apply(await response.text(), true, false, 'rules: the response');
+        apply(body, true, false, 'rules: the response');
         etag = response.headers.get('etag') ?? undefined;
       }
     } catch (caught) {
