@@ -177,7 +177,7 @@ const cases: BadRequest[] = [
   // ---- OFREP (SDK key) ----
   { name: 'OFREP context not an object', method: 'POST', url: '/ofrep/v1/evaluate/flags/f', payload: { context: 'user-1' }, expectStatus: 400, expectMessage: /body\.context/, as: 'sdk' },
   { name: 'OFREP nested context attribute', method: 'POST', url: '/ofrep/v1/evaluate/flags/f', payload: { context: { user: { id: 1 } } }, expectStatus: 400, expectMessage: /body\.context\.user/, as: 'sdk' },
-  { name: 'OFREP oversized attribute value', method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: { email: 'e'.repeat(5000) } }, expectStatus: 400, expectMessage: /body\.context\.email: expected a string \(≤ 4096/, as: 'sdk' },
+  { name: 'OFREP oversized attribute value', method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: { email: 'e'.repeat(5000) } }, expectStatus: 400, expectMessage: /body\.context\.email: expected a string \(≤ 1024/, as: 'sdk' },
   { name: 'OFREP unknown field', method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: {}, flags: ['f'] }, expectStatus: 400, expectMessage: /body\.flags: unknown field/, as: 'sdk' },
 ];
 
