@@ -1,13 +1,19 @@
 import { compareSemVer, parseSemVer, type SemVer } from './semver.js';
-import type { Clause, ClauseOperator, ClauseValue, ContextValue, EvaluationContext, Segment } from './types.js';
+import type { Clause, ClauseOperator, ClauseValue, EvaluationContext, Segment } from './types.js';
 
 /** A clause compiled once per rule-set update: regexes built, value lists turned into sets. */
 export type Matcher = (context: EvaluationContext) => boolean;
 
 /** Longest regex source accepted in a `matches` clause; the server rejects longer ones. */
 export const MAX_PATTERN_LENGTH = 500;
-/** Attribute strings longer than this never match `matches`, bounding regex work per evaluation. */
-export const MAX_MATCHED_LENGTH = 4096;
+/** The flags every `matches` pattern is compiled with; the server analyses patterns with the same ones. */
+export const PATTERN_FLAGS = 'u';
+/**
+ * Attribute strings longer than this never match `matches`, bounding regex work per evaluation.
+ * The server refuses patterns with super-linear backtracking when they are saved; this bound also
+ * caps the work of any pattern stored before that check existed (was 4096).
+ */
+export const MAX_MATCHED_LENGTH = 1024;
 
 /** A compiled segment: does a context belong to it? */
 export type CompiledSegment = Matcher;
@@ -35,11 +41,21 @@ const SEMVER_TESTS: Partial<Record<ClauseOperator, (order: number) => boolean>> 
 };
 
 const isString = (v: unknown): v is string => typeof v === 'string';
+const isScalar = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/**
+ * A context attribute, read from the context's own properties only: `constructor`, `toString` or
+ * `__proto__` name an attribute like any other (absent unless the context has it), never something
+ * inherited from Object.prototype.
+ */
+export function attributeOf(context: EvaluationContext, name: string): unknown {
+  return Object.hasOwn(context, name) ? context[name] : undefined;
+}
 
 /** A regex, or undefined when the pattern is invalid or too long (such a clause never matches). */
 export function compilePattern(pattern: string): RegExp | undefined {
   try {
-    return pattern.length > MAX_PATTERN_LENGTH ? undefined : new RegExp(pattern, 'u');
+    return pattern.length > MAX_PATTERN_LENGTH ? undefined : new RegExp(pattern, PATTERN_FLAGS);
   } catch {
     return undefined;
   }
@@ -75,9 +91,11 @@ function scalarTest({ operator, values }: Clause): ScalarTest {
   return byString ? (v) => isString(v) && strings.some((s) => byString(v, s)) : () => false;
 }
 
-function anyValue(attribute: ContextValue, test: ScalarTest): boolean {
-  if (attribute === undefined || attribute === null) return false;
-  return typeof attribute === 'object' ? attribute.some(test) : test(attribute);
+/** Only strings, numbers, booleans and arrays of them can match; anything else (objects, functions) never does. */
+function anyValue(attribute: unknown, test: ScalarTest): boolean {
+  if (!Array.isArray(attribute)) return isScalar(attribute) && test(attribute);
+  for (let i = 0; i < attribute.length; i++) if (isScalar(attribute[i]) && test(attribute[i])) return true;
+  return false;
 }
 
 /** Module-level, so the matcher holds its segments, not the whole segment map. */
@@ -102,11 +120,11 @@ export function compileClause(clause: Clause, segments: ReadonlyMap<string, Comp
   const test = scalarTest(clause);
   if (operator === 'not_in') {
     return (context) => {
-      const value = context[attribute];
-      return value !== undefined && value !== null && !anyValue(value, test);
+      const value = attributeOf(context, attribute);
+      return (isScalar(value) || Array.isArray(value)) && !anyValue(value, test);
     };
   }
-  return (context) => anyValue(context[attribute], test);
+  return (context) => anyValue(attributeOf(context, attribute), test);
 }
 
 /** All clauses must match (AND); an empty list matches everyone. */
@@ -122,7 +140,7 @@ export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap
 
 /** The string ID a context carries in `attribute` (numbers are accepted as their decimal form). */
 export function unitId(context: EvaluationContext, attribute: string): string | undefined {
-  const value = context[attribute];
+  const value = attributeOf(context, attribute);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return isString(value) ? value : undefined;
 }

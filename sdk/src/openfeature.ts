@@ -166,7 +166,8 @@ export class SwitchyardProvider implements Provider {
 
   /** The bucket-by attribute of the rollout that decided, when the context lacks it. */
   private missingBucketAttribute(flagKey: string, ruleId: string | undefined, context: EvaluationContext): string | undefined {
-    const flag = this.client.getRuleSet()?.flags[flagKey];
+    const flags = this.client.getRuleSet()?.flags;
+    const flag = flags && Object.hasOwn(flags, flagKey) ? flags[flagKey] : undefined;
     if (flag === undefined) return undefined;
     const serve: Serve | undefined = ruleId === undefined ? flag.defaultServe : flag.rules.find((r) => r.id === ruleId)?.serve;
     if (serve === undefined || !('rollout' in serve)) return undefined;

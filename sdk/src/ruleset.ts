@@ -11,7 +11,7 @@ export { CLAUSE_OPERATORS, FLAG_TYPES } from './types.js';
 export { SEED, murmur3 } from './bucket.js';
 export { FLAG_NOT_FOUND, compileFlag, evaluateCompiled } from './evaluate.js';
 export type { CompiledFlag } from './evaluate.js';
-export { MAX_PATTERN_LENGTH, compilePattern } from './clauses.js';
+export { MAX_MATCHED_LENGTH, MAX_PATTERN_LENGTH, PATTERN_FLAGS, compilePattern } from './clauses.js';
 export { compareSemVer, parseSemVer } from './semver.js';
 export type { SemVer } from './semver.js';
 export { isRuleSet, isRuleSetPatch } from './store.js';
@@ -37,7 +37,8 @@ export type FlagEnvironmentDefinition = Pick<FlagConfig, 'on' | 'offVariation' |
 
 /** A flag as one environment's SDKs see it, or null when they must not see it (archived, or no such environment). */
 export function toFlagConfig(flag: FlagDefinition, environment: string): FlagConfig | null {
-  const config = flag.environments[environment];
+  // Own keys only: an environment named `constructor` must not find Object.prototype.constructor.
+  const config = Object.hasOwn(flag.environments, environment) ? flag.environments[environment] : undefined;
   if (!config || flag.archived) return null;
   return {
     key: flag.key,

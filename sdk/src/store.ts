@@ -26,6 +26,11 @@ export function isRuleSetPatch(value: unknown): value is RuleSetPatch {
   return isObject(value) && Number.isFinite(value.version) && [value.flags, value.segments].every((part) => part === undefined || isObject(part));
 }
 
+/** A flag or segment by key, own entries only: a deleted `constructor` flag is absent, not Object's constructor. */
+function own<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 function same(a: unknown, b: unknown): boolean {
   return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
 }
@@ -97,16 +102,16 @@ export class RuleStore {
     const changedSegments = new Set<string>();
     const segments = new Map<string, CompiledSegment>();
     for (const key of Object.keys({ ...previous?.segments, ...next.segments })) {
-      const after = next.segments[key];
-      const unchanged = previous !== undefined && same(previous.segments[key], after);
+      const after = own(next.segments, key);
+      const unchanged = previous !== undefined && same(own(previous.segments, key), after);
       if (!unchanged) changedSegments.add(key);
       if (after !== undefined) segments.set(key, (unchanged && this.#segments.get(key)) || compileSegment(after));
     }
     const changed: string[] = [];
     const flags = new Map<string, CompiledFlag>();
     for (const key of Object.keys({ ...previous?.flags, ...next.flags })) {
-      const after = next.flags[key];
-      const unchanged = previous !== undefined && same(previous.flags[key], after) && !(after && usesAny(after, changedSegments));
+      const after = own(next.flags, key);
+      const unchanged = previous !== undefined && same(own(previous.flags, key), after) && !(after && usesAny(after, changedSegments));
       if (!unchanged) changed.push(key);
       if (after !== undefined) flags.set(key, (unchanged && this.flags.get(key)) || compileFlag(after, segments));
     }
