@@ -5,7 +5,7 @@ import { bootstrap } from '../services/bootstrap.js';
 import { openTestDatabase, type TestDatabase } from '../testing/databases.js';
 import { TEST_ADMIN_TOKEN, bearerHeader } from '../testing/test-app.js';
 import { latencyBucket } from '../domain/releases/latency.js';
-import { EXPOSURE_METRIC } from '../domain/releases/metrics.js';
+import { EXPOSURE_METRIC, MAX_UPLOAD_COUNT } from '../domain/releases/metrics.js';
 import { verifySignature } from '../domain/releases/webhooks.js';
 
 const ENV = 'production';
@@ -57,17 +57,21 @@ const admin = (opts: InjectOptions) => h.inject(TEST_ADMIN_TOKEN, opts);
 const stageOf = async (flag: string) => (await admin({ method: 'GET', url: `/api/flags/${flag}` })).json().environments[ENV].stage as string;
 const look = () => h.app.services.runner.lookAt('checkout', ENV);
 
+/** Report counts, in as many uploads as the per-upload cap needs (as several SDK instances would). */
 async function report(on: { exposures: number; errors: number }, off: { exposures: number; errors: number }) {
-  const res = await h.inject(h.sdkKey, {
-    method: 'POST',
-    url: '/api/sdk/metrics',
-    payload: {
-      exposures: [{ flag: 'checkout', variation: 'on', count: on.exposures }, { flag: 'checkout', variation: 'off', count: off.exposures }],
-      events: [{ name: 'error', flag: 'checkout', variation: 'on', count: on.errors }, { name: 'error', flag: 'checkout', variation: 'off', count: off.errors }].filter((e) => e.count > 0),
-    },
-  });
-  expect(res.statusCode).toBe(202);
-  return res.json<{ accepted: number; dropped: number }>();
+  const uploads = Math.ceil(Math.max(on.exposures, off.exposures) / MAX_UPLOAD_COUNT);
+  const part = (n: number, i: number) => Math.floor(n / uploads) + (i === 0 ? n % uploads : 0);
+  for (let i = 0; i < uploads; i++) {
+    const res = await h.inject(h.sdkKey, {
+      method: 'POST',
+      url: '/api/sdk/metrics',
+      payload: {
+        exposures: [{ flag: 'checkout', variation: 'on', count: part(on.exposures, i) }, { flag: 'checkout', variation: 'off', count: part(off.exposures, i) }],
+        events: [{ name: 'error', flag: 'checkout', variation: 'on', count: part(on.errors, i) }, { name: 'error', flag: 'checkout', variation: 'off', count: part(off.errors, i) }].filter((e) => e.count > 0),
+      },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+  }
 }
 
 async function startDefaultPlan() {
@@ -130,7 +134,7 @@ describe('the guarded rollout loop', () => {
     // Unguarded flags are dropped by the metrics endpoint.
     await admin({ method: 'POST', url: '/api/flags', payload: { key: 'other' } });
     const other = await h.inject(h.sdkKey, { method: 'POST', url: '/api/sdk/metrics', payload: { exposures: [{ flag: 'other', variation: 'on', count: 5 }] } });
-    expect(other.json()).toEqual({ accepted: 0, dropped: 1 });
+    expect(other.json()).toEqual({ accepted: 0, dropped: 1, rejected: [{ flag: 'other', variation: 'on', metric: EXPOSURE_METRIC, reason: 'no_running_plan' }] });
 
     for (const stage of ['10%', '50%', '100%']) {
       await report({ exposures: 6000, errors: 60 }, { exposures: 60_000, errors: 600 });

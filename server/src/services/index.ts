@@ -31,6 +31,8 @@ export interface ServicesOptions {
   background?: boolean;
   /** Change-feed safety-net poll period. */
   feedPollMs?: number;
+  /** Metrics uploads per SDK key per minute (over all replicas). */
+  metricsUploadsPerMinute?: number;
 }
 
 /** Every service of one replica, wired to one database. */
@@ -62,7 +64,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const environments = new EnvironmentsService(writes);
   const flags = new FlagsService(writes);
   const gitops = new GitOpsService(writes, environments);
-  const releases = new ReleasesService(writes, flags);
+  const releases = new ReleasesService(writes, flags, { metricsUploadsPerMinute: options.metricsUploadsPerMinute });
   const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
   const feed = new FeedFollower(writes, { log: warn, pollMs: options.feedPollMs });
   writes.applied = (entry) => feed.applied(entry.seq, entry);

@@ -169,11 +169,40 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
     const s = await setup();
     const { repos } = s.db;
     const counts = [{ flagKey: 'f', variation: 'on', metric: 'latency', count: 2, sum: 30, histogram: { '4': 1, '5': 1 } }];
-    for (let i = 0; i < 3; i++) await write(s, (tx) => repos.metrics.add(tx, 'production', 60_000, counts));
-    await write(s, (tx) => repos.metrics.add(tx, 'production', 70_000, [{ flagKey: 'f', variation: 'on', metric: 'latency', count: 1, sum: 5, histogram: { '4': 1 } }]));
+    const web = { keyId: 1, keyName: 'web' };
+    for (let i = 0; i < 3; i++) await write(s, (tx) => repos.metrics.add(tx, 'production', 60_000, counts, web));
+    await write(s, (tx) => repos.metrics.add(tx, 'production', 70_000, [{ flagKey: 'f', variation: 'on', metric: 'latency', count: 1, sum: 5, histogram: { '4': 1 } }], web));
     const totals = await read(s, (tx) => repos.metrics.totals(tx, 'production', 'f', 0));
     expect(totals).toEqual([{ variation: 'on', metric: 'latency', count: 7, sum: 95, histogram: { '4': 4, '5': 3 } }]);
     expect(await read(s, (tx) => repos.metrics.totals(tx, 'production', 'f', 65_000))).toEqual([{ variation: 'on', metric: 'latency', count: 1, sum: 5, histogram: { '4': 1 } }]);
+  });
+
+  it('keeps metric counts per SDK key, and counts uploads per key and window', async () => {
+    const s = await setup();
+    const { repos } = s.db;
+    const exposure = (variation: string, count: number) => ({ flagKey: 'f', variation, metric: '$exposure', count, sum: 0 });
+    await write(s, (tx) => repos.metrics.add(tx, 'production', 60_000, [exposure('on', 5), exposure('off', 7)], { keyId: 1, keyName: 'web' }));
+    await write(s, (tx) => repos.metrics.add(tx, 'production', 70_000, [exposure('on', 2)], { keyId: 1, keyName: 'web (renamed)' }));
+    await write(s, (tx) => repos.metrics.add(tx, 'production', 70_000, [exposure('on', 100), { ...exposure('on', 3), metric: 'error' }], { keyId: 2, keyName: 'api' }));
+    const bySource = await read(s, (tx) => repos.metrics.sourceTotals(tx, 'production', 'f', 0, ['$exposure']));
+    const sorted = [...bySource].sort((a, b) => a.keyId - b.keyId || a.variation.localeCompare(b.variation));
+    expect(sorted.map(({ keyId, variation, count }) => ({ keyId, variation, count }))).toEqual([
+      { keyId: 1, variation: 'off', count: 7 },
+      { keyId: 1, variation: 'on', count: 7 },
+      { keyId: 2, variation: 'on', count: 100 },
+    ]);
+    expect(sorted.map((r) => r.keyName)).toEqual(['web', 'web (renamed)', 'api']);
+    expect(await read(s, (tx) => repos.metrics.sourceTotals(tx, 'production', 'f', 65_000, ['error']))).toEqual([{ keyId: 2, keyName: 'api', variation: 'on', metric: 'error', count: 3 }]);
+    expect((await read(s, (tx) => repos.metrics.totals(tx, 'production', 'f', 0))).find((t) => t.variation === 'on' && t.metric === '$exposure')?.count).toBe(107);
+
+    const uploads = [];
+    for (let i = 0; i < 3; i++) uploads.push(await write(s, (tx) => repos.metrics.countUpload(tx, 1, 60_000)));
+    uploads.push(await write(s, (tx) => repos.metrics.countUpload(tx, 2, 60_000)), await write(s, (tx) => repos.metrics.countUpload(tx, 1, 120_000)));
+    expect(uploads).toEqual([1, 2, 3, 1, 1]);
+    await write(s, (tx) => repos.metrics.pruneUploads(tx, 120_000));
+    expect(await write(s, (tx) => repos.metrics.countUpload(tx, 1, 60_000))).toBe(1);
+    await write(s, (tx) => repos.metrics.prune(tx, 65_000));
+    expect(await read(s, (tx) => repos.metrics.sourceTotals(tx, 'production', 'f', 0, ['$exposure']))).toHaveLength(2);
   });
 
   it('queues a webhook delivery only for subscribers, and a claim hides it from the next claimer until it expires', async () => {

@@ -39,6 +39,8 @@ const PAIRS = {
   release_events: [sqliteSchema.releaseEvents, pgSchema.releaseEvents],
   release_metrics: [sqliteSchema.releaseMetrics, pgSchema.releaseMetrics],
   release_metric_buckets: [sqliteSchema.releaseMetricBuckets, pgSchema.releaseMetricBuckets],
+  release_metric_sources: [sqliteSchema.releaseMetricSources, pgSchema.releaseMetricSources],
+  sdk_upload_counts: [sqliteSchema.sdkUploadCounts, pgSchema.sdkUploadCounts],
   webhooks: [sqliteSchema.webhooks, pgSchema.webhooks],
   webhook_deliveries: [sqliteSchema.webhookDeliveries, pgSchema.webhookDeliveries],
   change_feed: [sqliteSchema.changeFeed, pgSchema.changeFeed],

@@ -140,6 +140,8 @@ const KEYS: Record<TableName, string[]> = {
   sdk_keys: ['id'], sessions: ['id'], release_plans: ['id'], release_events: ['id'],
   release_metrics: ['environment', 'flagKey', 'metric', 'variation', 'windowStart'],
   release_metric_buckets: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'bucket'],
+  release_metric_sources: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'keyId'],
+  sdk_upload_counts: ['keyId', 'windowStart'],
   webhooks: ['id'], webhook_deliveries: ['id'], change_feed: ['seq'], cluster_state: ['key'],
 };
 
@@ -281,7 +283,7 @@ describe('db copy', () => {
       { name: 'directory', from: dir, message: /no database file at/, usage: true },
       { name: 'not SQLite', from: junk, message: /is not a SQLite database/, usage: false },
       { name: 'not Switchyard', from: other, message: /is not a Switchyard database/, usage: false },
-      { name: 'older migration', from: older, message: /older Switchyard \(3 of 4 migrations applied\).*switchyard serve/, usage: false },
+      { name: 'older migration', from: older, message: /older Switchyard \(3 of \d+ migrations applied\).*switchyard serve/, usage: false },
     ];
     for (const c of cases) {
       const error = await copySqliteToPostgres({ from: c.from, to: target.url }).then(() => undefined, (e: unknown) => e);

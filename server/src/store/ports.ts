@@ -3,7 +3,7 @@ import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
 import type { FeedEntry, NewFeedEntry } from '../domain/feed.js';
 import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
-import type { MetricCount, MetricPoint, MetricTotals } from '../domain/releases/metrics.js';
+import type { MetricCount, MetricPoint, MetricSource, MetricTotals, SourceCount } from '../domain/releases/metrics.js';
 import type { EventInput, PlanStatus, ReleaseEvent, ReleasePlan } from '../domain/releases/plans.js';
 import type { DeliveryOutcome, Webhook, WebhookDelivery, WebhookMessage } from '../domain/releases/webhooks.js';
 import type { Segment } from '../domain/segments.js';
@@ -201,9 +201,14 @@ export interface ReleasePlanRepository {
 }
 
 export interface MetricRepository {
-  /** Add counts to a window (atomically: uploads from many replicas add up). */
-  add(tx: Tx, environment: string, windowStart: number, counts: readonly MetricCount[]): Promise<void>;
+  /** Add counts to a window, in total and for their source (atomically: uploads from many replicas add up). */
+  add(tx: Tx, environment: string, windowStart: number, counts: readonly MetricCount[], source: MetricSource): Promise<void>;
   totals(tx: Tx, environment: string, flagKey: string, since: number): Promise<MetricTotals[]>;
+  /** Counts of `metrics` per source since `since` (summed over windows). */
+  sourceTotals(tx: Tx, environment: string, flagKey: string, since: number, metrics: readonly string[]): Promise<SourceCount[]>;
+  /** Count one upload by an SDK key in a rate-limit window; returns the window's count so far. */
+  countUpload(tx: Tx, keyId: number, windowStart: number): Promise<number>;
+  pruneUploads(tx: Tx, before: number): Promise<void>;
   series(tx: Tx, environment: string, flagKey: string, since: number): Promise<MetricPoint[]>;
   lastExposureAt(tx: Tx, environment: string, flagKey: string): Promise<number | null>;
   prune(tx: Tx, before: number): Promise<void>;
@@ -238,6 +243,8 @@ export const TABLES = [
   'release_events',
   'release_metrics',
   'release_metric_buckets',
+  'release_metric_sources',
+  'sdk_upload_counts',
   'webhooks',
   'webhook_deliveries',
   'change_feed',

@@ -30,12 +30,14 @@ export type DialectsAgree = [
   AssertSame<Row<typeof sqlite.releaseEvents>, Row<typeof pg.releaseEvents>>,
   AssertSame<Row<typeof sqlite.releaseMetrics>, Row<typeof pg.releaseMetrics>>,
   AssertSame<Row<typeof sqlite.releaseMetricBuckets>, Row<typeof pg.releaseMetricBuckets>>,
+  AssertSame<Row<typeof sqlite.releaseMetricSources>, Row<typeof pg.releaseMetricSources>>,
+  AssertSame<Row<typeof sqlite.sdkUploadCounts>, Row<typeof pg.sdkUploadCounts>>,
   AssertSame<Row<typeof sqlite.webhooks>, Row<typeof pg.webhooks>>,
   AssertSame<Row<typeof sqlite.webhookDeliveries>, Row<typeof pg.webhookDeliveries>>,
   AssertSame<Row<typeof sqlite.changeFeed>, Row<typeof pg.changeFeed>>,
   AssertSame<Row<typeof sqlite.clusterState>, Row<typeof pg.clusterState>>,
 ];
-const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void dialectsAgree;
 
 export type EnvironmentRow = Row<typeof sqlite.environments>;

@@ -2,6 +2,7 @@ import { assessErrorRate, assessLatency, quantile, type GuardEvidence, type Late
 import { latencyUpperBound } from './latency.js';
 import { EXPOSURE_METRIC, type MetricTotals } from './metrics.js';
 import type { ReleasePlan } from './plans.js';
+import { byKey, type KeyContribution, type SourceContribution } from './sources.js';
 
 export interface PlanEvidence {
   errors: GuardEvidence | null;
@@ -10,6 +11,8 @@ export interface PlanEvidence {
   stepExposures: number;
   /** Exposures per variation since the plan started. */
   exposures: Record<string, number>;
+  /** The SDK keys whose counts these are (ids and names, never secrets): reported and counted. */
+  sources: KeyContribution[];
 }
 
 function sumWhere(totals: readonly MetricTotals[], metric: string, treatment: boolean | null, variation: string) {
@@ -24,15 +27,16 @@ function sumWhere(totals: readonly MetricTotals[], metric: string, treatment: bo
   return { count, histogram };
 }
 
-export const NO_EVIDENCE: PlanEvidence = Object.freeze({ errors: null, latency: null, stepExposures: 0, exposures: {} });
+export const NO_EVIDENCE: PlanEvidence = Object.freeze({ errors: null, latency: null, stepExposures: 0, exposures: {}, sources: [] });
 
 /**
  * What the guard sees for a plan: cumulative counts since the plan started (`totals`; treatment =
  * the released variation, control = every other variation served), and the current step's
- * exposures (`stepTotals`: counts since the step started).
+ * exposures (`stepTotals`: counts since the step started). Both are already capped per source
+ * (`sources.ts`); `contributions` (since the plan started) are listed in the evidence.
  */
-export function planEvidence(plan: ReleasePlan, totals: readonly MetricTotals[], stepTotals: readonly MetricTotals[]): PlanEvidence {
-  const empty: PlanEvidence = { ...NO_EVIDENCE, exposures: {} };
+export function planEvidence(plan: ReleasePlan, totals: readonly MetricTotals[], stepTotals: readonly MetricTotals[], contributions: readonly SourceContribution[] = []): PlanEvidence {
+  const empty: PlanEvidence = { ...NO_EVIDENCE, exposures: {}, sources: byKey(contributions) };
   if (plan.startedAt === null || plan.variation === null) return empty;
   const variation = plan.variation;
   const exposures: Record<string, number> = {};
@@ -55,7 +59,7 @@ export function planEvidence(plan: ReleasePlan, totals: readonly MetricTotals[],
     };
     latency = assessLatency(side(false), side(true), guard.latency);
   }
-  return { errors, latency, stepExposures, exposures };
+  return { ...empty, errors, latency, stepExposures, exposures };
 }
 
 const pct = (rate: number) => `${(rate * 100).toFixed(2)}%`;
@@ -63,7 +67,7 @@ const pct = (rate: number) => `${(rate * 100).toFixed(2)}%`;
 /** One line for an audit message: counts, rates and the statistic. */
 export function describeEvidence(evidence: PlanEvidence): string {
   const e = evidence.errors;
-  if (!e) return `${evidence.stepExposures} exposures in this step`;
+  if (!e) return `${evidence.stepExposures} exposures in this step${describeSources(evidence.sources)}`;
   const parts = [
     `new variation ${e.treatment.errors}/${e.treatment.exposures} errors (${pct(e.treatment.rate)})`,
     `control ${e.control.errors}/${e.control.exposures} (${pct(e.control.rate)})`,
@@ -71,5 +75,17 @@ export function describeEvidence(evidence: PlanEvidence): string {
   ];
   const l = evidence.latency;
   if (l && l.controlP95 !== null && l.treatmentP95 !== null) parts.push(`p95 ${l.treatmentP95.toFixed(0)} ms vs ${l.controlP95.toFixed(0)} ms`);
-  return parts.join('; ');
+  return parts.join('; ') + describeSources(evidence.sources);
+}
+
+/** `; from SDK keys "web" (#3) 1200 exposures, "x" (#7) 100000 exposures (98800 over its share ignored)`. */
+function describeSources(sources: readonly KeyContribution[]): string {
+  if (sources.length === 0) return '';
+  const keys = sources.map((k) => {
+    const exposures = k.counts.filter((c) => c.metric === EXPOSURE_METRIC);
+    const count = exposures.reduce((sum, c) => sum + c.count, 0);
+    const ignored = k.counts.reduce((sum, c) => sum + c.count - c.counted, 0);
+    return `"${k.keyName}" (#${k.keyId}) ${count} exposures${ignored > 0 ? ` (${ignored} counts over its share ignored)` : ''}`;
+  });
+  return `; from SDK keys ${keys.join(', ')}`;
 }

@@ -2,8 +2,9 @@ import type { AuditContext } from '../../domain/audit.js';
 import { AppError } from '../../domain/errors.js';
 import type { Flag, FlagEnvironment, Managed } from '../../domain/flags.js';
 import { describeEvidence, planEvidence, type PlanEvidence } from '../../domain/releases/evidence.js';
-import { aggregateCounts, windowStart, type MetricCount, type MetricPoint } from '../../domain/releases/metrics.js';
+import { EXPOSURE_METRIC, aggregateCounts, windowStart, type MetricCount, type MetricPoint, type MetricSource } from '../../domain/releases/metrics.js';
 import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type PlanProgress, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
+import { capSourceShares, cappedTotals } from '../../domain/releases/sources.js';
 import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
 import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, deriveStage, formatPercentage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
@@ -12,6 +13,19 @@ import { RowMoved, combine, type Change, type Writes } from '../write.js';
 
 export const GUARD_ACTOR = 'release-guard';
 export const guardAudit = (message: string): AuditContext => ({ actor: GUARD_ACTOR, source: 'release-guard', message });
+
+/**
+ * Metrics uploads one SDK key may make per minute, over all replicas (the counters are in the
+ * database). An SDK instance uploads every 5 s (12 a minute), so this admits 100 instances sharing
+ * one key at the default interval; a refused SDK retries with backoff, merging its counts, so a
+ * busier fleet is slowed down, not silenced. `serve --metrics-uploads-per-minute` changes it.
+ */
+export const DEFAULT_METRICS_UPLOADS_PER_MINUTE = 1200;
+const UPLOAD_WINDOW_MS = 60_000;
+
+export interface ReleasesOptions {
+  metricsUploadsPerMinute?: number;
+}
 
 /** Decision-log kinds that are not also webhook events. */
 const QUIET_KINDS = new Set(['created', 'checked', 'skipped']);
@@ -29,10 +43,15 @@ interface PlanStep {
  * and the runner) acting on one plan at once cannot both succeed.
  */
 export class ReleasesService {
+  private readonly uploadsPerMinute: number;
+
   constructor(
     private readonly w: Writes,
     private readonly flags: FlagsService,
-  ) {}
+    options: ReleasesOptions = {},
+  ) {
+    this.uploadsPerMinute = options.metricsUploadsPerMinute ?? DEFAULT_METRICS_UPLOADS_PER_MINUTE;
+  }
 
   get now(): () => number {
     return this.w.now;
@@ -64,15 +83,36 @@ export class ReleasesService {
     return this.w.read((tx) => this.w.repos.metrics.lastExposureAt(tx, environment, flagKey));
   }
 
-  /** SDK metrics: added in place, so uploads to several replicas at once all count. */
-  async addMetrics(environment: string, counts: readonly MetricCount[]): Promise<void> {
+  /**
+   * Count a metrics upload against its SDK key's per-minute limit (shared by every replica).
+   * Returns null when admitted, else the milliseconds until the key's next window.
+   */
+  async admitUpload(keyId: number): Promise<{ retryAfterMs: number } | null> {
+    const now = this.w.now();
+    const start = windowStart(now, UPLOAD_WINDOW_MS);
+    const count = await this.w.db.transaction((tx) => this.w.repos.metrics.countUpload(tx, keyId, start));
+    return count > this.uploadsPerMinute ? { retryAfterMs: start + UPLOAD_WINDOW_MS - now } : null;
+  }
+
+  /** Flags with a running guarded plan in `environment`: the only ones whose metrics are kept. */
+  async guardedFlags(environment: string): Promise<Set<string>> {
+    const running = await this.runningPlans();
+    return new Set(running.filter((p) => p.environment === environment && p.spec.guard !== null).map((p) => p.flagKey));
+  }
+
+  /** SDK metrics: added in place (in total and for their SDK key), so uploads to several replicas at once all count. */
+  async addMetrics(environment: string, counts: readonly MetricCount[], source: MetricSource): Promise<void> {
     const at = this.w.now();
     const merged = aggregateCounts(counts);
-    await this.w.db.transaction((tx) => this.w.repos.metrics.add(tx, environment, windowStart(at), merged));
+    await this.w.db.transaction((tx) => this.w.repos.metrics.add(tx, environment, windowStart(at), merged, source));
   }
 
   async pruneMetrics(before: number): Promise<void> {
-    await this.w.db.transaction((tx) => this.w.repos.metrics.prune(tx, before));
+    const uploadsBefore = windowStart(this.w.now(), UPLOAD_WINDOW_MS) - UPLOAD_WINDOW_MS;
+    await this.w.db.transaction(async (tx) => {
+      await this.w.repos.metrics.prune(tx, before);
+      await this.w.repos.metrics.pruneUploads(tx, uploadsBefore);
+    });
   }
 
   async configOf(flagKey: string, environment: string): Promise<{ flag: Managed<Flag>; config: FlagEnvironment }> {
@@ -80,14 +120,24 @@ export class ReleasesService {
     return { flag, config: configIn(flag.value, environment) };
   }
 
-  /** What the guard sees: cumulative counts since the plan started, and the current step's. */
+  /**
+   * What the guard sees: cumulative counts since the plan started, and the current step's, each
+   * with every SDK key's share of a count capped (`domain/releases/sources.ts`).
+   */
   async evidence(plan: ReleasePlan): Promise<PlanEvidence> {
     return this.w.read(async (tx) => {
       const { metrics } = this.w.repos;
       if (plan.startedAt === null) return planEvidence(plan, [], []);
-      const totals = await metrics.totals(tx, plan.environment, plan.flagKey, windowStart(plan.startedAt));
-      const stepTotals = plan.stepStartedAt === null ? [] : await metrics.totals(tx, plan.environment, plan.flagKey, windowStart(plan.stepStartedAt));
-      return planEvidence(plan, totals, stepTotals);
+      const guard = plan.spec.guard;
+      const used = [EXPOSURE_METRIC, ...(guard ? [guard.errorEvent] : []), ...(guard?.latency ? [guard.latency.event] : [])];
+      const since = async (at: number) => {
+        const totals = await metrics.totals(tx, plan.environment, plan.flagKey, windowStart(at));
+        const contributions = capSourceShares(await metrics.sourceTotals(tx, plan.environment, plan.flagKey, windowStart(at), used));
+        return { totals: cappedTotals(totals, contributions), contributions };
+      };
+      const all = await since(plan.startedAt);
+      const step = plan.stepStartedAt === null ? { totals: [] } : await since(plan.stepStartedAt);
+      return planEvidence(plan, all.totals, step.totals, all.contributions);
     });
   }
 

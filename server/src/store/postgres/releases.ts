@@ -3,7 +3,7 @@ import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
 import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
 import { conn, preparedSql } from './connection.js';
-import { releaseEvents, releaseMetricBuckets, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from './schema.js';
+import { releaseEvents, releaseMetricBuckets, releaseMetricSources, releaseMetrics, releasePlans, sdkUploadCounts, webhookDeliveries, webhooks } from './schema.js';
 
 export const postgresPlans: ReleasePlanRepository = {
   async get(tx, flagKey, environment) {
@@ -48,16 +48,21 @@ export const postgresPlans: ReleasePlanRepository = {
 
 const metricKey = [releaseMetrics.environment, releaseMetrics.flagKey, releaseMetrics.metric, releaseMetrics.variation, releaseMetrics.windowStart];
 const bucketKey = [releaseMetricBuckets.environment, releaseMetricBuckets.flagKey, releaseMetricBuckets.metric, releaseMetricBuckets.variation, releaseMetricBuckets.windowStart, releaseMetricBuckets.bucket];
+const sourceKey = [releaseMetricSources.environment, releaseMetricSources.flagKey, releaseMetricSources.metric, releaseMetricSources.variation, releaseMetricSources.windowStart, releaseMetricSources.keyId];
 
 export const postgresMetrics: MetricRepository = {
   // One statement per table; counts arrive de-duplicated (one row per key), as ON CONFLICT needs.
-  async add(tx, environment, windowStart, counts) {
+  async add(tx, environment, windowStart, counts, source) {
     if (counts.length === 0) return;
     const c = conn(tx);
     await c
       .insert(releaseMetrics)
       .values(counts.map((m) => ({ environment, flagKey: m.flagKey, variation: m.variation, metric: m.metric, windowStart, count: m.count, sum: m.sum })))
       .onConflictDoUpdate({ target: metricKey, set: { count: sql`${releaseMetrics.count} + excluded.count`, sum: sql`${releaseMetrics.sum} + excluded.sum` } });
+    await c
+      .insert(releaseMetricSources)
+      .values(counts.map((m) => ({ environment, flagKey: m.flagKey, variation: m.variation, metric: m.metric, windowStart, keyId: source.keyId, keyName: source.keyName, count: m.count })))
+      .onConflictDoUpdate({ target: sourceKey, set: { count: sql`${releaseMetricSources.count} + excluded.count`, keyName: sql`excluded.key_name` } });
     const buckets = counts.flatMap((m) =>
       Object.entries(m.histogram ?? {}).map(([bucket, n]) => ({ environment, flagKey: m.flagKey, variation: m.variation, metric: m.metric, windowStart, bucket: Number(bucket), count: n })),
     );
@@ -81,6 +86,29 @@ export const postgresMetrics: MetricRepository = {
     return toMetricTotals(counts, buckets);
   },
 
+  async sourceTotals(tx, environment, flagKey, since, metrics) {
+    if (metrics.length === 0) return [];
+    const s = releaseMetricSources;
+    return conn(tx)
+      .select({ keyId: s.keyId, keyName: max(s.keyName).mapWith(String), variation: s.variation, metric: s.metric, count: sum(s.count).mapWith(Number) })
+      .from(s)
+      .where(and(eq(s.environment, environment), eq(s.flagKey, flagKey), gte(s.windowStart, since), inArray(s.metric, [...metrics])))
+      .groupBy(s.keyId, s.metric, s.variation);
+  },
+
+  async countUpload(tx, keyId, windowStart) {
+    const [row] = await conn(tx)
+      .insert(sdkUploadCounts)
+      .values({ keyId, windowStart, count: 1 })
+      .onConflictDoUpdate({ target: [sdkUploadCounts.keyId, sdkUploadCounts.windowStart], set: { count: sql`${sdkUploadCounts.count} + 1` } })
+      .returning({ count: sdkUploadCounts.count });
+    return row!.count;
+  },
+
+  async pruneUploads(tx, before) {
+    await conn(tx).delete(sdkUploadCounts).where(lt(sdkUploadCounts.windowStart, before));
+  },
+
   async series(tx, environment, flagKey, since) {
     return conn(tx)
       .select({ windowStart: releaseMetrics.windowStart, variation: releaseMetrics.variation, metric: releaseMetrics.metric, count: releaseMetrics.count })
@@ -101,6 +129,7 @@ export const postgresMetrics: MetricRepository = {
     const c = conn(tx);
     await c.delete(releaseMetrics).where(lt(releaseMetrics.windowStart, before));
     await c.delete(releaseMetricBuckets).where(lt(releaseMetricBuckets.windowStart, before));
+    await c.delete(releaseMetricSources).where(lt(releaseMetricSources.windowStart, before));
   },
 };
 

@@ -199,6 +199,33 @@ export const releaseMetricBuckets = pgTable(
   (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.bucket] })],
 );
 
+/** Per contributing SDK key; see ../sqlite/schema.ts. */
+export const releaseMetricSources = pgTable(
+  'release_metric_sources',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: millis('window_start').notNull(),
+    keyId: integer('key_id').notNull(),
+    keyName: text('key_name').notNull(),
+    count: millis('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.keyId] })],
+);
+
+/** Metrics uploads per SDK key per minute (the rate limit, shared by every replica). */
+export const sdkUploadCounts = pgTable(
+  'sdk_upload_counts',
+  {
+    keyId: integer('key_id').notNull(),
+    windowStart: millis('window_start').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.windowStart] })],
+);
+
 export const webhooks = pgTable('webhooks', {
   id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
   url: text('url').notNull(),

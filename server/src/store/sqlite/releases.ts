@@ -4,7 +4,7 @@ import { subscribes } from '../../domain/releases/webhooks.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
 import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
 import { conn, prepared } from './connection.js';
-import { releaseEvents, releaseMetricBuckets, releaseMetrics, releasePlans, webhookDeliveries, webhooks } from './schema.js';
+import { releaseEvents, releaseMetricBuckets, releaseMetricSources, releaseMetrics, releasePlans, sdkUploadCounts, webhookDeliveries, webhooks } from './schema.js';
 
 export const sqlitePlans: ReleasePlanRepository = {
   async get(tx, flagKey, environment) {
@@ -48,15 +48,20 @@ export const sqlitePlans: ReleasePlanRepository = {
 
 const metricKey = [releaseMetrics.environment, releaseMetrics.flagKey, releaseMetrics.metric, releaseMetrics.variation, releaseMetrics.windowStart];
 const bucketKey = [releaseMetricBuckets.environment, releaseMetricBuckets.flagKey, releaseMetricBuckets.metric, releaseMetricBuckets.variation, releaseMetricBuckets.windowStart, releaseMetricBuckets.bucket];
+const sourceKey = [releaseMetricSources.environment, releaseMetricSources.flagKey, releaseMetricSources.metric, releaseMetricSources.variation, releaseMetricSources.windowStart, releaseMetricSources.keyId];
 
 export const sqliteMetrics: MetricRepository = {
-  async add(tx, environment, windowStart, counts) {
+  async add(tx, environment, windowStart, counts, source) {
     const db = conn(tx);
     for (const c of counts) {
       const at = { environment, flagKey: c.flagKey, variation: c.variation, metric: c.metric, windowStart };
       db.insert(releaseMetrics)
         .values({ ...at, count: c.count, sum: c.sum })
         .onConflictDoUpdate({ target: metricKey, set: { count: sql`${releaseMetrics.count} + excluded.count`, sum: sql`${releaseMetrics.sum} + excluded.sum` } })
+        .run();
+      db.insert(releaseMetricSources)
+        .values({ ...at, keyId: source.keyId, keyName: source.keyName, count: c.count })
+        .onConflictDoUpdate({ target: sourceKey, set: { count: sql`${releaseMetricSources.count} + excluded.count`, keyName: sql`excluded.key_name` } })
         .run();
       for (const [bucket, n] of Object.entries(c.histogram ?? {})) {
         db.insert(releaseMetricBuckets)
@@ -84,6 +89,31 @@ export const sqliteMetrics: MetricRepository = {
     return toMetricTotals(counts, buckets);
   },
 
+  async sourceTotals(tx, environment, flagKey, since, metrics) {
+    if (metrics.length === 0) return [];
+    const s = releaseMetricSources;
+    return conn(tx)
+      .select({ keyId: s.keyId, keyName: max(s.keyName).mapWith(String), variation: s.variation, metric: s.metric, count: sum(s.count).mapWith(Number) })
+      .from(s)
+      .where(and(eq(s.environment, environment), eq(s.flagKey, flagKey), gte(s.windowStart, since), inArray(s.metric, [...metrics])))
+      .groupBy(s.keyId, s.metric, s.variation)
+      .all();
+  },
+
+  async countUpload(tx, keyId, windowStart) {
+    const row = conn(tx)
+      .insert(sdkUploadCounts)
+      .values({ keyId, windowStart, count: 1 })
+      .onConflictDoUpdate({ target: [sdkUploadCounts.keyId, sdkUploadCounts.windowStart], set: { count: sql`${sdkUploadCounts.count} + 1` } })
+      .returning({ count: sdkUploadCounts.count })
+      .get();
+    return row.count;
+  },
+
+  async pruneUploads(tx, before) {
+    conn(tx).delete(sdkUploadCounts).where(lt(sdkUploadCounts.windowStart, before)).run();
+  },
+
   async series(tx, environment, flagKey, since) {
     return conn(tx)
       .select({ windowStart: releaseMetrics.windowStart, variation: releaseMetrics.variation, metric: releaseMetrics.metric, count: releaseMetrics.count })
@@ -106,6 +136,7 @@ export const sqliteMetrics: MetricRepository = {
     const db = conn(tx);
     db.delete(releaseMetrics).where(lt(releaseMetrics.windowStart, before)).run();
     db.delete(releaseMetricBuckets).where(lt(releaseMetricBuckets.windowStart, before)).run();
+    db.delete(releaseMetricSources).where(lt(releaseMetricSources.windowStart, before)).run();
   },
 };
 

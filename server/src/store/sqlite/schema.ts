@@ -217,6 +217,37 @@ export const releaseMetricBuckets = sqliteTable(
   (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.bucket] })],
 );
 
+/**
+ * The same counts per contributing SDK key (the "source"), so the guard can cap any one key's share
+ * of its evidence and name who contributed. The key's name is copied at upload: evidence stays
+ * readable after the key is revoked, and never carries the secret.
+ */
+export const releaseMetricSources = sqliteTable(
+  'release_metric_sources',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    variation: text('variation').notNull(),
+    metric: text('metric').notNull(),
+    windowStart: integer('window_start').notNull(),
+    keyId: integer('key_id').notNull(),
+    keyName: text('key_name').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.metric, t.variation, t.windowStart, t.keyId] })],
+);
+
+/** Metrics uploads per SDK key per minute: the rate limit, shared by every replica. */
+export const sdkUploadCounts = sqliteTable(
+  'sdk_upload_counts',
+  {
+    keyId: integer('key_id').notNull(),
+    windowStart: integer('window_start').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.windowStart] })],
+);
+
 /** Webhook endpoints: the secret signs payloads (HMAC-SHA256), so it is kept (shown once at creation). */
 export const webhooks = sqliteTable('webhooks', {
   id: integer('id').primaryKey({ autoIncrement: true }),
