@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { serializeDocument, type ExportFormat } from '../domain/gitops/export.js';
+import { DOCUMENT_LIMITS, formatBytes } from '../domain/gitops/limits.js';
 import type { ApplyResult } from '../services/gitops/gitops.service.js';
 import type { FieldChange, Plan, PlannedChange } from '../domain/gitops/plan.js';
 import { gitHead, readSources } from '../services/gitops/sync.js';
@@ -45,11 +46,18 @@ export function formatPlan(plan: PlanView): string {
 }
 
 async function sourcesFor(file: string) {
+  let sources: Awaited<ReturnType<typeof readSources>>;
   try {
-    return (await readSources(file)).map((s) => ({ name: s.name, content: s.text }));
+    sources = await readSources(file);
   } catch (error) {
     throw new CommandError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`);
   }
+  // Said here, naming the files, rather than as the server's bare 413 after uploading them.
+  const bytes = sources.reduce((sum, s) => sum + Buffer.byteLength(s.text) + Buffer.byteLength(s.name), 0);
+  if (bytes > DOCUMENT_LIMITS.bytes) {
+    throw new CommandError(`${file} holds ${bytes.toLocaleString('en')} bytes of flags files; the server accepts at most ${formatBytes(DOCUMENT_LIMITS.bytes)} (${DOCUMENT_LIMITS.bytes.toLocaleString('en')} bytes) at once: split them into smaller applies`);
+  }
+  return sources.map((s) => ({ name: s.name, content: s.text }));
 }
 
 /** A bad file: every problem on its own line as `file:line:col: path: message`. */

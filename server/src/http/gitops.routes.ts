@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
@@ -8,13 +9,19 @@ import { errorResponses, errorSchema } from './responses.js';
 import { serializeDocument } from '../domain/gitops/export.js';
 import type { GitOpsService } from '../services/gitops/gitops.service.js';
 import type { SourceFile } from '../domain/gitops/locate.js';
-import { summarize } from '../domain/gitops/plan.js';
+import { DOCUMENT_LIMITS, formatBytes } from '../domain/gitops/limits.js';
+import type { Role } from '../domain/credentials.js';
 import { gitopsJsonSchema } from '../domain/gitops/schema.js';
-import type { GitOpsSync, SyncStatus } from '../services/gitops/sync.js';
+import { statusForNonAdmin, type GitOpsSync, type SyncStatus } from '../services/gitops/sync.js';
 
-/** A 2,000-flag file with full targeting is a few MB: far above the API's 1 MB default. */
-const DOCUMENT_BODY_LIMIT = 32 * 1024 * 1024;
+/** Bigger than the API's 1 MiB default (~10,000 flags as stages), and no bigger: see limits.ts. */
+const DOCUMENT_BODY_LIMIT = DOCUMENT_LIMITS.bytes;
 const DEFAULT_FILENAME = 'document';
+/**
+ * Plans are built by our own code from validated files: checking a 10,000-change response against
+ * its zod schema again would only add work on the event loop (the schema stays, for the OpenAPI document).
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 const sourceSchema = z.strictObject({ name: z.string().min(1).max(1000), content: z.string() });
 const planBody = z.strictObject({
@@ -48,9 +55,32 @@ function sourcesOf(body: z.infer<typeof planBody>): SourceFile[] {
   const given = [body.document !== undefined, body.documents !== undefined].filter(Boolean).length;
   if (given !== 1) throw AppError.invalid('body.document', 'send exactly one of "document" or "documents"');
   if (body.documents) return body.documents.map((d) => ({ name: d.name, text: d.content }));
+  // JSON.stringify recurses: a deeper object would overflow the stack before the file's own depth check.
+  if (typeof body.document === 'object' && !nestsWithin(body.document, DOCUMENT_LIMITS.depth)) {
+    throw AppError.invalid('body.document', `nested more than ${DOCUMENT_LIMITS.depth} levels deep (the limit for a flags file)`);
+  }
   const text = typeof body.document === 'string' ? body.document : JSON.stringify(body.document, null, 2);
   return [{ name: body.filename ?? DEFAULT_FILENAME, text }];
 }
+
+function nestsWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/** The caller's role (the routes below require an API token, so there is one). */
+function roleOf(request: FastifyRequest): Role {
+  return request.principal?.kind === 'api' ? request.principal.role : 'viewer';
+}
+
+const tooLarge = () =>
+  new AppError('payload_too_large', `request body too large: a flags document may be at most ${formatBytes(DOCUMENT_BODY_LIMIT)} (split the files into several applies)`);
 
 export interface GitOpsRoutesOptions {
   gitops: GitOpsService;
@@ -61,6 +91,12 @@ export interface GitOpsRoutesOptions {
 export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (app, { gitops, sync }) => {
   const syncPath = sync?.status.path;
   if (sync) registerMetrics(app.metrics, sync);
+  app.addHook('onClose', () => gitops.close());
+  // Fastify's own 413 says only "Request body is too large": name the limit and what to do.
+  // (A child error handler: whatever it throws goes on to the app's one.)
+  app.setErrorHandler((error) => {
+    throw (error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? tooLarge() : error;
+  });
 
   // Public on purpose: editors fetch it to validate files, and it holds no data.
   app.get('/api/gitops/schema.json', { schema: { tags: ['gitops'], summary: 'JSON Schema of the flags file (for editors)' } }, async (_request, reply) =>
@@ -73,7 +109,7 @@ export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (a
       summary: 'The current state as a flags file (YAML, or JSON with Accept: application/json or format=json)',
       querystring: z.strictObject({ environment: z.string().max(LIMITS.key).optional(), format: z.enum(['yaml', 'json']).optional() }),
     },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request, reply) => {
     const { environment, format } = request.query;
     const accept = request.headers.accept ?? '';
@@ -84,31 +120,38 @@ export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (a
 
   app.post('/api/gitops/plan', {
     bodyLimit: DOCUMENT_BODY_LIMIT,
+    serializerCompiler: plainJson,
     schema: { tags: ['gitops'], summary: 'What applying a flags file would change (create, change with before → after, delete)', body: planBody, response: { 200: planResponse, ...responses } },
-    preHandler: app.requireRole('viewer'),
-  }, async (request) => {
-    const plan = await gitops.plan(sourcesOf(request.body), { prune: request.body.prune });
-    return { changes: plan.changes, summary: summarize(plan.changes), versions: plan.versions };
+    onRequest: app.requireRole('viewer'),
+  }, async (request, reply) => {
+    // Already JSON: a big plan is built and serialised off the event loop (services/gitops/documents.ts).
+    const body = await gitops.planResponse(sourcesOf(request.body), { prune: request.body.prune });
+    // (Typed as the response schema, which documents it; Fastify sends a string as is.)
+    return reply.type('application/json; charset=utf-8').send(body as unknown as z.infer<typeof planResponse>);
   });
 
   app.post('/api/gitops/apply', {
     bodyLimit: DOCUMENT_BODY_LIMIT,
+    serializerCompiler: plainJson,
     schema: { tags: ['gitops'], summary: 'Apply a flags file: all or nothing, in one transaction, audited with source gitops', body: applyBody, response: { 200: applyResponse, ...responses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const { prune, dryRun, message, commit, expectedVersions } = request.body;
-    if (sync && !dryRun) throw new AppError('locked', `this server syncs from Git (${syncPath}); commit the change there instead of applying it`, { managedBy: syncPath });
+    if (sync && !dryRun) {
+      const shown = roleOf(request) === 'admin' ? syncPath : statusForNonAdmin(sync.status).path;
+      throw new AppError('locked', `this server syncs from Git (${shown}); commit the change there instead of applying it`, { managedBy: shown });
+    }
     const audit = auditContext(request, { message, commit });
-    return gitops.apply(sourcesOf(request.body), { prune, dryRun, expectedVersions, audit });
+    return gitops.apply(sourcesOf(request.body), { role: roleOf(request), prune, dryRun, expectedVersions, audit });
   });
 
   app.get('/api/gitops/status', {
-    schema: { tags: ['gitops'], summary: 'Sync mode: the file, the last sync, the last error (file:line:col) and drift' },
-    preHandler: app.requireRole('viewer'),
-  }, async () => {
+    schema: { tags: ['gitops'], summary: 'Sync mode: the file (its full path for admins, its name for others), the last sync, the last error (file:line:col) and drift' },
+    onRequest: app.requireRole('viewer'),
+  }, async (request) => {
     if (!sync) return { mode: 'manual', path: null, lastSync: null, lastError: null, drift: [] };
     const { appliedHash: _hash, ...status } = await sync.current();
-    return { mode: 'sync', ...status };
+    return { mode: 'sync', ...(roleOf(request) === 'admin' ? status : statusForNonAdmin(status)) };
   });
 };
 

@@ -3,7 +3,8 @@ import { configProblems, variationProblems } from '../flag-validation.js';
 import type { NewFlag } from '../flags.js';
 import type { NewSegment } from '../segments.js';
 import { expandEntry } from './entries.js';
-import { formatPath, issueProblems, parseFile, type FileProblem, type ParsedFile, type SourceFile } from './locate.js';
+import { countProblem } from './limits.js';
+import { formatPath, issueProblems, parseFile, valueAt, type FileProblem, type ParsedFile, type SourceFile } from './locate.js';
 import { gitopsDocumentSchema, type EnvironmentEntry } from './schema.js';
 
 /** The state one or more files ask for, fully expanded, plus where each resource was written. */
@@ -37,12 +38,16 @@ export function loadDesired(sources: readonly SourceFile[], existingSegments: Re
   const parsed: { file: ParsedFile; doc: ReturnType<typeof gitopsDocumentSchema.parse> }[] = [];
   const origin = new Map<string, string>();
 
+  const files: ParsedFile[] = [];
   for (const source of sources) {
     const { file, problems: syntax } = parseFile(source);
-    if (syntax.length > 0) {
-      problems.push(...syntax);
-      continue;
-    }
+    if (syntax.length > 0) problems.push(...syntax);
+    else files.push(file);
+  }
+  const tooMany = countProblem(countEntries(files));
+  if (tooMany) return { ok: false, problems: [{ file: files.length === 1 ? files[0]!.name : `${files.length} files`, line: 1, column: 1, path: '', message: tooMany }] };
+
+  for (const file of files) {
     const result = gitopsDocumentSchema.safeParse(file.data);
     if (!result.success) {
       problems.push(...issueProblems(file, result.error.issues));
@@ -127,6 +132,18 @@ export function loadDesired(sources: readonly SourceFile[], existingSegments: Re
   }
 
   return problems.length > 0 ? { ok: false, problems } : { ok: true, state };
+}
+
+/** Flags, segments and environments across files, counted before any is validated. */
+function countEntries(files: readonly ParsedFile[]): { flags: number; segments: number; environments: number } {
+  const counts = { flags: 0, segments: 0, environments: 0 };
+  for (const file of files) {
+    for (const kind of ['flags', 'segments', 'environments'] as const) {
+      const entries = valueAt(file.data, [kind]);
+      if (typeof entries === 'object' && entries !== null) counts[kind] += Object.keys(entries).length;
+    }
+  }
+  return counts;
 }
 
 function at(file: ParsedFile, path: PropertyKey[], message: string): FileProblem {

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { z } from 'zod';
+import { nestingMessage, shapeProblem, tokenProblem } from './limits.js';
 
 /**
  * Every problem in a flags file names the file, line and column and the field path, like a
@@ -43,13 +44,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 export function parseFile(file: SourceFile): { file: ParsedFile; problems: FileProblem[] } {
+  const tooBig = tokenProblem(file.text);
+  if (tooBig) {
+    const before = file.text.slice(0, tooBig.offset).split('\n');
+    const where = { line: before.length, column: before.at(-1)!.length + 1 };
+    return { file: { name: file.name, data: undefined, locate: () => where }, problems: [{ file: file.name, ...where, path: '', message: tooBig.message }] };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(file.text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
   const at = (offset: number) => {
     const pos = lineCounter.linePos(offset);
     return { line: pos.line, column: pos.col };
   };
-  const problems: FileProblem[] = doc.errors.map((e) => ({ file: file.name, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0]! }));
+  // (The composer recurses once per nesting level, and reports its stack overflow as an error.)
+  const problems: FileProblem[] = doc.errors.map((e) => ({ file: file.name, ...at(e.pos[0]), path: '', message: nestingMessage(e.message.split('\n')[0]!) }));
+  // Before toJS (recursive) and zod (an issue per bad item): bounded depth and list sizes.
+  const shape = problems.length === 0 ? shapeProblem(doc.contents) : undefined;
+  if (shape) problems.push({ file: file.name, ...at(rangeStart(shape.node) ?? 0), path: '', message: shape.message });
   const locate = (path: readonly PropertyKey[], key = false) => {
     let node: unknown = doc.contents;
     let offset = rangeStart(node) ?? 0;

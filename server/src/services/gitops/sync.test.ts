@@ -1,11 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { bootstrap } from '../bootstrap.js';
 import { openTestDatabase, type TestDatabase } from '../../testing/databases.js';
 import { bearerHeader, changeFlag, readFlag, TEST_ADMIN_TOKEN } from '../../testing/test-app.js';
+import { readSources } from './sync.js';
 
 const FILE = `environments:
   production: { critical: true, name: Production }
@@ -144,5 +145,36 @@ describe('serve --sync', () => {
     writeFileSync(path, FILE.replace(/flags:[\s\S]*$/, 'flags: {}\n'));
     await waitFor(async () => (await get('/api/flags/checkout')).statusCode, (code) => code === 404);
     expect((await get('/api/flags/hand-made')).statusCode).toBe(200);
+  });
+
+  it('shows where the file is on the server to admins only; others see its name', async () => {
+    const tokenFor = async (role: 'editor' | 'viewer') =>
+      (await app.inject({ method: 'POST', url: '/api/tokens', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { name: role, role } })).json().token as string;
+    const [viewer, editor] = [await tokenFor('viewer'), await tokenFor('editor')];
+    writeFileSync(path, FILE.replace('stage: 10%', 'stage: 15 percent'));
+    const failed = await waitFor(status, (s) => s.lastSuccess === false);
+    expect(failed.path).toBe(path);
+
+    const seen = (await app.inject({ method: 'GET', url: '/api/gitops/status', headers: bearerHeader(viewer) })).json();
+    expect(seen).toMatchObject({ mode: 'sync', path: 'flags.yaml', lastSuccess: false });
+    expect(seen.lastError.problems[0]).toMatchObject({ file: 'flags.yaml', line: 9, column: 28 });
+    expect(seen.lastError.message).toMatch(/^flags\.yaml:9:28: flags\.checkout\.environments\.production\.stage: unknown stage/);
+    expect(JSON.stringify(seen)).not.toContain(dir);
+    const refused = await app.inject({ method: 'POST', url: '/api/gitops/apply', headers: bearerHeader(editor), payload: { document: FILE } });
+    expect(refused.statusCode).toBe(423);
+    expect(refused.body).not.toContain(dir);
+    expect(refused.json().error.message).toContain('(flags.yaml)');
+  });
+});
+
+describe('the files of a sync directory', () => {
+  it("skips Git's own .git directory only: .github and other dot-directories are read", async () => {
+    const files = ['.git/config.yaml', '.git/hooks/x.yml', '.github/flags/team.yaml', '.gitops/b.json', 'a.yaml', 'sub/.git/c.yaml', 'notes.txt'];
+    for (const file of files) {
+      mkdirSync(join(dir, file, '..'), { recursive: true });
+      writeFileSync(join(dir, file), 'flags: {}\n');
+    }
+    const names = (await readSources(dir)).map((s) => relative(dir, s.name));
+    expect(names).toEqual(['.github/flags/team.yaml', '.gitops/b.json', 'a.yaml', 'flags.yaml']);
   });
 });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AppError } from '../../domain/errors.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
@@ -14,6 +14,8 @@ export const SYNC_ACTOR = 'gitops';
 const DEFAULT_DEBOUNCE_MS = 150;
 const DEFAULT_INTERVAL_MS = 30_000;
 const FILE_PATTERN = /\.(ya?ml|json)$/i;
+/** Git's own directory (a path segment, exactly: `.github/` holds files like any other). */
+const GIT_DIR = '.git';
 /** Where the sync keeps its status and the hash of the files it last applied (shared by the replicas). */
 export const SYNC_STATE_KEY = 'gitops.sync';
 
@@ -147,6 +149,8 @@ export class GitOpsSync {
       const commit = await gitHead(path);
       if (this.status.appliedHash === null && plan.changes.length > 0) log.warn({ changes: plan.changes.map((c) => `${c.action} ${c.resource} ${c.key}`) }, 'gitops: the database differed from the file at start; applying the file');
       const result = await gitops.applyPlan(plan, {
+        // The server itself, applying the file its operator configured: every change is allowed.
+        role: 'admin',
         audit: { actor: SYNC_ACTOR, source: 'gitops', message: `sync from ${path}`, ...(commit ? { commit } : {}) },
         manage: { source: path, flags: desired.flags.keys(), segments: desired.segments.keys() },
       });
@@ -174,10 +178,35 @@ export async function readSources(path: string): Promise<SourceFile[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [{ name: path, text: await readFile(path, 'utf8') }];
   const names = (await readdir(path, { recursive: true, withFileTypes: true }))
-    .filter((d) => d.isFile() && FILE_PATTERN.test(d.name) && !join(d.parentPath, d.name).includes(`${join(path, '.git')}`))
+    .filter((d) => d.isFile() && FILE_PATTERN.test(d.name) && !relative(path, d.parentPath).split(sep).includes(GIT_DIR))
     .map((d) => join(d.parentPath, d.name))
     .sort();
   return Promise.all(names.map(async (name) => ({ name: relative(process.cwd(), name) || name, text: await readFile(name, 'utf8') })));
+}
+
+/**
+ * The status as a non-admin may see it: where the server keeps its files is the operator's
+ * business, so the sync path shrinks to its last segment and problem files to their path inside
+ * it (admins see everything as is).
+ */
+export function statusForNonAdmin<S extends Pick<SyncStatus, 'path' | 'lastError'>>(status: S): S {
+  const root = status.path;
+  const shown = basename(root);
+  const inside = (file: string) => {
+    const rel = relative(root, resolve(file));
+    return rel === '' ? shown : rel.startsWith('..') ? basename(file) : join(shown, rel);
+  };
+  let message = status.lastError?.message ?? '';
+  for (const file of new Set(status.lastError?.problems.map((p) => p.file))) message = message.split(file).join(inside(file));
+  const lastError = status.lastError && {
+    message: message.split(root).join(shown),
+    // (The problems of a failed apply also carry `location`: file:line:col.)
+    problems: status.lastError.problems.map((p) => {
+      const file = inside(p.file);
+      return { ...p, file, ...('location' in p ? { location: `${file}:${p.line}:${p.column}` } : {}) };
+    }),
+  };
+  return { ...status, path: shown, lastError };
 }
 
 /** `git rev-parse HEAD` in the file's working tree, when it is one. */

@@ -39,6 +39,7 @@ export const postgresEnvironments: EnvironmentRepository = {
 };
 
 const p = sql.placeholder;
+const AUDIT_ROWS_PER_INSERT = 1_000;
 /** One audit entry (the common case), prepared. */
 const insertAudit = prepared((db) =>
   db
@@ -53,7 +54,12 @@ export const postgresAudit: AuditRepository = {
   async append(tx, entries) {
     if (entries.length === 0) return [];
     if (entries.length === 1) return (await insertAudit(tx).execute(entries[0]!)).map(toAuditEntry);
-    return (await conn(tx).insert(auditLog).values([...entries]).returning()).map(toAuditEntry);
+    // A statement takes at most 65,535 parameters (11 per entry): a 10,000-flag GitOps apply writes 10,000 entries.
+    const written: ReturnType<typeof toAuditEntry>[] = [];
+    for (let i = 0; i < entries.length; i += AUDIT_ROWS_PER_INSERT) {
+      written.push(...(await conn(tx).insert(auditLog).values(entries.slice(i, i + AUDIT_ROWS_PER_INSERT)).returning()).map(toAuditEntry));
+    }
+    return written;
   },
 
   async list(tx, query) {
