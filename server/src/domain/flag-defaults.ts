@@ -1,4 +1,4 @@
-import type { Flag, FlagEnvironment } from './flags.js';
+import { ownEntry, type Flag, type FlagEnvironment } from './flags.js';
 
 /** What a boolean flag gets when no variations are given. */
 export const BOOLEAN_VARIATIONS: Flag['variations'] = [
@@ -25,7 +25,7 @@ export function defaultFlagEnvironment(key: string, variations: Flag['variations
 export function changedConfigs(before: Pick<Flag, 'environments'> | null, after: Pick<Flag, 'environments'>): Record<string, FlagEnvironment> {
   const changed: Record<string, FlagEnvironment> = {};
   for (const [environment, config] of Object.entries(after.environments)) {
-    const previous = before?.environments[environment];
+    const previous = before ? ownEntry(before.environments, environment) : undefined;
     // Changes build new objects and keep the others: the same object is the same configuration.
     if (previous === config) continue;
     if (previous === undefined || JSON.stringify(previous) !== JSON.stringify(config)) changed[environment] = config;

@@ -86,6 +86,26 @@ export function configProblems(config: FlagEnvironment, variations: ReadonlySet<
   return problems;
 }
 
+/** A `matches` pattern and where it was written: what the services' pattern-safety check analyses. */
+export interface PatternSite {
+  path: string;
+  pattern: string;
+}
+
+/** Every `matches` pattern of some rules (a flag's or a segment's), with its path under `path`. */
+export function matchesPatterns(rules: readonly { clauses: readonly { operator: string; values: readonly unknown[] }[] }[], path: string): PatternSite[] {
+  const sites: PatternSite[] = [];
+  rules.forEach((rule, i) => {
+    rule.clauses.forEach((clause, j) => {
+      if (clause.operator !== 'matches') return;
+      clause.values.forEach((value, k) => {
+        if (typeof value === 'string') sites.push({ path: `${path}rules[${i}].clauses[${j}].values[${k}]`, pattern: value });
+      });
+    });
+  });
+  return sites;
+}
+
 export function assertNoProblems(problems: ErrorDetail[]): void {
   if (problems.length === 0) return;
   const first = problems[0]!;

@@ -164,6 +164,14 @@ export interface Flag {
 /** A flag before it is stored: the write path stamps version, times and author. */
 export type NewFlag = Omit<Flag, 'version' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
 
+/**
+ * The entry of a record keyed by a user-chosen name (environment, flag, segment), own keys only:
+ * an environment may be called `constructor`, and a missing one must not find Object.prototype's.
+ */
+export function ownEntry<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** Who manages a flag or segment outside the API: the Git file a sync applies (read-only elsewhere). */
 export interface Managed<T> {
   value: T;

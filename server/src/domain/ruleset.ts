@@ -1,7 +1,7 @@
 import type { FlagConfig, RuleSet } from '@switchyard/sdk';
 import { toFlagConfig, toRuleSetSegment } from '@switchyard/sdk/ruleset';
 import type { SdkPatch } from './feed.js';
-import type { Flag } from './flags.js';
+import { ownEntry, type Flag } from './flags.js';
 import type { Segment } from './segments.js';
 
 /**
@@ -52,7 +52,7 @@ export function flagPatches(before: Flag | null, after: Flag | null): Record<str
   const sameShape = before !== null && after !== null && before.archived === after.archived && before.type === after.type && before.variations === after.variations;
   const environments = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
   for (const environment of environments) {
-    if (sameShape && before.environments[environment] === after.environments[environment]) continue;
+    if (sameShape && ownEntry(before.environments, environment) === ownEntry(after.environments, environment)) continue;
     const was = before ? toFlagConfig(before, environment) : null;
     const is = after ? toFlagConfig(after, environment) : null;
     if (!sameForSdks(was, is)) patches[environment] = { flags: { [flag.key]: is }, segments: {} };
@@ -72,7 +72,7 @@ export function mergePatches(...all: readonly Record<string, SdkPatch | null>[])
   const merged: Record<string, SdkPatch | null> = {};
   for (const patches of all) {
     for (const [environment, patch] of Object.entries(patches)) {
-      const into = merged[environment];
+      const into = ownEntry(merged, environment);
       if (patch === null || into === null) merged[environment] = null;
       else if (into === undefined) merged[environment] = { flags: { ...patch.flags }, segments: { ...patch.segments } };
       else {

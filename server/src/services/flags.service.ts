@@ -1,13 +1,14 @@
 import type { AuditContext, AuditEntry } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import { BOOLEAN_VARIATIONS, changedConfigs, defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
-import { assertNoProblems, configProblems, flagProblems, variationProblems } from '../domain/flag-validation.js';
-import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
+import { assertNoProblems, configProblems, flagProblems, matchesPatterns, variationProblems } from '../domain/flag-validation.js';
+import { ownEntry, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
 import { flagPatches } from '../domain/ruleset.js';
 import { DOGFOOD_SEGMENT, applyStage, deriveStage, parseStage, releaseVariation } from '../domain/stages.js';
 import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
+import { assertSafePatterns } from './pattern-safety.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 export interface CreateFlagInput {
@@ -152,6 +153,8 @@ export class FlagsService {
   }
 
   async updateEnvironment(key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch, ctx: AuditContext): Promise<Managed<Flag>> {
+    // Before the transaction: the analysis may take a while and needs nothing from the database.
+    if (patch.rules) await assertSafePatterns(matchesPatterns(patch.rules, 'body.'));
     return this.change(key, expected, ctx, { action: 'flag.environment_updated', environment }, async (flag, tx) => {
       const next: FlagEnvironment = { ...configIn(flag, environment), ...definedOnly(patch) };
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
@@ -200,6 +203,10 @@ export class FlagsService {
 
   /** Restore a flag to its state before an audit entry (deleting it if the entry created it). */
   async revert(auditId: number, expected: number | undefined, ctx: AuditContext): Promise<Managed<Flag> | null> {
+    // A snapshot may predate the pattern check: it must pass it to come back. (Audit entries never change.)
+    const logged = await this.w.read((tx) => this.w.repos.audit.get(tx, auditId));
+    const snapshot = logged?.resourceType === 'flag' ? ((logged.before ?? null) as Flag | null) : null;
+    if (snapshot) await assertSafePatterns(Object.entries(snapshot.environments).flatMap(([env, config]) => matchesPatterns(config.rules, `environments.${env}.`)));
     return this.w.write(ctx, async (tx, at) => {
       const { repos } = this.w;
       const entry = await repos.audit.get(tx, auditId);
@@ -223,7 +230,9 @@ export class FlagsService {
         // Environments created since keep (or get) a configuration; deleted ones are dropped.
         const environmentKeys = (await repos.environments.list(tx)).map((e) => e.key);
         const environments: Record<string, FlagEnvironment> = {};
-        for (const env of environmentKeys) environments[env] = snapshot.environments[env] ?? before?.environments[env] ?? defaultFlagEnvironment(key, snapshot.variations, snapshot.type);
+        for (const env of environmentKeys) {
+          environments[env] = ownEntry(snapshot.environments, env) ?? (before && ownEntry(before.environments, env)) ?? defaultFlagEnvironment(key, snapshot.variations, snapshot.type);
+        }
         const restored = { ...snapshot, key, environments };
         assertNoProblems(flagProblems(restored, await this.segmentsOf(tx, before ?? { environments: {} }, restored)));
         if (before) {
@@ -244,7 +253,7 @@ export class FlagsService {
 function stageChangedWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string) {
   const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && STAGE_ACTIONS.has(a.action));
   if (!entry) return [];
-  const config = flag.environments[environment];
+  const config = ownEntry(flag.environments, environment);
   return [
     webhookMessage('flag.stage_changed', entry.at, {
       flag: flag.key,
@@ -261,7 +270,7 @@ function stageChangedWebhooks(audit: readonly AuditEntry[], flag: Flag, environm
 
 /** Every flag has a configuration in every environment, so a missing one means no such environment. */
 export function configIn(flag: Flag, environment: string): FlagEnvironment {
-  const config = Object.hasOwn(flag.environments, environment) ? flag.environments[environment] : undefined;
+  const config = ownEntry(flag.environments, environment);
   if (!config) throw AppError.notFound('environment', environment);
   return config;
 }

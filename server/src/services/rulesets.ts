@@ -4,6 +4,7 @@ import { compileFlag, compileRuleSet, compileSegments, type CompiledFlag } from 
 import type { FeedEntry, RuleSetChange } from '../domain/feed.js';
 import { toRuleSet } from '../domain/ruleset.js';
 import type { FeedListener } from './feed.js';
+import { screenRuleSet, screenedChange } from './pattern-safety.js';
 import type { Writes } from './write.js';
 
 interface Entry {
@@ -43,13 +44,15 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> implements FeedLis
 
   private async read(environment: string): Promise<RuleSet | undefined> {
     const { repos } = this.w;
-    return this.w.read(async (tx) => {
+    const ruleSet = await this.w.read(async (tx) => {
       const env = await repos.environments.get(tx, environment);
       if (!env) return undefined;
       const flags = (await repos.flags.list(tx)).map((f) => f.value);
       const segments = (await repos.segments.list(tx)).map((s) => s.value);
       return toRuleSet(environment, env.version, flags, segments);
     });
+    // Patterns stored before the ReDoS check existed are analysed here; vulnerable ones are dropped.
+    return ruleSet && screenRuleSet(ruleSet);
   }
 
   private lookup(environment: string): Promise<Entry | undefined> | Entry | undefined {
@@ -114,7 +117,7 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> implements FeedLis
         this.emit('reload', environment);
         continue;
       }
-      const change: RuleSetChange = { environment, version: entry.seq, flags: patch.flags, segments: patch.segments };
+      const change: RuleSetChange = { environment, version: entry.seq, ...screenedChange({ flags: patch.flags, segments: patch.segments }) };
       const loading = this.loading.get(environment);
       if (loading) loading.queued.push(change);
       const cached = this.entries.get(environment);

@@ -6,7 +6,9 @@ import { assertSegmentUnused, assertValidSegment, type NewSegment, type Segment 
 import { DOGFOOD_SEGMENT } from '../domain/stages.js';
 import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
+import { matchesPatterns } from '../domain/flag-validation.js';
 import { lockedByGit } from './flags.service.js';
+import { assertSafePatterns } from './pattern-safety.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 /** Segments are global: one definition shared by every environment, so a change reaches them all. */
@@ -29,6 +31,7 @@ export class SegmentsService {
 
   async create(input: NewSegment, ctx: AuditContext): Promise<Managed<Segment>> {
     assertValidSegment(input);
+    await assertSafePatterns(matchesPatterns(input.rules, 'body.'));
     return this.w.write(ctx, async (tx, at) => {
       const segment = stampNew(input, ctx.actor, at);
       await this.w.repos.segments.insert(tx, segment);
@@ -41,6 +44,7 @@ export class SegmentsService {
   }
 
   async update(key: string, expected: number | undefined, patch: Partial<NewSegment>, ctx: AuditContext): Promise<Managed<Segment>> {
+    if (patch.rules) await assertSafePatterns(matchesPatterns(patch.rules, 'body.'));
     return this.w.write(ctx, async (tx, at) => {
       const found = await this.w.repos.segments.get(tx, key);
       if (!found) throw AppError.notFound('segment', key);

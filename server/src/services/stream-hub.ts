@@ -1,4 +1,5 @@
 import { ruleSetChanges, type FeedEntry, type RuleSetChange } from '../domain/feed.js';
+import { screenedChange } from './pattern-safety.js';
 import { patchEvent, snapshotEvent, type Snapshot, type StreamSink, type StreamStart } from './stream-events.js';
 
 export type { Snapshot, StreamSink, StreamStart } from './stream-events.js';
@@ -224,7 +225,7 @@ export class StreamHub {
     for (const [environment, patch] of Object.entries(entry.sdk)) {
       if (patch === null) this.restartChannel(environment, entry.seq);
     }
-    for (const change of ruleSetChanges(entry)) this.publish(change);
+    for (const change of ruleSetChanges(entry)) this.publish(screenedChange(change));
   }
 
   /** Nothing before `position` can be resumed across in this environment (it was created or deleted). */
@@ -254,7 +255,7 @@ export class StreamHub {
     }
     for (const entry of history) {
       for (const [environment, patch] of Object.entries(entry.sdk)) if (patch === null) this.restartChannel(environment, entry.seq);
-      for (const change of ruleSetChanges(entry)) this.log(this.channel(change.environment), change);
+      for (const change of ruleSetChanges(entry)) this.log(this.channel(change.environment), screenedChange(change));
     }
   }
 

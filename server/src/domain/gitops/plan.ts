@@ -1,4 +1,4 @@
-import type { Flag, FlagEnvironment, NewFlag } from '../flags.js';
+import { ownEntry, type Flag, type FlagEnvironment, type NewFlag } from '../flags.js';
 import type { NewSegment } from '../segments.js';
 import { defaultFlagEnvironment } from '../flag-defaults.js';
 import { DOGFOOD_SEGMENT, deriveStage } from '../stages.js';
@@ -93,7 +93,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
     plan.versions[resourceId('flag', key)] = have?.version ?? 0;
     if (!have) {
       const environments: Record<string, FlagEnvironment> = {};
-      for (const env of allEnvs) environments[env] = want.environments[env] ?? defaultFlagEnvironment(key, want.variations, want.type);
+      for (const env of allEnvs) environments[env] = ownEntry(want.environments, env) ?? defaultFlagEnvironment(key, want.variations, want.type);
       const fields = Object.entries(want.environments).map(([env, config]) => ({ path: `environments.${env}`, before: undefined, after: compactEntry(want, config) }));
       plan.changes.push({ action: 'create', resource: 'flag', key, fields });
       plan.ops.push({ kind: 'flag.create', flag: { ...want, environments } });
@@ -102,7 +102,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
     // `guarded` belongs to a running release plan, not to the file: keep whatever the guard set.
     const environmentsWithGuard = Object.fromEntries(
       Object.entries(want.environments).map(([env, config]) => {
-        const guarded = have.environments[env]?.guarded;
+        const guarded = ownEntry(have.environments, env)?.guarded;
         return [env, guarded === undefined ? config : { ...config, guarded }];
       }),
     );
@@ -110,7 +110,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
     const fields = flagFieldChanges(have, want);
     if (fields.length === 0) continue;
     const environments = { ...have.environments, ...want.environments };
-    for (const env of allEnvs) environments[env] ??= defaultFlagEnvironment(key, want.variations, want.type);
+    for (const env of allEnvs) if (!Object.hasOwn(environments, env)) environments[env] = defaultFlagEnvironment(key, want.variations, want.type);
     plan.changes.push({ action: 'update', resource: 'flag', key, fields });
     plan.ops.push({ kind: 'flag.update', flag: { ...want, environments }, expectedVersion: have.version });
   }
@@ -135,7 +135,7 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
 function flagFieldChanges(have: Flag, want: NewFlag): FieldChange[] {
   const fields: FieldChange[] = FLAG_FIELDS.filter((f) => !sameValue(have[f], want[f])).map((f) => ({ path: f, before: have[f], after: want[f] }));
   for (const [env, after] of Object.entries(want.environments)) {
-    const before = have.environments[env];
+    const before = ownEntry(have.environments, env);
     if (!before) {
       fields.push({ path: `environments.${env}`, before: undefined, after: compactEntry(want, after) });
       continue;

@@ -1,11 +1,14 @@
 import type { AuditContext, AuditWrite } from '../../domain/audit.js';
+import type { Role } from '../../domain/credentials.js';
 import { AppError } from '../../domain/errors.js';
 import { changedConfigs, segmentReferences } from '../../domain/flag-defaults.js';
 import type { Flag } from '../../domain/flags.js';
-import { loadDesired, type DesiredState } from '../../domain/gitops/desired.js';
+import { refusedChanges } from '../../domain/gitops/access.js';
+import type { DesiredState } from '../../domain/gitops/desired.js';
 import { exportDocument, type CurrentState } from '../../domain/gitops/export.js';
+import { DOCUMENT_LIMITS } from '../../domain/gitops/limits.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
-import { planChanges, resourceId, summarize, type BatchOp, type Plan, type PlanOptions, type PlannedChange } from '../../domain/gitops/plan.js';
+import { resourceId, summarize, type BatchOp, type Plan, type PlanOptions, type PlannedChange } from '../../domain/gitops/plan.js';
 import { flagPatches, mergePatches, segmentPatches } from '../../domain/ruleset.js';
 import { assertSegmentUnused, type Segment } from '../../domain/segments.js';
 import { DOGFOOD_SEGMENT } from '../../domain/stages.js';
@@ -13,8 +16,15 @@ import { stampNew, stampNext } from '../../domain/versions.js';
 import type { Tx } from '../../store/ports.js';
 import type { EnvironmentsService } from '../environments.service.js';
 import { combine, type Change, type Writes } from '../write.js';
+import { DocumentWorker } from './documents.js';
+import { unsafePatternProblems } from './patterns.js';
 
 export interface ApplyOptions extends PlanOptions {
+  /**
+   * The caller's role: every change must be one it may make through the REST API (access.ts),
+   * else nothing is applied (403). The sync, run by the server from the operator's file, is admin.
+   */
+  role: Role;
   dryRun?: boolean;
   /** Versions from an earlier plan (`diff`): a resource changed since then fails with 409. */
   expectedVersions?: Record<string, number>;
@@ -35,7 +45,14 @@ export interface ApplyResult {
 /** Problems in files → one 400 naming file:line:col and path for each. */
 export function invalidFiles(problems: readonly FileProblem[]): AppError {
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-  return new AppError('validation_failed', `${formatProblem(problems[0]!)}${more}`, problems.map((p) => ({ ...p, location: `${p.file}:${p.line}:${p.column}` })));
+  const listed = problems.slice(0, DOCUMENT_LIMITS.problemsReported);
+  return new AppError('validation_failed', `${formatProblem(problems[0]!)}${more}`, listed.map((p) => ({ ...p, location: `${p.file}:${p.line}:${p.column}` })));
+}
+
+/** `matches` patterns that could backtrack super-linearly (ReDoS) → the same 400 as other problems in files. */
+async function assertSafePatterns(state: DesiredState, sources: readonly SourceFile[]): Promise<void> {
+  const unsafe = await unsafePatternProblems(state, sources);
+  if (unsafe.length > 0) throw invalidFiles(unsafe);
 }
 
 const raced = (resource: string, key: string, what: 'created' | 'deleted') => new AppError('conflict', `${resource} "${key}" was ${what} by someone else since the plan; run diff again`);
@@ -51,7 +68,13 @@ export class GitOpsService {
   constructor(
     private readonly w: Writes,
     private readonly environments: EnvironmentsService,
+    private readonly documents = new DocumentWorker(),
   ) {}
+
+  /** Stops the document worker thread. */
+  close(): Promise<void> {
+    return this.documents.close();
+  }
 
   async current(): Promise<CurrentState & { managed: { flags: string[]; segments: string[] } }> {
     return this.w.read(async (tx) => {
@@ -71,16 +94,28 @@ export class GitOpsService {
   /** Validate `sources` against the current state; throws a 400 listing every problem. */
   async load(sources: readonly SourceFile[], options: PlanOptions = {}): Promise<{ desired: DesiredState; current: Awaited<ReturnType<GitOpsService['current']>> }> {
     const current = await this.current();
-    // With prune, segments the files do not name are about to go: flags cannot lean on them.
-    const existing = current.segments.map((s) => s.key).filter((k) => !options.prune || k === DOGFOOD_SEGMENT);
-    const result = loadDesired(sources, new Set(existing));
-    if (!result.ok) throw invalidFiles(result.problems);
-    return { desired: result.state, current };
+    const { load } = await this.documents.run({ sources: [...sources], existingSegments: existingSegments(current, options) });
+    if (!load.ok) throw invalidFiles(load.problems);
+    await assertSafePatterns(load.state, sources);
+    return { desired: load.state, current };
   }
 
   async plan(sources: readonly SourceFile[], options: PlanOptions = {}): Promise<Plan> {
-    const { desired, current } = await this.load(sources, options);
-    return planChanges(desired, current, options);
+    return JSON.parse(await this.planned(sources, options, 'plan')) as Plan;
+  }
+
+  /** The plan route's body (`changes`, `summary`, `versions`) as JSON text, built off the event loop. */
+  planResponse(sources: readonly SourceFile[], options: PlanOptions = {}): Promise<string> {
+    return this.planned(sources, options, 'response');
+  }
+
+  private async planned(sources: readonly SourceFile[], options: PlanOptions, as: 'plan' | 'response'): Promise<string> {
+    const current = await this.current();
+    const { environments, segments, flags } = current;
+    const { load, planJson } = await this.documents.run({ sources: [...sources], existingSegments: existingSegments(current, options), plan: { current: { environments, segments, flags }, options, as } });
+    if (!load.ok) throw invalidFiles(load.problems);
+    await assertSafePatterns(load.state, sources);
+    return planJson!;
   }
 
   async apply(sources: readonly SourceFile[], options: ApplyOptions): Promise<ApplyResult> {
@@ -88,6 +123,12 @@ export class GitOpsService {
   }
 
   async applyPlan(plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+    // Checked even for a dry run, which thereby says whether the real apply would be allowed.
+    const refused = refusedChanges(plan, options.role);
+    if (refused.length > 0) {
+      const needs = [...new Set(refused.map((r) => r.requiredRole))].join(' or ');
+      throw new AppError('forbidden', `the ${options.role} role may not make ${refused.length === 1 ? 'this change' : `these ${refused.length} changes`} (${refused.length === 1 ? 'it needs' : 'they need'} the ${needs} role, as through the REST API): ${refused.map((r) => r.change).join('; ')}; nothing was applied`, { refused });
+    }
     const result: ApplyResult = { applied: false, dryRun: options.dryRun === true, changes: plan.changes, summary: summarize(plan.changes), versions: plan.versions, auditIds: [] };
     if (options.expectedVersions) plan.ops.forEach((op) => checkExpected(op, options.expectedVersions!));
     if (options.dryRun || (plan.ops.length === 0 && !options.manage)) return result;
@@ -196,6 +237,11 @@ export class GitOpsService {
     }
     return { ...change, sdk };
   }
+}
+
+/** With prune, segments the files do not name are about to go: flags cannot lean on them. */
+function existingSegments(current: CurrentState, options: PlanOptions): string[] {
+  return current.segments.map((s) => s.key).filter((k) => !options.prune || k === DOGFOOD_SEGMENT);
 }
 
 /** Hold each op to the version the earlier plan saw (0: it did not exist then). */
