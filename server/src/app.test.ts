@@ -1,3 +1,6 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakDatabase } from './testing/databases.js';
 import { createFlag, createTestApp, type TestContext } from './testing/test-app.js';
@@ -113,5 +116,74 @@ describe('operational endpoints (no credentials needed)', () => {
     expect(res.statusCode).toBeGreaterThanOrEqual(400);
     expect(res.statusCode).toBeLessThan(500);
     expect(res.json()).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+  });
+});
+
+describe('security headers', () => {
+  let site: TestContext;
+  let dashboardDir: string;
+  beforeAll(async () => {
+    dashboardDir = mkdtempSync(join(tmpdir(), 'switchyard-dashboard-'));
+    mkdirSync(join(dashboardDir, 'assets'));
+    writeFileSync(join(dashboardDir, 'index.html'), '<!doctype html><title>Switchyard</title><script type="module" src="/assets/app.js"></script>');
+    writeFileSync(join(dashboardDir, 'assets/app.js'), 'export {};');
+    site = await createTestApp({ dashboardDir });
+  });
+  afterAll(async () => {
+    await site?.close();
+    rmSync(dashboardDir, { recursive: true, force: true });
+  });
+
+  /** `content-security-policy` as directive → sources. */
+  function csp(header: unknown): Map<string, string[]> {
+    expect(header, 'a Content-Security-Policy header').toBeTypeOf('string');
+    return new Map(
+      (header as string)
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .filter((parts) => parts[0])
+        .map(([name, ...sources]) => [name!, sources]),
+    );
+  }
+
+  const pages = [
+    { name: 'the dashboard page', url: '/', type: /text\/html/, token: false },
+    { name: 'a dashboard deep link', url: '/flags/checkout', type: /text\/html/, token: false },
+    { name: 'a dashboard script', url: '/assets/app.js', type: /javascript/, token: false },
+    { name: 'management API JSON', url: '/api/flags', type: /application\/json/, token: true },
+    { name: 'a management API error', url: '/api/flags', type: /application\/json/, token: false },
+    { name: 'the API docs page', url: '/docs', type: /text\/html/, token: false },
+    { name: 'the API docs script', url: '/docs/static/swagger-initializer.js', type: /javascript/, token: false },
+    { name: 'the OpenAPI document', url: '/openapi.json', type: /application\/json/, token: false },
+  ];
+  for (const page of pages) {
+    it(`${page.name} (${page.url}): CSP without unsafe-inline, nosniff, no framing, no referrer`, async () => {
+      const res = await site.request(page.token ? site.adminToken : null, { method: 'GET', url: page.url });
+      expect(res.headers['content-type']).toMatch(page.type);
+      const policy = csp(res.headers['content-security-policy']);
+      expect(policy.get('script-src')).toEqual(["'self'"]);
+      // /docs: Swagger UI's one injected <style>, allowed by its hash (see app.ts).
+      expect(policy.get('style-src')).toEqual(page.url.startsWith('/docs') ? ["'self'", expect.stringMatching(/^'sha256-[A-Za-z0-9+/=]+'$/)] : ["'self'"]);
+      expect(policy.get('script-src-attr')).toEqual(["'none'"]);
+      expect(policy.get('object-src')).toEqual(["'none'"]);
+      expect(policy.get('frame-ancestors')).toEqual(["'none'"]);
+      expect(res.headers['content-security-policy']).not.toContain('unsafe-');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+    });
+  }
+
+  it('SDK endpoints stay open to other origins: CORS, nosniff, and no same-origin resource policy', async () => {
+    const key = await site.sdkKey('production');
+    const rules = await site.request(key, { method: 'GET', url: '/api/sdk/rules', headers: { origin: 'https://app.example' } });
+    expect(rules.statusCode).toBe(200);
+    expect(rules.headers['access-control-allow-origin']).toBe('*');
+    expect(rules.headers['x-content-type-options']).toBe('nosniff');
+    expect(rules.headers['cross-origin-resource-policy']).toBeUndefined();
+    const ofrep = await site.request(key, { method: 'POST', url: '/ofrep/v1/evaluate/flags', headers: { origin: 'https://app.example' }, payload: { context: { targetingKey: 'u' } } });
+    expect(ofrep.statusCode).toBe(200);
+    expect(ofrep.headers['access-control-allow-origin']).toBe('*');
+    expect(ofrep.headers['cross-origin-resource-policy']).toBeUndefined();
   });
 });

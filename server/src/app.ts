@@ -10,10 +10,12 @@ import { flagsRoutes } from './http/flags.routes.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
 import { ofrepRoutes } from './http/ofrep.routes.js';
 import { authPlugin } from './http/plugins/auth.js';
-import { errorsPlugin } from './http/plugins/errors.js';
+import { clientErrorHandler, errorsPlugin } from './http/plugins/errors.js';
 import { metricsPlugin } from './http/plugins/metrics.js';
 import { openapiPlugin } from './http/plugins/openapi.js';
+import { storableTextPlugin } from './http/plugins/storable-text.js';
 import { sdkCorsPlugin } from './http/plugins/sdk-cors.js';
+import { securityHeadersPlugin } from './http/plugins/security-headers.js';
 import { releasesRoutes } from './http/releases.routes.js';
 import { rulesRoutes } from './http/rules.routes.js';
 import { metricsRoutes } from './http/sdk-metrics.routes.js';
@@ -38,6 +40,18 @@ export interface AppOptions extends Omit<ServicesOptions, 'log'> {
   dashboardDir?: string | null;
   /** Process-level metrics (off in tests that build many apps). */
   defaultMetrics?: boolean;
+  /**
+   * Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (Fastify's `trustProxy`): the
+   * session cookie is Secure when a trusted proxy says https, and rate limits see the client's
+   * address. Default: nobody (the headers are ignored).
+   */
+  trustProxy?: boolean | string[];
+  /** Open SDK streams per SDK key, per replica. */
+  maxStreamsPerKey?: number;
+  /** Open dashboard `/api/events` streams per API token or session, per replica. */
+  maxDashboardStreams?: number;
+  /** Failed authentications per client address and minute, per replica, before 429s. */
+  authFailuresPerMinute?: number;
 }
 
 export type { Services };
@@ -52,6 +66,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
     logger: options.logger ?? false,
     forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    // Requests Node's parser rejects (oversized headers, malformed request lines) get the one error shape.
+    clientErrorHandler,
     // Router-level failures (malformed URL, over-long path parameter) get the one error shape too.
     frameworkErrors: (error, _request, reply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
@@ -66,14 +83,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   const { flags, ruleSets, releases, runner } = services;
 
   await app.register(errorsPlugin);
+  await app.register(storableTextPlugin);
   await app.register(metricsPlugin, { flags, defaultMetrics: options.defaultMetrics });
-  await app.register(authPlugin, { credentials: services.credentials });
+  // Security headers on the dashboard, the management API and /docs (see the plugin).
+  await app.register(securityHeadersPlugin);
+  await app.register(authPlugin, { credentials: services.credentials, authFailuresPerMinute: options.authFailuresPerMinute });
   // Revocations on any replica reach this one's credential cache and open streams.
-  services.feed.subscribe({ onEntry: (entry) => entry.revoked.forEach((r) => app.credentialsRevoked(r.kind, r.id)) });
+  services.feed.subscribe({ onEntry: (entry) => entry.revoked.forEach((r) => app.credentialsRevoked(r)) });
   await app.register(sdkCorsPlugin);
   await app.register(openapiPlugin, { version: VERSION });
   await app.register(sessionsRoutes, { credentials: services.credentials });
-  await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs });
+  await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs, maxStreams: options.maxDashboardStreams });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   // Ready once this replica follows the change feed (and its last read succeeded): until then its
@@ -91,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(auditRoutes, { audit: new AuditService(services.writes), flags });
   await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
-  await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed });
+  await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed, maxStreamsPerKey: options.maxStreamsPerKey });
   await app.register(ofrepRoutes, { ruleSets });
   await app.register(releasesRoutes, { releases });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });

@@ -18,6 +18,19 @@ Options (each overrides its environment variable):
   --heartbeat-ms N    SWITCHYARD_HEARTBEAT_MS  SSE heartbeat period (default 15000)
   --sync PATH         SWITCHYARD_SYNC          keep flags in sync with a YAML/JSON file or directory (GitOps)
   --release-tick-ms N SWITCHYARD_RELEASE_TICK_MS how often running release plans are looked at (default 5000)
+  --max-streams-per-key N     SWITCHYARD_MAX_STREAMS_PER_KEY  open SDK streams per SDK key, per replica;
+                                               more get 429 with Retry-After (default 1000)
+  --max-dashboard-streams N   SWITCHYARD_MAX_DASHBOARD_STREAMS  open dashboard live-update streams per
+                                               API token or session, per replica (default 10)
+  --auth-failures-per-minute N  SWITCHYARD_AUTH_FAILURES_PER_MINUTE  failed authentications (bad token,
+                                               SDK key or sign-in) per client IP and minute, per replica,
+                                               before 429s; valid credentials always pass (default 30)
+  --metrics-uploads-per-minute N  SWITCHYARD_METRICS_UPLOADS_PER_MINUTE  SDK metrics uploads per SDK key
+                                               and minute, over all replicas, before 429s (default 1200)
+  --trust-proxy V     SWITCHYARD_TRUST_PROXY   trust X-Forwarded-For/-Proto from these peers: false
+                                               (default), true (any peer), or addresses/CIDR ranges,
+                                               e.g. 10.0.0.0/8,loopback. Makes the session cookie Secure
+                                               behind a TLS-terminating proxy; rate limits see the client
                       SWITCHYARD_ADMIN_TOKEN   the admin token created on an empty database
 `;
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -6,6 +7,45 @@ import { z } from 'zod';
  * with zod into a frozen object. A bad value stops the server with a message naming it.
  */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** proxy-addr's names for address ranges (Fastify's `trustProxy` accepts them in a list). */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const version = isIP(address ?? '');
+  if (version === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/**
+ * Which peers may speak for the client through `X-Forwarded-For` / `X-Forwarded-Proto`: `false`
+ * (nobody: the headers are ignored), `true` (any peer: only when nothing reaches the server except
+ * through the proxy) or a comma-separated list of addresses and CIDR ranges. No hop counts: a hop
+ * count cannot tell the proxy from a client that connects directly and forges the headers (Fastify
+ * 5 refuses them for that reason).
+ */
+const trustProxySchema = z
+  .union([z.boolean(), z.string()])
+  .transform((value, ctx): boolean | string[] => {
+    if (typeof value === 'boolean') return value;
+    const text = value.trim().toLowerCase();
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    if (/^\d+$/.test(text)) {
+      ctx.addIssue({ code: 'custom', message: `hop counts are not accepted (a client connecting directly could forge the headers); list the proxy's addresses or ranges, e.g. 10.0.0.0/8,loopback` });
+      return z.NEVER;
+    }
+    const entries = text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const bad = entries.filter((entry) => !isProxyAddress(entry));
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be true, false, or a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal${bad.length > 0 ? ` (not an address: ${bad.join(', ')})` : ''}` });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 const configSchema = z.strictObject({
   port: z.coerce.number().int().min(0).max(65535),
@@ -25,6 +65,15 @@ const configSchema = z.strictObject({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a PostgreSQL URL such as postgres://user:password@host:5432/switchyard')
     .optional(),
+  /** Open SDK streams one SDK key may hold on this replica; beyond it, 429 with Retry-After. */
+  maxStreamsPerKey: z.coerce.number().int().min(1).max(1_000_000),
+  /** Open dashboard live-update streams (`/api/events`) per API token or dashboard session, per replica. */
+  maxDashboardStreams: z.coerce.number().int().min(1).max(10_000),
+  /** Failed authentications (bad token, key or sign-in) one client IP may make per minute before 429s. */
+  authFailuresPerMinute: z.coerce.number().int().min(1).max(1_000_000),
+  /** SDK metrics uploads per SDK key and minute, over all replicas; beyond it, 429 with Retry-After. */
+  metricsUploadsPerMinute: z.coerce.number().int().min(1).max(1_000_000),
+  trustProxy: trustProxySchema,
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -36,6 +85,15 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   logLevel: 'info',
   heartbeatMs: 15_000,
   releaseTickMs: 5_000,
+  // One server-side SDK key is shared by every process of an application (one stream each): 1,000
+  // per replica is a large fleet, and bounds what one key can hold at ~15 MB of stream buffers.
+  maxStreamsPerKey: 1_000,
+  // A person's tabs: a browser opens at most 6 HTTP/1.1 connections per host anyway.
+  maxDashboardStreams: 10,
+  authFailuresPerMinute: 30,
+  // 100 SDK instances sharing a key at the SDK's 5 s flush interval (see releases.service.ts).
+  metricsUploadsPerMinute: 1200,
+  trustProxy: false,
 });
 
 export class ConfigError extends Error {}
@@ -49,6 +107,11 @@ const FLAG_TO_FIELD = {
   sync: 'syncPath',
   'database-url': 'databaseUrl',
   'release-tick-ms': 'releaseTickMs',
+  'max-streams-per-key': 'maxStreamsPerKey',
+  'max-dashboard-streams': 'maxDashboardStreams',
+  'auth-failures-per-minute': 'authFailuresPerMinute',
+  'metrics-uploads-per-minute': 'metricsUploadsPerMinute',
+  'trust-proxy': 'trustProxy',
 } as const;
 
 const ENV_TO_FIELD = {
@@ -61,6 +124,11 @@ const ENV_TO_FIELD = {
   SWITCHYARD_SYNC: 'syncPath',
   SWITCHYARD_DATABASE_URL: 'databaseUrl',
   SWITCHYARD_RELEASE_TICK_MS: 'releaseTickMs',
+  SWITCHYARD_MAX_STREAMS_PER_KEY: 'maxStreamsPerKey',
+  SWITCHYARD_MAX_DASHBOARD_STREAMS: 'maxDashboardStreams',
+  SWITCHYARD_AUTH_FAILURES_PER_MINUTE: 'authFailuresPerMinute',
+  SWITCHYARD_METRICS_UPLOADS_PER_MINUTE: 'metricsUploadsPerMinute',
+  SWITCHYARD_TRUST_PROXY: 'trustProxy',
 } as const;
 
 const ENV_NAME_OF_FIELD: Record<string, string> = Object.fromEntries(

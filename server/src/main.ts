@@ -14,6 +14,11 @@ export async function startServer(config: Config): Promise<{ url: string; close:
     heartbeatMs: config.heartbeatMs,
     tickMs: config.releaseTickMs,
     syncPath: config.syncPath,
+    trustProxy: config.trustProxy,
+    maxStreamsPerKey: config.maxStreamsPerKey,
+    maxDashboardStreams: config.maxDashboardStreams,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    metricsUploadsPerMinute: config.metricsUploadsPerMinute,
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },

@@ -41,8 +41,8 @@ export interface SessionPrincipal {
   role: Role;
 }
 
-/** A revoked credential: every replica drops its cached lookups and open streams. */
-export interface Revocation {
-  kind: 'api' | 'sdk';
-  id: number;
-}
+/**
+ * A revoked credential: every replica drops its cached lookups and open streams. A dashboard
+ * session ended by signing out is named by the hash of its id (the row is gone by then).
+ */
+export type Revocation = { kind: 'api' | 'sdk'; id: number } | { kind: 'session'; sessionHash: string };

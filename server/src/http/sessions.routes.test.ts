@@ -64,3 +64,31 @@ describe('dashboard sessions', () => {
     expect((await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie: again } })).statusCode).toBe(401);
   });
 });
+
+describe('the session cookie behind a TLS-terminating proxy', () => {
+  const PROXY = '10.1.2.3';
+  const cases: { name: string; trustProxy?: boolean | string[]; from: string; proto?: string; secure: boolean }[] = [
+    { name: 'no proxy trusted: X-Forwarded-Proto is ignored', from: PROXY, proto: 'https', secure: false },
+    { name: 'the trusted proxy says https', trustProxy: [PROXY], from: PROXY, proto: 'https', secure: true },
+    { name: 'a range holding the proxy says https', trustProxy: ['10.0.0.0/8'], from: PROXY, proto: 'https', secure: true },
+    { name: 'a peer that is not the trusted proxy says https', trustProxy: [PROXY], from: '192.0.2.8', proto: 'https', secure: false },
+    { name: 'the trusted proxy says http', trustProxy: true, from: PROXY, proto: 'http', secure: false },
+    { name: 'the trusted proxy says nothing (plain HTTP to us)', trustProxy: true, from: PROXY, secure: false },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.secure ? 'Secure' : 'not Secure'}`, async () => {
+      const app = await createTestApp(c.trustProxy === undefined ? {} : { trustProxy: c.trustProxy });
+      try {
+        const headers = { [CSRF_HEADER]: '1', ...(c.proto ? { 'x-forwarded-proto': c.proto } : {}) };
+        const res = await app.app.inject({ method: 'POST', url: '/api/session', remoteAddress: c.from, headers, payload: { token: app.tokens.viewer } });
+        expect(res.statusCode).toBe(200);
+        const cookie = res.cookies.find((x) => x.name === SESSION_COOKIE)!;
+        expect(Boolean(cookie.secure)).toBe(c.secure);
+        const out = await app.app.inject({ method: 'DELETE', url: '/api/session', remoteAddress: c.from, headers: { ...headers, cookie: `${SESSION_COOKIE}=${cookie.value}` } });
+        expect(Boolean(out.cookies.find((x) => x.name === SESSION_COOKIE)!.secure)).toBe(c.secure);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+});

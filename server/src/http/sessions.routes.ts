@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
 import { errorResponses } from './responses.js';
 import { SESSION_TTL_MS } from '../domain/credentials.js';
+import { hashSessionId } from '../domain/secrets.js';
 import type { CredentialsService } from '../services/credentials.service.js';
 
 export const SESSION_COOKIE = 'switchyard_session';
@@ -48,7 +49,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsSer
     const session = await credentials.session(id);
     if (!session) return null;
     requireCsrfHeader(request);
-    return { kind: 'api', tokenId: session.tokenId, name: session.name, role: session.role };
+    return { kind: 'api', tokenId: session.tokenId, name: session.name, role: session.role, sessionHash: hashSessionId(id) };
   });
 
   app.post('/api/session', {
@@ -60,7 +61,10 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsSer
     },
   }, async (request, reply) => {
     requireCsrfHeader(request);
-    const { sessionId, token } = await credentials.signIn(request.body.token.trim());
+    // A wrong token counts against the address like a wrong bearer token (see the auth plugin).
+    const { sessionId, token } = await credentials.signIn(request.body.token.trim()).catch(async (error: unknown) => {
+      throw error instanceof AppError && error.code === 'unauthorized' ? await app.authenticationFailed(request, reply, error) : error;
+    });
     setCookie(request, reply, sessionId, SESSION_TTL_MS / 1000);
     return { name: token.name, role: token.role };
   });

@@ -2,87 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.js';
 import { bootstrap } from '../services/bootstrap.js';
 import { openTestDatabase, type TestDatabase } from '../testing/databases.js';
+import { SseReader } from '../testing/sse.js';
 
 const ADMIN = 'stream-test-admin-token-0123456789abcdef';
 const HEARTBEAT_MS = 50;
 const WAIT_MS = 5_000;
-
-interface SseEvent {
-  event: string;
-  id: string;
-  data: string;
-}
-
-/** Reads an SSE response: events and comments as they arrive, waited for with a timeout. */
-class SseReader {
-  events: SseEvent[] = [];
-  comments: string[] = [];
-  ended = false;
-  private buffer = '';
-  private waiters: (() => void)[] = [];
-
-  constructor(readonly response: Response) {
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    const reader = this.response.body!.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        this.buffer += decoder.decode(value, { stream: true });
-        let end: number;
-        while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-          const block = this.buffer.slice(0, end);
-          this.buffer = this.buffer.slice(end + 2);
-          const event: SseEvent = { event: 'message', id: '', data: '' };
-          let isEvent = false;
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-            else {
-              const [field, ...rest] = line.split(': ');
-              (event as unknown as Record<string, string>)[field!] = rest.join(': ');
-              isEvent = true;
-            }
-          }
-          if (isEvent) this.events.push(event);
-        }
-        this.notify();
-      }
-    } catch {
-      // aborted or reset: ended either way
-    }
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  /** Resolve once `check` holds, or fail after WAIT_MS. */
-  async until(what: string, check: () => boolean): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!check()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.events.map((e) => `${e.event} ${e.id}`))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async event(index: number): Promise<SseEvent> {
-    await this.until(`event #${index}`, () => this.events.length > index);
-    return this.events[index]!;
-  }
-}
 
 describe('GET /api/sdk/stream', () => {
   let app: Awaited<ReturnType<typeof buildApp>>;
@@ -270,5 +194,56 @@ describe('stream shutdown', () => {
     await Promise.all(streams.map((s) => s.until('the end of the stream', () => s.ended)));
     expect(Date.now() - started).toBeLessThan(2_000);
     await database.close();
+  });
+});
+
+describe('streams per SDK key', () => {
+  it('refuses streams beyond the per-key bound with 429 and Retry-After, counts closed ones out, and leaves other keys alone', async () => {
+    const database = await openTestDatabase('stream-limit');
+    const app = await buildApp({ db: database.db, heartbeatMs: 60_000, defaultMetrics: false, dashboardDir: null, maxStreamsPerKey: 2 });
+    const controllers: AbortController[] = [];
+    try {
+      await bootstrap(app.services.writes, app.services.environments, ADMIN);
+      const url = await app.listen({ port: 0, host: '127.0.0.1' });
+      const createKey = async (name: string) => {
+        const created = await fetch(`${url}/api/sdk-keys`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name, environment: 'production' }),
+        });
+        return ((await created.json()) as { key: string }).key;
+      };
+      const [busy, other] = [await createKey('busy'), await createKey('other')];
+      const connect = async (key: string) => {
+        const controller = new AbortController();
+        controllers.push(controller);
+        return { controller, response: await fetch(`${url}/api/sdk/stream`, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal }) };
+      };
+
+      const first = await connect(busy);
+      const second = await connect(busy);
+      await Promise.all([first, second].map((s) => new SseReader(s.response).event(0)));
+      const refused = await connect(busy);
+      expect(refused.response.status).toBe(429);
+      expect(refused.response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await refused.response.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('"busy"') });
+
+      const otherKey = await connect(other);
+      expect(otherKey.response.status).toBe(200);
+
+      first.controller.abort();
+      // The slot frees once the server has seen the close: poll the connect, do not sleep.
+      await expect
+        .poll(async () => {
+          const attempt = await connect(busy);
+          if (attempt.response.status !== 200) await attempt.response.body?.cancel();
+          return attempt.response.status;
+        }, { timeout: WAIT_MS })
+        .toBe(200);
+    } finally {
+      for (const controller of controllers) controller.abort();
+      await app.close();
+      await database.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
@@ -12,7 +13,13 @@ export interface StreamRoutesOptions {
   /** Fed by the change feed (see services/index.ts). */
   streams: StreamHub;
   feed: FeedFollower;
+  /** Open streams one SDK key may hold on this replica; more get 429 (default 1,000). */
+  maxStreamsPerKey?: number;
 }
+
+export const DEFAULT_MAX_STREAMS_PER_KEY = 1_000;
+/** What a refused stream is told to wait: long enough for its SDK to poll meanwhile rather than hammer. */
+export const STREAM_RETRY_AFTER_SECONDS = 30;
 
 /**
  * The response head, written straight to the socket. The body is delimited by the connection
@@ -47,14 +54,24 @@ function parseLastEventId(value: string | undefined): number | undefined {
  * Event ids are change-feed positions, the same on every replica, so `Last-Event-ID` resumes
  * against any of them.
  */
-export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (app, { ruleSets, streams: hub, feed }) => {
+export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (app, { ruleSets, streams: hub, feed, maxStreamsPerKey = DEFAULT_MAX_STREAMS_PER_KEY }) => {
   // A revoked SDK key — on whichever replica — loses its open streams here at once, not at its next reconnect.
   const socketsByKey = new Map<number, Set<Socket>>();
-  app.onCredentialsRevoked((kind, id) => {
-    if (kind !== 'sdk') return;
-    for (const socket of socketsByKey.get(id) ?? []) socket.destroy();
-    socketsByKey.delete(id);
+  app.onCredentialsRevoked((revocation) => {
+    if (revocation.kind !== 'sdk') return;
+    for (const socket of socketsByKey.get(revocation.id) ?? []) socket.destroy();
+    socketsByKey.delete(revocation.id);
   });
+
+  /**
+   * One key holding thousands of streams (~15 KB of buffers each) would starve the replica: past
+   * the bound, 429 in the error shape with Retry-After. Counted per replica (streams are local).
+   */
+  function refuseOverLimit(keyId: number, name: string, reply: FastifyReply): void {
+    if ((socketsByKey.get(keyId)?.size ?? 0) < maxStreamsPerKey) return;
+    void reply.header('retry-after', String(STREAM_RETRY_AFTER_SECONDS));
+    throw new AppError('rate_limited', `SDK key "${name}" already holds ${maxStreamsPerKey} open streams on this server (the most allowed per key); close some, or poll /api/sdk/rules`);
+  }
 
   new Gauge({
     name: 'switchyard_stream_connections',
@@ -78,9 +95,10 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
       summary: 'Server-Sent Events: a snapshot on connect, then one patch per change (id = version); heartbeat comments',
       headers,
     },
-    preHandler: app.requireSdkKey,
+    onRequest: app.requireSdkKey,
   }, async (request, reply) => {
-    const { environment, keyId } = request.principal as { environment: string; keyId: number };
+    const { environment, keyId, name } = request.principal as { environment: string; keyId: number; name: string };
+    refuseOverLimit(keyId, name, reply);
     const lastEventId = parseLastEventId(request.headers['last-event-id']);
     // A client ahead of this replica most likely saw the change on a quicker one: catch up first.
     if (lastEventId !== undefined && lastEventId > feed.position) await feed.reached(lastEventId);
@@ -91,6 +109,8 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
       start = hub.start(environment, snapshot, lastEventId);
     }
     if (!start) throw new AppError('unavailable', 'the rule set is changing too fast to snapshot; retry');
+    // Again, now that nothing is awaited before the stream is counted: concurrent connects raced the first look.
+    refuseOverLimit(keyId, name, reply);
 
     // From here on, synchronous: no change can be published between `start` and `subscribe`.
     reply.hijack();

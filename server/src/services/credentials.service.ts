@@ -105,7 +105,21 @@ export class CredentialsService {
     return this.w.read((tx) => this.w.repos.sessions.resolve(tx, hashSessionId(sessionId), this.w.now()));
   }
 
+  /**
+   * End a session everywhere: the row goes, and — for a live session — the change feed says so, so
+   * every replica ends the dashboard streams it opened. An unknown or expired id writes nothing
+   * (anyone may call sign-out: it must not be a way to fill the feed).
+   */
   async signOut(sessionId: string): Promise<void> {
-    await this.w.db.transaction((tx) => this.w.repos.sessions.delete(tx, hashSessionId(sessionId)));
+    const sessionHash = hashSessionId(sessionId);
+    const live = await this.session(sessionId);
+    if (!live) {
+      await this.w.db.transaction((tx) => this.w.repos.sessions.delete(tx, sessionHash));
+      return;
+    }
+    await this.w.write({ actor: live.name, source: 'api' }, async (tx) => {
+      await this.w.repos.sessions.delete(tx, sessionHash);
+      return { value: undefined, change: { audit: [], revoked: [{ kind: 'session' as const, sessionHash }] } };
+    });
   }
 }

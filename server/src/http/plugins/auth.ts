@@ -1,11 +1,13 @@
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hasRole, type Role } from '../../domain/credentials.js';
+import { hasRole, type Revocation, type Role } from '../../domain/credentials.js';
 import { AppError } from '../../domain/errors.js';
 import type { CredentialsService } from '../../services/credentials.service.js';
 
 export type Principal =
-  | { kind: 'api'; tokenId: number; name: string; role: Role }
+  /** `sessionHash`: signed in to the dashboard with this session (its streams end when it does). */
+  | { kind: 'api'; tokenId: number; name: string; role: Role; sessionHash?: string }
   | { kind: 'sdk'; keyId: number; name: string; environment: string };
 
 /** Extra ways to authenticate (e.g. the dashboard's session cookie); tried after the bearer token. */
@@ -16,16 +18,36 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyInstance {
-    /** preHandler: an API token (or session) with at least `role`. */
+    /**
+     * Route hook: an API token (or session) with at least `role`. Routes use it as `onRequest`, so
+     * a caller without the right credentials gets 401/403 before its body is read or validated.
+     */
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-    /** preHandler: an SDK key; `request.principal.environment` says which environment. */
+    /** Route hook (`onRequest`): an SDK key; `request.principal.environment` says which environment. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     addAuthenticator(authenticator: Authenticator): void;
-    /** A token or SDK key was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
-    credentialsRevoked(kind: Principal['kind'], id: number): void;
-    onCredentialsRevoked(listener: (kind: Principal['kind'], id: number) => void): void;
+    /** A token, SDK key or session was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
+    credentialsRevoked(revocation: Revocation): void;
+    onCredentialsRevoked(listener: (revocation: Revocation) => void): void;
+    /**
+     * Count a failed authentication (a wrong token, SDK key or sign-in) against the client's
+     * address. Returns the error to answer with: `refusal` itself, or a 429 (with Retry-After set
+     * on `reply`) once the address has failed too often this minute.
+     */
+    authenticationFailed(request: FastifyRequest, reply: FastifyReply, refusal: AppError): Promise<AppError>;
   }
 }
+
+export interface AuthOptions {
+  credentials: CredentialsService;
+  /** Failed authentications per client address and minute before 429s (per replica). */
+  authFailuresPerMinute?: number;
+}
+
+export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
+const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** Addresses remembered by the failure counter (least recently seen are forgotten first). */
+const AUTH_FAILURE_ADDRESSES = 10_000;
 
 /** lastUsedAt is informational: write it at most once a minute per token, not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -45,8 +67,20 @@ export function bearer(request: FastifyRequest): string | undefined {
 }
 
 export const authPlugin = fp(
-  async (app: FastifyInstance, opts: { credentials: CredentialsService }) => {
+  async (app: FastifyInstance, opts: AuthOptions) => {
     const { credentials } = opts;
+    // Only failures are counted, and only the answer to a failure changes: a valid credential is
+    // never refused for its address, so an office behind one NAT is not locked out by a
+    // misconfigured script (or an attacker) sharing the address. Per replica, in memory.
+    await app.register(rateLimit, { global: false, cache: AUTH_FAILURE_ADDRESSES });
+    const failures = app.createRateLimit({ max: opts.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE, timeWindow: AUTH_FAILURE_WINDOW_MS });
+    async function authenticationFailed(request: FastifyRequest, reply: FastifyReply, refusal: AppError): Promise<AppError> {
+      const limit = await failures(request);
+      if (limit.isAllowed || !limit.isExceeded) return refusal;
+      void reply.header('retry-after', String(Math.max(1, limit.ttlInSeconds)));
+      return new AppError('rate_limited', `too many failed authentication attempts from this address; retry in ${Math.max(1, limit.ttlInSeconds)} s`);
+    }
+
     const authenticators: Authenticator[] = [];
     const touched = new Map<number, number>();
     const cache = new Map<string, { principal: Principal; expiresAt: number }>();
@@ -58,7 +92,7 @@ export const authPlugin = fp(
       return null;
     }
 
-    async function authenticate(request: FastifyRequest): Promise<Principal | null> {
+    async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<Principal | null> {
       const secret = bearer(request);
       if (secret !== undefined) {
         const now = Date.now();
@@ -66,7 +100,7 @@ export const authPlugin = fp(
         // so a cached credential costs no hashing; only the hash ever reaches the database.
         const cached = cache.get(secret);
         const principal = cached && cached.expiresAt > now ? cached.principal : await lookup(secret);
-        if (!principal) throw new AppError('unauthorized', 'invalid or revoked credentials');
+        if (!principal) throw await authenticationFailed(request, reply, new AppError('unauthorized', 'invalid or revoked credentials'));
         if (cached?.principal !== principal) {
           if (cache.size >= CREDENTIAL_CACHE_SIZE) cache.clear();
           cache.set(secret, { principal, expiresAt: now + CREDENTIAL_TTL_MS });
@@ -85,27 +119,29 @@ export const authPlugin = fp(
     }
 
     app.decorateRequest('principal', null);
-    const revokedListeners = new Set<(kind: Principal['kind'], id: number) => void>();
-    app.decorate('credentialsRevoked', (kind: Principal['kind'], id: number) => {
-      cache.clear();
-      for (const listener of revokedListeners) listener(kind, id);
+    const revokedListeners = new Set<(revocation: Revocation) => void>();
+    app.decorate('credentialsRevoked', (revocation: Revocation) => {
+      // Session cookies are not cached here: only a token or key revocation touches the cache.
+      if (revocation.kind !== 'session') cache.clear();
+      for (const listener of revokedListeners) listener(revocation);
     });
-    app.decorate('onCredentialsRevoked', (listener: (kind: Principal['kind'], id: number) => void) => {
+    app.decorate('onCredentialsRevoked', (listener: (revocation: Revocation) => void) => {
       revokedListeners.add(listener);
     });
+    app.decorate('authenticationFailed', authenticationFailed);
     app.decorate('addAuthenticator', (authenticator: Authenticator) => {
       authenticators.push(authenticator);
     });
 
-    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest) => {
-      const principal = (request.principal ??= await authenticate(request));
+    app.decorate('requireRole', (role: Role) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = (request.principal ??= await authenticate(request, reply));
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <API token>"');
       if (principal.kind !== 'api') throw new AppError('forbidden', 'SDK keys are read-only and cannot use the management API; use an API token');
       if (!hasRole(principal.role, role)) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
     });
 
-    app.decorate('requireSdkKey', async (request: FastifyRequest) => {
-      const principal = (request.principal ??= await authenticate(request));
+    app.decorate('requireSdkKey', async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = (request.principal ??= await authenticate(request, reply));
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key>"');
       if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key, not an API token');
     });

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
 const SDK_PREFIXES = ['/api/sdk/', '/ofrep/'];
-const isSdkPath = (url: string) => SDK_PREFIXES.some((prefix) => url.startsWith(prefix));
+/** The SDK endpoints (rules, stream, metrics, OFREP): cross-origin, bearer SDK keys only. */
+export const isSdkPath = (url: string) => SDK_PREFIXES.some((prefix) => url.startsWith(prefix));
 
 /**
  * Browser SDKs run on the application's origin, not ours: the SDK endpoints (rules, stream,
@@ -17,6 +18,8 @@ export const sdkCorsPlugin = fp(
       if (!isSdkPath(request.url)) return done();
       reply.header('access-control-allow-origin', '*');
       reply.header('access-control-expose-headers', 'ETag');
+      // The one security header these JSON/SSE answers need (helmet skips them: see app.ts).
+      reply.header('x-content-type-options', 'nosniff');
       if (request.method !== 'OPTIONS') return done();
       reply
         .header('access-control-allow-methods', 'GET, POST, OPTIONS')
