@@ -4,7 +4,7 @@ import { LIMITS } from '../domain/flags.js';
 import type { FlagsService } from '../services/flags.service.js';
 import { toFlagResponse } from './flags.routes.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
-import { errorResponses, pageQuery } from './responses.js';
+import { errorResponses, pageQuery, rowIdSchema } from './responses.js';
 import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery } from '../domain/audit.js';
 import type { AuditService } from '../services/audit.service.js';
 
@@ -45,23 +45,23 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags: Fl
       }),
       response: { 200: pageResponse, ...errorResponses },
     },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => page(audit, request.query));
 
   app.get('/api/flags/:key/audit', {
     schema: { tags: ['audit'], summary: "A flag's history, newest first", params: z.strictObject({ key: z.string().max(LIMITS.key) }), querystring: pageQuery, response: { 200: pageResponse, ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => page(audit, { ...request.query, resourceType: 'flag', resourceKey: request.params.key }));
 
   app.post('/api/audit/:id/revert', {
     schema: {
       tags: ['audit'],
       summary: 'Restore a flag to its state before this entry (itself audited)',
-      params: z.strictObject({ id: z.coerce.number().int().min(1) }),
+      params: z.strictObject({ id: rowIdSchema }),
       body: z.strictObject({ version: z.int().min(1).optional().describe("The flag's current version, if it still exists"), message: z.string().max(LIMITS.description).optional() }).nullish(),
       response: { 200: z.object({ flag: z.unknown().nullable() }), ...errorResponses },
     },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const flag = await flags.revert(request.params.id, expectedVersion(request, request.body?.version, false), auditContext(request, { message: request.body?.message }));
     return { flag: flag ? toFlagResponse(flag.value, flag.managedBy) : null };

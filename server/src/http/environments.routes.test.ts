@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFlag, createTestApp, type ErrorBody, type FlagBody, type TestContext } from '../testing/test-app.js';
+import { createFlag, createTestApp, snapshotDatabase, type ErrorBody, type FlagBody, type TestContext } from '../testing/test-app.js';
 
 let t: TestContext;
 beforeEach(async () => {
@@ -70,6 +70,27 @@ describe('PATCH /api/environments/:environment', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json<EnvironmentBody>()).toMatchObject({ key: 'staging', name: 'Pre-production', critical: true, sortOrder: 9 });
     expect((await list()).map((e) => e.key)).toEqual(['development', 'production', 'staging']);
+  });
+  // Issue 11: `{}` reached the database as an UPDATE with nothing to SET (500 "No values to set").
+  // A PATCH that changes nothing is a no-op, as in JSON Merge Patch: 200 with the environment as it
+  // is, and no audit entry, feed entry or version bump.
+  for (const { name, payload } of [
+    { name: 'an empty body', payload: {} },
+    { name: 'the values it already has', payload: { name: 'Staging', critical: false, sortOrder: 1 } },
+  ]) {
+    it(`200 and changes nothing for ${name}`, async () => {
+      const before = await snapshotDatabase(t.db);
+      const unchanged = (await list()).find((e) => e.key === 'staging');
+      const res = await t.request(t.adminToken, { method: 'PATCH', url: '/api/environments/staging', payload });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json<EnvironmentBody>()).toEqual(unchanged);
+      expect(await snapshotDatabase(t.db)).toEqual(before);
+    });
+  }
+  it('404 for an unknown environment even with an empty body', async () => {
+    const res = await t.request(t.adminToken, { method: 'PATCH', url: '/api/environments/moon', payload: {} });
+    expect(res.statusCode).toBe(404);
+    expect(res.json<ErrorBody>().error.message).toBe('environment "moon" not found');
   });
   it('404 for an unknown environment, 403 for an editor', async () => {
     expect((await t.request(t.adminToken, { method: 'PATCH', url: '/api/environments/moon', payload: { name: 'Moon' } })).statusCode).toBe(404);

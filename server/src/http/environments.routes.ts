@@ -22,7 +22,7 @@ const params = z.strictObject({ environment: z.string().max(LIMITS.key) });
 export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: EnvironmentsService }> = async (app, { environments }) => {
   app.get('/api/environments', {
     schema: { tags: ['environments'], summary: 'List environments', response: { 200: z.object({ items: z.array(environmentResponse) }), ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async () => ({ items: (await environments.list()).map(toResponse) }));
 
   app.post('/api/environments', {
@@ -32,7 +32,7 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: Environme
       body: z.strictObject({ key: keySchema, name: z.string().min(1).max(LIMITS.name).optional(), critical: z.boolean().default(false) }),
       response: { 201: environmentResponse, ...errorResponses },
     },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request, reply) => {
     const { key, name, critical } = request.body;
     const created = await environments.create({ key, name: name ?? key, critical }, auditContext(request));
@@ -47,7 +47,7 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: Environme
       body: z.strictObject({ name: z.string().min(1).max(LIMITS.name).optional(), critical: z.boolean().optional(), sortOrder: z.int().min(0).max(10_000).optional() }),
       response: { 200: environmentResponse, ...errorResponses },
     },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request) => {
     const patch = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
     return toResponse(await environments.update(request.params.environment, patch, auditContext(request)));
@@ -55,7 +55,7 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: Environme
 
   app.delete('/api/environments/:environment', {
     schema: { tags: ['environments'], summary: 'Delete an environment that has no SDK keys', params, response: { 200: environmentResponse, ...errorResponses } },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request) => {
     return toResponse(await environments.remove(request.params.environment, auditContext(request)));
   });

@@ -5,6 +5,7 @@ import { errorResponses } from './responses.js';
 import {
   LIMITS,
   flagEnvironmentSchema,
+  ownEntry,
   flagTypeSchema,
   keySchema,
   tagsSchema,
@@ -85,7 +86,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   const respond = ({ value, managedBy }: Managed<Flag>) => toFlagResponse(value, managedBy);
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => {
     const { q, tag, archived, environment, stage } = request.query;
     const needle = q?.toLowerCase();
@@ -94,7 +95,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
       if (tag && !f.tags.includes(tag)) return false;
       if (needle && ![f.key, f.name, f.description].some((s) => s.toLowerCase().includes(needle))) return false;
       if (stage) {
-        const configs = environment ? [f.environments[environment]].filter((c) => c !== undefined) : Object.values(f.environments);
+        const configs = environment ? [ownEntry(f.environments, environment)].filter((c) => c !== undefined) : Object.values(f.environments);
         const stages = configs.map(deriveStage);
         if (!stages.some((s) => (stage === 'rollout' ? /^\d/.test(s) && s !== '100%' : s === stage))) return false;
       }
@@ -105,7 +106,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
 
   app.post('/api/flags', {
     schema: { tags: ['flags'], summary: 'Create a flag (off in every environment)', body: createBody, response: { 201: flagResponse, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const flag = await flags.create(request.body, auditContext(request));
     return reply.status(201).header('etag', `"${flag.value.version}"`).send(respond(flag));
@@ -113,7 +114,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
 
   app.get('/api/flags/:key', {
     schema: { tags: ['flags'], summary: 'Read a flag with its stage in every environment', params: keyParams, response: { 200: flagResponse, ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request, reply) => {
     const flag = await flags.get(request.params.key);
     return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
@@ -121,7 +122,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
 
   app.patch('/api/flags/:key', {
     schema: { tags: ['flags'], summary: 'Change name, description, tags, owner, variations or archived', params: keyParams, body: metaPatch, response: { 200: flagResponse, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const flag = await flags.updateMeta(request.params.key, expectedVersion(request, version), patch, auditContext(request));
@@ -130,7 +131,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
 
   app.delete('/api/flags/:key', {
     schema: { tags: ['flags'], summary: 'Delete a flag (audited; revertible)', params: keyParams, body: z.strictObject({ version: versionField }).nullish(), response: { 200: flagResponse, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const flag = await flags.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request));
     return respond(flag);
@@ -138,7 +139,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
 
   app.patch('/api/flags/:key/environments/:environment', {
     schema: { tags: ['flags'], summary: "Change a flag's targeting in one environment", params: envParams, body: environmentPatch, response: { 200: flagResponse, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const { key, environment } = request.params;
@@ -161,7 +162,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
       }),
       response: { 200: flagResponse, ...errorResponses },
     },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { stage, variation, version, message } = request.body;
     const { key, environment } = request.params;
@@ -181,7 +182,7 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
       body: z.strictObject({ message: z.string().max(LIMITS.description).optional() }).nullish(),
       response: { 200: flagResponse, ...errorResponses },
     },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { key, environment } = request.params;
     const flag = await flags.setStage(key, environment, 'kill', undefined, undefined, auditContext(request, { message: request.body?.message }));

@@ -99,7 +99,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
-    preHandler: app.requireSdkKey,
+    onRequest: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };
     const flags = ruleSets.compiledNow(principal.environment) ?? (await environmentFlags(principal.environment)).flags;
@@ -120,7 +120,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
-    preHandler: app.requireSdkKey,
+    onRequest: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };
     const { ruleSet, flags } = await environmentFlags(principal.environment);

@@ -46,7 +46,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
 
   app.get(`${base}/release-plan`, {
     schema: { tags, summary: 'The release plan with its live split, evidence and recent decisions', params: envParams, response: withErrors({ 200: planViewResponse }) },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => {
     const { key, environment } = request.params;
     const { config } = await releases.configOf(key, environment);
@@ -66,7 +66,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
 
   app.put(`${base}/release-plan`, {
     schema: { tags, summary: 'Create or replace the release plan (not while it runs)', params: envParams, body: planInputSchema, response: withErrors({ 200: planResponse }) },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
     return toPlanResponse(await releases.putPlan(key, environment, request.body, auditContext(request)));
@@ -74,7 +74,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
 
   app.delete(`${base}/release-plan`, {
     schema: { tags, summary: 'Delete an inactive release plan', params: envParams, response: ok },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     await releases.deletePlan(request.params.key, request.params.environment, auditContext(request));
     return reply.status(204).send(null);
@@ -88,13 +88,13 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
   for (const [name, action] of Object.entries(actions)) {
     app.post(`${base}/release-plan/${name}`, {
       schema: { tags, summary: action.summary, params: envParams, body: z.strictObject({}).nullish(), response: withErrors({ 200: planResponse }) },
-      preHandler: app.requireRole('editor'),
+      onRequest: app.requireRole('editor'),
     }, async (request) => toPlanResponse(await action.run(request.params.key, request.params.environment, request)));
   }
 
   app.post(`${base}/release-plan/pause`, {
     schema: { tags, summary: 'Pause a running plan (the flag stays where it is)', params: envParams, body: z.strictObject({ reason: z.string().min(1).max(500).optional() }).nullish(), response: withErrors({ 200: planResponse }) },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
     return toPlanResponse(await releases.pause(key, environment, auditContext(request), request.body?.reason));
@@ -108,7 +108,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
       body: z.strictObject({ rollback: z.boolean().default(true) }).nullish(),
       response: withErrors({ 200: planResponse }),
     },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
     return toPlanResponse(await releases.abort(key, environment, auditContext(request), request.body?.rollback ?? true));
@@ -116,7 +116,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
 
   app.get(`${base}/release-plan/events`, {
     schema: { tags, summary: 'The decision log, newest first', params: envParams, querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100) }), response: withErrors({ 200: z.object({ items: z.array(eventResponse) }) }) },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => {
     const { key, environment } = request.params;
     await releases.configOf(key, environment);
@@ -131,7 +131,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
       querystring: z.strictObject({ since: z.coerce.number().int().min(0).optional().describe('Unix ms; default: the plan start, or the last hour') }),
       response: ok,
     },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => {
     const { key, environment } = request.params;
     await releases.configOf(key, environment);
@@ -148,7 +148,7 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
       body: z.strictObject({ to: variationKeySchema.optional(), version: z.int().min(1).optional() }).nullish(),
       response: ok,
     },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => {
     const { key, environment } = request.params;
     const version = expectedVersion(request, request.body?.version ?? undefined, false);

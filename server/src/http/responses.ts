@@ -20,7 +20,14 @@ export const errorResponses = {
   428: errorSchema,
 } as const;
 
+/**
+ * Row ids (tokens, SDK keys, webhooks, audit entries) are 32-bit integers in PostgreSQL: a larger
+ * one in a URL was a 500 ("out of range for type integer") there instead of a 400.
+ */
+export const MAX_ROW_ID = 2_147_483_647;
+export const rowIdSchema = z.coerce.number().int().min(1).max(MAX_ROW_ID);
+
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.coerce.number().int().min(1).optional().describe('Cursor: return entries older than this id'),
+  before: rowIdSchema.optional().describe('Cursor: return entries older than this id'),
 });

@@ -6,7 +6,7 @@ import type { RuleSetCache } from '../services/rulesets.js';
 export const rulesRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {
   app.get('/api/sdk/rules', {
     schema: { tags: ['sdk'], summary: "The SDK key's environment rule set (304 when unchanged)" },
-    preHandler: app.requireSdkKey,
+    onRequest: app.requireSdkKey,
   }, async (request, reply) => {
     const principal = request.principal as { environment: string };
     const snapshot = await ruleSets.json(principal.environment);

@@ -13,17 +13,17 @@ const params = z.strictObject({ key: z.string().max(LIMITS.key) });
 export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }> = async (app, { segments }) => {
   app.get('/api/segments', {
     schema: { tags: ['segments'], summary: 'List segments (global, shared by all environments)', response: { 200: z.object({ items: z.array(segmentResponseSchema) }), ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async () => ({ items: (await segments.list()).map(toResponse) }));
 
   app.post('/api/segments', {
     schema: { tags: ['segments'], summary: 'Create a segment', body: segmentBodySchema, response: { 201: segmentResponseSchema, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => reply.status(201).send(toResponse(await segments.create(request.body, auditContext(request)))));
 
   app.get('/api/segments/:key', {
     schema: { tags: ['segments'], summary: 'Read a segment', params, response: { 200: segmentResponseSchema, ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request, reply) => {
     const segment = await segments.get(request.params.key);
     return reply.header('etag', `"${segment.value.version}"`).send(toResponse(segment));
@@ -31,7 +31,7 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
 
   app.patch('/api/segments/:key', {
     schema: { tags: ['segments'], summary: 'Change a segment (e.g. add dogfood users to "internal")', params, body: segmentPatchSchema, response: { 200: segmentResponseSchema, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const segment = await segments.update(request.params.key, expectedVersion(request, version), patch, auditContext(request));
@@ -40,6 +40,6 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
 
   app.delete('/api/segments/:key', {
     schema: { tags: ['segments'], summary: 'Delete a segment no flag uses', params, body: z.strictObject({ version: z.int().min(1).optional() }).nullish(), response: { 200: segmentResponseSchema, ...errorResponses } },
-    preHandler: app.requireRole('editor'),
+    onRequest: app.requireRole('editor'),
   }, async (request) => toResponse(await segments.remove(request.params.key, expectedVersion(request, request.body?.version), auditContext(request))));
 };

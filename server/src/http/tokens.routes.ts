@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
 import { auditContext, iso } from './request-context.js';
-import { errorResponses } from './responses.js';
+import { errorResponses, rowIdSchema } from './responses.js';
 import type { ApiToken, SdkKey } from '../domain/credentials.js';
 import type { CredentialsService } from '../services/credentials.service.js';
 
@@ -32,13 +32,13 @@ const sdkKeyResponse = z.object({
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const toToken = (t: ApiToken) => ({ ...t, createdAt: iso(t.createdAt), lastUsedAt: isoOrNull(t.lastUsedAt), revokedAt: isoOrNull(t.revokedAt) });
 const toSdkKey = (k: SdkKey) => ({ ...k, createdAt: iso(k.createdAt), revokedAt: isoOrNull(k.revokedAt) });
-const idParams = z.strictObject({ id: z.coerce.number().int().min(1) });
+const idParams = z.strictObject({ id: rowIdSchema });
 
 /** API tokens and SDK keys. The secret is in the creation response only; we keep its sha-256. */
 export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsService }> = async (app, { credentials }) => {
   app.get('/api/me', {
     schema: { tags: ['tokens'], summary: 'Who the credentials belong to', response: { 200: z.object({ name: z.string(), role: roleSchema }), ...errorResponses } },
-    preHandler: app.requireRole('viewer'),
+    onRequest: app.requireRole('viewer'),
   }, async (request) => {
     const p = request.principal!;
     return p.kind === 'api' ? { name: p.name, role: p.role } : { name: p.name, role: 'viewer' as const };
@@ -46,7 +46,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
 
   app.get('/api/tokens', {
     schema: { tags: ['tokens'], summary: 'List API tokens (never their secrets)', response: { 200: z.object({ items: z.array(tokenResponse) }), ...errorResponses } },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async () => ({ items: (await credentials.listTokens()).map(toToken) }));
 
   app.post('/api/tokens', {
@@ -56,7 +56,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
       body: z.strictObject({ name: nameSchema, role: roleSchema }),
       response: { 201: tokenResponse.extend({ token: z.string().describe('Shown once: store it now') }), ...errorResponses },
     },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request, reply) => {
     const { secret, ...token } = await credentials.createToken(request.body, auditContext(request));
     return reply.status(201).send({ ...toToken(token), token: secret });
@@ -64,14 +64,14 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
 
   app.delete('/api/tokens/:id', {
     schema: { tags: ['tokens'], summary: 'Revoke an API token', params: idParams, response: { 200: tokenResponse, ...errorResponses } },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request) => {
     return toToken(await credentials.revokeToken(request.params.id, auditContext(request)));
   });
 
   app.get('/api/sdk-keys', {
     schema: { tags: ['tokens'], summary: 'List SDK keys (never their secrets)', response: { 200: z.object({ items: z.array(sdkKeyResponse) }), ...errorResponses } },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async () => ({ items: (await credentials.listSdkKeys()).map(toSdkKey) }));
 
   app.post('/api/sdk-keys', {
@@ -81,7 +81,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
       body: z.strictObject({ name: nameSchema, environment: z.string().min(1).max(LIMITS.key) }),
       response: { 201: sdkKeyResponse.extend({ key: z.string().describe('Shown once: store it now') }), ...errorResponses },
     },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request, reply) => {
     const { secret, ...key } = await credentials.createSdkKey(request.body, auditContext(request));
     return reply.status(201).send({ ...toSdkKey(key), key: secret });
@@ -89,7 +89,7 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
 
   app.delete('/api/sdk-keys/:id', {
     schema: { tags: ['tokens'], summary: 'Revoke an SDK key', params: idParams, response: { 200: sdkKeyResponse, ...errorResponses } },
-    preHandler: app.requireRole('admin'),
+    onRequest: app.requireRole('admin'),
   }, async (request) => {
     return toSdkKey(await credentials.revokeSdkKey(request.params.id, auditContext(request)));
   });

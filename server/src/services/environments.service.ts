@@ -4,7 +4,7 @@ import { AppError } from '../domain/errors.js';
 import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
 import type { FlagEnvironment } from '../domain/flags.js';
 import type { Tx } from '../store/ports.js';
-import type { Change, Writes } from './write.js';
+import { NO_CHANGE, type Change, type Writes } from './write.js';
 
 /**
  * Environments. Every write here takes the change feed's lock first: it touches the environment
@@ -43,7 +43,11 @@ export class EnvironmentsService {
       await repos.feed.lock(tx);
       const before = await repos.environments.get(tx, key);
       if (!before) throw AppError.notFound('environment', key);
-      const after = Object.keys(patch).length === 0 ? before : await repos.environments.update(tx, key, patch);
+      // PATCH semantics: `{}`, or values it already has, change nothing — no UPDATE (an empty SET is
+      // an SQL error), no audit entry, no feed entry; the caller gets the environment as it is.
+      const changed = Object.fromEntries(Object.entries(patch).filter(([field, value]) => value !== undefined && value !== before[field as keyof EnvironmentPatch]));
+      if (Object.keys(changed).length === 0) return { value: before, change: NO_CHANGE };
+      const after = await repos.environments.update(tx, key, changed);
       if (!after) throw AppError.notFound('environment', key);
       return { value: after, change: { audit: [{ action: 'environment.updated', resourceType: 'environment', resourceKey: key, environment: key, before, after }] } };
     });

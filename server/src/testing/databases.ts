@@ -56,6 +56,25 @@ export async function dumpTables(db: Database, tables: readonly string[]): Promi
   return dump;
 }
 
+/**
+ * One digest per table, for "nothing changed" checks run thousands of times (the fuzzer): on
+ * PostgreSQL a single query hashes every table server-side instead of shipping its rows.
+ * `ignoreColumns` are left out of every row (e.g. lastUsedAt, touched by authentication itself).
+ */
+export async function fingerprintTables(db: Database, tables: readonly string[], ignoreColumns: readonly string[] = []): Promise<Record<string, string>> {
+  for (const name of [...tables, ...ignoreColumns]) if (!/^[a-z_]+$/.test(name)) throw new Error(`not a table or column name: ${name}`);
+  if (db instanceof PostgresDatabase) {
+    const minus = ignoreColumns.map((c) => ` - '${c}'`).join('');
+    const row = `(to_jsonb(t)${minus})::text`;
+    const columns = tables.map((table) => `(select md5(coalesce(string_agg(${row}, ',' order by ${row}), '')) from ${table} t) as ${table}`);
+    return (await db.pool.query(`select ${columns.join(', ')}`)).rows[0] as Record<string, string>;
+  }
+  const dump = await dumpTables(db, tables);
+  return Object.fromEntries(
+    Object.entries(dump).map(([table, rows]) => [table, JSON.stringify(rows.map((r) => Object.fromEntries(Object.entries(r).filter(([column]) => !ignoreColumns.includes(column)))))]),
+  );
+}
+
 /** Make the database unreachable (closing it under the app): for "storage is down" tests. */
 export async function breakDatabase(db: Database): Promise<void> {
   if (db instanceof SqliteDatabase) db.db.$client.close();

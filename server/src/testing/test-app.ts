@@ -140,9 +140,10 @@ export interface FlagEnvironmentBody {
 }
 
 /** Every table a request could change, read straight from the database: for "nothing changed" checks. */
+export const SNAPSHOT_TABLES = ['environments', 'flags', 'flag_environments', 'segments', 'audit_log', 'api_tokens', 'sdk_keys', 'change_feed', 'webhook_deliveries'] as const;
+
 export async function snapshotDatabase(db: Database): Promise<Record<string, unknown[]>> {
-  const tables = ['environments', 'flags', 'flag_environments', 'segments', 'audit_log', 'api_tokens', 'sdk_keys', 'change_feed', 'webhook_deliveries'];
-  const snapshot = await dumpTables(db, tables);
+  const snapshot = await dumpTables(db, SNAPSHOT_TABLES);
   // lastUsedAt is informational and touched by authentication itself, not by the request's write.
   snapshot.api_tokens = snapshot.api_tokens!.map(({ last_used_at: _ignored, ...rest }) => rest);
   return snapshot;

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
@@ -39,6 +41,27 @@ function expandUnions(v: ValidationLike): ValidationLike[] {
   return best.flatMap((issue) =>
     expandUnions({ instancePath: [v.instancePath, ...(issue.path ?? []).map(String)].join('/'), message: issue.message, params: issue }),
   );
+}
+
+/**
+ * Requests Node's HTTP parser rejects before Fastify sees them (headers over 16 KiB, malformed
+ * request lines, a request timeout) get the one error shape too, instead of Fastify's default
+ * `{ error: "Bad Request", message: "Client Error" }`. Passed as Fastify's `clientErrorHandler`.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'bad_request', 'the request took too long to arrive']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'bad_request', 'request headers too large (the URL and headers together are limited to 16 KiB)']
+        : [400, 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }
 
 function send(reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
