@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, type SwitchyardClient } from './client.js';
-import { guardMetrics, MetricsRecorder, valueBucket } from './metrics.js';
+import { guardMetrics, MAX_UPLOAD_COUNT, MetricsRecorder, valueBucket } from './metrics.js';
 import { silentLogger, type FetchLike } from './options.js';
 import { booleanFlag, FakeClock, FakeServer, ruleSet, settle } from './testing/fakes.js';
 
@@ -53,6 +53,59 @@ describe('MetricsRecorder', () => {
     expect(uploads.length).toBe(3);
     expect(uploads[1]!.exposures.reduce((s, e) => s + e.count, 0)).toBe(2);
     expect(metrics.stats()).toMatchObject({ dropped: 2, failedBatches: 1, flushed: 0 });
+  });
+
+  describe('never sends more than the server accepts in one upload', () => {
+    function busy(status: () => number) {
+      const clock = new FakeClock();
+      const uploads: Upload[] = [];
+      const fetch: FetchLike = async (_url, init) => {
+        uploads.push(JSON.parse(init.body!) as Upload);
+        return new Response(null, { status: status() });
+      };
+      const metrics = new MetricsRecorder({ baseUrl: 'http://s', sdkKey: 'k', fetch, clock, random: () => 1, logger: silentLogger, flushIntervalMs: 5000, maxMetricKeys: 100, maxAttempts: 3 });
+      return { clock, uploads, metrics };
+    }
+    const largest = (u: Upload) => Math.max(...u.exposures.map((e) => e.count), ...u.events.map((e) => e.count));
+
+    it('splits a busy interval over uploads a second apart, losing nothing', async () => {
+      const { clock, uploads, metrics } = busy(() => 202);
+      for (let i = 0; i < 2 * MAX_UPLOAD_COUNT + 20_000; i++) metrics.exposure('f', 'on');
+      for (let i = 0; i < MAX_UPLOAD_COUNT + 10; i++) metrics.event('latency_ms', 'f', 'on', i % 2 === 0 ? 3 : 900);
+      await clock.advance(5000);
+      expect(uploads).toHaveLength(1);
+      await clock.advance(1000);
+      await clock.advance(1000);
+      expect(uploads).toHaveLength(3);
+      expect(uploads.map(largest)).toEqual([MAX_UPLOAD_COUNT, MAX_UPLOAD_COUNT, 20_000]);
+      expect(uploads.flatMap((u) => u.exposures).reduce((sum, e) => sum + e.count, 0)).toBe(2 * MAX_UPLOAD_COUNT + 20_000);
+      const events = uploads.flatMap((u) => u.events);
+      expect(events.reduce((sum, e) => sum + e.count, 0)).toBe(MAX_UPLOAD_COUNT + 10);
+      // Every upload's histogram holds no more values than its count; together they are the whole.
+      for (const e of events) expect(Object.values(e.buckets ?? {}).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(e.count);
+      const values = events.flatMap((e) => Object.entries(e.buckets ?? {})).reduce<Record<string, number>>((all, [b, n]) => ({ ...all, [b]: (all[b] ?? 0) + n }), {});
+      expect(values).toEqual({ [valueBucket(3)]: (MAX_UPLOAD_COUNT + 10) / 2, [valueBucket(900)]: (MAX_UPLOAD_COUNT + 10) / 2 });
+      expect(events.reduce((sum, e) => sum + e.sum, 0)).toBeCloseTo(((MAX_UPLOAD_COUNT + 10) / 2) * 903, 3);
+      await clock.advance(5000);
+      expect(uploads).toHaveLength(3);
+    });
+
+    it('merges a retried batch with newer counts into one counter, still within the bound', async () => {
+      let status = 503;
+      const { clock, uploads, metrics } = busy(() => status);
+      for (let i = 0; i < 40_000; i++) metrics.exposure('f', 'on');
+      await clock.advance(5000);
+      for (let i = 0; i < 40_000; i++) metrics.exposure('f', 'on');
+      status = 202;
+      await clock.advance(60_000);
+      await clock.advance(1000);
+      expect(uploads.map((u) => u.exposures)).toEqual([
+        [{ flag: 'f', variation: 'on', count: 40_000 }],
+        [{ flag: 'f', variation: 'on', count: MAX_UPLOAD_COUNT }],
+        [{ flag: 'f', variation: 'on', count: 80_000 - MAX_UPLOAD_COUNT }],
+      ]);
+      expect(metrics.stats()).toMatchObject({ dropped: 0, flushed: 2 });
+    });
   });
 
   it('times out an upload that never answers (on the injected clock), retries it, then drops it with a count', async () => {

@@ -41,6 +41,13 @@ interface Batch {
 }
 
 const MAX_RETRY_DELAY_MS = 60_000;
+/**
+ * The server refuses an upload that reports more than this per flag, variation and metric (what one
+ * busy instance counts in a 5 s interval; more looks like forged evidence). Counts over it are kept
+ * and sent in the next upload, which comes after CARRY_DELAY_MS instead of a whole interval.
+ */
+export const MAX_UPLOAD_COUNT = 50_000;
+const CARRY_DELAY_MS = 1_000;
 
 export class MetricsRecorder implements GuardMetrics {
   /** flag → variation → count: two map lookups and a set per exposure, no allocation once warm. */
@@ -49,6 +56,7 @@ export class MetricsRecorder implements GuardMetrics {
   #keys = 0;
   #timer: unknown;
   #retry: { batch: Batch; attempts: number } | undefined;
+  #carried = false;
   #inflight: Promise<void> | undefined;
   #closed = false;
   readonly #stats: MetricsStats = { dropped: 0, flushed: 0, failedBatches: 0 };
@@ -139,11 +147,85 @@ export class MetricsRecorder implements GuardMetrics {
         this.#timer = undefined;
         const retry = this.#retry;
         if (this.#closed || (this.#keys === 0 && !retry)) return;
-        this.#schedule(retry ? Math.max(flushIntervalMs, backoffDelay(retry.attempts, random, { baseMs: flushIntervalMs, maxMs: MAX_RETRY_DELAY_MS })) : flushIntervalMs);
+        this.#schedule(
+          retry
+            ? Math.max(flushIntervalMs, backoffDelay(retry.attempts, random, { baseMs: flushIntervalMs, maxMs: MAX_RETRY_DELAY_MS }))
+            : this.#carried
+              ? Math.min(CARRY_DELAY_MS, flushIntervalMs)
+              : flushIntervalMs,
+        );
       });
     }, ms);
     // A metrics timer must never keep a Node process alive.
     (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  /**
+   * One upload's counts: the same counter named once (a retried batch merges with new counts), and
+   * none over MAX_UPLOAD_COUNT — the excess goes back to be counted into the next upload.
+   */
+  #bounded(exposureList: Batch['exposures'], eventList: EventCount[]): Batch {
+    const exposures = new Map<string, Batch['exposures'][number]>();
+    for (const e of exposureList) {
+      const id = `${e.flag}\0${e.variation}`;
+      const seen = exposures.get(id);
+      if (seen) seen.count += e.count;
+      else exposures.set(id, { ...e });
+    }
+    const events = new Map<string, EventCount>();
+    for (const e of eventList) {
+      const id = `${e.name}\0${e.flag}\0${e.variation}`;
+      const seen = events.get(id);
+      if (!seen) {
+        events.set(id, { ...e, buckets: e.buckets && { ...e.buckets } });
+        continue;
+      }
+      seen.count += e.count;
+      seen.sum += e.sum;
+      for (const [bucket, n] of Object.entries(e.buckets ?? {})) (seen.buckets ??= {})[Number(bucket)] = (seen.buckets[Number(bucket)] ?? 0) + n;
+    }
+    this.#carried = false;
+    for (const e of exposures.values()) {
+      if (e.count <= MAX_UPLOAD_COUNT) continue;
+      const rest = e.count - MAX_UPLOAD_COUNT;
+      e.count = MAX_UPLOAD_COUNT;
+      const byVariation = this.#exposures.get(e.flag) ?? new Map<string, number>();
+      const count = byVariation.get(e.variation);
+      if (this.#admit(count === undefined)) this.#exposures.set(e.flag, byVariation.set(e.variation, (count ?? 0) + rest));
+      else this.#stats.dropped += rest - 1;
+      this.#carried = true;
+    }
+    for (const e of events.values()) {
+      if (e.count <= MAX_UPLOAD_COUNT) continue;
+      // Whole histogram buckets go out until the upload holds MAX_UPLOAD_COUNT values; the rest, and
+      // the same share of the sum, wait for the next upload.
+      const sent: Record<number, number> = {};
+      const kept: Record<number, number> = {};
+      let room = MAX_UPLOAD_COUNT;
+      for (const [bucket, n] of Object.entries(e.buckets ?? {})) {
+        const take = Math.min(n, room);
+        room -= take;
+        if (take > 0) sent[Number(bucket)] = take;
+        if (n > take) kept[Number(bucket)] = n - take;
+      }
+      const restCount = e.count - MAX_UPLOAD_COUNT;
+      const restSum = (e.sum * restCount) / e.count;
+      e.count = MAX_UPLOAD_COUNT;
+      e.sum -= restSum;
+      if (e.buckets) e.buckets = sent;
+      const id = `${e.name}\0${e.flag}\0${e.variation}`;
+      const counter = this.#events.get(id) ?? { name: e.name, flag: e.flag, variation: e.variation, count: 0, sum: 0 };
+      if (!this.#admit(counter.count === 0)) {
+        this.#stats.dropped += restCount - 1;
+        continue;
+      }
+      this.#events.set(id, counter);
+      counter.count += restCount;
+      counter.sum += restSum;
+      for (const [bucket, n] of Object.entries(kept)) (counter.buckets ??= {})[Number(bucket)] = (counter.buckets[Number(bucket)] ?? 0) + n;
+      this.#carried = true;
+    }
+    return { exposures: [...exposures.values()], events: [...events.values()] };
   }
 
   async #upload(): Promise<void> {
@@ -155,7 +237,7 @@ export class MetricsRecorder implements GuardMetrics {
     // One batch in flight at a time: a batch waiting for a retry merges with the new counts.
     const retry = this.#retry;
     this.#retry = undefined;
-    const batch: Batch = { exposures: [...(retry?.batch.exposures ?? []), ...exposures], events: [...(retry?.batch.events ?? []), ...events] };
+    const batch = this.#bounded([...(retry?.batch.exposures ?? []), ...exposures], [...(retry?.batch.events ?? []), ...events]);
     if (batch.exposures.length + batch.events.length === 0) return;
     const attempts = (retry?.attempts ?? 0) + 1;
     const { baseUrl, sdkKey, fetch, clock } = this.#options;
