@@ -61,6 +61,12 @@ export function App() {
       if (event.type === 'environment') void loadEnvironments().catch(() => undefined);
       emitLive(event);
     });
+    // The token was revoked or the session signed out (here or anywhere): back to the sign-in page,
+    // instead of an EventSource retrying into 401s under an "Offline" dot.
+    source.addEventListener('revoked', () => {
+      source.close();
+      setMe(null);
+    });
     source.onerror = () => setLive(source.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
     return () => source.close();
   }, [me]);
