@@ -125,6 +125,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
       }
     });
     let error: SwitchyardError;
+    let ended = false;
     try {
       arm(); // silence, even while connecting, is judged by the watchdog (a swallowed stream)…
       const version = hooks.version();
@@ -134,7 +135,10 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
       const decoder = new TextDecoder();
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) throw new SwitchyardError('NETWORK', 'stream: closed by the server');
+        if (done) {
+          ended = true;
+          throw new SwitchyardError('NETWORK', 'stream: closed by the server');
+        }
         arm();
         if (liveSince === undefined) {
           liveSince = clock.now();
@@ -156,6 +160,8 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     // backoff grown by earlier failures, and by the refused connections of the restart itself, is
     // what made a restart cost 13 s. Two young deaths in a row are a flapping server: back off.
     const now = clock.now();
+    // A working stream that the server ended (every deploy does) is routine, not an error to report.
+    const routine = ended && liveSince !== undefined;
     if (liveSince === undefined) {
       failures++;
       if (error.status !== undefined || now >= restartUntil) attempts++;
@@ -171,7 +177,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
       diedYoung = young;
     }
     liveSince = undefined;
-    if (failed(error)) return;
+    if (!routine && failed(error)) return;
     if (failures >= options.streamFailuresBeforePolling && !poller) void poll();
     else if (poller && !pollOk) setStale(error.message);
     const backoff = attempts ? backoffDelay(attempts - 1, options.random, { baseMs: DEFAULT_BACKOFF.baseMs, maxMs: options.maxBackoffMs }) : resumeDelay(options.random);
