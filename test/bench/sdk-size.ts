@@ -5,6 +5,9 @@
  * Also printed: what an app importing only `createClient` ships, and the same app with the opt-in
  * guarded-rollout metrics (`@switchyard/sdk/metrics`).
  *
+ * Then the browser client (`@switchyard/sdk/web`: values only, over OFREP bulk evaluation), whose
+ * target is ≤ 3 KB gzipped, read as 3,000 bytes (issue 12).
+ *
  *   node --conditions=switchyard-source --import tsx test/bench/sdk-size.ts
  */
 import { gzipSync } from 'node:zlib';
@@ -13,6 +16,8 @@ import { ROOT } from '../support/server-process.js';
 
 // "6.5 KB" read strictly: 6,500 bytes (6,656 if KiB were meant).
 const TARGET = 6500;
+// "3 KB" read strictly too: 3,000 bytes.
+const WEB_TARGET = 3000;
 
 async function bundle(contents: string) {
   const result = await build({
@@ -44,3 +49,7 @@ const inputs = Object.values(whole.metafile.outputs)[0]!.inputs;
 for (const [file, info] of Object.entries(inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput)) {
   if (info.bytesInOutput > 0) console.log(`    ${String(info.bytesInOutput).padStart(6)}  ${file.replace(/^.*?sdk\//, 'sdk/')}`);
 }
+
+const web = await bundle(`export * from './web.ts';`);
+console.log('SDK browser client (@switchyard/sdk/web), same build:');
+console.log(`  whole entry                        : ${web.minified} bytes minified, ${web.gzipped} bytes gzipped (target ≤ ${WEB_TARGET}) ${web.gzipped <= WEB_TARGET ? 'PASS' : 'FAIL'}`);

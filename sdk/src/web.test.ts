@@ -1,0 +1,347 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock, settle } from './testing/fakes.js';
+import { createWebClient, type EventSourceLike, type WebClientOptions, type WebFetch, type WebStorage } from './web.js';
+
+/** One bulk request the fake server holds until the test answers it. */
+interface PendingRequest {
+  url: string;
+  headers: Record<string, string>;
+  context: Record<string, unknown>;
+  signal: AbortSignal;
+  answer(status: number, body?: unknown, etag?: string): void;
+}
+
+/** A `fetch` that records each request and answers only when told (it ignores aborts, like a bad proxy). */
+function fakeFetch() {
+  const requests: PendingRequest[] = [];
+  const fetch: WebFetch = (url, init) =>
+    new Promise((resolve) => {
+      requests.push({
+        url,
+        headers: init.headers,
+        context: (JSON.parse(init.body) as { context: Record<string, unknown> }).context,
+        signal: init.signal,
+        answer: (status, body, etag) => resolve(new Response(body === undefined ? null : JSON.stringify(body), { status, headers: etag ? { etag } : {} })),
+      });
+    });
+  return { fetch, requests };
+}
+
+function memoryStorage(): WebStorage & { items: Map<string, string> } {
+  const items = new Map<string, string>();
+  return { items, getItem: (key) => items.get(key) ?? null, setItem: (key, value) => void items.set(key, value) };
+}
+
+class FakeEventSource implements EventSourceLike {
+  static opened: FakeEventSource[] = [];
+  readyState = 0;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  closed = false;
+  constructor(readonly url: string) {
+    FakeEventSource.opened.push(this);
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  message(data: unknown) {
+    this.onmessage?.({ data: typeof data === 'string' ? data : JSON.stringify(data) });
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 2;
+  }
+}
+
+const flags = (values: Record<string, unknown>) => ({ flags: Object.entries(values).map(([key, value]) => ({ key, value, reason: 'STATIC', variant: String(value) })) });
+
+function setup(overrides: Partial<WebClientOptions> = {}) {
+  const clock = new FakeClock();
+  const server = fakeFetch();
+  const storage = memoryStorage();
+  const options: WebClientOptions = { url: 'https://flags.example.com', clientKey: 'sy_client', context: { targetingKey: 'alice' }, fetch: server.fetch, clock, storage, ...overrides };
+  const client = createWebClient(options);
+  const changes: string[][] = [];
+  const errors: Error[] = [];
+  client.on('change', (keys) => changes.push(keys));
+  client.on('error', (error) => errors.push(error));
+  return { client, clock, server, storage, options, changes, errors, last: () => server.requests.at(-1)! };
+}
+
+describe('createWebClient', () => {
+  it('asks the server for the one user over OFREP bulk evaluation with the client key', async () => {
+    const { client, last } = setup();
+    await settle();
+    expect(last().url).toBe('https://flags.example.com/ofrep/v1/evaluate/flags');
+    expect(last().headers.authorization).toBe('Bearer sy_client');
+    expect(last().context).toEqual({ targetingKey: 'alice' });
+    last().answer(200, { flags: [{ key: 'on', value: true, reason: 'STATIC' }, { key: 'broken', errorCode: 'PARSE_ERROR', errorDetails: 'bad' }] }, '"1-a"');
+    expect(await client.ready()).toBe(true);
+    expect(client.allFlags()).toEqual({ on: true }); // an error entry is no value: callers get their default
+    expect(client.isEnabled('broken', true)).toBe(true);
+  });
+
+  it('starts cache-first: the values stored for the same user answer the very first call, before any network', async () => {
+    const first = setup();
+    first.last().answer(200, flags({ 'new-checkout': true, theme: 'dark' }), '"1-a"');
+    await first.client.ready();
+    first.client.close();
+
+    // A reload: a new client on the same storage answers synchronously, with no request answered yet.
+    const server = fakeFetch();
+    const reloaded = createWebClient({ ...first.options, fetch: server.fetch });
+    expect(reloaded.isEnabled('new-checkout')).toBe(true);
+    expect(reloaded.variation('theme', 'light')).toBe('dark');
+    await settle();
+    expect(server.requests[0]!.headers['if-none-match']).toBe('"1-a"'); // its ETag was kept too
+
+    // Another user on the same device never sees Alice's values.
+    const bob = createWebClient({ ...first.options, fetch: fakeFetch().fetch, context: { targetingKey: 'bob' } });
+    expect(bob.isEnabled('new-checkout')).toBe(false);
+    expect(bob.allFlags()).toEqual({});
+    // Nor does a client of another server or key.
+    expect(createWebClient({ ...first.options, fetch: fakeFetch().fetch, clientKey: 'other' }).allFlags()).toEqual({});
+    // The user ID is not written out in the storage entry's name.
+    expect([...first.storage.items.keys()].join()).not.toContain('alice');
+  });
+
+  it('answers from bootstrap values on the first call, then takes the server answer and reports the changed keys', async () => {
+    const { client, last, changes } = setup({ bootstrap: { banner: true, limit: 5 } });
+    expect(client.isEnabled('banner')).toBe(true);
+    expect(client.variation('limit', 0)).toBe(5);
+    await settle();
+    expect(last().headers['if-none-match']).toBeUndefined();
+    last().answer(200, flags({ banner: true, limit: 10 }), '"1-a"');
+    await client.ready();
+    expect(client.variation('limit', 0)).toBe(10);
+    expect(changes).toEqual([['limit']]);
+  });
+
+  it('returns the default for a value of another type, and never throws from isEnabled/variation', async () => {
+    const { client, last } = setup();
+    last().answer(200, flags({ flag: 'yes', count: 3, list: [1], obj: { a: 1 }, nothing: null }));
+    await client.ready();
+    const cases = [
+      { name: 'string for a boolean', got: client.isEnabled('flag'), expected: false },
+      { name: 'string for a number', got: client.variation('flag', 1), expected: 1 },
+      { name: 'number for a string', got: client.variation('count', 'x'), expected: 'x' },
+      { name: 'matching number', got: client.variation('count', 0), expected: 3 },
+      { name: 'array for an object', got: client.variation('list', { d: 1 }), expected: { d: 1 } },
+      { name: 'object for an object', got: client.variation('obj', {}), expected: { a: 1 } },
+      { name: 'null for an object', got: client.variation('nothing', { d: 1 }), expected: { d: 1 } },
+      { name: 'unknown flag', got: client.isEnabled('missing', true), expected: true },
+    ];
+    for (const c of cases) expect(c.got, c.name).toEqual(c.expected);
+  });
+
+  it('polls with If-None-Match: a 304 keeps the values, a change emits `change` with the changed keys', async () => {
+    const { client, clock, last, server, changes } = setup({ pollIntervalMs: 1000 });
+    last().answer(200, flags({ a: true, b: 'x', c: 1 }), '"1-a"');
+    await client.ready();
+    expect(changes).toEqual([['a', 'b', 'c']]);
+
+    await clock.advance(1000);
+    expect(server.requests).toHaveLength(2);
+    expect(last().headers['if-none-match']).toBe('"1-a"');
+    last().answer(304, undefined, '"1-a"');
+    await settle();
+    expect(client.allFlags()).toEqual({ a: true, b: 'x', c: 1 });
+    expect(changes).toHaveLength(1);
+
+    await clock.advance(1000);
+    last().answer(200, flags({ a: false, b: 'x', d: 2 }), '"2-a"');
+    await settle();
+    expect(changes.at(-1)!.sort()).toEqual(['a', 'c', 'd']);
+    expect(client.allFlags()).toEqual({ a: false, b: 'x', d: 2 });
+    await clock.advance(1000);
+    expect(last().headers['if-none-match']).toBe('"2-a"');
+  });
+
+  it('does not poll with pollIntervalMs 0, and stops everything on close()', async () => {
+    const quiet = setup({ pollIntervalMs: 0 });
+    quiet.last().answer(200, flags({}));
+    await quiet.client.ready();
+    await quiet.clock.advance(60_000);
+    expect(quiet.server.requests).toHaveLength(1);
+
+    const closing = setup({ pollIntervalMs: 1000 });
+    closing.last().answer(200, flags({}));
+    await closing.client.ready();
+    closing.client.close();
+    await closing.clock.advance(10_000);
+    expect(closing.server.requests).toHaveLength(1);
+    expect(closing.clock.pending).toBe(0);
+  });
+
+  it('identify switches user at once to their stored values, and a late answer for the earlier user is ignored', async () => {
+    const { client, last, server, options, changes } = setup();
+    // Bob used this device before: his values are stored.
+    const bobServer = fakeFetch();
+    const bob = createWebClient({ ...options, context: { targetingKey: 'bob' }, fetch: bobServer.fetch });
+    await settle();
+    bobServer.requests[0]!.answer(200, flags({ beta: 'bob' }), '"1-b"');
+    await bob.ready();
+    bob.close();
+
+    const aliceRequest = last();
+    const switched = client.identify({ targetingKey: 'bob', plan: 'pro' });
+    expect(client.variation('beta', 'none')).toBe('bob'); // at once, from storage
+    expect(changes).toEqual([['beta']]);
+    await settle();
+    const bobRequest = server.requests.at(-1)!;
+    expect(bobRequest.context).toEqual({ targetingKey: 'bob', plan: 'pro' });
+    expect(bobRequest.headers['if-none-match']).toBe('"1-b"');
+    expect(aliceRequest.signal.aborted).toBe(true);
+
+    bobRequest.answer(200, flags({ beta: 'bob-pro' }), '"1-c"');
+    expect(await switched).toBe(true);
+    // Alice's request answers late (this fetch ignores the abort): it must not overwrite Bob's values.
+    aliceRequest.answer(200, flags({ beta: 'alice' }), '"1-a"');
+    await settle();
+    expect(client.variation('beta', 'none')).toBe('bob-pro');
+    expect(changes).toEqual([['beta'], ['beta']]);
+    expect(await client.ready()).toBe(true);
+  });
+
+  it('a request with no answer times out: `error`, ready() false, and the cached values stay served', async () => {
+    const first = setup();
+    first.last().answer(200, flags({ cached: true }), '"1-a"');
+    await first.client.ready();
+    first.client.close();
+
+    const { client, clock, errors } = setup({ storage: first.storage, requestTimeoutMs: 5000, pollIntervalMs: 1000 });
+    const ready = client.ready();
+    await clock.advance(4999);
+    expect(errors).toEqual([]);
+    await clock.advance(1);
+    expect(await ready).toBe(false);
+    expect(errors.map((e) => e.message)).toEqual(['Switchyard: no answer within 5000 ms']);
+    expect(client.isEnabled('cached')).toBe(true);
+    expect(clock.delays()).toEqual([1000]); // and it tries again on the polling schedule
+  });
+
+  it('an HTTP error or a malformed answer is an `error`, never a throw; values are kept', async () => {
+    const { client, clock, last, errors } = setup({ bootstrap: { kept: true }, pollIntervalMs: 1000 });
+    last().answer(401);
+    expect(await client.ready()).toBe(false);
+    await clock.advance(1000);
+    last().answer(200, { nope: 1 });
+    await settle();
+    expect(errors.map((e) => e.message)).toEqual(['Switchyard: bulk evaluation answered HTTP 401', 'Switchyard: malformed bulk evaluation answer']);
+    expect(client.isEnabled('kept')).toBe(true);
+  });
+
+  it('works when storage throws (blocked, full) and when a listener throws', async () => {
+    const broken: WebStorage = {
+      getItem: () => {
+        throw new Error('SecurityError');
+      },
+      setItem: () => {
+        throw new Error('QuotaExceededError');
+      },
+    };
+    const { client, last, changes } = setup({ storage: broken });
+    client.on('change', () => {
+      throw new Error('listener bug');
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      last().answer(200, flags({ on: true }));
+      expect(await client.ready()).toBe(true);
+      await settle();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(client.isEnabled('on')).toBe(true);
+    expect(changes).toEqual([['on']]);
+    expect(uncaught).toEqual([new Error('listener bug')]);
+  });
+
+  describe('OFREP event streams', () => {
+    it('connects to advertised SSE streams instead of polling, and re-fetches on each refetchEvaluation', async () => {
+      FakeEventSource.opened = [];
+      const { client, clock, last, server, changes } = setup({ EventSource: FakeEventSource, pollIntervalMs: 1000 });
+      last().answer(200, { ...flags({ a: 1 }), eventStreams: [{ type: 'sse', url: 'https://sse.example.com/s?channel=prod' }, { type: 'websocket', url: 'wss://x' }] }, '"1-a"');
+      await client.ready();
+      const [stream] = FakeEventSource.opened;
+      expect(FakeEventSource.opened.map((s) => s.url)).toEqual(['https://sse.example.com/s?channel=prod']); // unknown types ignored
+      stream!.open();
+      await clock.advance(5000);
+      expect(server.requests).toHaveLength(1); // no polling while the stream is there
+
+      stream!.message({ type: 'somethingNew' });
+      stream!.message('not json');
+      await settle();
+      expect(server.requests).toHaveLength(1);
+
+      stream!.message({ type: 'refetchEvaluation', etag: '"2"', lastModified: 1771622898 });
+      await settle();
+      expect(last().url).toBe('https://flags.example.com/ofrep/v1/evaluate/flags?flagConfigEtag=%222%22&flagConfigLastModified=1771622898');
+      expect(last().headers['if-none-match']).toBe('"1-a"');
+      last().answer(200, { ...flags({ a: 2 }), eventStreams: [{ type: 'sse', url: 'https://sse.example.com/s?channel=prod' }] }, '"2-a"');
+      await settle();
+      expect(client.variation('a', 0)).toBe(2);
+      expect(changes.at(-1)).toEqual(['a']);
+      expect(FakeEventSource.opened).toHaveLength(1); // the same stream is kept
+
+      // A reconnect may have missed events: an immediate re-fetch.
+      stream!.open();
+      await settle();
+      expect(server.requests).toHaveLength(3);
+      expect(last().url).toBe('https://flags.example.com/ofrep/v1/evaluate/flags');
+      last().answer(304);
+      await settle();
+
+      // The stream gives up for good: back to polling.
+      stream!.readyState = 2;
+      stream!.onerror?.({});
+      await clock.advance(1000);
+      expect(server.requests).toHaveLength(4);
+      client.close();
+    });
+
+    it('builds the URL of an `endpoint` entry on the OFREP base origin when it names none', async () => {
+      FakeEventSource.opened = [];
+      const { client, last } = setup({ EventSource: FakeEventSource });
+      last().answer(200, { ...flags({}), eventStreams: [{ type: 'sse', endpoint: { requestUri: '/events?env=prod' } }, { type: 'sse', endpoint: { origin: 'https://push.example.com', requestUri: '/e' } }] });
+      await client.ready();
+      expect(FakeEventSource.opened.map((s) => s.url)).toEqual(['https://flags.example.com/events?env=prod', 'https://push.example.com/e']);
+      client.close();
+      expect(FakeEventSource.opened.every((s) => s.closed)).toBe(true);
+    });
+  });
+
+  it('rejects bad options with a TypeError naming the option', () => {
+    const good = { url: 'https://flags.example.com', clientKey: 'k', context: {}, fetch: fakeFetch().fetch, storage: null };
+    const cases: { name: string; options: unknown; option: string }[] = [
+      { name: 'no options', options: undefined, option: 'options' },
+      { name: 'relative url', options: { ...good, url: '/flags' }, option: 'url' },
+      { name: 'non-http url', options: { ...good, url: 'ftp://flags.example.com' }, option: 'url' },
+      { name: 'empty key', options: { ...good, clientKey: '' }, option: 'clientKey' },
+      { name: 'no context', options: { ...good, context: undefined }, option: 'context' },
+      { name: 'numeric targetingKey', options: { ...good, context: { targetingKey: 7 } }, option: 'context' },
+      { name: 'array bootstrap', options: { ...good, bootstrap: [] }, option: 'bootstrap' },
+      { name: 'negative poll interval', options: { ...good, pollIntervalMs: -1 }, option: 'pollIntervalMs' },
+      { name: 'NaN poll interval', options: { ...good, pollIntervalMs: Number.NaN }, option: 'pollIntervalMs' },
+      { name: 'zero timeout', options: { ...good, requestTimeoutMs: 0 }, option: 'requestTimeoutMs' },
+      { name: 'fetch not a function', options: { ...good, fetch: 'fetch' }, option: 'fetch' },
+    ];
+    for (const c of cases) {
+      let thrown: unknown;
+      try {
+        createWebClient(c.options as WebClientOptions);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, c.name).toBeInstanceOf(TypeError);
+      expect((thrown as Error).message, c.name).toContain(`option "${c.option}"`);
+    }
+    const client = createWebClient(good);
+    expect(() => client.identify({ targetingKey: 1 } as never)).toThrow(/option "context"/);
+    client.close();
+  });
+});
