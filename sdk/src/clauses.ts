@@ -52,6 +52,25 @@ export function attributeOf(context: EvaluationContext, name: string): unknown {
   return Object.hasOwn(context, name) ? context[name] : undefined;
 }
 
+/**
+ * How a clause reads its attribute, decided once at compile time. A name without a dot is a
+ * top-level attribute. A dotted name (`company.plan`) is the top-level attribute of that exact name
+ * when the context has one, else the path through nested objects (`context.company.plan`), own
+ * properties only at every level. Flat names never pay for the path.
+ */
+export function attributeReader(name: string): (context: EvaluationContext) => unknown {
+  const path = name.split('.');
+  if (path.length < 2) return (context) => attributeOf(context, name);
+  return (context) => {
+    if (Object.hasOwn(context, name)) return context[name];
+    let value: unknown = context;
+    for (let i = 0; i < path.length && value !== undefined; i++) {
+      value = typeof value === 'object' && value !== null && !Array.isArray(value) ? attributeOf(value as EvaluationContext, path[i]!) : undefined;
+    }
+    return value;
+  };
+}
+
 /** A regex, or undefined when the pattern is invalid or too long (such a clause never matches). */
 export function compilePattern(pattern: string): RegExp | undefined {
   try {
@@ -118,13 +137,14 @@ export function compileClause(clause: Clause, segments: ReadonlyMap<string, Comp
     return inSegments(members, operator === 'in_segment');
   }
   const test = scalarTest(clause);
+  const read = attributeReader(attribute);
   if (operator === 'not_in') {
     return (context) => {
-      const value = attributeOf(context, attribute);
+      const value = read(context);
       return (isScalar(value) || Array.isArray(value)) && !anyValue(value, test);
     };
   }
-  return (context) => anyValue(attributeOf(context, attribute), test);
+  return (context) => anyValue(read(context), test);
 }
 
 /** All clauses must match (AND); an empty list matches everyone. */
@@ -138,11 +158,14 @@ export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap
   };
 }
 
-/** The string ID a context carries in `attribute` (numbers are accepted as their decimal form). */
+/**
+ * The string ID a context carries in `attribute` (numbers are accepted as their decimal form).
+ * An empty string is no ID: `targetingKey: ""` must not put every anonymous caller in one bucket.
+ */
 export function unitId(context: EvaluationContext, attribute: string): string | undefined {
   const value = attributeOf(context, attribute);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return isString(value) ? value : undefined;
+  return isString(value) && value !== '' ? value : undefined;
 }
 
 /** Segments: excluded IDs win over everything, then included IDs, then any rule (OR of ANDs). */

@@ -124,8 +124,9 @@ describe('createClient: evaluation', () => {
       const id = `user-${i}`;
       expect(client.isEnabled('half', id)).toBe(client.evaluate('half', { userId: id }, false).value);
     }
-    // A context without a userId is outside every partial rollout.
-    expect(client.evaluate('half', {}, true)).toMatchObject({ value: false, reason: 'SPLIT' });
+    // A context without a userId (or with "") cannot be bucketed: the caller's default, with TARGETING_KEY_MISSING.
+    expect(client.evaluate('half', {}, true)).toMatchObject({ value: true, reason: 'ERROR', errorCode: 'TARGETING_KEY_MISSING' });
+    expect(client.isEnabled('half', { userId: '' })).toBe(false);
   });
 
   it('isEnabled never throws, whatever it is given', async () => {

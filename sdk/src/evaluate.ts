@@ -7,7 +7,8 @@ import type { EvaluationContext, EvaluationReason, EvaluationResult, FlagConfig,
  *
  * Order: flag unknown → FLAG_NOT_FOUND; `on = false` → off variation (DISABLED); individual
  * targets (TARGETING_MATCH); first matching rule (TARGETING_MATCH, or SPLIT when it serves a
- * rollout); default rule (STATIC or SPLIT).
+ * rollout); default rule (STATIC or SPLIT). A partial rollout reached by a context without its
+ * bucket-by attribute (absent or "") is TARGETING_KEY_MISSING; 0% and 100% rollouts need no ID.
  *
  * A flag is compiled once per rule-set update (sets, regexes, hash prefixes, frozen results) into
  * one function, so an evaluation is a map lookup plus the rule walk and allocates nothing: results
@@ -71,9 +72,13 @@ function compileServe(flag: FlagConfig, variations: Variations, serve: Serve, ru
   const bounds = Int32Array.from(shares, (s) => (total += s.weight));
   if (total !== BUCKETS) return always(malformed(flag, `rollout weights sum to ${total}`));
   const results = shares.map((s) => result(flag, variations, s.variation, 'SPLIT', ruleId));
-  // A context without the bucket-by attribute is outside every partial range: it gets the last
-  // share that serves anyone.
-  return rollout(bucketBy, saltState(salt), bounds, results, results[shares.map((s) => s.weight > 0).lastIndexOf(true)]!);
+  // Which share a context without the bucket-by attribute belongs to is unknowable: it gets an
+  // error (so the caller's default), as OpenFeature and OFREP expect, never an arbitrary share.
+  return rollout(bucketBy, saltState(salt), bounds, results, keyMissing(flag, bucketBy));
+}
+
+function keyMissing(flag: FlagConfig, bucketBy: string): EvaluationDetail {
+  return Object.freeze({ value: null, reason: 'ERROR', errorCode: 'TARGETING_KEY_MISSING', errorMessage: `flag ${flag.key}: no ${bucketBy} to bucket by` });
 }
 
 function rollout(bucketBy: string, state: HashState, bounds: Int32Array, results: readonly EvaluationDetail[], missing: EvaluationDetail): Evaluator {

@@ -24,7 +24,12 @@ const ramp: FlagConfig = {
   rules: [{ id: 'staff', clauses: [{ attribute: 'email', operator: 'ends_with', values: ['@corp.example'] }], serve: { variation: 'on' } }],
   defaultServe: { rollout: { variations: [{ variation: 'on', weight: 10_000 }, { variation: 'off', weight: 90_000 }] } },
 };
-const rules = ruleSet(3, [booleanFlag('checkout', true), booleanFlag('killed', false), theme, limits, retries, ramp]);
+const byPlan: FlagConfig = {
+  ...booleanFlag('by-plan', true),
+  rules: [{ id: 'pro', clauses: [{ attribute: 'company.plan', operator: 'in', values: ['pro'] }], serve: { variation: 'on' } }],
+  defaultServe: { variation: 'off' },
+};
+const rules = ruleSet(3, [booleanFlag('checkout', true), booleanFlag('killed', false), theme, limits, retries, ramp, byPlan]);
 
 afterEach(async () => {
   await OpenFeature.close();
@@ -65,6 +70,23 @@ describe('SwitchyardProvider through OpenFeature', () => {
     const withKey = await of.getBooleanDetails('ramp', true, { targetingKey: 'someone' });
     expect(withKey).toMatchObject({ reason: 'SPLIT' });
     expect(withKey.errorCode).toBeUndefined();
+    // An empty targetingKey is no key, as in remote evaluation.
+    expect(await of.getBooleanDetails('ramp', true, { targetingKey: '' })).toMatchObject({ value: true, reason: 'ERROR', errorCode: ErrorCode.TARGETING_KEY_MISSING });
+  });
+
+  it('targetingKey wins over a userId attribute, as in remote evaluation', async () => {
+    await OpenFeature.setProviderAndWait(makeProvider().provider);
+    const of = OpenFeature.getClient();
+    expect(await of.getStringDetails('theme', 'x', { targetingKey: 'vip', userId: 'someone' })).toMatchObject({ value: 'dark', reason: 'TARGETING_MATCH' });
+    expect(await of.getStringDetails('theme', 'x', { targetingKey: 'someone', userId: 'vip' })).toMatchObject({ value: 'light', reason: 'STATIC' });
+    expect(await of.getStringDetails('theme', 'x', { targetingKey: '', userId: 'vip' })).toMatchObject({ value: 'dark', reason: 'TARGETING_MATCH' });
+  });
+
+  it('matches nested context attributes by dot path', async () => {
+    await OpenFeature.setProviderAndWait(makeProvider().provider);
+    const of = OpenFeature.getClient();
+    expect(await of.getBooleanDetails('by-plan', false, { targetingKey: 'u', company: { plan: 'pro' } })).toMatchObject({ value: true, reason: 'TARGETING_MATCH' });
+    expect(await of.getBooleanDetails('by-plan', true, { targetingKey: 'u', company: { plan: 'free' } })).toMatchObject({ value: false, reason: 'STATIC' });
   });
 
   it('reports PROVIDER_NOT_READY before the first rule set, then READY when it arrives', async () => {
@@ -121,14 +143,17 @@ describe('SwitchyardProvider through OpenFeature', () => {
 describe('toSwitchyardContext', () => {
   it('maps targetingKey to userId and keeps scalar attributes', () => {
     const when = new Date('2026-01-02T03:04:05Z');
-    expect(toSwitchyardContext({ targetingKey: 'u1', userId: 'ignored', plan: 'pro', seats: 3, beta: true, tags: ['a', 1, { x: 1 }], since: when, nested: { a: 1 } })).toEqual({
+    expect(toSwitchyardContext({ targetingKey: 'u1', userId: 'ignored', plan: 'pro', seats: 3, beta: true, tags: ['a', 1, { x: 1 }], since: when, nested: { a: 1, at: when, n: NaN } })).toEqual({
       userId: 'u1',
       plan: 'pro',
       seats: 3,
       beta: true,
       tags: ['a', 1],
       since: '2026-01-02T03:04:05.000Z',
+      nested: { a: 1, at: '2026-01-02T03:04:05.000Z' },
     });
+    const deep = { a: { b: { c: { d: { e: { f: { g: { h: { i: 'too deep' } } } } } } } } };
+    expect(JSON.stringify(toSwitchyardContext(deep))).toBe('{"a":{"b":{"c":{"d":{"e":{"f":{"g":{}}}}}}}}');
     expect(toSwitchyardContext({ userId: 'kept' })).toEqual({ userId: 'kept' });
   });
 });

@@ -17,8 +17,7 @@ import {
 import { createClient, type SwitchyardClient } from './client.js';
 import { guardMetrics } from './metrics.js';
 import type { ClientOptions } from './options.js';
-import { unitId } from './clauses.js';
-import type { ContextValue, EvaluationContext, EvaluationErrorCode, JsonValue, Serve } from './types.js';
+import type { ContextValue, EvaluationContext, EvaluationErrorCode, JsonValue } from './types.js';
 
 export interface SwitchyardProviderOptions {
   /** How long `initialize()` waits for the first rule set before failing (default 10 000 ms). */
@@ -31,25 +30,39 @@ const ERROR_CODES: Record<EvaluationErrorCode, ErrorCode> = {
   FLAG_NOT_FOUND: ErrorCode.FLAG_NOT_FOUND,
   TYPE_MISMATCH: ErrorCode.TYPE_MISMATCH,
   PARSE_ERROR: ErrorCode.PARSE_ERROR,
+  TARGETING_KEY_MISSING: ErrorCode.TARGETING_KEY_MISSING,
   GENERAL: ErrorCode.GENERAL,
 };
 
-function toContextValue(value: unknown): ContextValue {
+/** Attribute paths up to this many names (`a.b.c`) are kept, as remote evaluation (OFREP) accepts; deeper objects are dropped. */
+const MAX_DEPTH = 8;
+
+function toContextValue(value: unknown, depth: number): ContextValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
   if (Array.isArray(value)) {
     return value.filter((v): v is string | number | boolean => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)));
   }
-  return undefined; // nested objects: Switchyard clauses address top-level attributes only
+  if (typeof value !== 'object' || depth >= MAX_DEPTH) return undefined;
+  // Nested objects: clauses address them with a dot path (`company.plan`).
+  const nested: Record<string, ContextValue> = {};
+  for (const key of Object.keys(value)) {
+    const item = toContextValue((value as Record<string, unknown>)[key], depth + 1);
+    if (item !== undefined) nested[key] = item;
+  }
+  return nested;
 }
 
-/** OpenFeature context → Switchyard context: `targetingKey` becomes `userId` (and wins over one). */
+/**
+ * OpenFeature context → Switchyard context: a non-empty `targetingKey` becomes `userId` and wins
+ * over a `userId` attribute (remote evaluation applies the same rule); `targetingKey: ""` is no key.
+ */
 export function toSwitchyardContext(context: OpenFeatureContext): EvaluationContext {
   const result: EvaluationContext = {};
   for (const key of Object.keys(context)) {
     if (key === 'targetingKey') continue;
-    const value = toContextValue(context[key]);
+    const value = toContextValue(context[key], 1);
     if (value !== undefined) result[key] = value;
   }
   if (typeof context.targetingKey === 'string' && context.targetingKey !== '') result.userId = context.targetingKey;
@@ -63,9 +76,9 @@ export function toSwitchyardContext(context: OpenFeatureContext): EvaluationCont
  *
  * Error codes: `PROVIDER_NOT_READY` until a first rule set is loaded; `FLAG_NOT_FOUND`;
  * `TYPE_MISMATCH` when the flag's value type differs from the requested one; `PARSE_ERROR` for a
- * malformed flag; `TARGETING_KEY_MISSING` only when the answer depended on a bucketing key the
- * context lacks — the evaluation reached a percentage rollout and the context has no value for its
- * bucket-by attribute (`targetingKey`/`userId` by default). Off flags, targeted rules and 0%/100%
+ * malformed flag; `TARGETING_KEY_MISSING` (from the evaluator) only when the answer depended on a
+ * bucketing key the context lacks — the evaluation reached a percentage rollout and the context has
+ * no value (or "") for its bucket-by attribute (`targetingKey`/`userId` by default). Off flags, targeted rules and 0%/100%
  * stages need no key and resolve normally without one.
  * @example
  * await OpenFeature.setProviderAndWait(new SwitchyardProvider({ url, sdkKey }));
@@ -146,32 +159,13 @@ export class SwitchyardProvider implements Provider {
     if (!this.client.initialized) {
       return { value: defaultValue, reason: 'ERROR', errorCode: ErrorCode.PROVIDER_NOT_READY, errorMessage: 'no rules loaded yet' };
     }
-    const switchyardContext = toSwitchyardContext(context);
-    const detail = this.client.evaluate(flagKey, switchyardContext, defaultValue as JsonValue);
+    const detail = this.client.evaluate(flagKey, toSwitchyardContext(context), defaultValue as JsonValue);
     if (detail.errorCode !== undefined) {
       return { value: defaultValue, reason: 'ERROR', errorCode: ERROR_CODES[detail.errorCode], errorMessage: detail.errorMessage ?? detail.errorCode };
-    }
-    if (detail.reason === 'SPLIT') {
-      const attribute = this.missingBucketAttribute(flagKey, detail.ruleId, switchyardContext);
-      if (attribute !== undefined) {
-        const errorMessage = `flag ${flagKey} serves a percentage rollout by "${attribute}" and the context has none (set targetingKey)`;
-        return { value: defaultValue, reason: 'ERROR', errorCode: ErrorCode.TARGETING_KEY_MISSING, errorMessage };
-      }
     }
     const result: ResolutionDetails<T> = { value: detail.value as T, reason: detail.reason };
     if (detail.variant !== undefined) result.variant = detail.variant;
     if (detail.ruleId !== undefined) result.flagMetadata = { ruleId: detail.ruleId };
     return result;
-  }
-
-  /** The bucket-by attribute of the rollout that decided, when the context lacks it. */
-  private missingBucketAttribute(flagKey: string, ruleId: string | undefined, context: EvaluationContext): string | undefined {
-    const flags = this.client.getRuleSet()?.flags;
-    const flag = flags && Object.hasOwn(flags, flagKey) ? flags[flagKey] : undefined;
-    if (flag === undefined) return undefined;
-    const serve: Serve | undefined = ruleId === undefined ? flag.defaultServe : flag.rules.find((r) => r.id === ruleId)?.serve;
-    if (serve === undefined || !('rollout' in serve)) return undefined;
-    const attribute = serve.rollout.bucketBy ?? flag.bucketBy;
-    return unitId(context, attribute) === undefined ? attribute : undefined;
   }
 }

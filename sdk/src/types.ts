@@ -128,7 +128,12 @@ export interface RuleSet {
   segments: Record<string, Segment>;
 }
 
-export type ContextValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[];
+export type ContextValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[] | ContextObject;
+
+/** A nested attribute object (`{ company: { plan: 'pro' } }`); clauses address it with a dot path, `company.plan`. */
+export interface ContextObject {
+  readonly [attribute: string]: ContextValue;
+}
 
 /** Attributes describing who is asking. `userId` is the default unit of bucketing and targeting. */
 export interface EvaluationContext {
@@ -140,7 +145,8 @@ export interface EvaluationContext {
 export type EvaluationReason = 'DEFAULT' | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'STATIC' | 'ERROR';
 
 /** OpenFeature's error codes (those evaluation can produce). */
-export type EvaluationErrorCode = 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'PARSE_ERROR' | 'GENERAL';
+/** `TARGETING_KEY_MISSING`: the evaluation reached a percentage rollout and the context has no value for its bucket-by attribute. */
+export type EvaluationErrorCode = 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'PARSE_ERROR' | 'TARGETING_KEY_MISSING' | 'GENERAL';
 
 export interface EvaluationResult<T extends JsonValue = JsonValue> {
   value: T;

@@ -176,7 +176,7 @@ const cases: BadRequest[] = [
 
   // ---- OFREP (SDK key) ----
   { name: 'OFREP context not an object', method: 'POST', url: '/ofrep/v1/evaluate/flags/f', payload: { context: 'user-1' }, expectStatus: 400, expectMessage: /body\.context/, as: 'sdk' },
-  { name: 'OFREP nested context attribute', method: 'POST', url: '/ofrep/v1/evaluate/flags/f', payload: { context: { user: { id: 1 } } }, expectStatus: 400, expectMessage: /body\.context\.user/, as: 'sdk' },
+  { name: 'OFREP nested array of objects', method: 'POST', url: '/ofrep/v1/evaluate/flags/f', payload: { context: { user: { ids: [{ id: 1 }] } } }, expectStatus: 400, expectMessage: /body\.context\.user\.ids/, as: 'sdk' },
   { name: 'OFREP oversized attribute value', method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: { email: 'e'.repeat(5000) } }, expectStatus: 400, expectMessage: /body\.context\.email: expected a string \(≤ 1024/, as: 'sdk' },
   { name: 'OFREP unknown field', method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: {}, flags: ['f'] }, expectStatus: 400, expectMessage: /body\.flags: unknown field/, as: 'sdk' },
 ];
@@ -222,6 +222,11 @@ describe('bad requests', () => {
       expect(res.statusCode, res.body.slice(0, 300)).toBe(c.expectStatus);
       expect(res.statusCode).toBeGreaterThanOrEqual(400);
       expect(res.statusCode).toBeLessThan(500);
+      if (c.url.startsWith('/ofrep/')) {
+        // Remote evaluation answers in OFREP's error shape.
+        expect(res.json()).toMatchObject({ errorCode: 'INVALID_CONTEXT', errorDetails: expect.stringMatching(c.expectMessage) });
+        return;
+      }
       const body = res.json<ErrorBody>();
       expect(Object.keys(body)).toEqual(['error']);
       expect(typeof body.error.code).toBe('string');

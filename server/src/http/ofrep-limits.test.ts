@@ -39,6 +39,7 @@ describe.each(paths)('OFREP $name evaluation bounds its input', ({ url }) => {
   it.each(refused)('refuses $name, naming it', async ({ context, field }) => {
     const response = await post(JSON.stringify({ context }));
     expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ errorCode: 'INVALID_CONTEXT' });
     expect(response.body).toContain(field);
   });
 
@@ -46,5 +47,26 @@ describe.each(paths)('OFREP $name evaluation bounds its input', ({ url }) => {
     const context = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`a${i}`, 'x'.repeat(1000)]));
     const response = await post(JSON.stringify({ context }));
     expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ errorCode: 'INVALID_CONTEXT' });
+  });
+
+  const nest = (depth: number): Record<string, unknown> => (depth === 1 ? { leaf: 'x' } : { [`l${depth}`]: nest(depth - 1) });
+  it('takes nested objects up to 8 names deep and 200 attributes in all', async () => {
+    expect((await post(JSON.stringify({ context: { targetingKey: 'u', ...nest(8) } }))).statusCode).toBe(200);
+    const wide = { targetingKey: 'u', org: Object.fromEntries(Array.from({ length: 198 }, (_, i) => [`a${i}`, i])) };
+    expect((await post(JSON.stringify({ context: wide }))).statusCode).toBe(200);
+  });
+
+  const refusedNested = [
+    { name: 'objects nested over 8 names deep', context: { targetingKey: 'u', ...nest(9) }, field: 'body.context.l9.l8.l7.l6.l5.l4.l3.l2' },
+    { name: 'over 200 attributes counted through nested objects', context: { org: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`a${i}`, i])) }, field: 'at most 200 attributes' },
+    { name: 'a nested string over 1,024 characters', context: { org: { name: 'a'.repeat(1025) } }, field: 'body.context.org.name' },
+    { name: 'a nested array of over 100 items', context: { org: { plans: Array.from({ length: 101 }, (_, i) => i) } }, field: 'body.context.org.plans' },
+    { name: 'an array of objects', context: { orgs: [{ id: 1 }] }, field: 'body.context.orgs' },
+  ];
+  it.each(refusedNested)('refuses $name, naming it', async ({ context, field }) => {
+    const response = await post(JSON.stringify({ context }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ errorCode: 'INVALID_CONTEXT', errorDetails: expect.stringContaining(field) });
   });
 });

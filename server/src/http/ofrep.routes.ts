@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EvaluationContext } from '@switchyard/sdk';
 import { evaluateCompiled } from '@switchyard/sdk/ruleset';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
@@ -15,18 +16,29 @@ import type { RuleSetCache } from '../services/rulesets.js';
 /**
  * Bounds on one evaluation context. SDK keys are public, so these bound what one request can make
  * the evaluator do: every `matches` and list clause of every flag looks at every string, and a bulk
- * request evaluates every flag. A real context is a few hundred bytes.
+ * request evaluates every flag. A real context is a few hundred bytes. Attributes are counted over
+ * the whole tree (nested objects included).
  */
 const MAX_ATTRIBUTES = 200;
 const MAX_STRING = 1024;
 const MAX_ARRAY = 100;
+/** Nested objects: attribute paths of at most this many names (`a.b.c` is 3). */
+const MAX_DEPTH = 8;
+const MAX_NAME = 200;
 /** Request bodies of remote evaluation: 100 attributes at the longest string fit; a flood does not. */
 const OFREP_BODY_LIMIT = 64 * 1024;
 
+const scalarSchema = z.union([z.string().max(MAX_STRING), z.number(), z.boolean(), z.null()]);
 const contextSchema = z
-  .record(z.string().max(200), z.union([z.string().max(MAX_STRING), z.number(), z.boolean(), z.null(), z.array(z.union([z.string().max(MAX_STRING), z.number(), z.boolean()])).max(MAX_ARRAY)]))
-  .refine((c) => Object.keys(c).length <= MAX_ATTRIBUTES, `at most ${MAX_ATTRIBUTES} attributes`)
-  .describe('Evaluation context; `targetingKey` is the user ID');
+  .record(
+    z.string().max(MAX_NAME),
+    z.union([
+      scalarSchema,
+      z.array(z.union([z.string().max(MAX_STRING), z.number(), z.boolean()])).max(MAX_ARRAY),
+      z.record(z.string().max(MAX_NAME), z.unknown()).describe(`Nested attributes (the same value rules, paths up to ${MAX_DEPTH} names); rules address them by dot path, e.g. \`company.plan\``),
+    ]),
+  )
+  .describe(`Evaluation context; a non-empty \`targetingKey\` is the user ID (it wins over a \`userId\` attribute). At most ${MAX_ATTRIBUTES} attributes in all.`);
 
 const requestBody = z.strictObject({ context: contextSchema.default({}) });
 
@@ -37,14 +49,18 @@ const success = z.object({
   variant: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
+/** OFREP's error codes; every OFREP error answers in this shape (401/403/429 have no body, as OFREP specifies). */
+type OfrepErrorCode = 'PARSE_ERROR' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL' | 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH';
 const failure = z.object({ key: z.string().optional(), errorCode: z.string(), errorDetails: z.string().optional() });
 
 /**
- * OpenFeature calls the unit ID `targetingKey`; Switchyard buckets by `userId` by default.
- * Fills `userId` in place: the context is this request's freshly parsed body.
+ * OpenFeature calls the unit ID `targetingKey`; Switchyard buckets by `userId` by default. One
+ * rule, shared with the SDK's OpenFeature provider: a non-empty `targetingKey` becomes `userId`
+ * and wins over a `userId` attribute; `targetingKey: ""` is no key. Fills `userId` in place: the
+ * context is this request's freshly parsed body.
  */
 export function toEvaluationContext(context: Record<string, unknown>): EvaluationContext {
-  if (typeof context.targetingKey === 'string' && context.userId === undefined) context.userId = context.targetingKey;
+  if (typeof context.targetingKey === 'string' && context.targetingKey !== '') context.userId = context.targetingKey;
   return context as EvaluationContext;
 }
 
@@ -52,6 +68,24 @@ export function toEvaluationContext(context: Record<string, unknown>): Evaluatio
 const fastSerializer = () => (data: unknown) => JSON.stringify(data);
 
 const isScalar = (v: unknown) => (typeof v === 'string' ? v.length <= MAX_STRING : typeof v === 'number' ? Number.isFinite(v) : typeof v === 'boolean');
+
+/** Checks one object of attributes (recursively); returns the error or the new attribute count. */
+function checkAttributes(object: object, path: string, depth: number, count: number): AppError | number {
+  for (const name in object) {
+    if (++count > MAX_ATTRIBUTES) return AppError.invalid('body.context', `at most ${MAX_ATTRIBUTES} attributes (nested ones included)`);
+    if (name.length > MAX_NAME) return AppError.invalid(path, `attribute names are at most ${MAX_NAME} characters`);
+    const value = (object as Record<string, unknown>)[name];
+    if (value === null || isScalar(value) || (Array.isArray(value) && value.length <= MAX_ARRAY && value.every(isScalar))) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      return AppError.invalid(`${path}.${name}`, `expected a string (≤ ${MAX_STRING} characters), finite number, boolean, null, an array of those (≤ ${MAX_ARRAY}) or an object of attributes`);
+    }
+    if (depth >= MAX_DEPTH) return AppError.invalid(`${path}.${name}`, `nested more than ${MAX_DEPTH} levels deep`);
+    const nested = checkAttributes(value, `${path}.${name}`, depth + 1, count);
+    if (typeof nested !== 'number') return nested;
+    count = nested;
+  }
+  return count;
+}
 
 /**
  * The same rules as `requestBody` (which documents them in OpenAPI), checked by hand: remote
@@ -62,15 +96,37 @@ export function checkOfrepBody(body: unknown): { value: { context: Record<string
   for (const field of Object.keys(body)) if (field !== 'context') return { error: AppError.invalid(`body.${field}`, 'unknown field') };
   const context = (body as { context?: unknown }).context ?? {};
   if (typeof context !== 'object' || context === null || Array.isArray(context)) return { error: AppError.invalid('body.context', 'expected an object of attributes') };
-  let count = 0;
-  for (const name in context) {
-    if (++count > MAX_ATTRIBUTES) return { error: AppError.invalid('body.context', `at most ${MAX_ATTRIBUTES} attributes`) };
-    if (name.length > 200) return { error: AppError.invalid('body.context', 'attribute names are at most 200 characters') };
-    const value = (context as Record<string, unknown>)[name];
-    const ok = value === null || isScalar(value) || (Array.isArray(value) && value.length <= MAX_ARRAY && value.every(isScalar));
-    if (!ok) return { error: AppError.invalid(`body.context.${name}`, `expected a string (≤ ${MAX_STRING} characters), finite number, boolean, null, or an array of those (≤ ${MAX_ARRAY})`) };
+  const checked = checkAttributes(context, 'body.context', 1, 0);
+  return typeof checked === 'number' ? { value: { context: context as Record<string, unknown> } } : { error: checked };
+}
+
+/** Quoted-string safe text for a WWW-Authenticate parameter. */
+const quoted = (text: string) => `"${text.replace(/["\\]/g, "'")}"`;
+
+/**
+ * OFREP's error shape for everything that fails under /ofrep/, whoever raised it (auth hook, body
+ * parser, validator, handler): `{ key?, errorCode, errorDetails }`. 401, 403 and 429 carry no body,
+ * as OFREP specifies (the reason is in WWW-Authenticate; Retry-After says when to come back).
+ */
+function ofrepErrorHandler(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error instanceof AppError ? error.statusCode : typeof error.statusCode === 'number' ? error.statusCode : 500;
+  if (status === 401 || status === 403) return reply.status(status).header('www-authenticate', `Bearer realm="switchyard", error_description=${quoted(error.message)}`).send();
+  if (status === 429) return reply.status(status).send();
+  if (status >= 500) {
+    request.log.error({ err: error }, 'OFREP request failed');
+    return reply.status(500).send({ errorCode: 'GENERAL', errorDetails: 'internal error' });
   }
-  return { value: { context: context as Record<string, unknown> } };
+  const params = request.params as { key?: unknown } | undefined;
+  const key = typeof params?.key === 'string' ? params.key : undefined;
+  const malformed = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError;
+  const [errorCode, errorDetails]: [OfrepErrorCode, string] = malformed
+    ? ['PARSE_ERROR', `body: malformed JSON (${error.message})`]
+    : status === 415
+      ? ['PARSE_ERROR', `${error.message}: content-type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json`]
+      : status === 400 || status === 413
+        ? ['INVALID_CONTEXT', status === 413 ? `body: over ${OFREP_BODY_LIMIT} bytes; a context is a few hundred bytes` : error.message]
+        : ['GENERAL', error.message];
+  return reply.status(status).send(key === undefined ? { errorCode, errorDetails } : { key, errorCode, errorDetails });
 }
 
 const fastValidator = ({ httpPart }: { httpPart?: string }) => {
@@ -82,6 +138,8 @@ const fastValidator = ({ httpPart }: { httpPart?: string }) => {
 };
 
 export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {
+  // This plugin is encapsulated (not wrapped in fastify-plugin): the handler covers these routes only.
+  app.setErrorHandler(ofrepErrorHandler);
   async function environmentFlags(environment: string) {
     const compiled = await ruleSets.compiled(environment);
     if (!compiled) throw new AppError('not_found', `environment "${environment}" no longer exists`);
@@ -94,7 +152,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       summary: 'OFREP: evaluate one flag',
       params: z.strictObject({ key: z.string().max(200) }),
       body: requestBody,
-      response: { 200: success, 400: failure, 404: failure },
+      response: { 200: success, 400: failure, 404: failure, 413: failure },
     },
     bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
@@ -106,6 +164,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     const key = request.params.key;
     const result = evaluateCompiled(flags.get(key), toEvaluationContext(request.body.context));
     if (result.errorCode === 'FLAG_NOT_FOUND') return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
+    // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
     if (result.errorCode) return reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
     return { key, value: result.value, reason: result.reason, variant: result.variant, metadata: result.ruleId ? { ruleId: result.ruleId } : {} };
   });
@@ -115,7 +174,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
       tags: ['ofrep'],
       summary: 'OFREP: evaluate every flag (ETag / If-None-Match → 304)',
       body: requestBody,
-      response: { 200: z.object({ flags: z.array(z.union([success, failure])) }), 304: z.null(), 400: failure },
+      response: { 200: z.object({ flags: z.array(z.union([success, failure])) }), 304: z.null(), 400: failure, 413: failure },
     },
     bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
