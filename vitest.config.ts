@@ -22,7 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'default',
-          include: ['sdk/src/**/*.test.ts', 'server/src/**/*.test.ts', 'dashboard/src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
+          include: ['sdk/src/**/*.test.ts', 'sdk/react/src/**/*.test.{ts,tsx}', 'server/src/**/*.test.ts', 'dashboard/src/**/*.test.{ts,tsx}', 'test/**/*.test.ts'],
         },
       },
       {
