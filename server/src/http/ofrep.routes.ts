@@ -1,3 +1,4 @@
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import { createHash } from 'node:crypto';
 import type { EvaluationContext } from '@switchyard/sdk';
 import { evaluateCompiled } from '@switchyard/sdk/ruleset';
@@ -147,6 +148,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
   }
 
   app.post('/ofrep/v1/evaluate/flags/:key', {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['ofrep'],
       summary: 'OFREP: evaluate one flag',
@@ -170,6 +172,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
   });
 
   app.post('/ofrep/v1/evaluate/flags', {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['ofrep'],
       summary: 'OFREP: evaluate every flag (ETag / If-None-Match → 304)',

@@ -1,3 +1,4 @@
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../domain/errors.js';
 import type { RuleSetCache } from '../services/rulesets.js';
@@ -5,6 +6,7 @@ import type { RuleSetCache } from '../services/rulesets.js';
 /** Polling: the whole rule set of the SDK key's environment, with ETag / If-None-Match → 304. */
 export const rulesRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {
   app.get('/api/sdk/rules', {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: { tags: ['sdk'], summary: "The SDK key's environment rule set (304 when unchanged)" },
     onRequest: app.requireSdkKey,
   }, async (request, reply) => {

@@ -1,3 +1,4 @@
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
@@ -60,6 +61,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService; r
   { releases, ruleSets, onMetrics },
 ) => {
   app.post('/api/sdk/metrics', {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['sdk'],
       summary: 'Upload exposure and event counts for guarded flags (SDK key)',

@@ -1,3 +1,4 @@
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -88,6 +89,7 @@ export const streamRoutes: FastifyPluginAsyncZod<StreamRoutesOptions> = async (a
   app.addHook('preClose', async () => hub.close());
 
   app.get('/api/sdk/stream', {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
     // A HEAD would get a never-ending body: the stream is GET only.
     exposeHeadRoute: false,
     schema: {
