@@ -1,17 +1,12 @@
-import { existsSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, DASHBOARD_DIST, browserReady as ready, launchChromium, signIn } from '../support/browser.js';
+import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
 import { api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
  * The Content-Security-Policy (no inline scripts or styles, no framing) must not break the pages
  * it protects: the dashboard and the API docs render in a real browser with no violation reported.
  */
-if (!ready) {
-  console.warn(`[browser CSP tests skipped] ${existsSync(DASHBOARD_DIST) ? `${CHROMIUM} missing` : 'dashboard/dist missing: run `pnpm --filter @switchyard/dashboard build` first'}`);
-}
-
 /** Violations as the page reports them (the `securitypolicyviolation` event) and as the console does. */
 async function watchViolations(page: Page): Promise<string[]> {
   const violations: string[] = [];

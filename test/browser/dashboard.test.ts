@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket } from '@switchyard/sdk';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, DASHBOARD_DIST, browserReady as ready, launchChromium, signIn as signInAt } from '../support/browser.js';
+import { browserReady as ready, launchChromium, signIn as signInAt } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -14,10 +14,6 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const FLAG = 'checkout-v2';
 const XSS = '<img src=x onerror="window.__xss=1"> New checkout <script>window.__xss=2</script>';
-if (!ready) {
-  console.warn(`[browser tests skipped] ${existsSync(DASHBOARD_DIST) ? `${CHROMIUM} missing: apt-get install -y chromium` : 'dashboard/dist missing: run `pnpm --filter @switchyard/dashboard build` first'}`);
-}
-
 /** Users by bucket for the flag's salt (its key): inside a 10% rollout, and outside it. */
 function usersFor(salt: string): { inside: string; outside: string } {
   let inside: string | undefined;

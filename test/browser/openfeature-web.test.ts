@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../support/browser.js';
+import { browserReady as ready, launchChromium } from '../support/browser.js';
 import { createFlag, sdkSetup, setStage, type Api } from '../support/sdk-e2e.js';
 import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
@@ -14,9 +13,6 @@ import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../
  * (`@openfeature/ofrep-web-provider`), unmodified, against the real server from another origin.
  * The flag's value and reason come through, and a stage change arrives with the provider's poll.
  */
-const ready = existsSync(CHROMIUM) || process.env.CI === 'true';
-if (!ready) console.warn(`[browser OpenFeature web test skipped] ${CHROMIUM} missing`);
-
 const FLAG = 'of-web-banner';
 
 /** The page's script: what an application does with OpenFeature, rendering the details it gets. */

@@ -10,7 +10,7 @@ import { build } from 'vite';
 import { createClient } from '@switchyard/sdk/node';
 import type { FlagValues } from '@switchyard/sdk/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, launchChromium } from '../support/browser.js';
+import { browserReady as ready, launchChromium } from '../support/browser.js';
 import { createFlag, sdkSetup, setStage, type Api } from '../support/sdk-e2e.js';
 import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
@@ -20,9 +20,6 @@ import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../
  * made through REST re-renders it within the issue's 1 s bound without a reload, and a reload with
  * the server gone paints the cached value on the very first render.
  */
-const ready = existsSync(CHROMIUM) || process.env.CI === 'true';
-if (!ready) console.warn(`[browser React app test skipped] ${CHROMIUM} missing`);
-
 const FLAG = 'new-checkout';
 /** The flag of the server-rendering test: on for everyone before the page is rendered. */
 const SSR_FLAG = 'ssr-checkout';

@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, DASHBOARD_DIST, browserReady as ready, launchChromium } from '../support/browser.js';
+import { browserReady as ready, launchChromium } from '../support/browser.js';
 import { createFlag, sdkSetup, setStage, type Api } from '../support/sdk-e2e.js';
 import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
@@ -14,10 +13,6 @@ import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../
  * own port) asks for its user's values over OFREP bulk evaluation (CORS), sees a stage change
  * within seconds, and after a reload with the server gone still renders the values it stored.
  */
-if (!ready) {
-  console.warn(`[browser web-client test skipped] ${existsSync(DASHBOARD_DIST) ? `${CHROMIUM} missing` : 'dashboard/dist missing: run `pnpm --filter @switchyard/dashboard build` first'}`);
-}
-
 const FLAG = 'web-banner';
 
 /** The application's page: renders the flag at once (from the cache) and on every change. */
