@@ -1,4 +1,3 @@
-import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import { createHash } from 'node:crypto';
 import type { EvaluationContext } from '@switchyard/sdk';
 import { evaluateCompiled } from '@switchyard/sdk/ruleset';
@@ -7,6 +6,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
 import type { RuleSetCache } from '../services/rulesets.js';
+import { isMalformedJson, requestErrorMessage } from './plugins/errors.js';
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
 /**
  * OpenFeature Remote Evaluation Protocol (OFREP v1) for scripts and other languages, evaluated with
@@ -119,14 +120,13 @@ function ofrepErrorHandler(error: FastifyError | AppError, request: FastifyReque
   }
   const params = request.params as { key?: unknown } | undefined;
   const key = typeof params?.key === 'string' ? params.key : undefined;
-  const malformed = error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError;
-  const [errorCode, errorDetails]: [OfrepErrorCode, string] = malformed
-    ? ['PARSE_ERROR', `body: malformed JSON (${error.message})`]
-    : status === 415
-      ? ['PARSE_ERROR', `${error.message}: content-type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json`]
-      : status === 400 || status === 413
-        ? ['INVALID_CONTEXT', status === 413 ? `body: over ${OFREP_BODY_LIMIT} bytes; a context is a few hundred bytes` : error.message]
-        : ['GENERAL', error.message];
+  const message = requestErrorMessage(error, request, status);
+  const unparsable = isMalformedJson(error) || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || status === 415;
+  const [errorCode, errorDetails]: [OfrepErrorCode, string] = unparsable
+    ? ['PARSE_ERROR', message]
+    : status === 400 || status === 413
+      ? ['INVALID_CONTEXT', status === 413 ? `body: over ${OFREP_BODY_LIMIT} bytes; a context is a few hundred bytes` : message]
+      : ['GENERAL', message];
   return reply.status(status).send(key === undefined ? { errorCode, errorDetails } : { key, errorCode, errorDetails });
 }
 

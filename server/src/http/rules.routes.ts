@@ -1,7 +1,7 @@
-import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AppError } from '../domain/errors.js';
 import type { RuleSetCache } from '../services/rulesets.js';
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
 /** Polling: the whole rule set of the SDK key's environment, with ETag / If-None-Match → 304. */
 export const rulesRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {

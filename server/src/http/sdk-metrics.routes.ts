@@ -1,4 +1,3 @@
-import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
@@ -7,6 +6,7 @@ import type { RuleSetCache } from '../services/rulesets.js';
 import { EXPOSURE_METRIC, MAX_UPLOAD_COUNT } from '../domain/releases/metrics.js';
 import { REJECT_REASONS, screenUpload, type UploadedCount } from '../domain/releases/uploads.js';
 import type { ReleasesService } from '../services/releases/releases.service.js';
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
 const MAX_ENTRIES = 2000;
 const overCap = `at most ${MAX_UPLOAD_COUNT} per upload (more than one SDK instance counts between two flushes)`;

@@ -1,4 +1,3 @@
-import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -8,6 +7,7 @@ import { AppError } from '../domain/errors.js';
 import type { FeedFollower } from '../services/feed.js';
 import type { RuleSetCache } from '../services/rulesets.js';
 import type { StreamHub, StreamStart } from '../services/stream-hub.js';
+import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
 export interface StreamRoutesOptions {
   ruleSets: RuleSetCache;

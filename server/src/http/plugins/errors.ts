@@ -1,9 +1,22 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { AppError, type ErrorDetail } from '../../domain/errors.js';
+
+/** A body Fastify could not parse as JSON. */
+export const isMalformedJson = (error: Error & { code?: string }): boolean => error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError;
+
+/**
+ * The message of a 4xx raised before a handler runs (also used by OFREP's own error shape):
+ * malformed JSON and a wrong content type say what to send instead.
+ */
+export function requestErrorMessage(error: Error & { code?: string }, request: FastifyRequest, status: number): string {
+  if (isMalformedJson(error)) return `body: malformed JSON (${error.message})`;
+  if (status === 415) return `${error.message}: content-type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json`;
+  return error.message;
+}
 
 /** `/rules/0/clauses/1` → `rules[0].clauses[1]`, prefixed with where it came from (`body`, `query`…). */
 export function formatPath(context: string | undefined, instancePath: string): string {
@@ -98,13 +111,7 @@ export const errorsPlugin = fp(
       if (status >= 400 && status < 500) {
         const code =
           status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : status === 404 ? 'not_found' : status === 429 ? 'rate_limited' : 'bad_request';
-        const message =
-          error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
-            ? `body: malformed JSON (${error.message})`
-            : status === 415
-              ? `${error.message}: content-type ${JSON.stringify(request.headers['content-type'] ?? '')}; send application/json`
-              : error.message;
-        return send(reply, status, code, message);
+        return send(reply, status, code, requestErrorMessage(error, request, status));
       }
       request.log.error({ err: error }, 'unexpected error');
       return send(reply, 500, 'internal', 'internal error');
