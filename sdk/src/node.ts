@@ -3,7 +3,7 @@
  * to a file so a restart during a server outage still serves real rules — with guarded-rollout
  * metrics on by default (size does not matter here as it does in a browser bundle).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -15,6 +15,20 @@ import type { RuleSet } from './types.js';
 
 export * from './index.js';
 export { guardMetrics, valueBucket } from './metrics.js';
+
+/** The context attribute that carries a secure-mode signature to the server (removed before evaluation). */
+export const SIGNATURE_ATTRIBUTE = 'switchyardSignature';
+
+/**
+ * Secure mode for client keys: your server signs the user key it hands to the browser, so one user
+ * cannot ask for another user's flags. Put the result in the browser's context as
+ * `switchyardSignature` (next to `targetingKey`). `secret` is the environment's secure-mode secret
+ * (`POST /api/environments/{env}/secure-mode`); keep it on the server.
+ * @example createWebClient({ …, context: { targetingKey: user.id, switchyardSignature: signUserKey(secret, user.id) } })
+ */
+export function signUserKey(secret: string, userKey: string): string {
+  return createHmac('sha256', secret).update(userKey).digest('hex');
+}
 
 /** The last good rule set, kept in one JSON file. */
 export interface RuleSetFile {

@@ -28,6 +28,8 @@ export interface FlagDefinition {
   type: FlagType;
   variations: readonly { key: string; value: JsonValue }[];
   archived: boolean;
+  /** Client keys (browsers) receive its evaluated value. */
+  clientVisible?: boolean;
   version: number;
   environments: Record<string, FlagEnvironmentDefinition | undefined>;
 }
@@ -54,6 +56,8 @@ export function toFlagConfig(flag: FlagDefinition, environment: string): FlagCon
     version: flag.version,
     // Absent unless a guarded rollout runs, so a rule set without one stays byte-identical.
     ...(config.guarded ? { guarded: true } : {}),
+    // Likewise absent unless set: client keys get values of these flags only (server-side OFREP).
+    ...(flag.clientVisible ? { clientVisible: true } : {}),
   };
 }
 

@@ -101,6 +101,8 @@ export interface FlagConfig {
    * variation and attributes `track`ed events to the variation each user gets.
    */
   guarded?: boolean;
+  /** Marked visible to client keys: browsers and mobile apps may receive its evaluated value (never its rules). */
+  clientVisible?: boolean;
 }
 
 export interface SegmentRule {

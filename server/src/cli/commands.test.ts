@@ -53,6 +53,7 @@ const flag = (overrides: Partial<FlagView> = {}): FlagView => ({
     { key: 'on', value: true },
   ],
   archived: false,
+  clientVisible: false,
   version: 4,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',

@@ -18,9 +18,19 @@ export interface ApiToken {
   revokedAt: number | null;
 }
 
+/**
+ * `server` keys are secret and read the environment's whole rule set (server-side SDKs). `client`
+ * keys are public by design (browsers, mobile apps): they get evaluated values of flags marked
+ * visible to client keys, for one context, through OFREP bulk evaluation and its change
+ * notifications — never rules, segments or other flags.
+ */
+export const SDK_KEY_KINDS = ['server', 'client'] as const;
+export type SdkKeyKind = (typeof SDK_KEY_KINDS)[number];
+
 export interface SdkKey {
   id: number;
   name: string;
+  kind: SdkKeyKind;
   environment: string;
   prefix: string;
   createdAt: number;
@@ -29,7 +39,7 @@ export interface SdkKey {
 }
 
 export type NewApiToken = Pick<ApiToken, 'name' | 'role' | 'prefix' | 'createdAt' | 'createdBy'> & { tokenHash: string };
-export type NewSdkKey = Pick<SdkKey, 'name' | 'environment' | 'prefix' | 'createdAt' | 'createdBy'> & { keyHash: string };
+export type NewSdkKey = Pick<SdkKey, 'name' | 'kind' | 'environment' | 'prefix' | 'createdAt' | 'createdBy'> & { keyHash: string };
 
 /** Sessions live 12 hours from sign-in (absolute, not sliding): a stolen cookie expires soon. */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
@@ -45,4 +55,14 @@ export interface SessionPrincipal {
  * A revoked credential: every replica drops its cached lookups and open streams. A dashboard
  * session ended by signing out is named by the hash of its id (the row is gone by then).
  */
-export type Revocation = { kind: 'api' | 'sdk'; id: number } | { kind: 'session'; sessionHash: string };
+export type Revocation =
+  | { kind: 'api' | 'sdk'; id: number }
+  | { kind: 'session'; sessionHash: string }
+  /** An environment's secure mode was turned on, rotated or off: cached client-key lookups carry the old secret. */
+  | { kind: 'secure-mode'; environment: string };
+
+/** An active SDK key as authentication finds it, with what its requests need to know. */
+export interface ActiveSdkKey extends SdkKey {
+  /** Its environment's secure-mode secret (client keys must then send signed user keys), or null. */
+  clientSecret: string | null;
+}

@@ -4,6 +4,8 @@ export interface Environment {
   name: string;
   /** Marks environments the dashboard shows as dangerous (production). */
   critical: boolean;
+  /** Client keys must send user keys signed by the application's server (HMAC; see secure mode). */
+  clientSecureMode: boolean;
   sortOrder: number;
   /**
    * The rule-set version its SDKs see: the change-feed position of the last change visible to

@@ -154,6 +154,8 @@ export interface Flag {
   type: z.infer<typeof flagTypeSchema>;
   variations: z.infer<typeof variationSchema>[];
   archived: boolean;
+  /** Whether client keys (browsers, mobile apps) receive this flag's evaluated value; false for new flags. */
+  clientVisible: boolean;
   version: number;
   createdAt: number;
   updatedAt: number;

@@ -49,7 +49,7 @@ export function flagPatches(before: Flag | null, after: Flag | null): Record<str
   if (!flag) return {};
   const patches: Record<string, SdkPatch> = {};
   // Same flag-level fields: only environments whose configuration object changed can differ.
-  const sameShape = before !== null && after !== null && before.archived === after.archived && before.type === after.type && before.variations === after.variations;
+  const sameShape = before !== null && after !== null && before.archived === after.archived && before.clientVisible === after.clientVisible && before.type === after.type && before.variations === after.variations;
   const environments = new Set([...Object.keys(before?.environments ?? {}), ...Object.keys(after?.environments ?? {})]);
   for (const environment of environments) {
     if (sameShape && ownEntry(before.environments, environment) === ownEntry(after.environments, environment)) continue;

@@ -6,6 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export const API_TOKEN_PREFIX = 'sy_api_';
 export const SDK_KEY_PREFIX = 'sy_sdk_';
+export const CLIENT_KEY_PREFIX = 'sy_client_';
+/** Secure-mode secrets (an environment's HMAC key for signing user keys). */
+export const SECURE_MODE_PREFIX = 'sy_sign_';
 
 export function newSecret(prefix: string): string {
   return prefix + randomBytes(32).toString('base64url');

@@ -10,6 +10,7 @@ const environmentResponse = z.object({
   key: z.string(),
   name: z.string(),
   critical: z.boolean().describe('Shown as dangerous in the dashboard; stage changes ask for confirmation'),
+  clientSecureMode: z.boolean().describe('Client keys must send user keys signed by your server (HMAC-SHA256 with the secure-mode secret)'),
   sortOrder: z.int(),
   version: z.int().describe('Rule-set version SDKs see'),
   createdAt: z.string(),
@@ -51,6 +52,31 @@ export const environmentsRoutes: FastifyPluginAsyncZod<{ environments: Environme
   }, async (request) => {
     const patch = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined));
     return toResponse(await environments.update(request.params.environment, patch, auditContext(request)));
+  });
+
+  app.post('/api/environments/:environment/secure-mode', {
+    schema: {
+      tags: ['environments'],
+      summary: 'Turn secure mode on for client keys, or rotate its secret (the old one stops working at once); the secret is shown once',
+      params,
+      response: {
+        200: environmentResponse.extend({
+          secret: z.string().describe('Shown once: give it to your application server, which signs each user key as hex HMAC-SHA256(secret, targetingKey)'),
+        }),
+        ...errorResponses,
+      },
+    },
+    onRequest: app.requireRole('admin'),
+  }, async (request) => {
+    const { environment, secret } = await environments.rotateClientSecret(request.params.environment, auditContext(request));
+    return { ...toResponse(environment), secret };
+  });
+
+  app.delete('/api/environments/:environment/secure-mode', {
+    schema: { tags: ['environments'], summary: 'Turn secure mode off: client keys may ask for any user key again', params, response: { 200: environmentResponse, ...errorResponses } },
+    onRequest: app.requireRole('admin'),
+  }, async (request) => {
+    return toResponse(await environments.disableSecureMode(request.params.environment, auditContext(request)));
   });
 
   app.delete('/api/environments/:environment', {

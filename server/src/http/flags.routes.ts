@@ -34,6 +34,7 @@ export const flagResponse = z.object({
   type: flagTypeSchema,
   variations: z.array(variationSchema),
   archived: z.boolean(),
+  clientVisible: z.boolean().describe('Client keys (browsers, mobile apps) receive its evaluated value'),
   version: z.int(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -56,6 +57,7 @@ const createBody = z.strictObject({
   owner: z.string().max(LIMITS.name).optional(),
   type: flagTypeSchema.default('boolean'),
   variations: z.array(variationSchema).min(2).max(LIMITS.variations).optional(),
+  clientVisible: z.boolean().optional().describe('Client keys (browsers, mobile apps) may receive its evaluated value; default false'),
 });
 
 const metaPatch = z.strictObject({
@@ -66,6 +68,7 @@ const metaPatch = z.strictObject({
   owner: z.string().max(LIMITS.name).optional(),
   variations: z.array(variationSchema).min(2).max(LIMITS.variations).optional(),
   archived: z.boolean().optional(),
+  clientVisible: z.boolean().optional().describe('Client keys (browsers, mobile apps) may receive its evaluated value'),
 });
 
 // `killed` is restated: zod keeps its default (false) inside `.partial()`, so every patch cleared it.

@@ -1,18 +1,27 @@
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { EvaluationContext } from '@switchyard/sdk';
+import { SIGNATURE_ATTRIBUTE, signUserKey } from '@switchyard/sdk/node';
 import { evaluateCompiled } from '@switchyard/sdk/ruleset';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
+import type { CredentialsService } from '../services/credentials.service.js';
+import type { FeedFollower } from '../services/feed.js';
 import type { RuleSetCache } from '../services/rulesets.js';
+import { OfrepEventHub, eventsTicket, refetchFrame, ticketKeyId, ticketMatches } from './ofrep-events.js';
+import type { Principal } from './plugins/auth.js';
 import { isMalformedJson, requestErrorMessage } from './plugins/errors.js';
 import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
 /**
- * OpenFeature Remote Evaluation Protocol (OFREP v1) for scripts and other languages, evaluated with
- * the SDK's own `evaluate` on the in-memory rule set. Authenticated with an SDK key, which fixes
- * the environment.
+ * OpenFeature Remote Evaluation Protocol (OFREP v1) for scripts, other languages and browsers,
+ * evaluated with the SDK's own `evaluate` on the in-memory rule set. Authenticated with an SDK key,
+ * which fixes the environment. Client keys (public, for browsers) may call bulk evaluation only,
+ * get only flags marked visible to client keys, and — in secure mode — only for a user key their
+ * application's server signed.
  */
 
 /**
@@ -138,7 +147,63 @@ const fastValidator = ({ httpPart }: { httpPart?: string }) => {
   };
 };
 
-export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = async (app, { ruleSets }) => {
+type SdkPrincipal = Extract<Principal, { kind: 'sdk' }>;
+
+/**
+ * Secure mode: a client key's context must carry the HMAC of its user key (`targetingKey`, else
+ * `userId`) made with the environment's secret, as `switchyardSignature`. A context without a user
+ * key is anonymous and needs none. The signature is removed before evaluation (rules never see it).
+ */
+function checkSignature(principal: SdkPrincipal, context: Record<string, unknown>): void {
+  const signature = context[SIGNATURE_ATTRIBUTE];
+  delete context[SIGNATURE_ATTRIBUTE];
+  if (!principal.client || principal.clientSecret === null) return;
+  const userKey = typeof context.userId === 'string' && context.userId !== '' ? context.userId : undefined;
+  if (userKey === undefined) return;
+  if (typeof signature !== 'string' || signature === '') {
+    throw new AppError('forbidden', `secure mode: this environment's client keys need the user key signed by your server; send ${SIGNATURE_ATTRIBUTE} (hex HMAC-SHA256 of the targetingKey) in the context`);
+  }
+  const expected = Buffer.from(signUserKey(principal.clientSecret, userKey));
+  const given = Buffer.from(signature.toLowerCase());
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new AppError('forbidden', `secure mode: ${SIGNATURE_ATTRIBUTE} does not match this targetingKey (signed with another user key, or an old secret)`);
+  }
+}
+
+/** `flagConfigEtag` from a notification: `"123"` (quoted or not) is rule-set version 123. */
+function notifiedVersion(etag: string | undefined): number | undefined {
+  const m = etag === undefined ? null : /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(etag);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** How long a re-fetch triggered by a notification waits for this replica to reach that change. */
+const NOTIFIED_CATCH_UP_MS = 2_000;
+
+export interface OfrepRoutesOptions {
+  ruleSets: RuleSetCache;
+  feed: FeedFollower;
+  credentials: CredentialsService;
+  /** Open notification streams one key may hold on this replica; more get 429 (default 1,000). */
+  maxStreamsPerKey?: number;
+  /** Heartbeat comments on notification streams (default 25 s; 0: none). */
+  heartbeatMs?: number;
+}
+
+const DEFAULT_MAX_STREAMS_PER_KEY = 1_000;
+const EVENTS_PATH = '/ofrep/v1/events';
+
+/** The SSE response head, written straight to the socket (see stream.routes.ts). */
+const EVENTS_HEAD = Buffer.from(
+  'HTTP/1.1 200 OK\r\n' +
+    'Content-Type: text/event-stream\r\n' +
+    'Cache-Control: no-cache\r\n' +
+    'X-Accel-Buffering: no\r\n' +
+    'Access-Control-Allow-Origin: *\r\n' +
+    'Connection: close\r\n' +
+    '\r\n',
+);
+
+export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app, { ruleSets, feed, credentials, maxStreamsPerKey = DEFAULT_MAX_STREAMS_PER_KEY, heartbeatMs }) => {
   // This plugin is encapsulated (not wrapped in fastify-plugin): the handler covers these routes only.
   app.setErrorHandler(ofrepErrorHandler);
   async function environmentFlags(environment: string) {
@@ -147,11 +212,43 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     return compiled;
   }
 
+  const events = new OfrepEventHub(ruleSets, heartbeatMs);
+  app.addHook('preClose', async () => events.close());
+  app.onCredentialsRevoked((revocation) => {
+    if (revocation.kind === 'sdk') events.revoke(revocation.id);
+  });
+  new Gauge({
+    name: 'switchyard_ofrep_event_streams',
+    help: 'Open OFREP change-notification streams by environment',
+    labelNames: ['environment'] as const,
+    registers: [app.metrics],
+    collect() {
+      this.reset();
+      for (const [environment, count] of events.connections()) this.set({ environment }, count);
+    },
+  });
+
+  /** Tickets are derived from the stored key hash: cached per key (a revocation clears it). */
+  const ticketOfKey = new Map<number, string>();
+  app.onCredentialsRevoked((revocation) => {
+    if (revocation.kind === 'sdk') ticketOfKey.delete(revocation.id);
+  });
+  async function ticketFor(keyId: number): Promise<string | undefined> {
+    const cached = ticketOfKey.get(keyId);
+    if (cached) return cached;
+    const key = await credentials.activeSdkKey(keyId);
+    if (key === undefined) return undefined;
+    const ticket = eventsTicket(keyId, key.keyHash);
+    if (ticketOfKey.size >= 10_000) ticketOfKey.clear();
+    ticketOfKey.set(keyId, ticket);
+    return ticket;
+  }
+
   app.post('/ofrep/v1/evaluate/flags/:key', {
     logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['ofrep'],
-      summary: 'OFREP: evaluate one flag',
+      summary: 'OFREP: evaluate one flag (server SDK keys)',
       params: z.strictObject({ key: z.string().max(200) }),
       body: requestBody,
       response: { 200: success, 400: failure, 404: failure, 413: failure },
@@ -161,45 +258,108 @@ export const ofrepRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetCache }> = as
     validatorCompiler: fastValidator,
     onRequest: app.requireSdkKey,
   }, async (request, reply) => {
-    const principal = request.principal as { environment: string };
+    const principal = request.principal as SdkPrincipal;
     const flags = ruleSets.compiledNow(principal.environment) ?? (await environmentFlags(principal.environment)).flags;
     const key = request.params.key;
-    const result = evaluateCompiled(flags.get(key), toEvaluationContext(request.body.context));
+    const context = request.body.context;
+    delete context[SIGNATURE_ATTRIBUTE];
+    const result = evaluateCompiled(flags.get(key), toEvaluationContext(context));
     if (result.errorCode === 'FLAG_NOT_FOUND') return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
     // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
     if (result.errorCode) return reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
     return { key, value: result.value, reason: result.reason, variant: result.variant, metadata: result.ruleId ? { ruleId: result.ruleId } : {} };
   });
 
+  const eventStream = z.object({
+    type: z.literal('sse'),
+    endpoint: z.object({ requestUri: z.string() }),
+  });
+
   app.post('/ofrep/v1/evaluate/flags', {
     logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['ofrep'],
-      summary: 'OFREP: evaluate every flag (ETag / If-None-Match → 304)',
+      summary: 'OFREP: evaluate every flag (client keys: those visible to client keys); ETag / If-None-Match → 304; `eventStreams` for change notifications',
+      querystring: z.looseObject({
+        flagConfigEtag: z.string().optional().describe('From a change notification: the rule-set version it announced (this replica catches up to it first)'),
+        flagConfigLastModified: z.string().optional(),
+      }),
       body: requestBody,
-      response: { 200: z.object({ flags: z.array(z.union([success, failure])) }), 304: z.null(), 400: failure, 413: failure },
+      response: {
+        200: z.object({
+          flags: z.array(z.union([success, failure])),
+          eventStreams: z.array(eventStream).optional().describe(`Change notifications (Server-Sent Events at ${EVENTS_PATH}): on each \`refetchEvaluation\` message, evaluate again`),
+        }),
+        304: z.null(),
+        400: failure,
+        413: failure,
+      },
     },
     bodyLimit: OFREP_BODY_LIMIT,
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
-    onRequest: app.requireSdkKey,
+    onRequest: app.requireEvaluationKey,
   }, async (request, reply) => {
-    const principal = request.principal as { environment: string };
+    const principal = request.principal as SdkPrincipal;
+    const context = request.body.context;
+    checkSignature(principal, toEvaluationContext(context));
+    // A re-fetch announced by a notification (perhaps from a quicker replica): reach that change first.
+    const notified = notifiedVersion((request.query as { flagConfigEtag?: string }).flagConfigEtag);
+    if (notified !== undefined && notified > feed.position) {
+      await Promise.race([feed.reached(notified), new Promise((resolve) => setTimeout(resolve, NOTIFIED_CATCH_UP_MS).unref())]);
+    }
     const { ruleSet, flags } = await environmentFlags(principal.environment);
-    // Same rule-set version + same context = same answers.
-    const etag = `"${ruleSet.version}-${createHash('sha1').update(JSON.stringify(request.body.context)).digest('base64url').slice(0, 16)}"`;
+    // Same rule-set version + same kind of key + same context = same answers.
+    const etag = `"${ruleSet.version}-${principal.client ? 'c' : 's'}${createHash('sha1').update(JSON.stringify(context)).digest('base64url').slice(0, 16)}"`;
     reply.header('etag', etag);
     if (request.headers['if-none-match'] === etag) return reply.status(304).send(null);
-    const context = toEvaluationContext(request.body.context);
     const results = [];
     for (const [key, flag] of flags) {
-      const r = evaluateCompiled(flag, context);
+      // Client keys: flags marked visible only, and no rule ids (they name the targeting).
+      if (principal.client && !flag.config.clientVisible) continue;
+      const r = evaluateCompiled(flag, context as EvaluationContext);
       results.push(
         r.errorCode
           ? { key, errorCode: r.errorCode, errorDetails: r.errorMessage }
-          : { key, value: r.value, reason: r.reason, variant: r.variant, metadata: r.ruleId ? { ruleId: r.ruleId } : {} },
+          : { key, value: r.value, reason: r.reason, variant: r.variant, metadata: r.ruleId && !principal.client ? { ruleId: r.ruleId } : {} },
       );
     }
-    return { flags: results };
+    const ticket = await ticketFor(principal.keyId);
+    return ticket === undefined ? { flags: results } : { flags: results, eventStreams: [{ type: 'sse' as const, endpoint: { requestUri: `${EVENTS_PATH}?ticket=${ticket}` } }] };
+  });
+
+  app.get(EVENTS_PATH, {
+    logLevel: SDK_ROUTE_LOG_LEVEL,
+    exposeHeadRoute: false,
+    schema: {
+      tags: ['ofrep'],
+      summary: 'OFREP change notifications (Server-Sent Events): `{"type":"refetchEvaluation","etag":…}` on every change to the environment; the URL comes from bulk evaluation\'s `eventStreams`',
+      querystring: z.looseObject({ ticket: z.string().max(100).describe('From `eventStreams` (EventSource cannot send an Authorization header)') }),
+      headers: z.looseObject({ 'last-event-id': z.string().optional().describe('The last version seen: a missed change is announced at once') }),
+    },
+  }, async (request, reply) => {
+    const { ticket } = request.query as { ticket: string };
+    const keyId = ticketKeyId(ticket);
+    const key = keyId === undefined ? undefined : await credentials.activeSdkKey(keyId);
+    if (keyId === undefined || key === undefined || !ticketMatches(ticket, keyId, key.keyHash)) {
+      throw await app.authenticationFailed(request, reply, new AppError('unauthorized', 'invalid or revoked event-stream ticket; evaluate again (POST /ofrep/v1/evaluate/flags) for a new one'));
+    }
+    if (events.countForKey(keyId) >= maxStreamsPerKey) {
+      void reply.header('retry-after', '30');
+      throw new AppError('rate_limited', `key "${key.name}" already holds ${maxStreamsPerKey} notification streams on this server`);
+    }
+    const compiled = await ruleSets.get(key.environment);
+    if (!compiled) throw new AppError('not_found', `environment "${key.environment}" no longer exists`);
+    const lastSeen = notifiedVersion(request.headers['last-event-id'] as string | undefined);
+
+    reply.hijack();
+    const socket: Socket = request.raw.socket;
+    if (socket.destroyed || !socket.writable) return reply;
+    socket.setNoDelay(true);
+    socket.write(EVENTS_HEAD);
+    events.add(key.environment, keyId, socket);
+    // Reconnected after missing a change: say so now rather than at the next one.
+    if (lastSeen !== undefined && lastSeen < compiled.version) socket.write(refetchFrame(compiled.version));
+    return reply;
   });
 };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
 import { auditContext, iso } from './request-context.js';
 import { errorResponses, rowIdSchema } from './responses.js';
-import type { ApiToken, SdkKey } from '../domain/credentials.js';
+import { SDK_KEY_KINDS, type ApiToken, type SdkKey } from '../domain/credentials.js';
 import type { CredentialsService } from '../services/credentials.service.js';
 
 const roleSchema = z.enum(['admin', 'editor', 'viewer']);
@@ -22,6 +22,7 @@ const tokenResponse = z.object({
 const sdkKeyResponse = z.object({
   id: z.int(),
   name: z.string(),
+  kind: z.enum(SDK_KEY_KINDS).describe('server: secret, reads rule sets; client: public, evaluated values of client-visible flags only'),
   environment: z.string(),
   prefix: z.string(),
   createdAt: z.string(),
@@ -77,8 +78,12 @@ export const tokensRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsServi
   app.post('/api/sdk-keys', {
     schema: {
       tags: ['tokens'],
-      summary: 'Create a read-only SDK key for one environment; the secret is shown once',
-      body: z.strictObject({ name: nameSchema, environment: z.string().min(1).max(LIMITS.key) }),
+      summary: 'Create a read-only SDK key for one environment (server, or public client key for browsers); the secret is shown once',
+      body: z.strictObject({
+        name: nameSchema,
+        environment: z.string().min(1).max(LIMITS.key),
+        kind: z.enum(SDK_KEY_KINDS).default('server').describe('server (default): secret, for server-side SDKs; client: public, for browsers and mobile apps (evaluated values of client-visible flags only)'),
+      }),
       response: { 201: sdkKeyResponse.extend({ key: z.string().describe('Shown once: store it now') }), ...errorResponses },
     },
     onRequest: app.requireRole('admin'),

@@ -1,7 +1,7 @@
 import type { AuditContext } from '../domain/audit.js';
-import { SESSION_TTL_MS, type ApiToken, type Role, type SdkKey, type SessionPrincipal } from '../domain/credentials.js';
+import { SESSION_TTL_MS, type ActiveSdkKey, type ApiToken, type Role, type SdkKey, type SdkKeyKind, type SessionPrincipal } from '../domain/credentials.js';
 import { AppError } from '../domain/errors.js';
-import { API_TOKEN_PREFIX, SDK_KEY_PREFIX, displayPrefix, hashSecret, hashSessionId, newSecret, newSessionId } from '../domain/secrets.js';
+import { API_TOKEN_PREFIX, CLIENT_KEY_PREFIX, SDK_KEY_PREFIX, displayPrefix, hashSecret, hashSessionId, newSecret, newSessionId } from '../domain/secrets.js';
 import type { Writes } from './write.js';
 
 /** A credential's secret, shown once at creation: we keep only its sha-256. */
@@ -46,10 +46,12 @@ export class CredentialsService {
     return this.w.read((tx) => this.w.repos.sdkKeys.list(tx));
   }
 
-  async createSdkKey(input: { name: string; environment: string }, ctx: AuditContext): Promise<Created<SdkKey>> {
-    const secret = newSecret(SDK_KEY_PREFIX);
+  /** A server key (secret: rule sets) or, with `kind: 'client'`, a public client key (evaluated values only). */
+  async createSdkKey(input: { name: string; environment: string; kind?: SdkKeyKind }, ctx: AuditContext): Promise<Created<SdkKey>> {
+    const kind = input.kind ?? 'server';
+    const secret = newSecret(kind === 'client' ? CLIENT_KEY_PREFIX : SDK_KEY_PREFIX);
     const key = await this.w.write(ctx, async (tx, at) => {
-      const created = await this.w.repos.sdkKeys.insert(tx, { ...input, keyHash: hashSecret(secret), prefix: displayPrefix(secret), createdAt: at, createdBy: ctx.actor });
+      const created = await this.w.repos.sdkKeys.insert(tx, { name: input.name, environment: input.environment, kind, keyHash: hashSecret(secret), prefix: displayPrefix(secret), createdAt: at, createdBy: ctx.actor });
       return { value: created, change: { audit: [{ action: 'sdk_key.created', resourceType: 'sdk_key' as const, resourceKey: String(created.id), environment: created.environment, before: null, after: created }] } };
     });
     return { ...key, secret };
@@ -69,7 +71,7 @@ export class CredentialsService {
   // ---- authentication ----
 
   /** The active token or SDK key whose secret this is. */
-  async authenticate(secret: string): Promise<{ kind: 'api'; token: ApiToken } | { kind: 'sdk'; key: SdkKey } | undefined> {
+  async authenticate(secret: string): Promise<{ kind: 'api'; token: ApiToken } | { kind: 'sdk'; key: ActiveSdkKey } | undefined> {
     const hash = hashSecret(secret);
     return this.w.read(async (tx) => {
       const token = await this.w.repos.tokens.findActive(tx, hash);
@@ -77,6 +79,11 @@ export class CredentialsService {
       const key = await this.w.repos.sdkKeys.findActive(tx, hash);
       return key ? { kind: 'sdk' as const, key } : undefined;
     });
+  }
+
+  /** An active SDK key with the stored hash of its secret, or undefined (unknown or revoked). */
+  activeSdkKey(id: number): Promise<(SdkKey & { keyHash: string }) | undefined> {
+    return this.w.read((tx) => this.w.repos.sdkKeys.activeById(tx, id));
   }
 
   /** lastUsedAt is informational: not audited, not in the feed. */

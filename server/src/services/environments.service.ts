@@ -2,6 +2,7 @@ import type { AuditContext } from '../domain/audit.js';
 import { nextSortOrder, type Environment, type EnvironmentInput, type EnvironmentPatch } from '../domain/environments.js';
 import { AppError } from '../domain/errors.js';
 import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
+import { SECURE_MODE_PREFIX, newSecret } from '../domain/secrets.js';
 import type { FlagEnvironment } from '../domain/flags.js';
 import type { Tx } from '../store/ports.js';
 import { NO_CHANGE, type Change, type Writes } from './write.js';
@@ -50,6 +51,40 @@ export class EnvironmentsService {
       const after = await repos.environments.update(tx, key, changed);
       if (!after) throw AppError.notFound('environment', key);
       return { value: after, change: { audit: [{ action: 'environment.updated', resourceType: 'environment', resourceKey: key, environment: key, before, after }] } };
+    });
+  }
+
+  /**
+   * Secure mode for client keys: a new HMAC secret (turning it on, or rotating it — the old one
+   * stops working at once, on every replica). The secret is returned here only; the audit entry
+   * records that it changed, never the secret.
+   */
+  async rotateClientSecret(key: string, ctx: AuditContext): Promise<{ environment: Environment; secret: string }> {
+    const secret = newSecret(SECURE_MODE_PREFIX);
+    const environment = await this.setClientSecret(key, secret, ctx);
+    return { environment, secret };
+  }
+
+  /** Secure mode off: client keys may again ask for any user key's values. */
+  disableSecureMode(key: string, ctx: AuditContext): Promise<Environment> {
+    return this.setClientSecret(key, null, ctx);
+  }
+
+  private setClientSecret(key: string, secret: string | null, ctx: AuditContext): Promise<Environment> {
+    return this.w.write(ctx, async (tx) => {
+      const { repos } = this.w;
+      await repos.feed.lock(tx);
+      const before = await repos.environments.get(tx, key);
+      if (!before) throw AppError.notFound('environment', key);
+      if (secret === null && !before.clientSecureMode) return { value: before, change: NO_CHANGE };
+      const after = await repos.environments.setClientSecret(tx, key, secret);
+      if (!after) throw AppError.notFound('environment', key);
+      const action = secret === null ? 'environment.secure_mode_disabled' : before.clientSecureMode ? 'environment.secure_mode_rotated' : 'environment.secure_mode_enabled';
+      const change: Change = {
+        audit: [{ action, resourceType: 'environment', resourceKey: key, environment: key, before, after }],
+        revoked: [{ kind: 'secure-mode', environment: key }],
+      };
+      return { value: after, change };
     });
   }
 

@@ -19,6 +19,7 @@ export interface CreateFlagInput {
   owner?: string;
   type: Flag['type'];
   variations?: Flag['variations'];
+  clientVisible?: boolean;
 }
 
 export interface FlagMetaPatch {
@@ -28,6 +29,7 @@ export interface FlagMetaPatch {
   owner?: string;
   variations?: Flag['variations'];
   archived?: boolean;
+  clientVisible?: boolean;
 }
 
 export type FlagEnvironmentPatch = Partial<FlagEnvironment>;
@@ -77,7 +79,7 @@ export class FlagsService {
       const environments: Record<string, FlagEnvironment> = {};
       for (const env of await this.w.repos.environments.list(tx)) environments[env.key] = defaultFlagEnvironment(input.key, variations, input.type);
       const flag = stampNew(
-        { ...draft, name: input.name ?? input.key, description: input.description ?? '', tags: [...new Set(input.tags ?? [])], owner: input.owner ?? '', archived: false, environments },
+        { ...draft, name: input.name ?? input.key, description: input.description ?? '', tags: [...new Set(input.tags ?? [])], owner: input.owner ?? '', archived: false, clientVisible: input.clientVisible ?? false, environments },
         ctx.actor,
         at,
       );

@@ -48,6 +48,7 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
       type: 'boolean',
       variations,
       archived: false,
+      clientVisible: true,
       version: 1,
       createdAt: 1000,
       updatedAt: 1000,

@@ -1,4 +1,4 @@
-import type { ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
+import type { ActiveSdkKey, ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
 import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
 import type { FeedEntry, NewFeedEntry } from '../domain/feed.js';
@@ -95,6 +95,8 @@ export interface EnvironmentRepository {
   /** A key that exists → conflict. */
   insert(tx: Tx, input: EnvironmentInput & { sortOrder: number; createdAt: number }): Promise<Environment>;
   update(tx: Tx, key: string, patch: EnvironmentPatch): Promise<Environment | undefined>;
+  /** Sets (or, with null, clears) the secure-mode secret; undefined when there is no such environment. */
+  setClientSecret(tx: Tx, key: string, secret: string | null): Promise<Environment | undefined>;
   /** Deletes it with its flag configurations and revoked SDK keys. */
   delete(tx: Tx, key: string): Promise<boolean>;
 }
@@ -176,7 +178,9 @@ export interface SdkKeyRepository {
   insert(tx: Tx, key: NewSdkKey): Promise<SdkKey>;
   list(tx: Tx): Promise<SdkKey[]>;
   get(tx: Tx, id: number): Promise<SdkKey | undefined>;
-  findActive(tx: Tx, keyHash: string): Promise<SdkKey | undefined>;
+  findActive(tx: Tx, keyHash: string): Promise<ActiveSdkKey | undefined>;
+  /** An active key with the stored hash of its secret (OFREP event-stream tickets are derived from it). */
+  activeById(tx: Tx, id: number): Promise<(SdkKey & { keyHash: string }) | undefined>;
   revoke(tx: Tx, id: number, at: number): Promise<SdkKey | undefined>;
   countActive(tx: Tx, environment: string): Promise<number>;
 }

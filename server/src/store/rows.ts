@@ -52,7 +52,7 @@ export type DeliveryRow = Row<typeof sqlite.webhookDeliveries>;
 export type FeedRow = Row<typeof sqlite.changeFeed>;
 
 export function toEnvironment(row: EnvironmentRow): Environment {
-  return { key: row.key, name: row.name, critical: row.critical, sortOrder: row.sortOrder, version: row.version, createdAt: row.createdAt };
+  return { key: row.key, name: row.name, critical: row.critical, clientSecureMode: row.clientSecret !== null, sortOrder: row.sortOrder, version: row.version, createdAt: row.createdAt };
 }
 
 /** A flag from its row and its configurations by environment key. */
@@ -67,6 +67,7 @@ export function toFlag(row: FlagRow, configs: Record<string, FlagEnvironment>): 
       type: row.type as Flag['type'],
       variations: row.variations as Flag['variations'],
       archived: row.archived,
+      clientVisible: row.clientVisible,
       version: row.version,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
@@ -88,6 +89,7 @@ export function flagColumns(flag: Flag) {
     type: flag.type,
     variations: flag.variations,
     archived: flag.archived,
+    clientVisible: flag.clientVisible,
     version: flag.version,
     createdAt: flag.createdAt,
     updatedAt: flag.updatedAt,
@@ -172,7 +174,7 @@ export function toApiToken(row: ApiTokenRow): ApiToken {
 }
 
 export function toSdkKey(row: SdkKeyRow, environment: string): SdkKey {
-  return { id: row.id, name: row.name, environment, prefix: row.prefix, createdAt: row.createdAt, createdBy: row.createdBy, revokedAt: row.revokedAt };
+  return { id: row.id, name: row.name, kind: row.kind as SdkKey['kind'], environment, prefix: row.prefix, createdAt: row.createdAt, createdBy: row.createdBy, revokedAt: row.revokedAt };
 }
 
 export function toPlan(row: PlanRow): ReleasePlan {

@@ -110,6 +110,7 @@ export function loadDesired(sources: readonly SourceFile[], existingSegments: Re
         type: entry.type,
         variations,
         archived: entry.archived,
+        clientVisible: entry.clientVisible,
         environments: {},
       };
       const variationKeys = new Set(variations.map((v) => v.key));

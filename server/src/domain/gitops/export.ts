@@ -35,9 +35,9 @@ export function exportDocument(state: CurrentState, environment?: string): Recor
     for (const [env, config] of Object.entries(f.environments)) if (keep.has(env)) configs[env] = compactEntry(f, config);
     const booleanDefault = f.type === 'boolean' && JSON.stringify(f.variations) === JSON.stringify([{ key: 'off', value: false }, { key: 'on', value: true }]);
     flags[f.key] = omitDefaults(
-      { name: f.name, description: f.description, tags: f.tags, owner: f.owner, type: f.type, variations: booleanDefault ? undefined : f.variations, archived: f.archived, environments: configs },
+      { name: f.name, description: f.description, tags: f.tags, owner: f.owner, type: f.type, variations: booleanDefault ? undefined : f.variations, archived: f.archived, clientVisible: f.clientVisible, environments: configs },
       f.key,
-      { type: 'boolean', archived: false },
+      { type: 'boolean', archived: false, clientVisible: false },
     );
   }
   return sortKeys({ formatVersion: FORMAT_VERSION, environments, segments, flags });

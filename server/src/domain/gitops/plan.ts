@@ -47,7 +47,7 @@ export interface PlanOptions {
   pruneOnly?: { flags: ReadonlySet<string>; segments: ReadonlySet<string> };
 }
 
-const FLAG_FIELDS = ['name', 'description', 'tags', 'owner', 'type', 'variations', 'archived'] as const;
+const FLAG_FIELDS = ['name', 'description', 'tags', 'owner', 'type', 'variations', 'archived', 'clientVisible'] as const;
 const SEGMENT_FIELDS = ['name', 'description', 'unitAttribute', 'included', 'excluded', 'rules'] as const;
 /** What a stage change rewrites: shown as one `stage: 10% → 50%` line instead. */
 const STAGE_FIELDS = new Set(['on', 'killed', 'rules', 'defaultServe']);

@@ -33,6 +33,7 @@ export const flagEntrySchema = z.strictObject({
   type: flagTypeSchema.default('boolean'),
   variations: z.array(variationSchema).min(2).max(LIMITS.variations).optional().describe('Default for boolean flags: off (false) and on (true)'),
   archived: z.boolean().default(false),
+  clientVisible: z.boolean().default(false).describe('Client keys (browsers, mobile apps) receive its evaluated value, never its rules'),
   environments: z.record(keySchema, flagEnvironmentEntrySchema).default({}).describe('Per-environment configuration: a stage, or full targeting'),
 });
 

@@ -8,7 +8,11 @@ import type { CredentialsService } from '../../services/credentials.service.js';
 export type Principal =
   /** `sessionHash`: signed in to the dashboard with this session (its streams end when it does). */
   | { kind: 'api'; tokenId: number; name: string; role: Role; sessionHash?: string }
-  | { kind: 'sdk'; keyId: number; name: string; environment: string };
+  /**
+   * An SDK key. `client`: a public client key (OFREP bulk evaluation of client-visible flags and
+   * its change notifications only); `clientSecret`: the environment's secure-mode secret, if on.
+   */
+  | { kind: 'sdk'; keyId: number; name: string; environment: string; client: boolean; clientSecret: string | null };
 
 /** Extra ways to authenticate (e.g. the dashboard's session cookie); tried after the bearer token. */
 export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
@@ -23,8 +27,10 @@ declare module 'fastify' {
      * a caller without the right credentials gets 401/403 before its body is read or validated.
      */
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-    /** Route hook (`onRequest`): an SDK key; `request.principal.environment` says which environment. */
+    /** Route hook (`onRequest`): a server SDK key; `request.principal.environment` says which environment. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** Route hook (`onRequest`): a server or a client SDK key (OFREP bulk evaluation and its change notifications). */
+    requireEvaluationKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     addAuthenticator(authenticator: Authenticator): void;
     /** A token, SDK key or session was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
     credentialsRevoked(revocation: Revocation): void;
@@ -88,7 +94,10 @@ export const authPlugin = fp(
     async function lookup(secret: string): Promise<Principal | null> {
       const found = await credentials.authenticate(secret);
       if (found?.kind === 'api') return { kind: 'api', tokenId: found.token.id, name: found.token.name, role: found.token.role };
-      if (found?.kind === 'sdk') return { kind: 'sdk', keyId: found.key.id, name: found.key.name, environment: found.key.environment };
+      if (found?.kind === 'sdk') {
+        const { key } = found;
+        return { kind: 'sdk', keyId: key.id, name: key.name, environment: key.environment, client: key.kind === 'client', clientSecret: key.kind === 'client' ? key.clientSecret : null };
+      }
       return null;
     }
 
@@ -144,6 +153,13 @@ export const authPlugin = fp(
       const principal = (request.principal ??= await authenticate(request, reply));
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key>"');
       if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key, not an API token');
+      if (principal.client) throw new AppError('forbidden', `"${principal.name}" is a client key: it may only call OFREP bulk evaluation (POST /ofrep/v1/evaluate/flags) and its change notifications; this endpoint takes a server SDK key`);
+    });
+
+    app.decorate('requireEvaluationKey', async (request: FastifyRequest, reply: FastifyReply) => {
+      const principal = (request.principal ??= await authenticate(request, reply));
+      if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key or client key>"');
+      if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key or a client key, not an API token');
     });
   },
   { name: 'auth' },

@@ -30,6 +30,11 @@ export const postgresEnvironments: EnvironmentRepository = {
     return row ? toEnvironment(row) : undefined;
   },
 
+  async setClientSecret(tx, key, secret) {
+    const [row] = await conn(tx).update(environments).set({ clientSecret: secret }).where(eq(environments.key, key)).returning();
+    return row ? toEnvironment(row) : undefined;
+  },
+
   async delete(tx, key) {
     const c = conn(tx);
     // Revoked keys only hold the foreign key; their creation and revocation stay in the audit log.

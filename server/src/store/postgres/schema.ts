@@ -15,6 +15,7 @@ export const environments = pgTable('environments', {
   key: text('key').notNull().unique(),
   name: text('name').notNull(),
   critical: boolean('critical').notNull().default(false),
+  clientSecret: text('client_secret'),
   sortOrder: integer('sort_order').notNull().default(0),
   /** Rule-set version: the change-feed position of the last change visible to this environment's SDKs. */
   version: millis('version').notNull().default(1),
@@ -36,6 +37,7 @@ export const flags = pgTable('flags', {
   updatedAt: millis('updated_at').notNull().default(now),
   updatedBy: text('updated_by').notNull().default(''),
   managedBy: text('managed_by'),
+  clientVisible: boolean('client_visible').notNull().default(false),
 });
 
 export const flagEnvironments = pgTable(
@@ -116,6 +118,7 @@ export const sdkKeys = pgTable(
     createdAt: millis('created_at').notNull().default(now),
     createdBy: text('created_by').notNull(),
     revokedAt: millis('revoked_at'),
+    kind: text('kind').notNull().default('server'),
   },
   (t) => [uniqueIndex('sdk_keys_hash_idx').on(t.keyHash)],
 );

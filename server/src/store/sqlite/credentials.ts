@@ -69,7 +69,23 @@ export const sqliteSdkKeys: SdkKeyRepository = {
   },
 
   async findActive(tx, keyHash) {
-    return sdkKeyRows(tx, and(eq(sdkKeys.keyHash, keyHash), isNull(sdkKeys.revokedAt)))[0];
+    const row = conn(tx)
+      .select({ key: sdkKeys, environment: environments.key, clientSecret: environments.clientSecret })
+      .from(sdkKeys)
+      .innerJoin(environments, eq(environments.id, sdkKeys.environmentId))
+      .where(and(eq(sdkKeys.keyHash, keyHash), isNull(sdkKeys.revokedAt)))
+      .get();
+    return row ? { ...toSdkKey(row.key, row.environment), clientSecret: row.clientSecret } : undefined;
+  },
+
+  async activeById(tx, id) {
+    const row = conn(tx)
+      .select({ key: sdkKeys, environment: environments.key })
+      .from(sdkKeys)
+      .innerJoin(environments, eq(environments.id, sdkKeys.environmentId))
+      .where(and(eq(sdkKeys.id, id), isNull(sdkKeys.revokedAt)))
+      .get();
+    return row ? { ...toSdkKey(row.key, row.environment), keyHash: row.key.keyHash } : undefined;
   },
 
   async revoke(tx, id, at) {

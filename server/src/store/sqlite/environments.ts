@@ -29,6 +29,11 @@ export const sqliteEnvironments: EnvironmentRepository = {
     return row ? toEnvironment(row) : undefined;
   },
 
+  async setClientSecret(tx, key, secret) {
+    const row = conn(tx).update(environments).set({ clientSecret: secret }).where(eq(environments.key, key)).returning().get();
+    return row ? toEnvironment(row) : undefined;
+  },
+
   async delete(tx, key) {
     const db = conn(tx);
     // Revoked keys only hold the foreign key; their creation and revocation stay in the audit log.

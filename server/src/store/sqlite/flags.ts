@@ -38,6 +38,7 @@ const updateFlag = prepared((db) =>
       type: sql`${p('type')}`,
       variations: sql`${p('variations')}`,
       archived: sql`${p('archived')}`,
+      clientVisible: sql`${p('clientVisible')}`,
       version: sql`${p('version')}`,
       updatedAt: sql`${p('updatedAt')}`,
       updatedBy: sql`${p('updatedBy')}`,
@@ -49,7 +50,7 @@ const updateFlag = prepared((db) =>
 /** The parameters of `updateFlag`, encoded as the columns store them (JSON text, 0/1). */
 function flagUpdate(flag: Flag, expectedVersion: number) {
   const { key, name, description, owner, type, version, updatedAt, updatedBy } = flag;
-  return { key, name, description, owner, type, version, updatedAt, updatedBy, tags: JSON.stringify(flag.tags), variations: JSON.stringify(flag.variations), archived: flag.archived ? 1 : 0, expectedVersion };
+  return { key, name, description, owner, type, version, updatedAt, updatedBy, tags: JSON.stringify(flag.tags), variations: JSON.stringify(flag.variations), archived: flag.archived ? 1 : 0, clientVisible: flag.clientVisible ? 1 : 0, expectedVersion };
 }
 const upsertConfig = prepared((db) =>
   db

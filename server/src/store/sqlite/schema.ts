@@ -15,6 +15,11 @@ export const environments = sqliteTable('environments', {
   name: text('name').notNull(),
   /** Marks environments the dashboard shows as dangerous (production). */
   critical: integer('critical', { mode: 'boolean' }).notNull().default(false),
+  /**
+   * Secure mode for client keys: the HMAC secret the application's server signs user keys with
+   * (null: off). Kept as is, not hashed: verifying an HMAC needs the secret itself.
+   */
+  clientSecret: text('client_secret'),
   sortOrder: integer('sort_order').notNull().default(0),
   /** Rule-set version: the change-feed position of the last change visible to this environment's SDKs. */
   version: integer('version').notNull().default(1),
@@ -37,6 +42,8 @@ export const flags = sqliteTable('flags', {
   updatedBy: text('updated_by').notNull().default(''),
   /** The Git sync source that manages the flag (read-only elsewhere), or null. */
   managedBy: text('managed_by'),
+  /** Whether client keys (browsers, mobile) get this flag's evaluated value; off for new flags. */
+  clientVisible: integer('client_visible', { mode: 'boolean' }).notNull().default(false),
 });
 
 export const flagEnvironments = sqliteTable(
@@ -119,6 +126,8 @@ export const sdkKeys = sqliteTable(
     createdAt: integer('created_at').notNull().default(now),
     createdBy: text('created_by').notNull(),
     revokedAt: integer('revoked_at'),
+    /** `server` (secret: rule sets) or `client` (public: evaluated values of client-visible flags). */
+    kind: text('kind').notNull().default('server'),
   },
   (t) => [uniqueIndex('sdk_keys_hash_idx').on(t.keyHash)],
 );
