@@ -86,7 +86,7 @@ describe('server rendering', () => {
 });
 
 describe('bootstrapFor', () => {
-  const flag = (key: string, on: boolean): FlagConfig => ({
+  const flag = (key: string, on: boolean, clientVisible = true): FlagConfig => ({
     key,
     type: 'boolean',
     variations: [
@@ -101,15 +101,24 @@ describe('bootstrapFor', () => {
     salt: key,
     bucketBy: 'userId',
     version: 1,
+    ...(clientVisible ? { clientVisible: true } : {}),
   });
-  const rules: RuleSet = { environment: 'production', version: 1, flags: { 'new-checkout': flag('new-checkout', true), legacy: flag('legacy', false) }, segments: {} };
+  const rules: RuleSet = {
+    environment: 'production',
+    version: 1,
+    flags: { 'new-checkout': flag('new-checkout', true), legacy: flag('legacy', false), 'internal-only': flag('internal-only', true, false) },
+    segments: {},
+  };
 
   // The Node SDK names the user `userId`; the web client (OFREP) names the same user `targetingKey`.
-  it("computes the user's values with the Node SDK, for the provider and the web client", () => {
+  // What a client key would get: flags not visible to client keys never reach the page.
+  it("computes the user's values of client-visible flags with the Node SDK, for the provider and the web client", () => {
     const client = createClient({ url: 'http://flags.test', sdkKey: 'key', bootstrap: rules, fetch: () => new Promise(() => {}) });
     try {
       expect(bootstrapFor(client, { userId: 'user-1' })).toEqual({ 'new-checkout': true, legacy: false });
       expect(bootstrapFor(client, { userId: 'blocked-user' })).toEqual({ 'new-checkout': false, legacy: false });
+      // A source without a rule set (a plain object of values) is passed through.
+      expect(bootstrapFor({ allFlags: () => ({ a: 1 }) }, {})).toEqual({ a: 1 });
     } finally {
       client.close();
     }

@@ -155,6 +155,8 @@ export function useFlagsReady(): boolean {
 /** Anything with the Node SDK's `allFlags(context)`: `createClient` from `@switchyard/sdk/node`. */
 export interface FlagSource<C> {
   allFlags(context: C): Record<string, unknown>;
+  /** The rule set behind it (the Node SDK has one): tells which flags are visible to client keys. */
+  getRuleSet?(): { flags: Record<string, { clientVisible?: boolean }> } | undefined;
 }
 
 /**
@@ -164,7 +166,14 @@ export interface FlagSource<C> {
  * @example const bootstrap = bootstrapFor(nodeClient, { targetingKey: user.id, plan: user.plan });
  */
 export function bootstrapFor<C>(source: FlagSource<C>, context: C): FlagValues {
-  return { ...source.allFlags(context) };
+  const values = source.allFlags(context);
+  // The page gets what its client key would get: flags marked visible to client keys only — a
+  // hidden flag rendered on the server would leak its value and vanish on the first re-fetch.
+  const flags = source.getRuleSet?.()?.flags;
+  if (!flags) return { ...values };
+  const visible: FlagValues = {};
+  for (const key of Object.keys(values)) if (Object.hasOwn(flags, key) && flags[key]!.clientVisible) visible[key] = values[key];
+  return visible;
 }
 
 /**
