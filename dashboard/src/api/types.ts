@@ -12,6 +12,8 @@ export interface Environment {
   key: string;
   name: string;
   critical: boolean;
+  /** Secure mode: client keys must send user keys signed by the application's server. */
+  clientSecureMode: boolean;
   sortOrder: number;
   version: number;
 }
@@ -45,6 +47,8 @@ export interface Flag {
   type: FlagType;
   variations: Variation[];
   archived: boolean;
+  /** Client keys (browsers, mobile apps) receive its evaluated value — never its rules. */
+  clientVisible: boolean;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -102,9 +106,13 @@ export interface ApiToken {
   revokedAt: string | null;
 }
 
+/** `server`: secret, reads whole rule sets; `client`: public, evaluated values of client-visible flags only. */
+export type SdkKeyKind = 'server' | 'client';
+
 export interface SdkKey {
   id: number;
   name: string;
+  kind: SdkKeyKind;
   environment: string;
   prefix: string;
   createdAt: string;

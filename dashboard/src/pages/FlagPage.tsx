@@ -5,6 +5,7 @@ import { Banner, Loading } from '../components/Banner.js';
 import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
 import { ConflictBanner } from '../components/ConflictBanner.js';
 import { StageBadge } from '../components/StageBadge.js';
+import { ClientVisibility } from '../flag/ClientVisibility.js';
 import { DetailsForm } from '../flag/DetailsForm.js';
 import { DogfoodEditor } from '../flag/DogfoodEditor.js';
 import { History } from '../flag/History.js';
@@ -142,6 +143,7 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
           <TargetingForm flag={f} config={config} environment={env} actions={actions} />
         </>
       )}
+      <ClientVisibility flag={f} actions={actions} />
       <VariationsForm flag={f} actions={actions} />
       <DetailsForm flag={f} actions={actions} />
       <History flag={f} tick={historyTick} actions={actions} />

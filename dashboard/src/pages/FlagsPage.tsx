@@ -110,6 +110,11 @@ export function FlagsPage() {
                       <span aria-hidden="true">⎇</span> Git
                     </span>
                   )}
+                  {f.clientVisible && (
+                    <span class="badge badge-client small" title="Visible to client keys: browsers and mobile apps receive its evaluated value">
+                      <span aria-hidden="true">◫</span> Client-visible
+                    </span>
+                  )}
                   {f.description && <div class="desc">{f.description}</div>}
                 </td>
                 <td data-label="Stage">

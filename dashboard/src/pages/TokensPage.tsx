@@ -1,24 +1,43 @@
-import { useState } from 'preact/hooks';
-import { del, get, post } from '../api/client.js';
-import type { ApiToken, Role, SdkKey } from '../api/types.js';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { del, enc, get, post } from '../api/client.js';
+import type { ApiToken, Environment, Role, SdkKey, SdkKeyKind } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
 import { CopyButton } from '../components/CopyButton.js';
 import { absoluteTime, relativeTime } from '../logic/time.js';
-import { useApp, useResource } from '../state.js';
+import { useApp, useLive, useResource } from '../state.js';
 
-/** SDK keys and API tokens (admin only): a secret is shown once, right after creation. */
+/** A secret shown once: what it is, the value, and what to do with it. */
+interface ShownSecret {
+  label: string;
+  value: string;
+  note?: ComponentChildren;
+}
+
+const KIND_LABELS: Record<SdkKeyKind, string> = { server: 'Server (secret)', client: 'Client (public)' };
+
+/**
+ * SDK keys, API tokens and client-key secure mode (admin only): a secret is shown once, right
+ * after creation (or rotation).
+ */
 export function TokensPage() {
   const { me, environments } = useApp();
   const tokens = useResource(() => get<{ items: ApiToken[] }>('/api/tokens').then((r) => r.items), []);
   const keys = useResource(() => get<{ items: SdkKey[] }>('/api/sdk-keys').then((r) => r.items), []);
-  const [secret, setSecret] = useState<{ label: string; value: string } | undefined>(undefined);
+  const [secret, setSecret] = useState<ShownSecret | undefined>(undefined);
+  const secretRef = useRef<HTMLDivElement>(null);
+  // A secret appears at the top of the page, often far from the button that made it: take focus there.
+  useEffect(() => {
+    if (secret) secretRef.current?.focus();
+  }, [secret]);
   const [error, setError] = useState<string | undefined>(undefined);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [tokenName, setTokenName] = useState('');
   const [tokenRole, setTokenRole] = useState<Role>('editor');
   const [keyName, setKeyName] = useState('');
   const [keyEnv, setKeyEnv] = useState(environments[0]?.key ?? '');
+  const [keyKind, setKeyKind] = useState<SdkKeyKind>('server');
 
   if (me.role !== 'admin') {
     return (
@@ -48,8 +67,16 @@ export function TokensPage() {
   const createKey = (e: Event) => {
     e.preventDefault();
     void attempt(async () => {
-      const created = await post<SdkKey & { key: string }>('/api/sdk-keys', { name: keyName.trim(), environment: keyEnv });
-      setSecret({ label: `SDK key "${created.name}" for ${created.environment}`, value: created.key });
+      const created = await post<SdkKey & { key: string }>('/api/sdk-keys', { name: keyName.trim(), environment: keyEnv, kind: keyKind });
+      setSecret(
+        created.kind === 'client'
+          ? {
+              label: `Client key "${created.name}" for ${created.environment}`,
+              value: created.key,
+              note: 'A client key is public: it may ship in your web or mobile app. It evaluates only flags marked visible to client keys, and never sees their rules.',
+            }
+          : { label: `Server SDK key "${created.name}" for ${created.environment}`, value: created.key, note: 'Keep it secret: it reads the environment\'s whole rule set.' },
+      );
       setKeyName('');
       await keys.reload();
     });
@@ -71,10 +98,11 @@ export function TokensPage() {
       <h1 id="tokens-title">Keys & tokens</h1>
       {error && <Banner kind="error">{error}</Banner>}
       {secret && (
-        <div class="banner banner-success secret" role="status">
+        <div class="banner banner-success secret" role="status" tabIndex={-1} ref={secretRef}>
           <p>
             <strong>{secret.label}</strong> created. Copy it now: it will not be shown again.
           </p>
+          {secret.note && <p>{secret.note}</p>}
           <code class="secret-value" data-testid="new-secret">
             {secret.value}
           </code>{' '}
@@ -87,8 +115,11 @@ export function TokensPage() {
 
       <div class="card">
         <h2>SDK keys</h2>
-        <p class="hint">Read-only keys for applications, one environment each.</p>
-        <form class="inline wrap" onSubmit={createKey}>
+        <p class="hint">
+          Read-only keys for applications, one environment each. <strong>Server keys</strong> are secrets for server-side SDKs and read the whole rule set.{' '}
+          <strong>Client keys</strong> are public, for browsers and mobile apps: they get only the evaluated values of flags marked visible to client keys.
+        </p>
+        <form class="inline wrap" aria-label="New SDK key" onSubmit={createKey}>
           <label for="key-name">Name</label>
           <input id="key-name" value={keyName} required onInput={(e) => setKeyName(e.currentTarget.value)} />
           <label for="key-env">Environment</label>
@@ -99,6 +130,15 @@ export function TokensPage() {
               </option>
             ))}
           </select>
+          <fieldset class="kind-choice">
+            <legend>Kind</legend>
+            <label>
+              <input type="radio" name="key-kind" value="server" checked={keyKind === 'server'} onChange={() => setKeyKind('server')} /> Server key (secret)
+            </label>
+            <label>
+              <input type="radio" name="key-kind" value="client" checked={keyKind === 'client'} onChange={() => setKeyKind('client')} /> Client key (public, for browsers)
+            </label>
+          </fieldset>
           <button type="submit" class="button primary">
             Create SDK key
           </button>
@@ -106,11 +146,15 @@ export function TokensPage() {
         {!keys.data && !keys.error && <Loading what="SDK keys" />}
         {keys.error && <Banner kind="error">{keys.error.message}</Banner>}
         <CredentialTable
-          rows={(keys.data ?? []).map((k) => ({ id: k.id, name: k.name, detail: k.environment, prefix: k.prefix, createdAt: k.createdAt, createdBy: k.createdBy, revokedAt: k.revokedAt, lastUsedAt: null }))}
+          caption="SDK keys"
+          rows={(keys.data ?? []).map((k) => ({ id: k.id, name: k.name, detail: k.environment, kind: KIND_LABELS[k.kind], prefix: k.prefix, createdAt: k.createdAt, createdBy: k.createdBy, revokedAt: k.revokedAt, lastUsedAt: null }))}
           detailLabel="Environment"
+          kindLabel="Kind"
           onRevoke={(row) => revoke(`SDK key "${row.name}"`, `/api/sdk-keys/${row.id}`, keys.reload)}
         />
       </div>
+
+      <SecureModeCard attempt={attempt} confirm={setConfirm} showSecret={setSecret} />
 
       <div class="card">
         <h2>API tokens</h2>
@@ -131,6 +175,7 @@ export function TokensPage() {
         {!tokens.data && !tokens.error && <Loading what="API tokens" />}
         {tokens.error && <Banner kind="error">{tokens.error.message}</Banner>}
         <CredentialTable
+          caption="API tokens"
           rows={(tokens.data ?? []).map((t) => ({ id: t.id, name: t.name, detail: t.role, prefix: t.prefix, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }))}
           detailLabel="Role"
           onRevoke={(row) => revoke(`API token "${row.name}"`, `/api/tokens/${row.id}`, tokens.reload)}
@@ -141,10 +186,126 @@ export function TokensPage() {
   );
 }
 
+/**
+ * Secure mode per environment: client keys are public, so without it anyone holding one may ask
+ * for any user's values. On, a context with a user key must carry the application server's
+ * signature of it. Every switch is confirmed: each one breaks someone's requests at once.
+ */
+function SecureModeCard({ attempt, confirm, showSecret }: { attempt(fn: () => Promise<void>): Promise<void>; confirm(request: ConfirmRequest): void; showSecret(secret: ShownSecret): void }) {
+  const environments = useResource(
+    () => get<{ items: Environment[] }>('/api/environments').then((r) => [...r.items].sort((a, b) => a.sortOrder - b.sortOrder || a.key.localeCompare(b.key))),
+    [],
+  );
+  useLive((e) => {
+    if (e.type === 'environment') void environments.reload();
+  });
+  const rotate = (env: Environment) => {
+    const turningOn = !env.clientSecureMode;
+    confirm({
+      title: turningOn ? `Turn secure mode on in ${env.name}?` : `Rotate the secure-mode secret of ${env.name}?`,
+      body: turningOn ? (
+        <p>From now on, a client-key request with a user key (targetingKey or userId) must carry its signature, made with the new secret; unsigned requests get 403. The secret is shown once.</p>
+      ) : (
+        <p>The current secret stops working at once: every signature made with it is refused (403) until your application server signs with the new secret. The new secret is shown once.</p>
+      ),
+      confirmLabel: turningOn ? 'Turn on' : 'Rotate secret',
+      danger: !turningOn || env.critical,
+      onConfirm: () =>
+        void attempt(async () => {
+          const result = await post<Environment & { secret: string }>(`/api/environments/${enc(env.key)}/secure-mode`);
+          showSecret({
+            label: `Secure-mode secret for ${env.name}`,
+            value: result.secret,
+            note: (
+              <>
+                Give it to your application server, never to the browser: it signs each user key with <code>signUserKey(secret, userKey)</code> from{' '}
+                <code>@switchyard/sdk/node</code> and passes the result as <code>switchyardSignature</code> in the client's context.{' '}
+                <strong>Rotating this secret breaks every existing signature</strong>: signed requests get 403 until your server signs with the new one.
+              </>
+            ),
+          });
+          await environments.reload();
+        }),
+    });
+  };
+  const turnOff = (env: Environment) =>
+    confirm({
+      title: `Turn secure mode off in ${env.name}?`,
+      body: <p>Client keys may then ask for any user key's values, without a signature. The secret is discarded: turning secure mode on again makes a new one.</p>,
+      confirmLabel: 'Turn off',
+      danger: true,
+      onConfirm: () =>
+        void attempt(async () => {
+          await del(`/api/environments/${enc(env.key)}/secure-mode`);
+          await environments.reload();
+        }),
+    });
+
+  return (
+    <section class="card" aria-labelledby="secure-mode-title">
+      <h2 id="secure-mode-title">Secure mode for client keys</h2>
+      <p class="hint">
+        Client keys are public, so anyone holding one could ask for any user's values. With secure mode on, a request whose context has a user key (
+        <code>targetingKey</code> or <code>userId</code>) must carry <code>switchyardSignature</code>, the user key signed by your server with the
+        environment's secret; otherwise it gets 403. Anonymous contexts need no signature.
+      </p>
+      {!environments.data && !environments.error && <Loading what="environments" />}
+      {environments.error && <Banner kind="error">{environments.error.message}</Banner>}
+      {environments.data && (
+        <table class="flags-table">
+          <caption class="visually-hidden">Secure mode per environment</caption>
+          <thead>
+            <tr>
+              <th scope="col">Environment</th>
+              <th scope="col">Secure mode</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {environments.data.map((env) => (
+              <tr key={env.key} data-environment={env.key}>
+                <td data-label="Environment">
+                  {env.name} <span class="mono small">{env.key}</span>
+                </td>
+                <td data-label="Secure mode">
+                  {env.clientSecureMode ? (
+                    <span class="badge secure-on" data-testid="secure-mode-state">
+                      <span aria-hidden="true">✓ </span>On
+                    </span>
+                  ) : (
+                    <span class="badge secure-off" data-testid="secure-mode-state">
+                      Off
+                    </span>
+                  )}
+                </td>
+                <td data-label="Actions">
+                  <div class="row-actions">
+                    <button type="button" class="button small" onClick={() => rotate(env)}>
+                      {env.clientSecureMode ? 'Rotate secret' : 'Turn on'}
+                      <span class="visually-hidden"> {env.clientSecureMode ? `in ${env.name}` : `secure mode in ${env.name}`}</span>
+                    </button>
+                    {env.clientSecureMode && (
+                      <button type="button" class="button small danger" onClick={() => turnOff(env)}>
+                        Turn off<span class="visually-hidden"> secure mode in {env.name}</span>
+                      </button>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 interface CredentialRow {
   id: number;
   name: string;
   detail: string;
+  /** Shown in its own column when the table has a `kindLabel`. */
+  kind?: string;
   prefix: string;
   createdAt: string;
   createdBy: string;
@@ -152,14 +313,16 @@ interface CredentialRow {
   lastUsedAt: string | null;
 }
 
-function CredentialTable({ rows, detailLabel, onRevoke }: { rows: CredentialRow[]; detailLabel: string; onRevoke(row: CredentialRow): void }) {
+function CredentialTable({ caption, rows, detailLabel, kindLabel, onRevoke }: { caption: string; rows: CredentialRow[]; detailLabel: string; kindLabel?: string; onRevoke(row: CredentialRow): void }) {
   if (rows.length === 0) return <p class="empty">None yet.</p>;
   return (
     <table class="flags-table">
+      <caption class="visually-hidden">{caption}</caption>
       <thead>
         <tr>
           <th scope="col">Name</th>
           <th scope="col">{detailLabel}</th>
+          {kindLabel && <th scope="col">{kindLabel}</th>}
           <th scope="col">Secret</th>
           <th scope="col">Created</th>
           <th scope="col">Status</th>
@@ -170,6 +333,7 @@ function CredentialTable({ rows, detailLabel, onRevoke }: { rows: CredentialRow[
           <tr key={r.id}>
             <td data-label="Name">{r.name}</td>
             <td data-label={detailLabel}>{r.detail}</td>
+            {kindLabel && <td data-label={kindLabel}>{r.kind}</td>}
             <td data-label="Secret" class="mono">
               {r.prefix}
             </td>
