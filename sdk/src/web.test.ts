@@ -229,8 +229,21 @@ describe('createWebClient', () => {
     await clock.advance(1000);
     last().answer(200, { nope: 1 });
     await settle();
-    expect(errors.map((e) => e.message)).toEqual(['Switchyard: bulk evaluation answered HTTP 401', 'Switchyard: malformed bulk evaluation answer']);
+    expect(errors.map((e) => e.message)).toEqual(['Switchyard: bulk evaluation answered HTTP 401 (unknown or revoked key)', 'Switchyard: malformed bulk evaluation answer']);
     expect(client.isEnabled('kept')).toBe(true);
+  });
+
+  it('a 403 (secure mode refusing the signature) is an `error` that says why, keeps the values, and the client retries on schedule', async () => {
+    const { client, clock, last, server, errors } = setup({ bootstrap: { kept: true }, pollIntervalMs: 1000, context: { targetingKey: 'mallory', switchyardSignature: 'ab12' } });
+    expect(last().context).toEqual({ targetingKey: 'mallory', switchyardSignature: 'ab12' }); // sent as given: the server checks and strips it
+    last().answer(403);
+    expect(await client.ready()).toBe(false);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/^Switchyard: bulk evaluation answered HTTP 403 \(.*switchyardSignature must sign this targetingKey\)$/);
+    expect(client.allFlags()).toEqual({ kept: true });
+    await clock.advance(1000);
+    expect(server.requests).toHaveLength(2);
+    client.close();
   });
 
   it('works when storage throws (blocked, full) and when a listener throws', async () => {
@@ -302,6 +315,47 @@ describe('createWebClient', () => {
       await clock.advance(1000);
       expect(server.requests).toHaveLength(4);
       client.close();
+    });
+
+    it('a reload whose first answer is a 304 (no body) still connects to the streams stored with the values', async () => {
+      FakeEventSource.opened = [];
+      const first = setup({ EventSource: FakeEventSource });
+      const eventStreams = [{ type: 'sse', endpoint: { requestUri: '/ofrep/v1/events?ticket=1.abc' } }];
+      first.last().answer(200, { ...flags({ a: 1 }), eventStreams }, '"1-a"');
+      await first.client.ready();
+      first.client.close();
+      expect(FakeEventSource.opened).toHaveLength(1);
+
+      // The reload: same storage, unchanged flags.
+      const server = fakeFetch();
+      const clock = new FakeClock();
+      const reloaded = createWebClient({ ...first.options, fetch: server.fetch, clock, pollIntervalMs: 1000 });
+      await settle();
+      expect(server.requests[0]!.headers['if-none-match']).toBe('"1-a"');
+      server.requests[0]!.answer(304);
+      expect(await reloaded.ready()).toBe(true);
+      expect(FakeEventSource.opened.map((s) => s.url)).toEqual(['https://flags.example.com/ofrep/v1/events?ticket=1.abc', 'https://flags.example.com/ofrep/v1/events?ticket=1.abc']);
+      const stream = FakeEventSource.opened[1]!;
+      stream.open();
+      await clock.advance(5000);
+      expect(server.requests).toHaveLength(1); // notified, not polling
+
+      stream.message({ type: 'refetchEvaluation', etag: '"2"' });
+      await settle();
+      expect(server.requests[1]!.url).toBe('https://flags.example.com/ofrep/v1/evaluate/flags?flagConfigEtag=%222%22');
+      server.requests[1]!.answer(200, { ...flags({ a: 2 }), eventStreams }, '"2-a"');
+      await settle();
+      expect(reloaded.variation('a', 0)).toBe(2);
+
+      // Another user: the stream is the key's, so it stays open; nothing reconnects.
+      const switched = reloaded.identify({ targetingKey: 'bob' });
+      await settle();
+      server.requests[2]!.answer(200, { ...flags({ a: 3 }), eventStreams }, '"2-b"');
+      expect(await switched).toBe(true);
+      expect(FakeEventSource.opened).toHaveLength(2);
+      expect(stream.closed).toBe(false);
+      reloaded.close();
+      expect(stream.closed).toBe(true);
     });
 
     it('builds the URL of an `endpoint` entry on the OFREP base origin when it names none', async () => {

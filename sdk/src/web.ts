@@ -71,6 +71,15 @@ interface BulkAnswer {
   eventStreams?: { type: string; url?: string; endpoint?: { origin?: string; requestUri: string } }[];
 }
 
+/**
+ * What a refusal means, in the error: OFREP sends 401/403 without a body, and the reason the server
+ * gives (WWW-Authenticate) is not readable cross-origin.
+ */
+const REFUSED: Record<number, string> = {
+  401: ' (unknown or revoked key)',
+  403: ' (an API token is no client key; in secure mode, switchyardSignature must sign this targetingKey)',
+};
+
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** 2 × 32-bit FNV-style hash: storage entries are named by user without writing the user ID out. */
@@ -134,6 +143,8 @@ export function createWebClient(options: WebClientOptions): WebClient {
   let pollTimer: unknown;
   let streams: EventSourceLike[] = [];
   let streamUrls = '';
+  /** The event streams last advertised for this key (stored too: a 304 carries none). */
+  let advertised: BulkAnswer['eventStreams'];
   let closed = false;
   let announced = false;
   let settleReady: (ok: boolean) => void;
@@ -156,10 +167,10 @@ export function createWebClient(options: WebClientOptions): WebClient {
   // Per user (targetingKey), server and key: switching users never shows another user's values.
   const entryName = () => `${storageKey}:${hash(`${url}\n${clientKey}\n${context.targetingKey ?? ''}`)}`;
 
-  function load(): { e?: string | null; f: FlagValues } | undefined {
+  function load(): { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams'] } | undefined {
     try {
       const entry = JSON.parse(storage?.getItem(entryName()) ?? 'null') as unknown;
-      if (isObject(entry) && isObject(entry.f)) return entry as { e?: string | null; f: FlagValues };
+      if (isObject(entry) && isObject(entry.f)) return entry as { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams'] };
     } catch {
       // unreadable or blocked storage: start without
     }
@@ -176,6 +187,9 @@ export function createWebClient(options: WebClientOptions): WebClient {
     // Bootstrap values come from this very page load: fresher than storage, but without an ETag.
     values = bootstrap ?? stored?.f ?? {};
     etag = bootstrap ? undefined : stored?.e;
+    // A reload's first answer is usually a 304 (no body, so no `eventStreams`): without the stored
+    // streams the page would poll until the next change instead of being notified of it.
+    advertised = stored?.s;
   }
 
   function schedule() {
@@ -190,8 +204,8 @@ export function createWebClient(options: WebClientOptions): WebClient {
   }
 
   /** OFREP event streams (ADR-0008): notification only — each `refetchEvaluation` re-fetches bulk. */
-  function connect(advertised: BulkAnswer['eventStreams']) {
-    const urls = (Array.isArray(advertised) ? advertised : [])
+  function connect(list: BulkAnswer['eventStreams']) {
+    const urls = (Array.isArray(list) ? list : [])
       .filter((s) => isObject(s) && s.type === 'sse' && (typeof s.url === 'string' || typeof s.endpoint?.requestUri === 'string'))
       .map((s) => s.url ?? (s.endpoint!.origin ?? base!.origin) + s.endpoint!.requestUri);
     if (!Source || urls.join(' ') === streamUrls) return;
@@ -250,7 +264,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
         timeout,
       ]);
       const { status } = response;
-      if (status !== 200 && status !== 304) throw new Error(`Switchyard: bulk evaluation answered HTTP ${status}`);
+      if (status !== 200 && status !== 304) throw new Error(`Switchyard: bulk evaluation answered HTTP ${status}${REFUSED[status] ?? ''}`);
       const body = status === 200 ? ((await Promise.race([response.json(), timeout])) as BulkAnswer) : undefined;
       if (id !== seq) return false; // a newer request (another user, a later change) owns the values
       if (status === 200) {
@@ -258,14 +272,15 @@ export function createWebClient(options: WebClientOptions): WebClient {
         const next: FlagValues = {};
         for (const flag of body.flags) if (isObject(flag) && typeof flag.key === 'string' && 'value' in flag && !flag.errorCode) next[flag.key] = flag.value;
         etag = response.headers.get('etag');
+        advertised = body.eventStreams;
         replace(next);
         try {
-          storage?.setItem(entryName(), JSON.stringify({ e: etag, f: values, t: clock.now() }));
+          storage?.setItem(entryName(), JSON.stringify({ e: etag, f: values, s: advertised, t: clock.now() }));
         } catch {
           // full or blocked storage: the values still work for this page
         }
-        connect(body.eventStreams);
       }
+      connect(advertised);
       if (!announced) {
         announced = true;
         emit('ready');
@@ -295,6 +310,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
       context = next;
       const stored = load();
       etag = stored?.e;
+      advertised ??= stored?.s; // the streams are the key's, not the user's
       replace(stored?.f ?? {});
       return refresh();
     },

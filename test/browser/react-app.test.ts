@@ -10,19 +10,22 @@ import { build } from 'vite';
 import { createClient } from '@switchyard/sdk/node';
 import type { FlagValues } from '@switchyard/sdk/web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserReady as ready, launchChromium } from '../support/browser.js';
+import { browserReady as ready, changeToDom, createClientKey, eventStreamOpened, launchChromium, recordBulkRequests } from '../support/browser.js';
 import { createFlag, sdkSetup, setStage, type Api } from '../support/sdk-e2e.js';
 import { ROOT, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
  * `@switchyard/react` in the example Vite + React app (test/fixtures/react-app), built with Vite and
- * served from another origin than the server, in Chromium: the hook renders the flag, a stage change
- * made through REST re-renders it within the issue's 1 s bound without a reload, and a reload with
- * the server gone paints the cached value on the very first render.
+ * served from another origin than the server, in Chromium, with a client key: the hook renders the
+ * flag, a stage change made through REST re-renders it within the issue's 1 s bound without a reload
+ * (announced over the OFREP event stream, not polled), a flag not marked visible to client keys
+ * renders its default, and a reload with the server gone paints the cached value on the very first render.
  */
 const FLAG = 'new-checkout';
 /** The flag of the server-rendering test: on for everyone before the page is rendered. */
 const SSR_FLAG = 'ssr-checkout';
+/** On for everyone but not marked visible to client keys: the page never receives it. */
+const HIDDEN = 'internal-checkout';
 /** The issue's bound from the REST call's start to the DOM change. */
 const STAGE_TO_DOM_MS = 1000;
 const APP = join(ROOT, 'test/fixtures/react-app');
@@ -78,14 +81,19 @@ describe.skipIf(!ready)('@switchyard/react in the example Vite app', () => {
   let appUrl: string;
   let call: Api;
   let sdkKey: string;
+  let clientKey: string;
   const outDir = mkdtempSync(join(tmpdir(), 'switchyard-react-app-'));
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([startServerProcess(), launchChromium()]);
+    // The page gets a client key; the server-side rendering below uses the Node SDK with a server key.
     ({ call, sdkKey } = await sdkSetup(server));
-    await createFlag(call, FLAG);
-    await createFlag(call, SSR_FLAG);
+    clientKey = await createClientKey(call);
+    await createFlag(call, FLAG, { clientVisible: true });
+    await createFlag(call, SSR_FLAG, { clientVisible: true });
     await setStage(call, SSR_FLAG, '100%');
+    await createFlag(call, HIDDEN);
+    await setStage(call, HIDDEN, '100%');
     await build({ root: APP, configFile: join(APP, 'vite.config.ts'), logLevel: 'silent', build: { outDir, emptyOutDir: true } });
     const { App, SwitchyardProvider, inlineJson, bootstrapFor } = await reactModules();
     // The server side of the SSR recipe: the Node SDK evaluates for this user, React renders with
@@ -101,7 +109,7 @@ describe.skipIf(!ready)('@switchyard/react in the example Vite app', () => {
     app.on('close', () => nodeClient.close());
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    appUrl = `${appOrigin}/?${new URLSearchParams({ server: server.url, key: sdkKey, user: 'user-1', flag: FLAG })}`;
+    appUrl = `${appOrigin}/?${new URLSearchParams({ server: server.url, key: clientKey, user: 'user-1', flag: FLAG })}`;
   }, 120_000);
 
   afterAll(async () => {
@@ -113,7 +121,7 @@ describe.skipIf(!ready)('@switchyard/react in the example Vite app', () => {
   });
 
   it('hydrates a server-rendered page (Node SDK values as bootstrap) with no mismatch and no flicker', async () => {
-    const url = `${appOrigin}/ssr?${new URLSearchParams({ server: server.url, key: sdkKey, user: 'user-2', flag: SSR_FLAG })}`;
+    const url = `${appOrigin}/ssr?${new URLSearchParams({ server: server.url, key: clientKey, user: 'user-2', flag: SSR_FLAG })}`;
     const html = await (await fetch(url)).text();
     expect(html).toContain(`<p data-flag="${SSR_FLAG}">on</p>`); // the server HTML already has the value
     const tab = await browser.newPage();
@@ -129,33 +137,42 @@ describe.skipIf(!ready)('@switchyard/react in the example Vite app', () => {
     await tab.close();
   });
 
-  it('renders the flag, re-renders a stage change within 1 s, and paints the cached value after a reload with the server down', async () => {
+  it('renders the default for a flag not marked visible to client keys, though it is on for everyone', async () => {
+    const tab = await browser.newPage();
+    await tab.goto(`${appOrigin}/?${new URLSearchParams({ server: server.url, key: clientKey, user: 'user-3', flag: HIDDEN })}`);
+    await tab.locator('main[data-ready="true"]').waitFor({ timeout: 10_000 });
+    expect(await tab.locator(`[data-flag="${HIDDEN}"]`).textContent()).toBe('off');
+    // A server key (what the application's server holds) does get it.
+    const asServer = await fetch(`${server.url}/ofrep/v1/evaluate/flags/${HIDDEN}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sdkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ context: { targetingKey: 'user-3' } }),
+    });
+    expect(await asServer.json()).toMatchObject({ key: HIDDEN, value: true });
+    await tab.close();
+  });
+
+  it('renders the flag, re-renders a stage change announced over SSE within 1 s, and paints the cached value after a reload with the server down', async () => {
     const tab = await browser.newPage();
     const problems: string[] = [];
     tab.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
     tab.on('console', (message) => message.type() === 'error' && problems.push(`console: ${message.text()}`));
+    const bulk = recordBulkRequests(tab);
+    const streamOpen = eventStreamOpened(tab);
     await tab.goto(appUrl);
     await tab.locator('main[data-ready="true"]').waitFor({ timeout: 10_000 });
     expect(await tab.locator(`[data-flag="${FLAG}"]`).textContent()).toBe('off');
     expect(await tab.locator('[data-flag="layout"]').textContent()).toBe('classic'); // unknown flag: the default
     expect(problems).toEqual([]);
 
-    // Stamp the DOM change in the page (same machine clock): Playwright's polling adds no latency.
-    await tab.evaluate((flag) => {
-      const element = document.querySelector(`[data-flag="${flag}"]`)!;
-      new MutationObserver(() => {
-        if (element.textContent === 'on') document.body.dataset.changedAt = String(Date.now());
-      }).observe(element, { childList: true, characterData: true, subtree: true });
-    }, FLAG);
-    const started = Date.now();
-    const flag = await call<{ version: number }>('GET', `/api/flags/${FLAG}`);
-    const moved = await call('POST', `/api/flags/${FLAG}/environments/production/stage`, { stage: '100%', version: flag.body.version });
-    expect(moved.status).toBe(200);
-    await tab.locator('body[data-changed-at]').waitFor({ timeout: 5000 });
-    const latency = Number(await tab.locator('body').getAttribute('data-changed-at')) - started;
-    console.log(`[react-app] stage change → DOM: ${latency} ms (polling every 200 ms)`);
+    await streamOpen;
+    const latency = await changeToDom(tab, `[data-flag="${FLAG}"]`, 'on', () => setStage(call, FLAG, '100%'));
+    console.log(`[react-app] stage change → DOM over the OFREP event stream: ${latency} ms (the example app polls only as a fallback, every 30 s)`);
     expect(latency).toBeLessThan(STAGE_TO_DOM_MS);
     expect(await tab.locator(`[data-flag="${FLAG}"]`).textContent()).toBe('on');
+    // The re-fetch was the notification's (it names the announced version); no poll ran.
+    expect(bulk).toHaveLength(2);
+    expect(bulk[1]).toMatch(/\?flagConfigEtag=%22\d+%22$/);
 
     await server.stop();
     await tab.reload();

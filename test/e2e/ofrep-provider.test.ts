@@ -4,11 +4,18 @@ import { bucket } from '@switchyard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
-/** Remote evaluation through the real OpenFeature OFREP provider against the real server. */
+/**
+ * Remote evaluation through the real OpenFeature OFREP provider against the real server. A second
+ * provider, bound to its own OpenFeature domain, holds a client key: single-flag evaluation is not
+ * for client keys (bulk only), so every one of its evaluations is refused and resolves to the default.
+ */
+const CLIENT_KEY_DOMAIN = 'client-key';
+
 describe('OFREP with @openfeature/ofrep-provider', () => {
   let server: ServerProcess;
   let call: ReturnType<typeof api>;
   let sdkKey: string;
+  let clientKey: string;
 
   beforeAll(async () => {
     server = await startServerProcess();
@@ -17,7 +24,8 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     expect(key.status).toBe(201);
     sdkKey = key.body.key;
     await call('POST', '/api/flags', { key: 'new-checkout' });
-    await call('POST', '/api/flags', { key: 'theme', type: 'string', variations: [{ key: 'light', value: 'light' }, { key: 'dark', value: 'dark' }] });
+    // Visible to client keys, so the client-key rows show that even a visible flag is bulk-only.
+    await call('POST', '/api/flags', { key: 'theme', type: 'string', variations: [{ key: 'light', value: 'light' }, { key: 'dark', value: 'dark' }], clientVisible: true });
     const flag = await call<{ version: number }>('GET', '/api/flags/new-checkout');
     await call('POST', '/api/flags/new-checkout/environments/production/stage', { stage: '10%', version: flag.body.version });
     await call('PATCH', '/api/segments/internal', { version: 1, included: ['dogfooder'] });
@@ -27,6 +35,10 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     const limits = await call<{ version: number }>('POST', '/api/flags', { key: 'limits', type: 'json', variations: [{ key: 'std', value: { rpm: 60 } }, { key: 'big', value: { rpm: 600 } }] });
     expect((await call('PATCH', '/api/flags/limits/environments/production', { version: limits.body.version, on: true, defaultServe: { variation: 'std' } })).status).toBe(200);
     await OpenFeature.setProviderAndWait(new OFREPProvider({ baseUrl: server.url, headers: [['Authorization', `Bearer ${key.body.key}`]] }));
+    const client = await call<{ key: string; kind: string }>('POST', '/api/sdk-keys', { name: 'ofrep-client', environment: 'production', kind: 'client' });
+    expect(client.body.kind).toBe('client');
+    clientKey = client.body.key;
+    await OpenFeature.setProviderAndWait(CLIENT_KEY_DOMAIN, new OFREPProvider({ baseUrl: server.url, headers: [['Authorization', `Bearer ${clientKey}`]] }));
   });
 
   afterAll(async () => {
@@ -70,7 +82,11 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     defaultValue: boolean | string | number | { rpm: number };
     context: Record<string, unknown>;
     expected: Record<string, unknown>;
+    /** Evaluated by the provider holding a client key. */
+    clientKey?: true;
   }
+  /** The server answers a client key's single-flag evaluation 403 (no body): the provider's error, the caller's default. */
+  const refused = { reason: 'ERROR', errorCode: 'GENERAL' };
   const rows = (): Row[] => [
     { name: 'boolean SPLIT inside a 10% rollout', flag: 'new-checkout', kind: 'boolean', defaultValue: false, context: { targetingKey: usersAt(true) }, expected: { value: true, variant: 'on', reason: 'SPLIT' } },
     { name: 'boolean TARGETING_MATCH for a dogfood user', flag: 'new-checkout', kind: 'boolean', defaultValue: false, context: { targetingKey: 'dogfooder' }, expected: { value: true, reason: 'TARGETING_MATCH', flagMetadata: { ruleId: 'dogfood' } } },
@@ -86,12 +102,17 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     { name: 'no key needed for a flag that is off', flag: 'theme', kind: 'string', defaultValue: 'x', context: {}, expected: { value: 'light', reason: 'DISABLED' } },
     { name: 'INVALID_CONTEXT for an over-long attribute', flag: 'theme', kind: 'string', defaultValue: 'x', context: { targetingKey: 'u', email: 'e'.repeat(2000) }, expected: { value: 'x', reason: 'ERROR', errorCode: 'INVALID_CONTEXT' } },
     { name: 'INVALID_CONTEXT for objects nested too deep', flag: 'theme', kind: 'string', defaultValue: 'x', context: { targetingKey: 'u', a: { b: { c: { d: { e: { f: { g: { h: { i: 1 } } } } } } } } }, expected: { value: 'x', errorCode: 'INVALID_CONTEXT' } },
+    { name: 'client key: a flag visible to client keys is still refused one at a time (bulk only)', clientKey: true, flag: 'theme', kind: 'string', defaultValue: 'x', context: { targetingKey: 'u' }, expected: { value: 'x', ...refused } },
+    { name: 'client key: a flag not visible to client keys, refused the same way', clientKey: true, flag: 'new-checkout', kind: 'boolean', defaultValue: true, context: { targetingKey: 'dogfooder' }, expected: { value: true, ...refused } },
+    { name: 'client key: an unknown flag, refused the same way (no FLAG_NOT_FOUND that would tell it apart)', clientKey: true, flag: 'nope', kind: 'number', defaultValue: 7, context: { targetingKey: 'u' }, expected: { value: 7, ...refused } },
   ];
 
   it('resolves every type, reason and error through the provider (table)', async () => {
-    const client = OpenFeature.getClient();
+    const serverKeyClient = OpenFeature.getClient();
+    const clientKeyClient = OpenFeature.getClient(CLIENT_KEY_DOMAIN);
     const resolve = (row: Row) => {
       const context = row.context as never;
+      const client = row.clientKey ? clientKeyClient : serverKeyClient;
       if (row.kind === 'boolean') return client.getBooleanDetails(row.flag, row.defaultValue as boolean, context);
       if (row.kind === 'string') return client.getStringDetails(row.flag, row.defaultValue as string, context);
       if (row.kind === 'number') return client.getNumberDetails(row.flag, row.defaultValue as number, context);
@@ -100,7 +121,7 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     for (const row of rows()) expect(await resolve(row), row.name).toMatchObject(row.expected);
   });
 
-  it('answers what the provider cannot send (malformed JSON) with PARSE_ERROR, and bad keys with 401 and no body', async () => {
+  it('answers what the provider cannot send (malformed JSON) with PARSE_ERROR, bad keys with 401 and client keys with 403, with no body', async () => {
     const post = (body: string, token = sdkKey) =>
       fetch(`${server.url}/ofrep/v1/evaluate/flags/theme`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
     const malformed = await post('{"context":');
@@ -109,6 +130,11 @@ describe('OFREP with @openfeature/ofrep-provider', () => {
     const refused = await post('{"context":{}}', 'sy_sdk_bogus');
     expect(refused.status).toBe(401);
     expect(await refused.text()).toBe('');
+    // What the client-key rows of the table got: bulk only, so 403 (the reason in WWW-Authenticate).
+    const clientKeyRefused = await post('{"context":{"targetingKey":"u"}}', clientKey);
+    expect(clientKeyRefused.status).toBe(403);
+    expect(await clientKeyRefused.text()).toBe('');
+    expect(clientKeyRefused.headers.get('www-authenticate')).toContain('client key');
   });
 
   it('bulk evaluation answers 304 to a matching ETag until a flag changes', async () => {

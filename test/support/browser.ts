@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Api } from './sdk-e2e.js';
 import { ROOT } from './server-process.js';
 
 /** Debian's chromium, driven by playwright-core (browser downloads are not available here). */
@@ -31,4 +32,59 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: /^Flags/ }).waitFor();
+}
+
+/**
+ * A client key (`sy_client_…`) for `environment`: what a browser page embeds. It may call OFREP bulk
+ * evaluation and its change notifications only, and gets only flags marked `clientVisible`.
+ */
+export async function createClientKey(call: Api, environment = 'production'): Promise<string> {
+  const created = await call<{ key: string; kind: string }>('POST', '/api/sdk-keys', { name: `browser-${environment}-${Date.now()}`, environment, kind: 'client' });
+  if (created.status !== 201 || created.body.kind !== 'client') throw new Error(`creating a client key failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return created.body.key;
+}
+
+/**
+ * The OFREP bulk-evaluation requests `page` makes, as URLs in order. A re-fetch caused by a change
+ * notification carries `?flagConfigEtag=…`; a poll or a first load does not.
+ */
+export function recordBulkRequests(page: Page): string[] {
+  const urls: string[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/ofrep/v1/evaluate/flags') urls.push(request.url());
+  });
+  return urls;
+}
+
+/**
+ * Resolves once `page` holds an OFREP notification stream: its response head arrived, so the server
+ * has registered it and will notify it of the next change. Call before the navigation that opens it.
+ */
+export function eventStreamOpened(page: Page, timeout = 10_000): Promise<unknown> {
+  return page.waitForResponse((response) => new URL(response.url()).pathname === '/ofrep/v1/events' && response.status() === 200, { timeout });
+}
+
+/**
+ * Milliseconds from just before `change()` (a REST call from the test) until the page's DOM shows
+ * `text` in `selector`. The page stamps the DOM mutation with its own clock (the same machine's), so
+ * Playwright's polling adds nothing to the figure.
+ */
+export async function changeToDom(page: Page, selector: string, text: string, change: () => Promise<unknown>, timeout = 5000): Promise<number> {
+  await page.evaluate(
+    ([selector, text]) => {
+      if (document.querySelector(selector!)?.textContent?.includes(text!)) throw new Error(`${selector} already shows ${text}`);
+      delete document.body.dataset.changedAt;
+      const observer = new MutationObserver(() => {
+        if (!document.querySelector(selector!)?.textContent?.includes(text!)) return;
+        document.body.dataset.changedAt = String(Date.now());
+        observer.disconnect();
+      });
+      observer.observe(document.body, { childList: true, characterData: true, subtree: true });
+    },
+    [selector, text],
+  );
+  const started = Date.now();
+  await change();
+  await page.locator('body[data-changed-at]').waitFor({ timeout });
+  return Number(await page.locator('body').getAttribute('data-changed-at')) - started;
 }
