@@ -185,5 +185,7 @@ describe('security headers', () => {
     expect(ofrep.statusCode).toBe(200);
     expect(ofrep.headers['access-control-allow-origin']).toBe('*');
     expect(ofrep.headers['cross-origin-resource-policy']).toBeUndefined();
+    // A page can read why it was refused (401/403 carry the reason in WWW-Authenticate) and when to retry.
+    expect(String(ofrep.headers['access-control-expose-headers']).split(/,\s*/)).toEqual(['ETag', 'WWW-Authenticate', 'Retry-After']);
   });
 });

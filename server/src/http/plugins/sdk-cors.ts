@@ -17,7 +17,7 @@ export const sdkCorsPlugin = fp(
     app.addHook('onRequest', (request, reply, done) => {
       if (!isSdkPath(request.url)) return done();
       reply.header('access-control-allow-origin', '*');
-      reply.header('access-control-expose-headers', 'ETag');
+      reply.header('access-control-expose-headers', 'ETag, WWW-Authenticate, Retry-After');
       // The one security header these JSON/SSE answers need (helmet skips them: see app.ts).
       reply.header('x-content-type-options', 'nosniff');
       if (request.method !== 'OPTIONS') return done();
