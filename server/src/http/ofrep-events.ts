@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { RuleSetCache } from '../services/rulesets.js';
+import { MAX_ROW_ID } from './responses.js';
 
 /**
  * OFREP change notifications (ADR-0008 of open-feature/protocol): bulk evaluation advertises an
@@ -23,10 +24,14 @@ export function eventsTicket(keyId: number, keyHash: string): string {
   return `${keyId}.${createHmac('sha256', keyHash).update(TICKET_LABEL).digest('base64url')}`;
 }
 
-/** The key id a ticket names (undefined for anything malformed), before checking its MAC. */
+/**
+ * The key id a ticket names (undefined for anything malformed), before checking its MAC. An id no
+ * row can have is malformed too: PostgreSQL refuses to compare an integer column with it (a 500).
+ */
 export function ticketKeyId(ticket: string): number | undefined {
   const m = /^(\d{1,15})\.[\w-]{43}$/.exec(ticket);
-  return m ? Number(m[1]) : undefined;
+  const id = m ? Number(m[1]) : undefined;
+  return id !== undefined && id <= MAX_ROW_ID ? id : undefined;
 }
 
 export function ticketMatches(ticket: string, keyId: number, keyHash: string): boolean {
