@@ -89,7 +89,7 @@ describe('GET /api/audit', () => {
 });
 
 describe('POST /api/audit/:id/revert', () => {
-  it('restores the flag exactly as it was before the entry, and audits the revert', async () => {
+  it('undoes only what the entry changed (later, unrelated changes stay), and audits the revert', async () => {
     await createFlag(t, 'f', { tags: ['one'] });
     await setStage(t, 'f', 'production', '10%');
     await t.request(t.tokens.editor, { method: 'PATCH', url: '/api/flags/f/environments/staging', payload: { version: 2, targets: [{ variation: 'on', values: ['qa'] }], on: true } });
@@ -103,12 +103,13 @@ describe('POST /api/audit/:id/revert', () => {
     const res = await revert(stageEntry.id, { version: 5, message: 'too fast' });
     expect(res.statusCode).toBe(200);
     const after = await readFlag('f');
-    expect(restorable(after)).toEqual(restorable(before));
+    // Production is back where it was before the entry; the later metadata change stays.
+    expect(restorable(after)).toEqual({ ...restorable(before), tags: ['two'], description: 'changed' });
     expect(after.environments.production!.stage).toBe('10%');
     expect(after.version).toBe(6);
 
     const latest = (await page('/api/flags/f/audit?limit=1')).items[0]!;
-    expect(latest).toMatchObject({ action: 'flag.reverted', actor: 'editor', message: 'too fast' });
+    expect(latest).toMatchObject({ action: 'flag.reverted', actor: 'editor', environment: 'production', message: `revert of audit entry #${stageEntry.id}: too fast` });
     expect((latest.before as FlagBody).version).toBe(5);
     expect((latest.after as FlagBody).version).toBe(6);
   });

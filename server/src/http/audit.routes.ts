@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LIMITS } from '../domain/flags.js';
+import { segmentResponseSchema } from '../domain/segments.js';
 import type { FlagsService } from '../services/flags.service.js';
-import { toFlagResponse } from './flags.routes.js';
+import { flagResponse, toFlagResponse } from './flags.routes.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses, pageQuery, rowIdSchema } from './responses.js';
 import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery } from '../domain/audit.js';
@@ -25,6 +26,28 @@ export const auditEntryResponse = z.object({
 
 const pageResponse = z.object({ items: z.array(auditEntryResponse), nextCursor: z.int().nullable() });
 
+const fieldRef = { environment: z.string().nullable().describe("The flag environment the field belongs to (null: the flag's or segment's own field)"), field: z.string() };
+
+export const revertPreviewResponse = z.object({
+  entry: auditEntryResponse,
+  operation: z.enum(['update', 'delete', 'recreate']).describe('update: set the fields back; delete: undo a creation; recreate: undo a deletion'),
+  version: z.int().nullable().describe("The resource's current version (null: it does not exist): send it with POST …/revert"),
+  changes: z.array(z.object({ ...fieldRef, current: z.unknown(), reverted: z.unknown(), text: z.string().describe('Readable, e.g. "production: defaultServe on → on 10% / off 90%"') })),
+  stages: z.array(z.object({ environment: z.string(), current: z.string(), reverted: z.string() })).describe('Release stages the revert moves, e.g. 100% → 10%'),
+  summary: z.array(z.string()),
+  conflicts: z.array(z.object({
+    entry: z.object({ id: z.int(), actor: z.string(), at: z.string(), action: z.string() }).nullable().describe('The later entry (null: a change the log no longer holds)'),
+    fields: z.array(z.object(fieldRef)).describe('Fields both changed (empty: the later change created or deleted the whole resource)'),
+  })),
+  canApply: z.boolean(),
+  refusal: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }).nullable().describe('The error POST …/revert would answer with now'),
+});
+
+const revertResponse = z.object({
+  flag: flagResponse.nullable().optional().describe('The flag after the revert (null: it was deleted); for flag entries'),
+  segment: segmentResponseSchema.nullable().optional().describe('The segment after the revert (null: it was deleted); for segment entries'),
+});
+
 const toResponse = (e: AuditEntry) => ({ ...e, at: iso(e.at) });
 
 async function page(audit: AuditService, query: AuditQuery) {
@@ -32,7 +55,8 @@ async function page(audit: AuditService, query: AuditQuery) {
   return { items: items.map(toResponse), nextCursor: items.length === query.limit ? items[items.length - 1]!.id : null };
 }
 
-export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags: FlagsService }> = async (app, { audit, flags }) => {
+/** `flags` is still passed by the wiring; reverts now go through AuditService (which writes flags through FlagsService). */
+export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags?: FlagsService }> = async (app, { audit }) => {
   app.get('/api/audit', {
     schema: {
       tags: ['audit'],
@@ -53,17 +77,44 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags: Fl
     onRequest: app.requireRole('viewer'),
   }, async (request) => page(audit, { ...request.query, resourceType: 'flag', resourceKey: request.params.key }));
 
+  const revertParams = z.strictObject({ id: rowIdSchema });
+
+  app.get('/api/audit/:id/revert', {
+    schema: {
+      tags: ['audit'],
+      summary: 'Preview reverting this entry: the fields it would set back, their values now and after, and any later change that blocks it (writes nothing)',
+      params: revertParams,
+      response: { 200: revertPreviewResponse, ...errorResponses },
+    },
+    onRequest: app.requireRole('viewer'),
+  }, async (request) => {
+    const preview = await audit.previewRevert(request.params.id);
+    return {
+      ...preview,
+      entry: toResponse(preview.entry),
+      canApply: preview.refusal === null,
+      conflicts: preview.conflicts.map((c) => ({ ...c, entry: c.entry && { ...c.entry, at: iso(c.entry.at) } })),
+    };
+  });
+
   app.post('/api/audit/:id/revert', {
     schema: {
       tags: ['audit'],
-      summary: 'Restore a flag to its state before this entry (itself audited)',
-      params: z.strictObject({ id: rowIdSchema }),
-      body: z.strictObject({ version: z.int().min(1).optional().describe("The flag's current version, if it still exists"), message: z.string().max(LIMITS.description).optional() }).nullish(),
-      response: { 200: z.object({ flag: z.unknown().nullable() }), ...errorResponses },
+      summary: 'Undo exactly what this entry changed (its fields, in its environment), unless a later change touched the same fields (409); itself audited',
+      params: revertParams,
+      body: z
+        .strictObject({
+          version: z.int().min(1).optional().describe("The flag's or segment's current version (the preview's \"version\"); required while it exists"),
+          message: z.string().max(LIMITS.description).optional().describe('Why: recorded after "revert of audit entry #id: "'),
+        })
+        .nullish(),
+      response: { 200: revertResponse, ...errorResponses },
     },
     onRequest: app.requireRole('editor'),
   }, async (request) => {
-    const flag = await flags.revert(request.params.id, expectedVersion(request, request.body?.version, false), auditContext(request, { message: request.body?.message }));
-    return { flag: flag ? toFlagResponse(flag.value, flag.managedBy) : null };
+    const result = await audit.revert(request.params.id, expectedVersion(request, request.body?.version, false), auditContext(request, { message: request.body?.message }));
+    if (result.resourceType === 'flag') return { flag: result.value ? toFlagResponse(result.value.value, result.value.managedBy) : null };
+    const segment = result.value?.value;
+    return { segment: segment ? { ...segment, createdAt: iso(segment.createdAt), updatedAt: iso(segment.updatedAt) } : null };
   });
 };
