@@ -67,6 +67,15 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
     expect((await read(s, (tx) => repos.flags.list(tx))).map((m) => m.value.key)).toEqual(['round-trip']);
   });
 
+  it("returns a flag's configurations in the environments' order, whatever order they were written in", async () => {
+    const s = await setup();
+    const { repos } = s.db;
+    await write(s, (tx) => repos.flags.insert(tx, flag('ordered', ['production', 'development', 'staging'])));
+    const order = ['development', 'staging', 'production'];
+    expect(Object.keys((await read(s, (tx) => repos.flags.get(tx, 'ordered')))!.value.environments)).toEqual(order);
+    expect(Object.keys((await read(s, (tx) => repos.flags.list(tx)))[0]!.value.environments)).toEqual(order);
+  });
+
   it('maps a duplicate key to a 409 naming it, for flags, segments and environments', async () => {
     const s = await setup();
     const { repos } = s.db;

@@ -11,8 +11,10 @@ import { environments, flagEnvironments, flags, segments } from './schema.js';
  * A flag's configurations by environment key, read with the flag in one statement. Written out:
  * drizzle leaves the outer `flags.id` unqualified, which the subquery would take for its own `id`.
  */
+// json, not jsonb: a jsonb object orders its keys by length, so environments came back as
+// staging, production, development; json keeps the environments' own order, as SQLite does.
 const configsOf = sql<Record<string, FlagEnvironment> | null>`(
-  select jsonb_object_agg(e.key, fe.config)
+  select json_object_agg(e.key, fe.config order by e.sort_order, e.id)
   from flag_environments fe join environments e on e.id = fe.environment_id
   where fe.flag_id = ${sql.raw('"flags"."id"')})`;
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
 import type { Flag, FlagEnvironment } from '../../domain/flags.js';
 import { onViolation } from '../constraints.js';
@@ -12,7 +12,9 @@ const environmentId = (key: ReturnType<typeof p> | string) => sql`(select ${envi
 const flagId = (key: ReturnType<typeof p> | string) => sql`(select ${flags.id} from ${flags} where ${flags.key} = ${key})`;
 
 const configColumns = { flagId: flagEnvironments.flagId, environment: environments.key, config: flagEnvironments.config };
-const configRows = (db: Db, where?: SQL) => db.select(configColumns).from(flagEnvironments).innerJoin(environments, eq(environments.id, flagEnvironments.environmentId)).where(where);
+/** In the environments' own order (sort order, then creation), the same on both dialects. */
+const configRows = (db: Db, where?: SQL) =>
+  db.select(configColumns).from(flagEnvironments).innerJoin(environments, eq(environments.id, flagEnvironments.environmentId)).where(where).orderBy(asc(environments.sortOrder), asc(environments.id));
 
 // The stage-change path, prepared once per connection.
 /** A flag row with its configurations by environment key, in one statement (JSON text). */
