@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './http/audit.routes.js';
+import { dashboardRoutes } from './http/dashboard.routes.js';
 import { environmentsRoutes } from './http/environments.routes.js';
 import { eventsPlugin } from './http/events.routes.js';
+import { flagSummariesRoutes } from './http/flag-summaries.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
 import { ofrepRoutes } from './http/ofrep.routes.js';
@@ -25,6 +26,7 @@ import { streamRoutes } from './http/stream.routes.js';
 import { tokensRoutes } from './http/tokens.routes.js';
 import { webhooksRoutes } from './http/webhooks.routes.js';
 import { AuditService } from './services/audit.service.js';
+import { FlagSummariesService } from './services/flag-summaries.service.js';
 import { createServices, startServices, stopServices, type Services, type ServicesOptions } from './services/index.js';
 import type { Database } from './store/ports.js';
 
@@ -107,12 +109,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
 
   await app.register(environmentsRoutes, { environments: services.environments });
   await app.register(flagsRoutes, { flags });
+  await app.register(flagSummariesRoutes, { summaries: new FlagSummariesService(services.writes) });
   await app.register(segmentsRoutes, { segments: services.segments });
   await app.register(auditRoutes, { audit: new AuditService(services.writes), flags });
   await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed, maxStreamsPerKey: options.maxStreamsPerKey });
-  await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey });
+  await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey, heartbeatMs: options.heartbeatMs });
   await app.register(releasesRoutes, { releases });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });
@@ -120,15 +123,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
   if (dashboardDir && existsSync(dashboardDir)) {
-    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', wildcard: false, index: 'index.html' });
-    // SPA fallback: deep links (/flags/x) get index.html; API-ish paths and missing files stay 404.
-    app.get('/*', { schema: { hide: true } }, async (request, reply) => {
-      const path = request.url.split('?')[0]!;
-      if (/^\/(api|ofrep|docs|openapi\.json|metrics)(\/|$)/.test(path) || /\.[a-z0-9]+$/i.test(path)) {
-        return reply.status(404).send({ error: { code: 'not_found', message: `no route GET ${path}` } });
-      }
-      return reply.header('cache-control', 'no-cache').sendFile('index.html');
-    });
+    // Hashed assets cached for a year, index.html revalidated, all compressed once at startup.
+    await app.register(dashboardRoutes, { root: dashboardDir });
   }
 
   app.addHook('onReady', () => startServices(services));

@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, string[]> = {
   'response-time': [],
   guard: [],
   'gitops-apply': [],
+  'flag-list': [],
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

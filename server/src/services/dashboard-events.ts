@@ -4,6 +4,13 @@ import type { FeedEntry, FeedWrite } from '../domain/feed.js';
 export interface DashboardEvent {
   type: 'flag' | 'segment' | 'environment';
   key: string;
+  /**
+   * For a flag: the one environment whose configuration (stage, targeting, release plan) changed,
+   * or null when the change may touch the whole flag (name, tags, archived; created, deleted,
+   * reverted, applied from Git). With the key, enough to redraw one row of the list
+   * (`GET /api/flag-summaries/{key}`). For an environment: its key; for a segment: null.
+   */
+  environment: string | null;
   /** The resource's new version, or null when unknown (deleted, or an environment). */
   version: number | null;
   actor: string | null;
@@ -45,6 +52,6 @@ const DASHBOARD_RESOURCES = new Set(['flag', 'segment', 'environment']);
 /** The dashboard event for a write; null for resources the pages do not show. */
 export function eventOfWrite(write: FeedWrite): DashboardEvent | null {
   if (!DASHBOARD_RESOURCES.has(write.resourceType)) return null;
-  return { type: write.resourceType as DashboardEvent['type'], key: write.resourceKey, version: write.version, actor: write.actor };
+  return { type: write.resourceType as DashboardEvent['type'], key: write.resourceKey, environment: write.environment, version: write.version, actor: write.actor };
 }
 
