@@ -67,7 +67,7 @@ describe('switchyard db copy', () => {
     expect(copied.code, copied.stderr).toBe(0);
     expect(copied.stdout).toMatch(/^flags\s+3\s+[0-9a-f]{16}$/m);
     expect(copied.stdout).toMatch(/^audit_log\s+\d+\s+[0-9a-f]{16}$/m);
-    expect(copied.stdout).toMatch(/Verified: row count and content digest of all 18 tables match the source/);
+    expect(copied.stdout).toMatch(/Verified: row count and content digest of all 19 tables match the source/);
     expect(digest(file)).toBe(unchanged);
 
     const cluster = await startServerProcess({ env: { SWITCHYARD_DATABASE_URL: schema.url } });

@@ -13,16 +13,30 @@ import {
   type Flag,
   type Managed,
 } from '../domain/flags.js';
-import type { FlagsService } from '../services/flags.service.js';
-import { deriveStage } from '../domain/stages.js';
+import type { IncidentOverride } from '../domain/gitops/incidents.js';
+import type { FlagWithIncidents, FlagsService } from '../services/flags.service.js';
+import { deriveStage, describeTargeting } from '../domain/stages.js';
 
 /** JSON.stringify without schema validation, for responses built from already-validated data. */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 const versionField = z.int().min(1).optional().describe('The version you last read (or send If-Match)');
 
+export const incidentResponse = z
+  .object({
+    killedAt: z.string(),
+    killedBy: z.string(),
+    message: z.string().nullable(),
+    sinceCommit: z.string().nullable().describe('The commit the Git sync had applied when the flag was killed'),
+  })
+  .describe('Killed during an incident while managed by Git: the sync holds it killed here until it is resumed (POST …/resume) or a commit changes the flag in this environment');
+
 export const flagEnvironmentResponse = flagEnvironmentSchema.extend({
-  stage: z.string().describe('Derived release stage: off, dogfood, N%, 100%, kill or custom'),
+  stage: z.string().describe('Derived release stage: off, dogfood, N%, 100% or kill when the targeting is exactly that stage (no other rules or individual targets), else custom'),
+  // Optional in the shape only so that the CLI reads servers from before these fields; always sent.
+  stageSummary: z.string().optional().describe('What the targeting is, in short words: the stage itself ("dogfood", "10%"), "dogfood + 1 rule", "10% + 2 targets", "1 rule only", "killed (was 100%)"'),
+  killedFrom: z.string().nullable().optional().describe('When killed: the stage it was at (off, dogfood, N% or 100%), which a stage change restores with its other rules and targets; else null'),
+  incident: incidentResponse.nullable().optional(),
 });
 
 export const flagResponse = z.object({
@@ -43,9 +57,19 @@ export const flagResponse = z.object({
   managedBy: z.string().nullable().optional().describe('The Git file that manages this flag (read-only in the API), or null'),
 });
 
-export function toFlagResponse(flag: Flag, managedBy: string | null = null): z.infer<typeof flagResponse> {
+export function toFlagResponse(flag: Flag, managedBy: string | null = null, incidents: readonly IncidentOverride[] = []): z.infer<typeof flagResponse> {
   const environments: Record<string, z.infer<typeof flagEnvironmentResponse>> = {};
-  for (const [env, config] of Object.entries(flag.environments)) environments[env] = { ...config, stage: deriveStage(config) };
+  for (const [env, config] of Object.entries(flag.environments)) {
+    const incident = incidents.find((i) => i.environment === env);
+    const { stage, summary, killedFrom } = describeTargeting(config);
+    environments[env] = {
+      ...config,
+      stage,
+      stageSummary: summary,
+      killedFrom,
+      incident: incident ? { killedAt: iso(incident.killedAt), killedBy: incident.killedBy, message: incident.message, sinceCommit: incident.sinceCommit } : null,
+    };
+  }
   return { ...flag, createdAt: iso(flag.createdAt), updatedAt: iso(flag.updatedAt), environments, managedBy };
 }
 
@@ -86,7 +110,7 @@ const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 
 export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async (app, { flags }) => {
-  const respond = ({ value, managedBy }: Managed<Flag>) => toFlagResponse(value, managedBy);
+  const respond = ({ value, managedBy, ...rest }: Managed<Flag> | FlagWithIncidents) => toFlagResponse(value, managedBy, 'incidents' in rest ? rest.incidents : []);
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
     onRequest: app.requireRole('viewer'),
@@ -189,6 +213,24 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   }, async (request, reply) => {
     const { key, environment } = request.params;
     const flag = await flags.setStage(key, environment, 'kill', undefined, undefined, auditContext(request, { message: request.body?.message }));
+    return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
+  });
+
+  app.post('/api/flags/:key/environments/:environment/resume', {
+    schema: {
+      tags: ['flags'],
+      summary: 'End an incident kill of a Git-managed flag: the Git file\'s configuration applies again at once',
+      description:
+        'A kill of a flag managed by the Git sync holds it killed in that environment (`environments.<env>.incident`) through syncs and restarts. Resuming ends the hold and puts back what the file asks for there, audited as `flag.resumed`. 409 when nothing holds it. `version` (or If-Match) is optional: send it to refuse a resume of a flag changed since you read it.',
+      params: envParams,
+      body: z.strictObject({ message: z.string().max(LIMITS.description).optional(), version: versionField }).nullish(),
+      response: { 200: flagResponse, ...errorResponses },
+    },
+    onRequest: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { key, environment } = request.params;
+    const expected = expectedVersion(request, request.body?.version, false);
+    const flag = await flags.resume(key, environment, expected, auditContext(request, { message: request.body?.message }));
     return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
 };

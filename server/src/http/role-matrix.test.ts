@@ -1,7 +1,7 @@
-import type { HTTPMethods } from 'fastify';
+import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintTables } from '../testing/databases.js';
-import { MUTATING_METHODS, describeApi } from '../testing/openapi-operations.js';
+import { MUTATING_METHODS, describeApi, fillPath, isEventStream, isSdkRoute, type Operation } from '../testing/openapi-operations.js';
 import { SNAPSHOT_TABLES, createFlag, createTestApp, type ErrorBody, type TestContext } from '../testing/test-app.js';
 
 /**
@@ -12,15 +12,28 @@ import { SNAPSHOT_TABLES, createFlag, createTestApp, type ErrorBody, type TestCo
  *
  * - viewer reads; editor also changes flags, segments, release plans and applies flag files;
  *   admin also manages environments, tokens, SDK keys and webhooks;
- * - SDK keys call only SDK routes, each for its own environment;
+ * - server SDK keys call only SDK routes, each for its own environment;
+ * - client keys (public, in browsers) call OFREP bulk evaluation only — and its change
+ *   notifications, which take a ticket, not a key (the second describe covers every read);
  * - revoked or missing credentials → 401; the wrong role or kind of credential → 403.
  *
  * A refused caller is refused before its body is read: it gets 401/403 even for a body that would
  * fail validation, and nothing is written. An allowed caller's request is valid, so it gets a 2xx.
  */
 
-type Access = 'public' | 'viewer' | 'editor' | 'admin' | 'sdk';
-const CALLERS = ['viewer', 'editor', 'admin', 'sdk key of the environment', 'sdk key of another environment', 'revoked admin token', 'no credential'] as const;
+/** `sdk`: server SDK keys; `evaluation`: server SDK keys and client keys. */
+type Access = 'public' | 'viewer' | 'editor' | 'admin' | 'sdk' | 'evaluation';
+const CALLERS = [
+  'viewer',
+  'editor',
+  'admin',
+  'server sdk key of the environment',
+  'server sdk key of another environment',
+  'client key of the environment',
+  'revoked admin token',
+  'revoked client key',
+  'no credential',
+] as const;
 type Caller = (typeof CALLERS)[number];
 
 const ALLOWED: Record<Access, readonly Caller[]> = {
@@ -28,7 +41,8 @@ const ALLOWED: Record<Access, readonly Caller[]> = {
   viewer: ['viewer', 'editor', 'admin'],
   editor: ['editor', 'admin'],
   admin: ['admin'],
-  sdk: ['sdk key of the environment', 'sdk key of another environment'],
+  sdk: ['server sdk key of the environment', 'server sdk key of another environment'],
+  evaluation: ['server sdk key of the environment', 'server sdk key of another environment', 'client key of the environment'],
 };
 
 /** What a refused caller gets. */
@@ -36,11 +50,18 @@ const REFUSED: Record<Caller, 401 | 403> = {
   viewer: 403,
   editor: 403,
   admin: 403,
-  'sdk key of the environment': 403,
-  'sdk key of another environment': 403,
+  'server sdk key of the environment': 403,
+  'server sdk key of another environment': 403,
+  'client key of the environment': 403,
   'revoked admin token': 401,
+  'revoked client key': 401,
   'no credential': 401,
 };
+
+/** The only operations a client key may call; the change notifications authenticate by ticket, not by key. */
+const CLIENT_KEY_OPERATIONS = ['POST /ofrep/v1/evaluate/flags', 'GET /ofrep/v1/events'];
+/** Reads that need no credential at all (README: the flags file's JSON Schema, for editors). */
+const PUBLIC_READS = ['GET /api/gitops/schema.json'];
 
 /** The environment of the "own" SDK key: routes with {environment} act on it. */
 const ENV = 'production';
@@ -94,6 +115,8 @@ const ROUTES: Record<string, RouteAccess> = {
       return { url: `/api/environments/${key}` };
     },
   },
+  'POST /api/environments/{environment}/secure-mode': { access: 'admin', request: async () => ({ url: `/api/environments/${OTHER_ENV}/secure-mode` }) },
+  'DELETE /api/environments/{environment}/secure-mode': { access: 'admin', request: async () => ({ url: `/api/environments/${OTHER_ENV}/secure-mode` }) },
 
   'POST /api/flags': { access: 'editor', request: async (s) => ({ url: '/api/flags', payload: { key: s.unique('flag') } }) },
   'PATCH /api/flags/{key}': { access: 'editor', request: async (s) => ({ url: `/api/flags/${await s.flag()}`, payload: { version: 1, name: 'Renamed' } }) },
@@ -101,6 +124,16 @@ const ROUTES: Record<string, RouteAccess> = {
   'PATCH /api/flags/{key}/environments/{environment}': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag()), payload: { version: 1, on: true } }) },
   'POST /api/flags/{key}/environments/{environment}/stage': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/stage'), payload: { stage: '10%', version: 1 } }) },
   'POST /api/flags/{key}/environments/{environment}/kill': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/kill'), payload: {} }) },
+  'POST /api/flags/{key}/environments/{environment}/resume': {
+    access: 'editor',
+    request: async (s) => {
+      // A kill holds only a Git-managed flag: mark one as a sync would, then kill it.
+      const key = await s.flag();
+      await s.t.db.transaction((tx) => s.t.db.repos.flags.setManaged(tx, 'flags.yaml', [key]));
+      await s.admin('POST', flagEnv(key, '/kill'), {});
+      return { url: flagEnv(key, '/resume'), payload: {} };
+    },
+  },
   'POST /api/flags/{key}/environments/{environment}/switch': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/switch'), payload: {} }) },
 
   'PUT /api/flags/{key}/environments/{environment}/release-plan': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/release-plan'), payload: { strategy: 'guarded' } }) },
@@ -150,9 +183,46 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /api/gitops/apply': { access: 'editor', request: async (s) => ({ url: '/api/gitops/apply', payload: { document: `flags:\n  ${s.unique('gitops')}: {}\n` } }) },
 
   'POST /ofrep/v1/evaluate/flags/{key}': { access: 'sdk', request: async (s) => ({ url: `/ofrep/v1/evaluate/flags/${await s.flag()}`, payload: { context: { targetingKey: 'user-1' } } }) },
-  'POST /ofrep/v1/evaluate/flags': { access: 'sdk', request: async () => ({ url: '/ofrep/v1/evaluate/flags', payload: { context: { targetingKey: 'user-1' } } }) },
+  'POST /ofrep/v1/evaluate/flags': { access: 'evaluation', request: async () => ({ url: '/ofrep/v1/evaluate/flags', payload: { context: { targetingKey: 'user-1' } } }) },
   'POST /api/sdk/metrics': { access: 'sdk', request: async () => ({ url: '/api/sdk/metrics', payload: { exposures: [] } }) },
 };
+
+type Admin = Setup['admin'];
+
+function asAdmin(t: TestContext): Admin {
+  return async (method, url, payload) => {
+    const res = await t.request(t.adminToken, { method, url, ...(payload === undefined ? {} : { payload: payload as object }) });
+    if (res.statusCode >= 300) throw new Error(`setup ${method} ${url}: ${res.statusCode} ${res.body}`);
+    return res.json<Record<string, unknown>>();
+  };
+}
+
+/** One credential per kind of caller (the SDK keys are checked to be of the kind they claim). */
+async function callers(t: TestContext, admin: Admin): Promise<Record<Caller, string | null>> {
+  const revoked = await admin('POST', '/api/tokens', { name: 'revoked', role: 'admin' });
+  await admin('DELETE', `/api/tokens/${revoked.id}`);
+  const client = await admin('POST', '/api/sdk-keys', { name: 'browser', environment: ENV, kind: 'client' });
+  const revokedClient = await admin('POST', '/api/sdk-keys', { name: 'revoked browser', environment: ENV, kind: 'client' });
+  await admin('DELETE', `/api/sdk-keys/${revokedClient.id}`);
+  const server = { own: await t.sdkKey(ENV), other: await t.sdkKey(OTHER_ENV) };
+  // t.sdkKey names its keys `sdk-<environment>` and leaves the kind to the default: server.
+  const keys = (await admin('GET', '/api/sdk-keys')) as { items: { name: string; environment: string; kind: string }[] };
+  for (const environment of [ENV, OTHER_ENV]) {
+    expect(keys.items.find((k) => k.name === `sdk-${environment}` && k.environment === environment)?.kind, 'the helper makes server keys').toBe('server');
+  }
+  expect(client.kind).toBe('client');
+  return {
+    viewer: t.tokens.viewer,
+    editor: t.tokens.editor,
+    admin: t.tokens.admin,
+    'server sdk key of the environment': server.own,
+    'server sdk key of another environment': server.other,
+    'client key of the environment': client.key as string,
+    'revoked admin token': revoked.token as string,
+    'revoked client key': revokedClient.key as string,
+    'no credential': null,
+  };
+}
 
 /** A body no route accepts: refusal must come before validation would reject it. */
 const INVALID_BODY = { 'not a field': ['x'] };
@@ -180,28 +250,14 @@ describe('role matrix: every mutating route × every kind of caller', () => {
 
       beforeAll(async () => {
         t = await createTestApp({ background: false });
-        const admin = async (m: HTTPMethods, url: string, payload?: unknown) => {
-          const res = await t.request(t.adminToken, { method: m, url, ...(payload === undefined ? {} : { payload: payload as object }) });
-          if (res.statusCode >= 300) throw new Error(`setup ${m} ${url}: ${res.statusCode} ${res.body}`);
-          return res.json<Record<string, unknown>>();
-        };
+        const admin = asAdmin(t);
         s = {
           t,
           unique: (prefix) => `${prefix}-${++counter}`,
           flag: async () => (await createFlag(t, `flag-${++counter}`)).key,
           admin,
         };
-        const revoked = await admin('POST', '/api/tokens', { name: 'revoked', role: 'admin' });
-        await admin('DELETE', `/api/tokens/${revoked.id}`);
-        credentials = {
-          viewer: t.tokens.viewer,
-          editor: t.tokens.editor,
-          admin: t.tokens.admin,
-          'sdk key of the environment': await t.sdkKey(ENV),
-          'sdk key of another environment': await t.sdkKey(OTHER_ENV),
-          'revoked admin token': revoked.token as string,
-          'no credential': null,
-        };
+        credentials = await callers(t, admin);
       });
       afterAll(async () => {
         await t?.close();
@@ -233,4 +289,103 @@ describe('role matrix: every mutating route × every kind of caller', () => {
       }
     });
   }
+});
+
+/** How long a refusal may take; an accepted event stream would never answer `app.inject` at all. */
+const ANSWER_WITHIN_MS = 5_000;
+
+async function answered(request: Promise<LightMyRequestResponse>): Promise<LightMyRequestResponse | 'no answer'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'no answer'>((resolve) => (timer = setTimeout(() => resolve('no answer'), ANSWER_WITHIN_MS)));
+  try {
+    return await Promise.race([request, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * ROUTES covers the writes; a client key must reach none of the reads either. They come straight
+ * from the OpenAPI document, so a new read is checked without anyone listing it. Each is also sent
+ * with the credential it takes, which must get past authorisation, so a refusal here is about the
+ * kind of key.
+ */
+describe('client keys: every read of the OpenAPI document', () => {
+  let t: TestContext;
+  let credentials: Record<Caller, string | null>;
+  let reads: Operation[];
+  let params: Record<string, string>;
+
+  beforeAll(async () => {
+    t = await createTestApp({ background: false });
+    const admin = asAdmin(t);
+    credentials = await callers(t, admin);
+    await createFlag(t, 'shared');
+    await admin('POST', '/api/segments', { key: 'shared', name: 'Shared' });
+    await admin('PUT', flagEnv('shared', '/release-plan'), { strategy: 'guarded' });
+    const hook = await admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/hook' });
+    params = { key: 'shared', environment: ENV, id: String(hook.id) };
+    reads = (await describeApi(t.app)).operations.filter((op) => op.method === 'GET');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('the exceptions named here are operations of the document', () => {
+    const ids = reads.map((op) => op.id);
+    expect(ids).toEqual(expect.arrayContaining([...CLIENT_KEY_OPERATIONS.filter((id) => id.startsWith('GET ')), ...PUBLIC_READS]));
+    expect(Object.keys(ROUTES)).toEqual(expect.arrayContaining(CLIENT_KEY_OPERATIONS.filter((id) => !id.startsWith('GET '))));
+    expect(reads.length).toBeGreaterThan(15);
+  });
+
+  it('every read answers a client key 403 and a revoked one 401; the rightful credential is let in', async () => {
+    const failures: string[] = [];
+    const checked: string[] = [];
+    for (const op of reads) {
+      if (CLIENT_KEY_OPERATIONS.includes(op.id)) continue;
+      const url = fillPath(op.path, params);
+      const as = (caller: Caller) => answered(t.request(credentials[caller], { method: 'GET', url }));
+      const client = await as('client key of the environment');
+      const revoked = await as('revoked client key');
+      if (client === 'no answer' || revoked === 'no answer') {
+        failures.push(`${op.id}: no answer within ${ANSWER_WITHIN_MS} ms (an event stream accepted the key?)`);
+        continue;
+      }
+      if (PUBLIC_READS.includes(op.id)) {
+        // Public: the key adds nothing to what anyone gets.
+        const anonymous = await t.request(null, { method: 'GET', url });
+        if (client.statusCode !== anonymous.statusCode || client.body !== anonymous.body) failures.push(`${op.id}: a client key got ${client.statusCode}, no credential ${anonymous.statusCode}`);
+        continue;
+      }
+      checked.push(op.id);
+      for (const [caller, res, status] of [['client key', client, 403], ['revoked client key', revoked, 401]] as const) {
+        if (res.statusCode !== status) {
+          failures.push(`${op.id}: ${caller} got ${res.statusCode}, expected ${status}: ${res.body.slice(0, 200)}`);
+        } else if (url.startsWith('/ofrep/')) {
+          if (res.body !== '' || !String(res.headers['www-authenticate']).startsWith('Bearer ')) failures.push(`${op.id}: ${caller}: OFREP answers ${status} with WWW-Authenticate and no body`);
+        } else if (res.json<ErrorBody>().error.code !== (status === 401 ? 'unauthorized' : 'forbidden')) {
+          failures.push(`${op.id}: ${caller}: error code ${res.json<ErrorBody>().error.code}`);
+        }
+      }
+      // An event stream never ends: `app.inject` cannot read one (ofrep-events and stream tests do).
+      if (isEventStream(op)) continue;
+      // (Reaching it is enough: an {id} may name the wrong kind of row for a route added later.)
+      const rightful = await t.request(credentials[isSdkRoute(op) ? 'server sdk key of the environment' : 'admin'], { method: 'GET', url });
+      if ([401, 403].includes(rightful.statusCode) || rightful.statusCode >= 500) failures.push(`${op.id}: the rightful credential got ${rightful.statusCode}: ${rightful.body.slice(0, 200)}`);
+    }
+    expect(failures).toEqual([]);
+    expect(checked).toEqual(expect.arrayContaining(['GET /api/sdk/rules', 'GET /api/sdk/stream', 'GET /api/events', 'GET /api/flags/{key}', 'GET /api/segments/{key}']));
+  });
+
+  it('GET /ofrep/v1/events takes a ticket, not a key: the client key alone gets nothing', async () => {
+    const key = credentials['client key of the environment']!;
+    const noTicket = await t.request(key, { method: 'GET', url: '/ofrep/v1/events' });
+    expect(noTicket.statusCode).toBe(400);
+    // (The last names an id beyond any row: once a PostgreSQL 500.)
+    for (const ticket of [key, '1.' + 'A'.repeat(43), `${'9'.repeat(15)}.${'A'.repeat(43)}`]) {
+      const res = await t.request(key, { method: 'GET', url: `/ofrep/v1/events?ticket=${encodeURIComponent(ticket)}` });
+      expect(res.statusCode, ticket).toBe(401);
+      expect(res.body).toBe('');
+    }
+  });
 });

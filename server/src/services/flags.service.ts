@@ -3,11 +3,13 @@ import { AppError } from '../domain/errors.js';
 import { BOOLEAN_VARIATIONS, changedConfigs, defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems, flagProblems, matchesPatterns, variationProblems } from '../domain/flag-validation.js';
 import { ownEntry, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
+import { sameTargeting, type IncidentOverride } from '../domain/gitops/incidents.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
 import { flagPatches } from '../domain/ruleset.js';
 import { DOGFOOD_SEGMENT, applyStage, deriveStage, parseStage, releaseVariation } from '../domain/stages.js';
 import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
+import { SYNC_STATE_KEY, type SyncStatus } from './gitops/sync.js';
 import { assertSafePatterns } from './pattern-safety.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
@@ -35,7 +37,7 @@ export interface FlagMetaPatch {
 export type FlagEnvironmentPatch = Partial<FlagEnvironment>;
 
 /** Actions that move a flag's release stage: each one also goes to `flag.stage_changed` webhooks. */
-const STAGE_ACTIONS = new Set(['flag.stage_changed', 'flag.killed', 'flag.switched']);
+const STAGE_ACTIONS = new Set(['flag.stage_changed', 'flag.killed', 'flag.switched', 'flag.resumed']);
 
 export interface FlagChangeOptions {
   action: string;
@@ -44,6 +46,11 @@ export interface FlagChangeOptions {
   evenIfManaged?: boolean;
   /** Overrides the context's message for the audit entry. */
   message?: string;
+}
+
+/** A flag as the API shows it: with the incident overrides that hold it against its Git file. */
+export interface FlagWithIncidents extends Managed<Flag> {
+  incidents: IncidentOverride[];
 }
 
 /** One flag change inside a transaction: its result and what to record. */
@@ -60,12 +67,20 @@ export function lockedByGit(what: 'flag' | 'segment', key: string, source: strin
 export class FlagsService {
   constructor(private readonly w: Writes) {}
 
-  async list(): Promise<Managed<Flag>[]> {
-    return this.w.read((tx) => this.w.repos.flags.list(tx));
+  async list(): Promise<FlagWithIncidents[]> {
+    return this.w.read(async (tx) => {
+      const flags = await this.w.repos.flags.list(tx);
+      const incidents = new Map<string, IncidentOverride[]>();
+      for (const incident of await this.w.repos.incidents.list(tx)) incidents.set(incident.flag, [...(incidents.get(incident.flag) ?? []), incident]);
+      return flags.map((f) => ({ ...f, incidents: incidents.get(f.value.key) ?? [] }));
+    });
   }
 
-  async get(key: string): Promise<Managed<Flag>> {
-    const found = await this.w.read((tx) => this.w.repos.flags.get(tx, key));
+  async get(key: string): Promise<FlagWithIncidents> {
+    const found = await this.w.read(async (tx) => {
+      const flag = await this.w.repos.flags.get(tx, key);
+      return flag && { ...flag, incidents: await this.w.repos.incidents.forFlag(tx, key) };
+    });
     if (!found) throw AppError.notFound('flag', key);
     return found;
   }
@@ -167,26 +182,86 @@ export class FlagsService {
     });
   }
 
-  /** Move to a release stage (`off`, `dogfood`, `N%`, `100%`, `kill`) in one atomic, audited write. */
-  async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<Managed<Flag>> {
+  /**
+   * Move to a release stage (`off`, `dogfood`, `N%`, `100%`, `kill`) in one atomic, audited write.
+   * A kill of a Git-managed flag also records an incident override in the same transaction: the
+   * sync then holds it killed there until it is resumed or a commit changes it (see `resume`).
+   */
+  async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<FlagWithIncidents> {
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
-    // The database then differs from a Git file that manages the flag: sync mode reports it as drift.
     const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
-    return this.change(key, expected, ctx, options, async (flag, tx) => {
-      const current = configIn(flag, environment);
-      const needsDogfood = stage !== 'off' && stage !== 'kill' && !segmentReferences(flag).has(DOGFOOD_SEGMENT);
-      if (needsDogfood && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
-        throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
+    return this.w.write(ctx, async (tx, at) => {
+      let replaced: FlagEnvironment | undefined;
+      const changed = await this.changeIn(tx, at, ctx, key, expected, options, async (flag) => {
+        const current = configIn(flag, environment);
+        replaced = current;
+        const needsDogfood = stage !== 'off' && stage !== 'kill' && !segmentReferences(flag).has(DOGFOOD_SEGMENT);
+        if (needsDogfood && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
+          throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
+        }
+        const release = releaseVariation(flag, current, variation);
+        if (release === undefined || !flag.variations.some((v) => v.key === release)) {
+          throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
+        }
+        if (release === current.offVariation && stage !== 'off' && stage !== 'kill') {
+          throw AppError.invalid('body.variation', `"${release}" is the off variation; releasing it would change nothing`);
+        }
+        return { ...flag, environments: { ...flag.environments, [environment]: applyStage(current, stage, release) } };
+      });
+      const { managedBy } = changed.value;
+      // Only a managed flag can be held (the sync clears overrides with the markers): skip the read otherwise.
+      if (managedBy === null) return { value: { ...changed.value, incidents: [] }, change: changed.change };
+      if (stage === 'kill') await this.holdAgainstGit(tx, at, ctx, key, environment, managedBy, replaced!);
+      return { value: { ...changed.value, incidents: await this.w.repos.incidents.forFlag(tx, key) }, change: changed.change };
+    });
+  }
+
+  /**
+   * The incident override of a kill: who, when, why, against which commit, and what the file asked
+   * for (the configuration the kill replaced — the leader corrects it from the file when they
+   * differ). A second kill leaves the first one's record as it is: the incident started then.
+   */
+  private async holdAgainstGit(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, source: string, replaced: FlagEnvironment): Promise<void> {
+    const { repos } = this.w;
+    const status = (await repos.state.get(tx, SYNC_STATE_KEY))?.value as Partial<SyncStatus> | undefined;
+    const sinceCommit = status?.path === source ? (status.lastCommit ?? null) : null;
+    const { guarded: _guarded, ...fileConfig } = replaced;
+    await repos.incidents.insert(tx, { flag: key, environment, killedAt: at, killedBy: ctx.actor, message: ctx.message ?? null, sinceCommit, fileConfig });
+  }
+
+  /**
+   * End the incident override of a kill: the flag+environment gets the Git file's configuration
+   * back at once (what the file asks for as the sync last saw it), audited as `flag.resumed`; from
+   * then on the sync keeps it in line with the file again. 409 when nothing holds it.
+   */
+  async resume(key: string, environment: string, expected: number | undefined, ctx: AuditContext): Promise<FlagWithIncidents> {
+    return this.w.write(ctx, async (tx, at) => {
+      const { repos } = this.w;
+      const incident = await repos.incidents.get(tx, key, environment);
+      // Taken first, so two resumes of one incident cannot both write: the second finds nothing.
+      if (!incident || !(await repos.incidents.delete(tx, key, environment))) {
+        const found = await repos.flags.get(tx, key);
+        if (!found) throw AppError.notFound('flag', key);
+        configIn(found.value, environment);
+        throw new AppError(
+          'conflict',
+          `flag "${key}" is not held by an incident kill in ${environment}: nothing to resume (only a kill of a flag managed by Git holds it; it ends with a resume, or when a commit changes the flag there)`,
+        );
       }
-      const release = releaseVariation(flag, current, variation);
-      if (release === undefined || !flag.variations.some((v) => v.key === release)) {
-        throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
-      }
-      if (release === current.offVariation && stage !== 'off' && stage !== 'kill') {
-        throw AppError.invalid('body.variation', `"${release}" is the off variation; releasing it would change nothing`);
-      }
-      return { ...flag, environments: { ...flag.environments, [environment]: applyStage(current, stage, release) } };
+      const when = new Date(incident.killedAt).toISOString();
+      const message = ctx.message ?? `resumed after the incident kill by ${incident.killedBy} at ${when}: the Git file's configuration applies again`;
+      const changed = await this.changeIn(tx, at, ctx, key, expected, { action: 'flag.resumed', environment, evenIfManaged: true, message }, async (flag) => {
+        const current = configIn(flag, environment);
+        // `guarded` belongs to a running release plan, not to the file: keep whatever the guard set.
+        const next: FlagEnvironment = { ...incident.fileConfig, ...(current.guarded !== undefined ? { guarded: current.guarded } : {}) };
+        if (sameTargeting(next, current)) return flag;
+        const segments = await this.segmentsOf(tx, flag, { environments: { [environment]: next } });
+        const problem = configProblems(next, new Set(flag.variations.map((v) => v.key)), segments, `environments.${environment}`)[0];
+        if (problem) throw new AppError('conflict', `cannot put back the Git file's configuration of flag "${key}" in ${environment}: ${problem.path}: ${problem.message}; fix the file, or change the flag once the sync is off`);
+        return { ...flag, environments: { ...flag.environments, [environment]: next } };
+      });
+      return { value: { ...changed.value, incidents: await repos.incidents.forFlag(tx, key) }, change: changed.change };
     });
   }
 

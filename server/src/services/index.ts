@@ -101,7 +101,8 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
 /**
  * Start this replica's background work: follow the change feed, send webhooks, and — while it is
  * the leader — run release plans and the Git sync. Without a sync path, a new leader clears the
- * Git-managed markers a former sync left behind, so flags do not stay read-only forever.
+ * Git-managed markers a former sync left behind, so flags do not stay read-only forever (and the
+ * incident overrides that held killed flags against that sync: the kills themselves stay).
  */
 export async function startServices(s: Services): Promise<void> {
   await s.feed.start();
@@ -128,6 +129,7 @@ async function releaseGitMarkers(s: Services): Promise<void> {
   await s.db.transaction(async (tx) => {
     await s.writes.repos.flags.setManaged(tx, null, []);
     await s.writes.repos.segments.setManaged(tx, null, []);
+    await s.writes.repos.incidents.clear(tx);
   });
 }
 

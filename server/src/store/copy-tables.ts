@@ -30,6 +30,7 @@ const PAIRS = {
   environments: [sqliteSchema.environments, pgSchema.environments],
   flags: [sqliteSchema.flags, pgSchema.flags],
   flag_environments: [sqliteSchema.flagEnvironments, pgSchema.flagEnvironments],
+  incident_overrides: [sqliteSchema.incidentOverrides, pgSchema.incidentOverrides],
   segments: [sqliteSchema.segments, pgSchema.segments],
   audit_log: [sqliteSchema.auditLog, pgSchema.auditLog],
   api_tokens: [sqliteSchema.apiTokens, pgSchema.apiTokens],

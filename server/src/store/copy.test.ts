@@ -121,6 +121,10 @@ async function buildInstallation(file: string): Promise<Installation> {
   // The API cannot reach the cluster state (the Git sync's status, written by the leader).
   // Keys whose order depends on the collation: the copy compares them bytewise on both sides.
   for (const key of ['gitops.status', 'Zeta', 'alpha', '_x', 'é']) await db.transaction((tx) => db.repos.state.put(tx, key, { ok: true, commit: 'abc123', errors: [] }, Date.now()));
+  // Nor an incident override (a kill of a Git-managed flag, held against the sync).
+  const config = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<{ environments: { staging: Record<string, unknown> } }>().environments.staging;
+  const { stage: _stage, incident: _incident, ...fileConfig } = config;
+  await db.transaction((tx) => db.repos.incidents.insert(tx, { flag: 'banner', environment: 'staging', killedAt: Date.now(), killedBy: 'on-call ✓', message: 'errors "spiking"', sinceCommit: 'abc123', fileConfig: fileConfig as never }));
 
   const flag = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<unknown>();
   const rulesResponse = await ok(inject(app, sdkKey, { method: 'GET', url: '/api/sdk/rules' }));
@@ -136,7 +140,7 @@ const PG_TABLES = tablesOf(pgSchema) as Map<string, PgTable>;
 
 /** Primary keys, written out here rather than taken from the code under test. */
 const KEYS: Record<TableName, string[]> = {
-  environments: ['id'], flags: ['id'], flag_environments: ['flagId', 'environmentId'], segments: ['id'], audit_log: ['id'], api_tokens: ['id'],
+  environments: ['id'], flags: ['id'], flag_environments: ['flagId', 'environmentId'], incident_overrides: ['flagId', 'environmentId'], segments: ['id'], audit_log: ['id'], api_tokens: ['id'],
   sdk_keys: ['id'], sessions: ['id'], release_plans: ['id'], release_events: ['id'],
   release_metrics: ['environment', 'flagKey', 'metric', 'variation', 'windowStart'],
   release_metric_buckets: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'bucket'],

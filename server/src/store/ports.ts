@@ -3,6 +3,7 @@ import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
 import type { FeedEntry, NewFeedEntry } from '../domain/feed.js';
 import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
+import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { MetricCount, MetricPoint, MetricSource, MetricTotals, SourceCount } from '../domain/releases/metrics.js';
 import type { EventInput, PlanStatus, ReleaseEvent, ReleasePlan } from '../domain/releases/plans.js';
 import type { DeliveryOutcome, Webhook, WebhookDelivery, WebhookMessage } from '../domain/releases/webhooks.js';
@@ -71,6 +72,7 @@ export interface Leadership {
 export interface Repositories {
   environments: EnvironmentRepository;
   flags: FlagRepository;
+  incidents: IncidentRepository;
   segments: SegmentRepository;
   audit: AuditRepository;
   feed: FeedRepository;
@@ -120,6 +122,25 @@ export interface FlagRepository {
   insertConfigs(tx: Tx, environment: string, configs: ReadonlyMap<string, FlagEnvironment>): Promise<void>;
   /** `source` manages exactly `keys` afterwards (null: nothing is managed any more). */
   setManaged(tx: Tx, source: string | null, keys: readonly string[]): Promise<void>;
+}
+
+/**
+ * Incident overrides (domain/gitops/incidents.ts): one per killed Git-managed flag and environment.
+ * They go with their flag or environment when either is deleted.
+ */
+export interface IncidentRepository {
+  list(tx: Tx): Promise<IncidentOverride[]>;
+  /** The flag's overrides, by environment. */
+  forFlag(tx: Tx, flag: string): Promise<IncidentOverride[]>;
+  get(tx: Tx, flag: string, environment: string): Promise<IncidentOverride | undefined>;
+  /** Records it unless the flag+environment already has one (the first kill of an incident stands); whether it did. */
+  insert(tx: Tx, incident: IncidentOverride): Promise<boolean>;
+  /** Replace what the file is recorded to ask for; false when there is no such override (any more). */
+  setFileConfig(tx: Tx, flag: string, environment: string, fileConfig: FlagEnvironment): Promise<boolean>;
+  /** False when there was none. */
+  delete(tx: Tx, flag: string, environment: string): Promise<boolean>;
+  /** Every override (the sync is off: nothing to hold against). */
+  clear(tx: Tx): Promise<void>;
 }
 
 export interface SegmentRepository {
@@ -238,6 +259,7 @@ export const TABLES = [
   'environments',
   'flags',
   'flag_environments',
+  'incident_overrides',
   'segments',
   'audit_log',
   'api_tokens',

@@ -3,6 +3,7 @@ import type { ApiToken, Role, SdkKey } from '../domain/credentials.js';
 import type { Environment } from '../domain/environments.js';
 import type { FeedEntry } from '../domain/feed.js';
 import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
+import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { MetricTotals } from '../domain/releases/metrics.js';
 import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan } from '../domain/releases/plans.js';
 import type { WebhookDelivery } from '../domain/releases/webhooks.js';
@@ -21,6 +22,7 @@ export type DialectsAgree = [
   AssertSame<Row<typeof sqlite.environments>, Row<typeof pg.environments>>,
   AssertSame<Row<typeof sqlite.flags>, Row<typeof pg.flags>>,
   AssertSame<Row<typeof sqlite.flagEnvironments>, Row<typeof pg.flagEnvironments>>,
+  AssertSame<Row<typeof sqlite.incidentOverrides>, Row<typeof pg.incidentOverrides>>,
   AssertSame<Row<typeof sqlite.segments>, Row<typeof pg.segments>>,
   AssertSame<Row<typeof sqlite.auditLog>, Row<typeof pg.auditLog>>,
   AssertSame<Row<typeof sqlite.apiTokens>, Row<typeof pg.apiTokens>>,
@@ -37,12 +39,13 @@ export type DialectsAgree = [
   AssertSame<Row<typeof sqlite.changeFeed>, Row<typeof pg.changeFeed>>,
   AssertSame<Row<typeof sqlite.clusterState>, Row<typeof pg.clusterState>>,
 ];
-const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void dialectsAgree;
 
 export type EnvironmentRow = Row<typeof sqlite.environments>;
 export type FlagRow = Row<typeof sqlite.flags>;
 export type SegmentRow = Row<typeof sqlite.segments>;
+export type IncidentRow = Row<typeof sqlite.incidentOverrides>;
 export type AuditRow = Row<typeof sqlite.auditLog>;
 export type ApiTokenRow = Row<typeof sqlite.apiTokens>;
 export type SdkKeyRow = Row<typeof sqlite.sdkKeys>;
@@ -106,6 +109,19 @@ export function configsByFlag(rows: readonly { flagId: number; environment: stri
     configs[row.environment] = row.config as FlagEnvironment;
   }
   return byFlag;
+}
+
+/** An incident override from its row, with the keys of its flag and environment. */
+export function toIncident(row: Omit<IncidentRow, 'flagId' | 'environmentId'> & { flag: string; environment: string }): IncidentOverride {
+  return {
+    flag: row.flag,
+    environment: row.environment,
+    killedAt: row.killedAt,
+    killedBy: row.killedBy,
+    message: row.message,
+    sinceCommit: row.sinceCommit,
+    fileConfig: row.fileConfig as FlagEnvironment,
+  };
 }
 
 export function toSegment(row: SegmentRow): Managed<Segment> {

@@ -6,6 +6,7 @@ import type { Flag } from '../../domain/flags.js';
 import { refusedChanges } from '../../domain/gitops/access.js';
 import type { DesiredState } from '../../domain/gitops/desired.js';
 import { exportDocument, type CurrentState } from '../../domain/gitops/export.js';
+import type { IncidentDecision, IncidentOverride } from '../../domain/gitops/incidents.js';
 import { DOCUMENT_LIMITS } from '../../domain/gitops/limits.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
 import { resourceId, summarize, type BatchOp, type Plan, type PlanOptions, type PlannedChange } from '../../domain/gitops/plan.js';
@@ -31,6 +32,8 @@ export interface ApplyOptions extends PlanOptions {
   audit: AuditContext;
   /** Sync mode: afterwards this source manages exactly the file's flags and segments (read-only elsewhere). */
   manage?: { source: string; flags: Iterable<string>; segments: Iterable<string> };
+  /** Sync mode: incident overrides a new commit ends (the file wins), each audited with its message. */
+  endIncidents?: readonly { incident: IncidentOverride; message: string }[];
 }
 
 export interface ApplyResult {
@@ -76,12 +79,23 @@ export class GitOpsService {
     return this.documents.close();
   }
 
-  async current(): Promise<CurrentState & { managed: { flags: string[]; segments: string[] } }> {
+  async current(): Promise<CurrentState & { managed: { flags: string[]; segments: string[] }; incidents: IncidentOverride[] }> {
     return this.w.read(async (tx) => {
       const { repos } = this.w;
       const [environments, segments, flags] = [await repos.environments.list(tx), await repos.segments.list(tx), await repos.flags.list(tx)];
       const managed = { flags: flags.filter((f) => f.managedBy !== null).map((f) => f.value.key), segments: segments.filter((s) => s.managedBy !== null).map((s) => s.value.key) };
-      return { environments, segments: segments.map((s) => s.value), flags: flags.map((f) => f.value), managed };
+      return { environments, segments: segments.map((s) => s.value), flags: flags.map((f) => f.value), managed, incidents: await repos.incidents.list(tx) };
+    });
+  }
+
+  /**
+   * Record what the file asks for where the kill's record was only a guess (see decideIncidents).
+   * Bookkeeping the API never shows — only what a resume restores — so no audit entry or feed entry.
+   */
+  async rebaseIncidents(decisions: readonly Extract<IncidentDecision, { kind: 'rebase' }>[]): Promise<void> {
+    if (decisions.length === 0) return;
+    await this.w.db.transaction(async (tx) => {
+      for (const { incident, fileConfig } of decisions) await this.w.repos.incidents.setFileConfig(tx, incident.flag, incident.environment, fileConfig);
     });
   }
 
@@ -134,7 +148,9 @@ export class GitOpsService {
     if (options.dryRun || (plan.ops.length === 0 && !options.manage)) return result;
     const { manage } = options;
     const { audit } = await this.w.writeAudited({ ...options.audit, source: 'gitops' }, async (tx, at) => {
-      const change = await this.applyOps(tx, at, plan.ops, options.audit.actor);
+      // Before the ops: a flag the file no longer names goes below, and its override with it.
+      const ended = await this.endIncidents(tx, options.endIncidents ?? []);
+      const change = combine(ended, await this.applyOps(tx, at, plan.ops, options.audit.actor));
       if (manage) {
         await this.w.repos.flags.setManaged(tx, manage.source, [...manage.flags]);
         await this.w.repos.segments.setManaged(tx, manage.source, [...manage.segments]);
@@ -142,6 +158,17 @@ export class GitOpsService {
       return { value: undefined, change };
     });
     return { ...result, applied: plan.ops.length > 0, auditIds: audit.map((a) => a.id) };
+  }
+
+  /** End incident overrides the file now wins over (those still there: a resume may have ended one meanwhile). */
+  private async endIncidents(tx: Tx, ends: readonly { incident: IncidentOverride; message: string }[]): Promise<Change> {
+    const change: Change = { audit: [] };
+    for (const { incident, message } of ends) {
+      if (!(await this.w.repos.incidents.delete(tx, incident.flag, incident.environment))) continue;
+      // Not a `flag.` action: it records no flag state (the file's change is its own entry), so nothing to revert.
+      change.audit.push({ action: 'incident.ended', resourceType: 'flag', resourceKey: incident.flag, environment: incident.environment, before: incidentRecord(incident), after: null, message });
+    }
+    return change;
   }
 
   /**
@@ -237,6 +264,11 @@ export class GitOpsService {
     }
     return { ...change, sdk };
   }
+}
+
+/** An override as the audit log keeps it: who killed the flag, when, why, against which commit. */
+export function incidentRecord(incident: IncidentOverride): Record<string, unknown> {
+  return { killedAt: new Date(incident.killedAt).toISOString(), killedBy: incident.killedBy, message: incident.message, sinceCommit: incident.sinceCommit };
 }
 
 /** With prune, segments the files do not name are about to go: flags cannot lean on them. */

@@ -5,6 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../logger.js';
 import { AppError } from '../../domain/errors.js';
+import { decideIncidents, holdIncidents, type IncidentDecision, type IncidentOverride } from '../../domain/gitops/incidents.js';
 import { formatProblem, type FileProblem, type SourceFile } from '../../domain/gitops/locate.js';
 import { planChanges, type PlannedChange } from '../../domain/gitops/plan.js';
 import type { Writes } from '../write.js';
@@ -27,9 +28,20 @@ export interface SyncStatus {
   lastSuccess: boolean;
   lastError: { message: string; problems: FileProblem[] } | null;
   drift: PlannedChange[];
+  /** Flags killed during an incident that the sync holds against the file (not drift: on purpose). */
+  held: HeldIncident[];
   managed: { flags: number; segments: number };
   /** Hash of the files last applied: a new leader does not re-apply an unchanged file over drift. */
   appliedHash: string | null;
+}
+
+export interface HeldIncident {
+  flag: string;
+  environment: string;
+  killedAt: string;
+  killedBy: string;
+  message: string | null;
+  sinceCommit: string | null;
 }
 
 export interface SyncOptions {
@@ -42,7 +54,7 @@ export interface SyncOptions {
 }
 
 export function emptyStatus(path: string): SyncStatus {
-  return { path, lastSync: null, lastAttempt: null, lastCommit: null, lastSuccess: false, lastError: null, drift: [], managed: { flags: 0, segments: 0 }, appliedHash: null };
+  return { path, lastSync: null, lastAttempt: null, lastCommit: null, lastSuccess: false, lastError: null, drift: [], held: [], managed: { flags: 0, segments: 0 }, appliedHash: null };
 }
 
 /**
@@ -53,6 +65,10 @@ export function emptyStatus(path: string): SyncStatus {
  * nothing: the last good state stays and the error is reported. Between file changes it compares
  * the database with the file and reports drift instead of overwriting it. Its status — and the hash
  * of what it applied — are in the database, so every replica reports it and a new leader carries on.
+ *
+ * A flag killed during an incident (domain/gitops/incidents.ts) stays killed in that environment
+ * through every apply and restart until it is resumed, or until a commit changes what the file
+ * asks for there: that commit wins, and the override ends (audited).
  */
 export class GitOpsSync {
   private watcher: FSWatcher | undefined;
@@ -139,23 +155,30 @@ export class GitOpsSync {
       // What the sync managed before (this process or another replica, before a restart) is still
       // its own: a flag removed from the file meanwhile is deleted now, as it would have been.
       const pruneOnly = { flags: new Set(current.managed.flags), segments: new Set(current.managed.segments) };
-      const plan = planChanges(desired, current, { pruneOnly });
-      if (hash === this.status.appliedHash) {
+      const fileChanged = hash !== this.status.appliedHash;
+      const decisions = decideIncidents(desired, current.incidents, fileChanged);
+      const plan = planChanges(holdIncidents(desired, current.flags, decisions), current, { pruneOnly });
+      const held = decisions.filter((d) => d.kind !== 'end').map((d) => heldIncident(d.incident));
+      if (!fileChanged) {
         // Back to (or still at) the applied file: healthy, nothing to apply; differences are drift.
-        Object.assign(this.status, { lastSuccess: true, lastError: null, drift: plan.changes });
+        await gitops.rebaseIncidents(decisions.filter((d): d is Extract<IncidentDecision, { kind: 'rebase' }> => d.kind === 'rebase'));
+        Object.assign(this.status, { lastSuccess: true, lastError: null, drift: plan.changes, held });
         if (plan.changes.length > 0) log.warn({ drift: plan.changes.map((c) => `${c.resource} ${c.key}`) }, 'gitops: the database differs from the file (drift)');
         return;
       }
       const commit = await gitHead(path);
       if (this.status.appliedHash === null && plan.changes.length > 0) log.warn({ changes: plan.changes.map((c) => `${c.action} ${c.resource} ${c.key}`) }, 'gitops: the database differed from the file at start; applying the file');
+      const ends = decisions.filter((d): d is Extract<IncidentDecision, { kind: 'end' }> => d.kind === 'end');
       const result = await gitops.applyPlan(plan, {
         // The server itself, applying the file its operator configured: every change is allowed.
         role: 'admin',
         audit: { actor: SYNC_ACTOR, source: 'gitops', message: `sync from ${path}`, ...(commit ? { commit } : {}) },
         manage: { source: path, flags: desired.flags.keys(), segments: desired.segments.keys() },
+        endIncidents: ends.map((d) => ({ incident: d.incident, message: endedMessage(d, commit) })),
       });
-      Object.assign(this.status, { lastSync: new Date().toISOString(), lastCommit: commit ?? null, lastSuccess: true, lastError: null, drift: [], managed: { flags: desired.flags.size, segments: desired.segments.size }, appliedHash: hash });
+      Object.assign(this.status, { lastSync: new Date().toISOString(), lastCommit: commit ?? null, lastSuccess: true, lastError: null, drift: [], held, managed: { flags: desired.flags.size, segments: desired.segments.size }, appliedHash: hash });
       if (result.applied) log.info({ commit, ...result.summary }, 'gitops: applied the sync file');
+      if (ends.length > 0) log.info({ commit, incidents: ends.map((d) => `${d.incident.flag} in ${d.incident.environment}`) }, 'gitops: the file changed flags killed during an incident; the file wins');
     } catch (error) {
       if (error instanceof AppError) {
         const problems = Array.isArray(error.details) && error.code === 'validation_failed' ? (error.details as FileProblem[]) : [];
@@ -171,6 +194,21 @@ export class GitOpsSync {
     // Loud on purpose: the server keeps serving the last good state until the file is fixed.
     this.options.log.error({ problems: problems.map(formatProblem) }, `gitops: ${message}; keeping the last good state`);
   }
+}
+
+function heldIncident(incident: IncidentOverride): HeldIncident {
+  const { flag, environment, killedBy, message, sinceCommit } = incident;
+  return { flag, environment, killedAt: new Date(incident.killedAt).toISOString(), killedBy, message, sinceCommit };
+}
+
+/** Why an override ended, for its audit entry. */
+function endedMessage(decision: Extract<IncidentDecision, { kind: 'end' }>, commit: string | undefined): string {
+  const { incident, reason } = decision;
+  const by = commit ? `commit ${commit.slice(0, 12)}` : 'the sync file';
+  const kill = `the incident kill by ${incident.killedBy} at ${new Date(incident.killedAt).toISOString()}`;
+  return reason === 'removed'
+    ? `${by} removed flag "${incident.flag}"; it ends ${kill} in ${incident.environment}`
+    : `${by} changed flag "${incident.flag}" in ${incident.environment}: the file wins over ${kill}`;
 }
 
 /** The file, or every *.yaml / *.yml / *.json in the directory (recursively), in a stable order. */

@@ -8,6 +8,7 @@ import * as schema from './schema.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
 import { feedAppend, postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
 import { postgresFlags, postgresSegments } from './flags.js';
+import { postgresIncidents } from './incidents.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { postgresMetrics, postgresPlans, postgresWebhooks } from './releases.js';
 
@@ -57,6 +58,7 @@ export class PostgresDatabase implements Database {
     this.repos = {
       environments: postgresEnvironments,
       flags: postgresFlags,
+      incidents: postgresIncidents,
       segments: postgresSegments,
       audit: postgresAudit,
       feed: postgresFeed(namespace.channel),

@@ -54,6 +54,25 @@ export const flagEnvironments = pgTable(
   (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
 );
 
+/** Incident overrides (see ../sqlite/schema.ts). */
+export const incidentOverrides = pgTable(
+  'incident_overrides',
+  {
+    flagId: integer('flag_id')
+      .notNull()
+      .references(() => flags.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    killedAt: millis('killed_at').notNull(),
+    killedBy: text('killed_by').notNull(),
+    message: text('message'),
+    sinceCommit: text('since_commit'),
+    fileConfig: jsonb('file_config').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
+);
+
 export const segments = pgTable('segments', {
   id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
   key: text('key').notNull().unique(),

@@ -6,6 +6,7 @@ import { asTx, createDb, migrate, type Db } from './connection.js';
 import { sqliteSdkKeys, sqliteSessions, sqliteTokens } from './credentials.js';
 import { SqliteFeed, sqliteAudit, sqliteEnvironments, sqliteState } from './environments.js';
 import { sqliteFlags, sqliteSegments } from './flags.js';
+import { sqliteIncidents } from './incidents.js';
 import { sqliteMetrics, sqlitePlans, sqliteWebhooks } from './releases.js';
 
 /** One process owns a SQLite database, so it is always the leader. */
@@ -88,6 +89,7 @@ export class SqliteDatabase implements Database {
     this.repos = {
       environments: sqliteEnvironments,
       flags: sqliteFlags,
+      incidents: sqliteIncidents,
       segments: sqliteSegments,
       audit: sqliteAudit,
       feed: this.feedRepository,

@@ -61,6 +61,29 @@ export const flagEnvironments = sqliteTable(
   (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
 );
 
+/**
+ * Incident overrides: a kill of a Git-managed flag in one environment, which the Git sync holds
+ * (does not overwrite from the file) until it is resumed or a commit changes that configuration.
+ * `file_config` is the FlagEnvironment the file asked for at the kill, as JSON.
+ */
+export const incidentOverrides = sqliteTable(
+  'incident_overrides',
+  {
+    flagId: integer('flag_id')
+      .notNull()
+      .references(() => flags.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    killedAt: integer('killed_at').notNull(),
+    killedBy: text('killed_by').notNull(),
+    message: text('message'),
+    sinceCommit: text('since_commit'),
+    fileConfig: text('file_config', { mode: 'json' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.flagId, t.environmentId] })],
+);
+
 export const segments = sqliteTable('segments', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   key: text('key').notNull().unique(),
