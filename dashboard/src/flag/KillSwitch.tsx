@@ -1,12 +1,18 @@
 import { enc, post } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
+import { describeStage } from '../logic/stages.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
 
-/** The red button: off for everyone immediately, from any stage, always confirmed. */
+/**
+ * The red button: off for everyone immediately, from any stage, always confirmed. After a kill it
+ * offers to restore the stage the flag was at (`killedFrom`: the kill keeps the targeting) — one
+ * audited stage change, confirmed in critical environments like every other stage change.
+ */
 export function KillSwitch({ flag, config, environment, actions }: { flag: Flag; config: FlagEnvironment; environment: Environment | undefined; actions: FlagActions }) {
   const { canEdit, reason } = useCanEdit(flag, { emergency: true });
+  const restoreRights = useCanEdit(flag);
   const killed = config.stage === 'kill';
   const envName = environment?.name ?? 'this environment';
   const kill = () =>
@@ -17,6 +23,28 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
       danger: true,
       onConfirm: () => void actions.run(`${flag.name} was killed in ${envName}.`, () => post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/kill`, {})),
     });
+
+  // A Git-managed flag is restored by resuming the file's configuration, not by a stage change here.
+  const from = killed && !flag.managedBy && config.killedFrom && config.killedFrom !== 'off' ? config.killedFrom : undefined;
+  const fromLabel = from ? describeStage(from).label : '';
+  const restore = () => {
+    const write = () =>
+      actions.run(`${flag.name} is back at ${fromLabel} in ${envName}.`, () =>
+        post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage: from, version: flag.version, message: `restored to ${from} after a kill` }),
+      );
+    if (!environment?.critical) return void write();
+    actions.confirm({
+      title: `Restore ${flag.name} to ${fromLabel} in ${envName}?`,
+      body: (
+        <p>
+          <strong>{envName}</strong> is a critical environment. {flag.name} goes from Killed back to {fromLabel} for real users right away; its other rules and individual targets stay as they are.
+        </p>
+      ),
+      confirmLabel: `Restore to ${fromLabel}`,
+      onConfirm: () => void write(),
+    });
+  };
+
   return (
     <div class="kill">
       <Guard reason={reason ?? (killed ? 'Already killed: choose a stage above to release again' : undefined)}>
@@ -26,6 +54,16 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
         </button>
       </Guard>
       <span class="hint">{killed ? 'This flag is killed: everyone gets the off value.' : 'Turns the flag off for everyone, right now.'}</span>
+      {from && (
+        <div class="kill-restore">
+          <Guard reason={restoreRights.reason}>
+            <button type="button" class="button" data-restore={from} disabled={!restoreRights.canEdit || actions.busy} onClick={restore}>
+              Restore to {fromLabel}
+            </button>
+          </Guard>
+          <span class="hint">Before the kill it was at {fromLabel}; restoring brings that back, with its other rules and targets.</span>
+        </div>
+      )}
     </div>
   );
 }

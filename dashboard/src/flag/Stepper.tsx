@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
 import { enc, post } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import { ChangeComment } from '../components/ChangeComment.js';
 import { Guard } from '../components/Guard.js';
+import { stageLabel } from '../components/StageBadge.js';
 import { describeStage, parsePercentage, STEPS, stepStates } from '../logic/stages.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
@@ -18,21 +20,32 @@ export function Stepper({ flag, config, environment, actions }: Props) {
   const { canEdit, reason } = useCanEdit(flag);
   const [custom, setCustom] = useState('');
   const [customError, setCustomError] = useState<string | undefined>(undefined);
+  // Why, for the audit log: sent with the next stage change, then cleared.
+  const [comment, setComment] = useState('');
   const states = stepStates(config.stage);
   const envName = environment?.name ?? 'this environment';
+  const view = describeStage(config.stage);
+  const current = stageLabel(config.stage, config.stageSummary);
 
   const move = (stage: string) => {
     const label = describeStage(stage).label;
+    const message = comment.trim();
     const write = () =>
-      actions.run(`${flag.name} is now at ${label} in ${envName}.`, () =>
-        post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage, version: flag.version }),
-      );
+      actions
+        .run(`${flag.name} is now at ${label} in ${envName}.`, () =>
+          post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage, version: flag.version, ...(message ? { message } : {}) }),
+        )
+        .then((result) => {
+          if (result.ok) setComment('');
+        });
     if (environment?.critical) {
       actions.confirm({
         title: `Move to ${label} in ${envName}?`,
         body: (
           <p>
-            <strong>{envName}</strong> is a critical environment. {flag.name} goes from {describeStage(config.stage).label} to {label} for real users right away.
+            <strong>{envName}</strong> is a critical environment. {flag.name} goes from {current} to {label} for real users right away.
+            {view.kind === 'custom' && ' Its other rules and individual targets stay as they are.'}
+            {message && <> Comment: “{message}”.</>}
           </p>
         ),
         confirmLabel: `Move to ${label}`,
@@ -54,12 +67,13 @@ export function Stepper({ flag, config, environment, actions }: Props) {
     move(parsed.stage);
   };
 
-  const view = describeStage(config.stage);
   return (
     <div class="stepper-wrap">
       {(view.kind === 'kill' || view.kind === 'custom' || (view.kind === 'rollout' && !STEPS.some((s) => s.stage === config.stage))) && (
         <p class="hint">
-          Current stage: <strong>{view.kind === 'custom' ? 'custom targeting (set below)' : view.label}</strong>. Choose a stage to {view.kind === 'kill' ? 'release again' : 'move to it'}.
+          Current stage: <strong>{current}</strong>
+          {view.kind === 'custom' ? ' (targeting below)' : ''}. Choose a stage to {view.kind === 'kill' ? 'release again' : 'move to it'}
+          {view.kind === 'custom' ? '; a stage sets the dogfood and default rules and keeps the others' : ''}.
         </p>
       )}
       <ol class="stepper" aria-label="Release stages">
@@ -118,6 +132,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           </span>
         )}
       </form>
+      <ChangeComment id="stage-comment" value={comment} onChange={setComment} disabled={!canEdit} hint="Saved with the next stage change in the audit log." />
     </div>
   );
 }

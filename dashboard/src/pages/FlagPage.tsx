@@ -110,7 +110,7 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
               <span aria-hidden="true">⎇</span> Managed by Git
             </span>
           )}
-          {config && <StageBadge stage={config.stage} />}
+          {config && <StageBadge stage={config.stage} summary={config.stageSummary} />}
         </div>
       </header>
       {f.managedBy && (

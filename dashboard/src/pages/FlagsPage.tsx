@@ -118,7 +118,7 @@ export function FlagsPage() {
                   {f.description && <div class="desc">{f.description}</div>}
                 </td>
                 <td data-label="Stage">
-                  <StageBadge stage={f.environments[environment]?.stage ?? 'off'} />
+                  <StageBadge stage={f.environments[environment]?.stage ?? 'off'} summary={f.environments[environment]?.stageSummary} />
                 </td>
                 <td data-label="Tags">
                   {f.tags.map((t) => (

@@ -62,7 +62,9 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
     <section class="card canary" aria-labelledby="canary-title">
       <h2 id="canary-title">Canary console</h2>
       <p class="canary-split">
-        <strong>{splitText(split)}</strong> {view.data.guarded && <span class="badge stage-rollout">guarded</span>}{' '}
+        <strong>{splitText(split)}</strong>
+        {/* The split is the default rule's only: after a rollback dogfood users still have the flag. */}
+        <span class="hint"> · everyone else; the flag is at {view.data.stageSummary}</span> {view.data.guarded && <span class="badge stage-rollout">guarded</span>}{' '}
         {plan && <span class={`badge plan-${plan.status}`}>{STATUS_TEXT[plan.status]}</span>}
       </p>
       {plan?.pauseReason && <p class="hint">{plan.pauseReason}</p>}

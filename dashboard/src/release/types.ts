@@ -43,6 +43,8 @@ export interface ReleaseEvent {
 export interface PlanView {
   plan: ReleasePlan | null;
   stage: string;
+  /** What the targeting is, in short words ("dogfood", "10% + 1 rule"). */
+  stageSummary: string;
   guarded: boolean;
   split: { variation: string; percentage: number }[];
   live: string;

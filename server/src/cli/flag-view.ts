@@ -8,11 +8,14 @@ type EnvironmentConfig = FlagView['environments'][string];
 /** The flags list: key, name, tags and the stage in each environment (or only `env`). */
 export function formatFlagList(flags: readonly FlagView[], env?: string): string {
   const showArchived = flags.some((f) => f.archived);
+  // Like ARCHIVED, only when it tells something: most installations have no client-visible flag.
+  const showClient = flags.some((f) => f.clientVisible);
   const columns = [
     { header: 'KEY' },
     { header: 'NAME', maxWidth: 40 },
     { header: 'TAGS', maxWidth: 30 },
     ...(showArchived ? [{ header: 'ARCHIVED' }] : []),
+    ...(showClient ? [{ header: 'CLIENT' }] : []),
     { header: env === undefined ? 'STAGES' : `STAGE (${env})` },
   ];
   const rows = flags.map((flag) => [
@@ -20,9 +23,23 @@ export function formatFlagList(flags: readonly FlagView[], env?: string): string
     flag.name,
     flag.tags.join(','),
     ...(showArchived ? [flag.archived ? 'yes' : 'no'] : []),
-    env === undefined ? formatStages(Object.entries(flag.environments).map(([e, config]) => [e, config.stage])) : (flag.environments[env]?.stage ?? '-'),
+    ...(showClient ? [flag.clientVisible ? 'visible' : '-'] : []),
+    env === undefined ? formatStages(Object.entries(flag.environments).map(([e, config]) => [e, stageText(config)])) : stageText(flag.environments[env]),
   ]);
   return formatTable(columns, rows);
+}
+
+/**
+ * The stage, and for `custom` what it is: `10%`, `custom (dogfood + 1 rule)`. With `killedFrom`, a
+ * kill says where it was: `kill (was 100%)`. A server from before `stageSummary` gives the bare stage.
+ */
+export function stageText(config: EnvironmentConfig | undefined, missing = '-', killedFrom = false): string {
+  if (!config) return missing;
+  const { stage, stageSummary } = config;
+  if (stageSummary === undefined) return stage;
+  if (stage === 'custom') return `custom (${stageSummary})`;
+  if (stage === 'kill' && killedFrom) return stageSummary.replace(/^killed /, 'kill ');
+  return stage;
 }
 
 /** `flags get`: the flag's metadata, then one line per environment. */
@@ -37,12 +54,13 @@ export function formatFlag(flag: FlagView): string {
     ['Tags', flag.tags.join(', ') || '-'],
     ['Owner', flag.owner || '-'],
     ['Archived', flag.archived ? 'yes' : 'no'],
+    ['Client keys', flag.clientVisible ? 'visible (browsers and mobile apps get its evaluated value)' : 'hidden'],
     ['Version', `${flag.version} (updated ${formatTime(flag.updatedAt)} by ${flag.updatedBy})`],
     ['Created', formatTime(flag.createdAt)],
   ];
   const rows = Object.entries(flag.environments).map(([env, config]) => [
     env,
-    config.stage,
+    stageText(config, '-', true),
     describeServing(config),
     String(config.rules.length),
     String(config.targets.reduce((sum, t) => sum + t.values.length, 0)),
@@ -71,8 +89,8 @@ export function formatShare(weight: number): string {
 
 /** One line after a stage change: `new-checkout in production: off → 10% (version 3)`. */
 export function formatStageChange(before: FlagView, after: FlagView, env: string): string {
-  const from = before.environments[env]?.stage ?? '?';
-  const to = after.environments[env]?.stage ?? '?';
+  const from = stageText(before.environments[env], '?');
+  const to = stageText(after.environments[env], '?');
   const config = after.environments[env];
   const serving = config ? `; serving ${describeServing(config)}` : '';
   return `${after.key} in ${env}: ${from} → ${to}${serving} (version ${after.version})\n`;
@@ -81,7 +99,8 @@ export function formatStageChange(before: FlagView, after: FlagView, env: string
 export function formatCreated(flag: FlagView): string {
   const envs = Object.keys(flag.environments);
   return (
-    `Created flag ${flag.key} (${flag.type}, ${plural(flag.variations.length, 'variation')}); it is off in every environment.\n` +
+    `Created flag ${flag.key} (${flag.type}, ${plural(flag.variations.length, 'variation')}); it is off in every environment` +
+    `${flag.clientVisible ? ' and visible to client keys' : ''}.\n` +
     (envs.length > 0 ? `Next: switchyard flags stage ${flag.key} ${envs[0]} dogfood\n` : '')
   );
 }

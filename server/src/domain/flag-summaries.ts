@@ -1,6 +1,6 @@
 import { ownEntry, type Flag, type FlagEnvironment } from './flags.js';
 import type { PlanStatus, PlanSpec } from './releases/plans.js';
-import { deriveStage, parseStage, type DerivedStage } from './stages.js';
+import { deriveStage, describeTargeting, parseStage, type DerivedStage } from './stages.js';
 
 /**
  * What a row of the flag list shows, and nothing more: no description, variations, targets or
@@ -25,6 +25,8 @@ export interface FlagSummary {
 export interface FlagEnvironmentSummary {
   /** Derived from the targeting, as in the full flag: off, dogfood, N%, 100%, kill or custom. */
   stage: DerivedStage;
+  /** What the targeting is in short words: the stage itself, or e.g. "dogfood + 1 rule". */
+  stageSummary: string;
   on: boolean;
   killed: boolean;
   /** All rules, the dogfood rule a stage adds included. */
@@ -48,9 +50,15 @@ export interface ActivePlan {
   status: PlanStatus;
 }
 
+/** The stage and what the targeting is in short words ("dogfood + 1 rule"), as the full flag says. */
+function stageOf(config: FlagEnvironment): { stage: DerivedStage; stageSummary: string } {
+  const { stage, summary } = describeTargeting(config);
+  return { stage, stageSummary: summary };
+}
+
 export function summarizeEnvironment(config: FlagEnvironment, plan: ActivePlan | undefined): FlagEnvironmentSummary {
   return {
-    stage: deriveStage(config),
+    ...stageOf(config),
     on: config.on,
     killed: config.killed,
     ruleCount: config.rules.length,

@@ -64,7 +64,7 @@ describe('GET /api/flag-summaries', () => {
   it('gives each flag only what a list row shows, for viewers', async () => {
     await createFlag(t, 'checkout', { name: 'New checkout', description: 'x'.repeat(3000), tags: ['payments'], owner: 'ana', clientVisible: true });
     const full = await fullFlag('checkout');
-    const env = { stage: 'off', on: false, killed: false, ruleCount: 0, guarded: false, releasePlan: null };
+    const env = { stage: 'off', stageSummary: 'off', on: false, killed: false, ruleCount: 0, guarded: false, releasePlan: null };
     const expected = {
       key: 'checkout',
       name: 'New checkout',
@@ -104,13 +104,13 @@ describe('GET /api/flag-summaries', () => {
       const full = await fullFlag(row.key);
       for (const environment of ENVIRONMENTS) {
         const config = full.environments[environment]!;
-        expect(row.environments[environment], `${row.key} in ${environment}`).toMatchObject({ stage: config.stage, on: config.on, killed: config.killed, ruleCount: config.rules.length });
+        expect(row.environments[environment], `${row.key} in ${environment}`).toMatchObject({ stage: config.stage, stageSummary: (config as { stageSummary?: string }).stageSummary, on: config.on, killed: config.killed, ruleCount: config.rules.length });
         expect((await summary(row.key)).environments[environment]!.stage).toBe(config.stage);
         seen.add(config.stage);
       }
     }
     expect([...seen].sort()).toEqual(['0.5%', '10%', '100%', '50%', 'custom', 'dogfood', 'kill', 'off']);
-    expect(summaries.find((s) => s.key === 'flag-4')!.environments.production).toEqual({ stage: '10%', on: true, killed: false, ruleCount: 1, guarded: false, releasePlan: null });
+    expect(summaries.find((s) => s.key === 'flag-4')!.environments.production).toEqual({ stage: '10%', stageSummary: '10%', on: true, killed: false, ruleCount: 1, guarded: false, releasePlan: null });
   });
 
   it('filters as /api/flags does: search (description too), tag, archived, stage in an environment or any', async () => {

@@ -10,6 +10,7 @@ import { errorResponses } from './responses.js';
 
 const flagEnvironmentSummaryResponse = z.object({
   stage: z.string().describe('Derived release stage, as in the full flag: off, dogfood, N%, 100%, kill or custom'),
+  stageSummary: z.string().describe('What the targeting is in short words, as in the full flag: the stage itself, or e.g. "dogfood + 1 rule", "killed (was 100%)"'),
   on: z.boolean(),
   killed: z.boolean(),
   ruleCount: z.int().describe('Rules in this environment, the dogfood rule a stage adds included'),

@@ -36,6 +36,7 @@ export const eventResponse = z.object({
 export const planViewResponse = z.object({
   plan: planResponse.nullable(),
   stage: z.string(),
+  stageSummary: z.string().describe('What the targeting is, as the flag reports it: "dogfood" after a rollback (the split is only the default rule\'s: dogfood users keep the new variation), "10% + 1 rule"'),
   guarded: z.boolean(),
   split: z.array(z.object({ variation: z.string(), percentage: z.number() })),
   live: z.string().describe('The variation everyone outside targets and rules gets at 100% (blue/green side)'),

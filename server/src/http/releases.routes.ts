@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BUCKETS } from '@switchyard/sdk';
 import { LIMITS, variationKeySchema, type FlagEnvironment } from '../domain/flags.js';
 import { toFlagResponse } from './flags.routes.js';
-import { deriveStage } from '../domain/stages.js';
+import { deriveStage, describeTargeting } from '../domain/stages.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
 import { METRICS_WINDOW_MS } from '../domain/releases/metrics.js';
@@ -56,6 +56,8 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
     return {
       plan: plan ? toPlanResponse(plan) : null,
       stage: deriveStage(config),
+      // The split is only the default rule's: "100% off" after a rollback, while dogfood users keep it.
+      stageSummary: describeTargeting(config).summary,
       guarded: Boolean(config.guarded),
       split: trafficSplit(config),
       live: liveSide(config),

@@ -6,7 +6,7 @@ import { EXPOSURE_METRIC, aggregateCounts, windowStart, type MetricCount, type M
 import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type PlanProgress, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
 import { capSourceShares, cappedTotals } from '../../domain/releases/sources.js';
 import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
-import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, deriveStage, formatPercentage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
+import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, formatPercentage, rampStage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
 import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
 import { RowMoved, combine, type Change, type Writes } from '../write.js';
@@ -239,8 +239,9 @@ export class ReleasesService {
       if (variation === undefined || !flag.variations.some((v) => v.key === variation)) throw AppError.invalid('variation', `no variation "${variation ?? ''}" to release`);
       if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
       if (!(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
-      // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%.
-      const stage = deriveStage(config);
+      // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%. Its
+      // other rules and targets do not matter: a step rewrites only the dogfood and default rules.
+      const stage = rampStage(config);
       const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
       const steps = plan.spec.steps;
       const atLeast = steps.findIndex((s) => s.percentage >= already);
@@ -273,7 +274,7 @@ export class ReleasesService {
       const stage = formatPercentage(step.percentage);
       // Someone may have moved the flag while it was paused: resuming puts the plan's step back.
       let change: Change = { audit: [] };
-      if (deriveStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
+      if (rampStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
         change = await this.writeStage(tx, at, plan, stage, plan.spec.guard !== null, { ...ctx, message: `release plan resumed at ${stage}` });
       }
       // The paused time does not count towards the step's minimum duration.
@@ -289,7 +290,7 @@ export class ReleasesService {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can be aborted; this one is ${plan.status}`);
       const flag = await this.w.repos.flags.get(tx, flagKey);
       if (!flag) throw AppError.notFound('flag', flagKey);
-      const current = deriveStage(configIn(flag.value, environment));
+      const current = rampStage(configIn(flag.value, environment));
       const stage: ReleaseStage = rollback ? 'dogfood' : current === 'custom' ? 'dogfood' : current;
       const flagChange = await this.writeStage(tx, at, plan, stage, false, { ...ctx, message: rollback ? 'release plan aborted: back to dogfood (0%)' : `release plan aborted; the flag stays at ${stage}` });
       const step = await this.progressIn(tx, at, plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: rollback ? 'rolled back to dogfood (0%)' : `stopped; the flag stays at ${stage}` }, ctx);

@@ -1,6 +1,6 @@
 import { METRICS_WINDOW_MS } from '../../domain/releases/metrics.js';
 import type { ReleasePlan } from '../../domain/releases/plans.js';
-import { deriveStage, formatPercentage } from '../../domain/stages.js';
+import { formatPercentage, rampStage } from '../../domain/stages.js';
 import { GUARD_ACTOR, guardAudit, type ReleasesService } from './releases.service.js';
 
 export interface RunnerOptions {
@@ -118,7 +118,8 @@ export class ReleaseRunner {
     const step = plan.spec.steps[plan.currentStep]!;
     const expected = formatPercentage(step.percentage);
     const guard = plan.spec.guard;
-    const stage = deriveStage(config);
+    // Other rules and targets aside (a step keeps them): is the flag still at the plan's step?
+    const stage = rampStage(config);
     if (stage !== expected || (guard !== null && !config.guarded)) {
       const reason = `paused: the flag was changed outside the plan (now ${stage}, the plan expects ${expected})`;
       await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.pauseIn(tx, at, p, guardAudit(''), reason));
