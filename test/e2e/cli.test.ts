@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { signUserKey } from '@switchyard/sdk/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, removeDataDir, runCli, startServerProcess, type CliResult, type ServerProcess } from '../support/server-process.js';
 
@@ -107,8 +108,8 @@ describe('switchyard CLI against the real server', () => {
   it('lists environments as a table, and as the server JSON exactly', { timeout: TIMEOUT }, async () => {
     const [table, json] = await Promise.all([cli(['envs', 'list']), cli(['envs', 'list', '--json'])]);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^KEY\s+NAME\s+CRITICAL\s+VERSION\s+CREATED$/);
-    expect(table.stdout).toMatch(/^production\s+Production\s+yes/m);
+    expect(table.stdout.split('\n')[0]).toMatch(/^KEY\s+NAME\s+CRITICAL\s+SECURE MODE\s+VERSION\s+CREATED$/);
+    expect(table.stdout).toMatch(/^production\s+Production\s+yes\s+off\s/m);
     expect(json.stdout).toBe(`${await rawGet('/api/environments')}\n`);
   });
 
@@ -230,6 +231,95 @@ describe('switchyard CLI against the real server', () => {
     expect(entries.filter((e) => e.action !== 'flag.updated').every((e) => e.source === 'cli')).toBe(true);
     expect(limited.stdout.trim().split('\n')).toHaveLength(3);
     expect(limited.stderr).toMatch(/More entries: repeat with --before \d+/);
+  });
+
+  describe('client keys', () => {
+    let clientKey = '';
+    let keyId = '';
+
+    /** What a browser with `key` gets from bulk evaluation in production: status and flag keys. */
+    async function browser(key: string, context: Record<string, unknown> = {}) {
+      const response = await fetch(`${server.url}/ofrep/v1/evaluate/flags`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ context }) });
+      const text = await response.text();
+      const body = (response.ok ? JSON.parse(text) : {}) as { flags?: { key: string }[] };
+      return { status: response.status, flags: (body.flags ?? []).map((f) => f.key).sort() };
+    }
+
+    it('creates client keys and flags visible to them, and shows both; bad input exits 2', { timeout: TIMEOUT }, async () => {
+      const [created, key, badKind, noEnv, unknownEnv, badVisibility, help] = await Promise.all([
+        cli(['flags', 'create', 'promo-banner', '--client-visible']),
+        cli(['sdk-keys', 'create', 'web-app', '--env', 'production', '--kind', 'client']),
+        cli(['sdk-keys', 'create', 'web-app', '--env', 'production', '--kind', 'browser']),
+        cli(['sdk-keys', 'create', 'web-app']),
+        cli(['sdk-keys', 'create', 'web-app', '--env', 'nowhere', '--kind', 'client']),
+        cli(['flags', 'client-visible', 'new-checkout', 'yes']),
+        cli(['help']),
+      ]);
+      expect(created).toMatchObject({ code: 0, stdout: expect.stringContaining('off in every environment and visible to client keys') });
+      expect(key.code, key.stderr).toBe(0);
+      expect(key.stdout).toMatch(/^sy_client_\S+\n$/);
+      expect(key.stderr).toContain('store this key now; it will not be shown again');
+      expectFailure(badKind, 2, '--kind must be server or client, got "browser"');
+      expectFailure(noEnv, 2, 'missing --env');
+      expectFailure(unknownEnv, 1, /^switchyard: .*nowhere/);
+      expectFailure(badVisibility, 2, 'client visibility must be on or off, got "yes"');
+      for (const command of ['flags client-visible', 'envs secure-mode', 'sdk-keys create', 'sdk-keys list', 'sdk-keys revoke']) expect(help.stdout).toContain(command);
+      clientKey = key.stdout.trim();
+      expect(await browser(clientKey, { targetingKey: 'visitor' })).toEqual({ status: 200, flags: ['promo-banner'] });
+
+      const visible = await cli(['flags', 'client-visible', 'new-checkout', 'on']);
+      expect(visible).toMatchObject({ code: 0, stdout: expect.stringMatching(/^new-checkout is now visible to client keys/) });
+      expect(await browser(clientKey, { targetingKey: 'visitor' })).toEqual({ status: 200, flags: ['new-checkout', 'promo-banner'] });
+      const [get, list, keys] = await Promise.all([cli(['flags', 'get', 'new-checkout']), cli(['flags', 'list']), cli(['sdk-keys', 'list'])]);
+      expect(get.stdout).toMatch(/^Client keys:\s+visible/m);
+      expect(list.stdout).toMatch(/^KEY\s+NAME\s+TAGS\s+CLIENT\s+STAGES$/m);
+      expect(list.stdout).toMatch(/^new-checkout\s+New checkout\s+checkout,web\s+visible\s/m);
+      expect(keys.stdout).toMatch(/^ID\s+NAME\s+KIND\s+ENVIRONMENT\s+PREFIX\s+STATUS\s+CREATED$/m);
+      keyId = /^(\d+)\s+web-app\s+client\s+production\s+sy_client_\S+\s+active\s/m.exec(keys.stdout)![1]!;
+    });
+
+    it('turns secure mode on (the secret printed once), rotates it and turns it off', { timeout: TIMEOUT }, async () => {
+      const on = await cli(['envs', 'secure-mode', 'production', 'on']);
+      expect(on.code, on.stderr).toBe(0);
+      expect(on.stdout).toMatch(/^sy_sign_\S{40,}\n$/);
+      expect(on.stderr).toContain('store this secret now; it will not be shown again');
+      const secret = on.stdout.trim();
+      expect((await browser(clientKey, { targetingKey: 'visitor' })).status).toBe(403);
+      expect((await browser(clientKey, { targetingKey: 'visitor', switchyardSignature: signUserKey(secret, 'visitor') })).status).toBe(200);
+
+      const [again, envs, badAction, rotated] = await Promise.all([
+        cli(['envs', 'secure-mode', 'production', 'on']),
+        cli(['envs', 'list']),
+        cli(['envs', 'secure-mode', 'production', 'enable']),
+        cli(['envs', 'secure-mode', 'production', 'rotate', '--json']),
+      ]);
+      expectFailure(again, 1, 'secure mode is already on in production');
+      expect(envs.stdout).toMatch(/^production\s+Production\s+yes\s+on\s/m);
+      expectFailure(badAction, 2, 'the secure-mode action must be on, rotate or off, got "enable"');
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(rotated.stderr).toContain('store this secret now');
+      const newSecret = (JSON.parse(rotated.stdout) as { secret: string }).secret;
+      expect(newSecret).not.toBe(secret);
+      expect((await browser(clientKey, { targetingKey: 'visitor', switchyardSignature: signUserKey(secret, 'visitor') })).status).toBe(403);
+      expect((await browser(clientKey, { targetingKey: 'visitor', switchyardSignature: signUserKey(newSecret, 'visitor') })).status).toBe(200);
+
+      const off = await cli(['envs', 'secure-mode', 'production', 'off']);
+      expect(off).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Secure mode is off in production/) });
+      expect((await browser(clientKey, { targetingKey: 'visitor' })).status).toBe(200);
+    });
+
+    it('hides the flags again and revokes the key', { timeout: TIMEOUT }, async () => {
+      // Hidden again: the tests below list flags without the CLIENT column.
+      const [hidden, hiddenPromo, revoked] = await Promise.all([
+        cli(['flags', 'client-visible', 'new-checkout', 'off']),
+        cli(['flags', 'client-visible', 'promo-banner', 'off']),
+        cli(['sdk-keys', 'revoke', keyId]),
+      ]);
+      expect(hidden).toMatchObject({ code: 0, stdout: expect.stringMatching(/^new-checkout is now hidden from client keys/) });
+      expect(hiddenPromo.code).toBe(0);
+      expect(revoked).toMatchObject({ code: 0, stdout: `Revoked SDK key ${keyId} ("web-app", client, production)\n` });
+      expect((await browser(clientKey)).status).toBe(401);
+    });
   });
 
   it("exit 1 for bad credentials and 3 for an unreachable server, naming the URL", { timeout: TIMEOUT }, async () => {

@@ -131,6 +131,13 @@ export function positiveInteger(text: string, what: string, max = Number.MAX_SAF
   return Number(text);
 }
 
+/** One of a few fixed words (`on`, `off`), or a UsageError naming them all: `--kind must be server or client, got "browser"`. */
+export function oneOf<T extends string>(text: string, choices: readonly T[], what: string, hint?: string): T {
+  if ((choices as readonly string[]).includes(text)) return text as T;
+  const listed = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)!}` : (choices[0] ?? '');
+  throw new UsageError(`${what} must be ${listed}, got ${JSON.stringify(text)}`, hint);
+}
+
 /** The closest candidate by edit distance, if it is close enough to be a likely typo. */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;

@@ -9,11 +9,13 @@ import type { Io } from './output.js';
 export type FlagView = z.infer<typeof flagResponse>;
 export type AuditEntryView = z.infer<typeof auditEntryResponse>;
 
-/** The routes do not export these two schemas; kept to the fields the CLI shows. */
+/** The routes do not export these schemas; kept to the fields the CLI shows. */
 export interface EnvironmentView {
   key: string;
   name: string;
   critical: boolean;
+  /** Client keys must send user keys signed with the environment's secret. */
+  clientSecureMode: boolean;
   sortOrder: number;
   version: number;
   createdAt: string;
@@ -27,6 +29,17 @@ export interface TokenView {
   createdAt: string;
   createdBy: string;
   lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface SdkKeyView {
+  id: number;
+  name: string;
+  kind: 'server' | 'client';
+  environment: string;
+  prefix: string;
+  createdAt: string;
+  createdBy: string;
   revokedAt: string | null;
 }
 
@@ -60,4 +73,5 @@ export function printJson(io: Io, response: ApiResponse<unknown>): void {
 export const path = {
   flag: (key: string) => `/api/flags/${encodeURIComponent(key)}`,
   flagEnvironment: (key: string, env: string) => `/api/flags/${encodeURIComponent(key)}/environments/${encodeURIComponent(env)}`,
+  secureMode: (env: string) => `/api/environments/${encodeURIComponent(env)}/secure-mode`,
 };

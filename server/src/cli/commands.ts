@@ -9,9 +9,10 @@ import { COPY_HELP, DB_HELP } from './db-help.js';
 import { commandHelp, groupHelp, topHelp } from './help.js';
 import { createApiClient, resolveBaseUrl } from './http.js';
 import { processIo, type Io } from './output.js';
+import { sdkKeyCommands } from './sdk-keys.js';
 import { cliVersion } from './version.js';
 
-export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...auditCommands, ...gitopsCommands];
+export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands];
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
@@ -23,7 +24,7 @@ export interface RunOptions {
   fetch?: typeof fetch;
 }
 
-/** Client commands (flags, envs, tokens, audit) talk to a running server over the REST API. Returns the exit code. */
+/** Client commands (flags, envs, tokens, sdk-keys, audit) talk to a running server over the REST API. Returns the exit code. */
 export async function runClientCommand(command: string | undefined, args: string[], options: RunOptions = {}): Promise<number> {
   const io = options.io ?? processIo;
   const argv = command === undefined ? args : [command, ...args];

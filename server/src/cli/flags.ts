@@ -1,6 +1,6 @@
 import { FLAG_TYPES } from '@switchyard/sdk/ruleset';
 import { parseStage } from '../domain/stages.js';
-import { booleanOption, stringOption, stringsOption } from './args.js';
+import { booleanOption, oneOf, stringOption, stringsOption } from './args.js';
 import { path, printJson, type Command, type CommandContext, type EnvironmentView, type FlagView } from './command.js';
 import { CommandError, UsageError } from './errors.js';
 import { formatCreated, formatFlag, formatFlagList, formatStageChange } from './flag-view.js';
@@ -82,9 +82,11 @@ const create: Command = {
     owner: { type: 'string', value: 'OWNER', description: 'Who is responsible for it (team or person)' },
     type: { type: 'string', value: 'TYPE', description: `Variation type: ${FLAG_TYPES.join(', ')} (default: boolean)` },
     variations: { type: 'string', value: 'JSON', description: 'Variations as a JSON array of {"key", "value"} (default for boolean: off=false, on=true)' },
+    'client-visible': { type: 'boolean', description: 'Client keys (browsers, mobile apps) receive its evaluated value (default: hidden from them)' },
   },
   examples: [
     'switchyard flags create new-checkout --name "New checkout" --tag checkout --owner payments',
+    'switchyard flags create promo-banner --client-visible',
     `switchyard flags create button-color --type string --variations '[{"key":"red","value":"#f00"},{"key":"blue","value":"#00f"}]'`,
   ],
   async run(context) {
@@ -103,6 +105,8 @@ const create: Command = {
       owner: stringOption(values, 'owner'),
       type,
       variations: variations === undefined ? undefined : parseVariations(variations),
+      // Sent only when asked for: the server's default (hidden) stays the one place that decides.
+      clientVisible: booleanOption(values, 'client-visible') ? true : undefined,
     };
     const response = await context.api.request<FlagView>('POST', '/api/flags', { body });
     if (context.json) return printJson(context.io, response);
@@ -162,6 +166,9 @@ const kill: Command = {
     if (context.json) return printJson(context.io, response);
     const config = response.data.environments[env];
     context.io.out(`Killed ${key} in ${env}: everyone gets "${config?.offVariation ?? 'off'}" (version ${response.data.version})\n`);
+    // The kill keeps the targeting: moving back to the stage it was at restores it, rules and all.
+    const from = config?.killedFrom;
+    if (from && from !== 'off') context.io.out(`To restore it: switchyard flags stage ${key} ${env} ${from}\n`);
   },
 };
 
@@ -187,4 +194,34 @@ function archiveCommand(archived: boolean): Command {
   };
 }
 
-export const flagCommands: readonly Command[] = [list, get, create, stage, kill, archiveCommand(true), archiveCommand(false)];
+const VISIBILITY = ['on', 'off'] as const;
+
+const clientVisible: Command = {
+  name: 'flags client-visible',
+  summary: 'Show a flag to client keys (browsers, mobile apps), or hide it from them',
+  description:
+    'Client keys are public: they ship inside web and mobile apps. They receive the evaluated value of\n' +
+    'flags switched on here, for the one user they ask about, and never rules, segments or other flags.\n' +
+    'New flags are hidden from them. Server-side SDKs (server keys) always get every flag.',
+  arguments: [KEY, { name: 'on|off', description: 'on: client keys receive its value; off: they do not' }],
+  options: {},
+  examples: ['switchyard flags client-visible promo-banner on', 'switchyard flags client-visible internal-tools off'],
+  async run(context) {
+    const [key, text] = context.positionals as [string, string];
+    const visible = oneOf(text, VISIBILITY, 'client visibility', `Usage: switchyard flags client-visible ${key} on|off`) === 'on';
+    const current = await readFlag(context, key);
+    if (current.data.clientVisible === visible) {
+      if (context.json) return printJson(context.io, current);
+      return context.io.out(`${key} is already ${visible ? 'visible to' : 'hidden from'} client keys\n`);
+    }
+    const response = await context.api.request<FlagView>('PATCH', path.flag(key), { body: { version: current.data.version, clientVisible: visible } });
+    if (context.json) return printJson(context.io, response);
+    context.io.out(
+      visible
+        ? `${key} is now visible to client keys: browsers and mobile apps get its evaluated value (version ${response.data.version})\n`
+        : `${key} is now hidden from client keys (version ${response.data.version})\n`,
+    );
+  },
+};
+
+export const flagCommands: readonly Command[] = [list, get, create, stage, kill, archiveCommand(true), archiveCommand(false), clientVisible];

@@ -6,6 +6,7 @@ export const GROUPS = [
   { name: 'flags', title: 'Flags' },
   { name: 'envs', title: 'Environments' },
   { name: 'tokens', title: 'API tokens' },
+  { name: 'sdk-keys', title: 'SDK keys' },
   { name: 'audit', title: 'Audit log' },
   { name: 'gitops', title: 'Flags as code', members: ['export', 'diff', 'apply'] },
 ] as const;

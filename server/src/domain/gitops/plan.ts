@@ -94,7 +94,9 @@ export function planChanges(desired: DesiredState, current: CurrentState, option
     if (!have) {
       const environments: Record<string, FlagEnvironment> = {};
       for (const env of allEnvs) environments[env] = ownEntry(want.environments, env) ?? defaultFlagEnvironment(key, want.variations, want.type);
-      const fields = Object.entries(want.environments).map(([env, config]) => ({ path: `environments.${env}`, before: undefined, after: compactEntry(want, config) }));
+      const fields: FieldChange[] = Object.entries(want.environments).map(([env, config]) => ({ path: `environments.${env}`, before: undefined, after: compactEntry(want, config) }));
+      // A new flag that browsers will see is worth a line in the review; hidden (the default) is not.
+      if (want.clientVisible) fields.unshift({ path: 'clientVisible', before: undefined, after: true });
       plan.changes.push({ action: 'create', resource: 'flag', key, fields });
       plan.ops.push({ kind: 'flag.create', flag: { ...want, environments } });
       continue;
