@@ -37,12 +37,24 @@ export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;
 }
 
+/** The longest comment the server stores with a change. */
+export const COMMENT_LIMIT = 4000;
+
+export interface WriteOptions {
+  /**
+   * Why: stored with the change's audit entry. Sent as `X-Switchyard-Message`, percent-encoded
+   * (a header carries Latin-1 only, and fetch refuses anything else), so every write can carry one.
+   */
+  message?: string;
+}
+
 /**
  * JSON request with the session cookie. Every request carries the CSRF header: the server demands
  * it on cookie-authenticated writes, and a cross-site page cannot add it.
  */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: string, path: string, body?: unknown, options: WriteOptions = {}): Promise<T> {
   let response: Response;
+  const message = options.message?.trim();
   try {
     response = await fetch(path, {
       method,
@@ -52,6 +64,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
         'x-switchyard-csrf': '1',
         'x-switchyard-source': 'dashboard',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(message ? { 'x-switchyard-message': encodeURIComponent(message) } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -81,8 +94,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 }
 
 export const get = <T>(path: string) => api<T>('GET', path);
-export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
-export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, body);
-export const del = <T>(path: string, body?: unknown) => api<T>('DELETE', path, body);
+export const post = <T>(path: string, body?: unknown, options?: WriteOptions) => api<T>('POST', path, body ?? {}, options);
+export const patch = <T>(path: string, body: unknown, options?: WriteOptions) => api<T>('PATCH', path, body, options);
+export const del = <T>(path: string, body?: unknown, options?: WriteOptions) => api<T>('DELETE', path, body, options);
 
 export const enc = encodeURIComponent;

@@ -34,8 +34,12 @@ export interface FlagEnvironment {
   defaultServe: Serve;
   salt: string;
   bucketBy: string;
-  /** Derived: off | dogfood | N% | 100% | kill | custom. */
+  /** Derived: off | dogfood | N% | 100% | kill when the targeting is exactly that stage, else custom. */
   stage: string;
+  /** What it is in short words: "dogfood", "10%", "dogfood + 1 rule", "killed (was 100%)". */
+  stageSummary?: string;
+  /** When killed: the stage it was at (off, dogfood, N%, 100%), which one stage change restores; else null. */
+  killedFrom?: string | null;
 }
 
 export interface Flag {
@@ -137,4 +141,52 @@ export interface LiveEvent {
   key: string;
   version: number | null;
   actor: string | null;
+}
+
+// ---- The readable audit log and reverting one entry (server/src/http/audit.routes.ts) ----
+
+/** Declaration merging: the audit list answers these with every entry. */
+export interface AuditEntry {
+  /** The change as one sentence: "10% → 100% in Production", "added 3 members to internal" (a flag entry leaves the flag out). */
+  summary: string;
+  /** The Git commit a GitOps change came from, or null. */
+  commit: string | null;
+}
+
+/** A field the revert sets back: `environment` null for the flag's or segment's own field. */
+export interface RevertChange {
+  environment: string | null;
+  field: string;
+  current: unknown;
+  reverted: unknown;
+  /** Readable: "production: defaultServe on 100% → on 10% / off 90%". */
+  text: string;
+}
+
+/** A later change that touched the same fields; `entry` null when the log no longer holds it. */
+export interface RevertConflict {
+  entry: { id: number; actor: string; at: string; action: string } | null;
+  fields: { environment: string | null; field: string }[];
+}
+
+/** `GET /api/audit/:id/revert`: what reverting the entry would do now, and whether it can. */
+export interface RevertPreview {
+  entry: AuditEntry;
+  /** update: set the fields back; delete: undo a creation; recreate: undo a deletion. */
+  operation: 'update' | 'delete' | 'recreate';
+  /** Send it back with the revert (null: the flag or segment does not exist). */
+  version: number | null;
+  changes: RevertChange[];
+  stages: { environment: string; current: string; reverted: string }[];
+  summary: string[];
+  conflicts: RevertConflict[];
+  canApply: boolean;
+  /** The error the revert would answer with now, or null. */
+  refusal: { code: string; message: string; details?: unknown } | null;
+}
+
+/** `POST /api/audit/:id/revert`: the flag or segment afterwards (null: the revert deleted it). */
+export interface RevertResult {
+  flag?: Flag | null;
+  segment?: Segment | null;
 }

@@ -1,60 +1,43 @@
-import { useEffect } from 'preact/hooks';
-import { enc, get, post } from '../api/client.js';
-import type { AuditEntry, AuditPage, Flag } from '../api/types.js';
+import { useEffect, useState } from 'preact/hooks';
+import { enc, get } from '../api/client.js';
+import type { AuditEntry, AuditPage, Flag, RevertResult } from '../api/types.js';
+import { AuditEntryRow } from '../components/AuditEntryRow.js';
 import { Banner, Loading } from '../components/Banner.js';
-import { DiffTable } from '../components/DiffTable.js';
-import { Guard } from '../components/Guard.js';
-import { absoluteTime, relativeTime } from '../logic/time.js';
+import { RevertDialog } from '../components/RevertDialog.js';
+import { Link } from '../router.js';
 import { useCanEdit, useResource } from '../state.js';
 import type { FlagActions } from './actions.js';
 
-/** The flag's audit trail, newest first, each with its diff and a revert. */
+/**
+ * The flag's audit trail, newest first, as sentences with who, when and why; each revertible
+ * through the same preview-first dialog as the audit log (only that change's fields go back).
+ */
 export function History({ flag, tick, actions }: { flag: Flag; tick: number; actions: FlagActions }) {
   const { canEdit, reason } = useCanEdit(flag);
   const page = useResource(() => get<AuditPage>(`/api/flags/${enc(flag.key)}/audit?limit=50`), [flag.key]);
+  const [reverting, setReverting] = useState<AuditEntry | null>(null);
   useEffect(() => {
     if (tick > 0) void page.reload();
   }, [tick]);
-  const revert = (entry: AuditEntry) =>
-    actions.confirm({
-      title: 'Revert to before this change?',
-      body: (
-        <p>
-          {flag.name} goes back to how it was before "{entry.action}" by {entry.actor} ({absoluteTime(entry.at)}), in every environment. The revert is itself audited.
-        </p>
-      ),
-      confirmLabel: 'Revert',
-      onConfirm: () => void actions.run(`Reverted to before change #${entry.id}.`, () => post<{ flag: Flag | null }>(`/api/audit/${entry.id}/revert`, { version: flag.version }).then((r) => r.flag)),
-    });
+  // The revert already happened in the dialog: hand its result to the page like any other write.
+  const reverted = (result: RevertResult, entry: AuditEntry) => void actions.run(`Reverted change #${entry.id} (${entry.summary}).`, () => Promise.resolve(result.flag ?? null));
   return (
     <section class="card" aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
       {page.error && <Banner kind="error">Could not load the history: {page.error.message}</Banner>}
       {!page.data && !page.error && <Loading what="history" />}
       {page.data && page.data.items.length === 0 && <p class="empty">No changes recorded.</p>}
-      <ol class="history">
+      <ol class="history audit-log" aria-label={`Changes to ${flag.name}`}>
         {page.data?.items.map((entry) => (
-          <li key={entry.id}>
-            <details>
-              <summary>
-                <span class="mono">{entry.action}</span>
-                {entry.environment && <span class="tag">{entry.environment}</span>} by <strong>{entry.actor}</strong>{' '}
-                <span title={absoluteTime(entry.at)}>{relativeTime(entry.at)}</span>
-                {entry.source !== 'api' && <span class="hint"> via {entry.source}</span>}
-                {entry.message && <span class="hint"> — {entry.message}</span>}
-              </summary>
-              <DiffTable before={entry.before} after={entry.after} scope={entry.environment ?? undefined} />
-              {entry.before !== null && (
-                <Guard reason={reason}>
-                  <button type="button" class="button small" disabled={!canEdit || actions.busy} onClick={() => revert(entry)}>
-                    Revert to before this change
-                  </button>
-                </Guard>
-              )}
-            </details>
-          </li>
+          <AuditEntryRow key={entry.id} entry={entry} showFlag={false} onRevert={setReverting} revertReason={canEdit ? undefined : reason} busy={actions.busy} />
         ))}
       </ol>
+      {page.data?.nextCursor && (
+        <p class="hint">
+          Older changes: <Link href={`/audit?flag=${enc(flag.key)}`}>the full history in the audit log</Link>.
+        </p>
+      )}
+      <RevertDialog entry={reverting} reason={canEdit ? undefined : reason} onClose={() => setReverting(null)} onReverted={reverted} />
     </section>
   );
 }

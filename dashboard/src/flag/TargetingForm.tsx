@@ -3,6 +3,7 @@ import { CLAUSE_OPERATORS } from '@switchyard/sdk/ruleset';
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import { ChangeComment } from '../components/ChangeComment.js';
 import { errorProps, FieldError } from '../components/FieldErrors.js';
 import { Guard } from '../components/Guard.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
@@ -23,6 +24,7 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
   const [base, setBase] = useState(flag.version);
   const [dirty, setDirty] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>(new Map());
+  const [comment, setComment] = useState('');
   const envKey = environment?.key ?? '';
 
   // Follow the server while the user has no unsaved edits.
@@ -45,9 +47,12 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
     e.preventDefault();
     const body = { ...fromTargetingDraft(draft), version: base };
     const write = async () => {
-      const result = await actions.run(`Targeting saved in ${environment?.name ?? envKey}.`, () => patch<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`, body));
+      const result = await actions.run(`Targeting saved in ${environment?.name ?? envKey}.`, () => patch<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`, body, { message: comment }));
       setErrors(toFieldErrors(result.error?.fieldErrors ?? [], envKey));
-      if (result.ok) setDirty(false);
+      if (result.ok) {
+        setDirty(false);
+        setComment('');
+      }
     };
     if (environment?.critical) {
       actions.confirm({ title: `Save targeting in ${environment.name}?`, body: <p>These rules apply to real users as soon as you save.</p>, confirmLabel: 'Save', onConfirm: () => void write() });
@@ -146,6 +151,7 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
           <ServeEditor id={`${P}-default`} path="defaultServe" serve={draft.defaultServe} variations={variations} errors={errors} disabled={locked} onChange={(s) => edit({ ...draft, defaultServe: s })} />
           <FieldError errors={errors} path="" prefix={`${P}-root`} />
         </fieldset>
+        <ChangeComment id={`${P}-comment`} value={comment} onChange={setComment} disabled={locked} />
         <div class="actions">
           <Guard reason={reason}>
             <button type="submit" class="button primary" disabled={locked || !dirty || actions.busy}>

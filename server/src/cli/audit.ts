@@ -6,7 +6,7 @@ import { formatTable, formatTime } from './output.js';
 
 const MAX_LIMIT = 200;
 const DEFAULT_LIMIT = 20;
-const FLAG_FIELDS = ['name', 'description', 'tags', 'owner', 'type', 'variations', 'archived'] as const;
+const FLAG_FIELDS = ['name', 'description', 'tags', 'owner', 'type', 'variations', 'archived', 'clientVisible'] as const;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -32,6 +32,17 @@ export function describeChange(entry: Pick<AuditEntryView, 'resourceType' | 'env
   return changed.length > 0 ? `changed ${changed.join(', ')}` : '';
 }
 
+/**
+ * The CHANGE column: a stage move in the short form (`off → 10%`; ENV says where), anything else as
+ * the server's readable sentence (`renamed "A" → "B"`, `added 3 members to internal`).
+ */
+export function changeText(entry: Pick<AuditEntryView, 'resourceType' | 'environment' | 'before' | 'after'> & { summary?: string }): string {
+  const short = describeChange(entry);
+  if (entry.resourceType === 'flag' && entry.environment && short.includes(' → ')) return short;
+  // A server from before readable sentences sends no summary.
+  return entry.summary ?? short;
+}
+
 export function formatAudit(entries: readonly AuditEntryView[]): string {
   const rows = entries.map((e) => [
     String(e.id),
@@ -41,7 +52,7 @@ export function formatAudit(entries: readonly AuditEntryView[]): string {
     e.action,
     e.resourceKey,
     e.environment ?? '-',
-    describeChange(e),
+    changeText(e),
     e.message ?? '',
   ]);
   return formatTable(
@@ -58,10 +69,12 @@ const audit: Command = {
     flag: { type: 'string', value: 'KEY', description: "Only this flag's history" },
     env: { type: 'string', value: 'ENV', description: 'Only changes in this environment' },
     actor: { type: 'string', value: 'NAME', description: 'Only changes by this token name' },
+    since: { type: 'string', value: 'TIME', description: 'Only changes at or after this time: 2026-12-01 (UTC) or 2026-12-01T09:00:00Z' },
+    until: { type: 'string', value: 'TIME', description: 'Only changes before this time (a day: up to its end, UTC)' },
     limit: { type: 'string', value: 'N', description: `How many entries, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
     before: { type: 'string', value: 'ID', description: 'Entries older than this id (the next page)' },
   },
-  examples: ['switchyard audit', 'switchyard audit --flag new-checkout --limit 5', 'switchyard audit --env production --json'],
+  examples: ['switchyard audit', 'switchyard audit --flag new-checkout --limit 5', 'switchyard audit --env production --since 2026-12-01 --json'],
   async run(context) {
     const { values } = context;
     const limitText = stringOption(values, 'limit');
@@ -74,6 +87,8 @@ const audit: Command = {
       resourceKey: flag,
       environment: stringOption(values, 'env'),
       actor: stringOption(values, 'actor'),
+      since: stringOption(values, 'since'),
+      until: stringOption(values, 'until'),
     };
     const response = await context.api.request<{ items: AuditEntryView[]; nextCursor: number | null }>('GET', '/api/audit', { query });
     if (context.json) return printJson(context.io, response);

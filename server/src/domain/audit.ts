@@ -45,6 +45,10 @@ export interface AuditQuery {
   resourceKey?: string;
   environment?: string;
   actor?: string;
+  /** Entries at or after this time (epoch ms). */
+  since?: number;
+  /** Entries before this time (epoch ms). */
+  until?: number;
   /** Entries with an id below this cursor (newest first). */
   before?: number;
   limit: number;

@@ -6,8 +6,8 @@ import type { FlagsService } from '../services/flags.service.js';
 import { flagResponse, toFlagResponse } from './flags.routes.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses, pageQuery, rowIdSchema } from './responses.js';
-import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditEntry, type AuditQuery } from '../domain/audit.js';
-import type { AuditService } from '../services/audit.service.js';
+import { AUDIT_RESOURCES, AUDIT_SOURCES, type AuditQuery } from '../domain/audit.js';
+import type { AuditService, DescribedAuditEntry } from '../services/audit.service.js';
 
 export const auditEntryResponse = z.object({
   id: z.int(),
@@ -22,7 +22,48 @@ export const auditEntryResponse = z.object({
   source: z.enum(AUDIT_SOURCES),
   message: z.string().nullable(),
   commit: z.string().nullable(),
+  summary: z.string().describe('The change as one readable sentence, e.g. "10% → 100% in Production" or "added 3 members to internal" (a flag entry leaves the flag out: it is resourceKey)'),
 });
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?$/i;
+const DAY_MS = 86_400_000;
+
+/** Whether year-month-day names a real day (Date.parse takes 2026-02-31 for March 3). */
+function realDay(year: string, month: string, day: string): boolean {
+  const d = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return d.getUTCFullYear() === Number(year) && d.getUTCMonth() === Number(month) - 1 && d.getUTCDate() === Number(day);
+}
+
+/**
+ * A time bound of the audit log: an ISO 8601 time with its zone (`2026-12-01T09:00:00Z`,
+ * `…+01:00`), or a day (`2026-12-01`, UTC), which as `until` means the end of that day so
+ * `since=D&until=D` is the whole day. A time without a zone would depend on the server's.
+ */
+const timeBound = (bound: 'since' | 'until') =>
+  z
+    .string()
+    .max(40)
+    .transform((value, ctx) => {
+      const day = DATE.exec(value);
+      if (day && realDay(day[1]!, day[2]!, day[3]!)) return Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])) + (bound === 'until' ? DAY_MS : 0);
+      const time = DATE_TIME.exec(value);
+      if (time && !time[7]) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} has no time zone: add Z or an offset such as +01:00` });
+        return z.NEVER;
+      }
+      const ms = time && realDay(time[1]!, time[2]!, time[3]!) && Number(time[4]) < 24 && Number(time[5]) < 60 && Number(time[6] ?? 0) < 60 ? Date.parse(value) : NaN;
+      if (Number.isNaN(ms)) {
+        ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 day or time such as 2026-12-01 or 2026-12-01T09:00:00Z, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .describe(
+      bound === 'since'
+        ? 'Entries at or after this time: ISO 8601 with a zone (2026-12-01T09:00:00Z) or a day (2026-12-01, from its start, UTC)'
+        : 'Entries before this time: ISO 8601 with a zone, or a day (2026-12-01: up to the end of that day, UTC)',
+    );
 
 const pageResponse = z.object({ items: z.array(auditEntryResponse), nextCursor: z.int().nullable() });
 
@@ -48,7 +89,7 @@ const revertResponse = z.object({
   segment: segmentResponseSchema.nullable().optional().describe('The segment after the revert (null: it was deleted); for segment entries'),
 });
 
-const toResponse = (e: AuditEntry) => ({ ...e, at: iso(e.at) });
+const toResponse = (e: DescribedAuditEntry) => ({ ...e, at: iso(e.at) });
 
 async function page(audit: AuditService, query: AuditQuery) {
   const items = await audit.list(query);
@@ -66,7 +107,9 @@ export const auditRoutes: FastifyPluginAsyncZod<{ audit: AuditService; flags?: F
         resourceKey: z.string().max(LIMITS.key).optional(),
         environment: z.string().max(LIMITS.key).optional(),
         actor: z.string().max(LIMITS.name).optional(),
-      }),
+        since: timeBound('since').optional(),
+        until: timeBound('until').optional(),
+      }).refine((q) => q.since === undefined || q.until === undefined || q.since < q.until, { path: ['until'], message: 'must be later than since' }),
       response: { 200: pageResponse, ...errorResponses },
     },
     onRequest: app.requireRole('viewer'),

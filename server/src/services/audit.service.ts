@@ -14,6 +14,7 @@ import {
   type FieldRef,
   type LaterChange,
 } from '../domain/audit-revert.js';
+import { describeAuditEntry, environmentNames } from '../domain/audit-text.js';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import { defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems, flagProblems } from '../domain/flag-validation.js';
@@ -43,8 +44,11 @@ export interface StageMove {
 }
 
 /** What reverting an entry would do, computed exactly as the revert itself computes it. */
+/** An audit entry with its readable sentence (domain/audit-text.ts). */
+export type DescribedAuditEntry = AuditEntry & { summary: string };
+
 export interface RevertPreview {
-  entry: AuditEntry;
+  entry: DescribedAuditEntry;
   /** `update`: set the entry's fields back; `delete`: undo a creation; `recreate`: undo a deletion. */
   operation: 'update' | 'delete' | 'recreate';
   /** The resource's current version (null: it does not exist): send it with the revert. */
@@ -65,7 +69,7 @@ type Resource = Flag | Segment;
 
 /** A revert worked out against the current state inside a transaction. */
 interface Plan {
-  preview: Omit<RevertPreview, 'refusal'>;
+  preview: Omit<RevertPreview, 'refusal' | 'entry'> & { entry: AuditEntry };
   refusal: AppError | null;
   current: Managed<Resource> | undefined;
   /** The state after the revert (null: the resource goes). */
@@ -85,8 +89,15 @@ export class AuditService {
     private readonly flags: FlagsService = new FlagsService(w),
   ) {}
 
-  list(query: AuditQuery): Promise<AuditEntry[]> {
-    return this.w.read((tx) => this.w.repos.audit.list(tx, query));
+  /** Entries matching `query`, each with its readable sentence (environment display names as they are now). */
+  list(query: AuditQuery): Promise<DescribedAuditEntry[]> {
+    return this.w.read(async (tx) => this.describe(tx, await this.w.repos.audit.list(tx, query)));
+  }
+
+  private async describe(tx: Tx, entries: readonly AuditEntry[]): Promise<DescribedAuditEntry[]> {
+    if (entries.length === 0) return [];
+    const name = environmentNames(await this.w.repos.environments.list(tx));
+    return entries.map((entry) => ({ ...entry, summary: describeAuditEntry(entry, name) }));
   }
 
   /** What `revert` would write now, and whether it would be refused (and why). Writes nothing. */
@@ -96,7 +107,8 @@ export class AuditService {
     return this.w.read(async (tx) => {
       const plan = await this.plan(tx, entry, effect, false);
       const refusal = plan.refusal ?? unsafe;
-      return { ...plan.preview, refusal: refusal ? { code: refusal.code, message: refusal.message, ...(refusal.details !== undefined ? { details: refusal.details } : {}) } : null };
+      const [described] = await this.describe(tx, [plan.preview.entry]);
+      return { ...plan.preview, entry: described!, refusal: refusal ? { code: refusal.code, message: refusal.message, ...(refusal.details !== undefined ? { details: refusal.details } : {}) } : null };
     });
   }
 

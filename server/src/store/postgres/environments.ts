@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, min, sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { NewFeedEntry } from '../../domain/feed.js';
@@ -73,6 +73,8 @@ export const postgresAudit: AuditRepository = {
     if (query.resourceKey) where.push(eq(auditLog.resourceKey, query.resourceKey));
     if (query.environment) where.push(eq(auditLog.environment, query.environment));
     if (query.actor) where.push(eq(auditLog.actor, query.actor));
+    if (query.since !== undefined) where.push(gte(auditLog.at, query.since));
+    if (query.until !== undefined) where.push(lt(auditLog.at, query.until));
     if (query.before !== undefined) where.push(lt(auditLog.id, query.before));
     const rows = await conn(tx)
       .select()

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, min, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, min, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
 import { onViolation } from '../constraints.js';
 import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
@@ -65,6 +65,8 @@ export const sqliteAudit: AuditRepository = {
     if (query.resourceKey) where.push(eq(auditLog.resourceKey, query.resourceKey));
     if (query.environment) where.push(eq(auditLog.environment, query.environment));
     if (query.actor) where.push(eq(auditLog.actor, query.actor));
+    if (query.since !== undefined) where.push(gte(auditLog.at, query.since));
+    if (query.until !== undefined) where.push(lt(auditLog.at, query.until));
     if (query.before !== undefined) where.push(lt(auditLog.id, query.before));
     return conn(tx)
       .select()
