@@ -189,3 +189,26 @@ describe('security headers', () => {
     expect(String(ofrep.headers['access-control-expose-headers']).split(/,\s*/)).toEqual(['ETag', 'WWW-Authenticate', 'Retry-After']);
   });
 });
+
+describe('request logging', () => {
+  it('logs management requests at info with their request id; SDK routes log nothing at info', async () => {
+    const lines: { msg?: string; reqId?: string; req?: { url?: string }; sdk?: boolean }[] = [];
+    const stream = { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) };
+    const site = await createTestApp({ logger: { level: 'info', stream } });
+    try {
+      const key = await site.sdkKey('production');
+      lines.length = 0;
+      expect((await site.request(site.adminToken, { method: 'GET', url: '/api/flags' })).statusCode).toBe(200);
+      const management = lines.filter((l) => l.msg === 'incoming request');
+      expect(management).toHaveLength(1);
+      expect(management[0]!.reqId).toBeTruthy();
+      lines.length = 0;
+      for (let i = 0; i < 3; i++) {
+        expect((await site.request(key, { method: 'POST', url: '/ofrep/v1/evaluate/flags', payload: { context: { targetingKey: 'u' } } })).statusCode).toBe(200);
+      }
+      expect(lines).toEqual([]);
+    } finally {
+      await site.close();
+    }
+  });
+});

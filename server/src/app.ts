@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { auditRoutes } from './http/audit.routes.js';
 import { dashboardRoutes } from './http/dashboard.routes.js';
@@ -15,7 +15,7 @@ import { clientErrorHandler, errorsPlugin } from './http/plugins/errors.js';
 import { metricsPlugin } from './http/plugins/metrics.js';
 import { openapiPlugin } from './http/plugins/openapi.js';
 import { storableTextPlugin } from './http/plugins/storable-text.js';
-import { sdkCorsPlugin } from './http/plugins/sdk-cors.js';
+import { isSdkPath, sdkCorsPlugin } from './http/plugins/sdk-cors.js';
 import { securityHeadersPlugin } from './http/plugins/security-headers.js';
 import { releasesRoutes } from './http/releases.routes.js';
 import { rulesRoutes } from './http/rules.routes.js';
@@ -64,7 +64,18 @@ export type { Services };
  * the app is ready and stops when it closes.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance & { services: Services }> {
+  // SDK routes log at their own level: a per-request child at a level other than the server's
+  // rebuilds every log method of that child (pino), which cost OFREP more than evaluating. They
+  // share one child per level instead (their lines carry no request id; they are warnings and errors).
+  const sdkLoggers = new Map<string, FastifyBaseLogger>();
+  const childLoggerFactory: FastifyServerOptions['childLoggerFactory'] = function (logger, bindings, opts, rawRequest) {
+    if (opts.level === undefined || !isSdkPath(rawRequest.url ?? '')) return logger.child(bindings, opts);
+    let shared = sdkLoggers.get(opts.level);
+    if (!shared) sdkLoggers.set(opts.level, (shared = logger.child({ sdk: true }, opts)));
+    return shared;
+  };
   const app = Fastify({
+    childLoggerFactory,
     logger: options.logger ?? false,
     forceCloseConnections: true,
     bodyLimit: 1024 * 1024,
