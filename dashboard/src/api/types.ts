@@ -40,6 +40,19 @@ export interface FlagEnvironment {
   stageSummary?: string;
   /** When killed: the stage it was at (off, dogfood, N%, 100%), which one stage change restores; else null. */
   killedFrom?: string | null;
+  /**
+   * A kill of a Git-managed flag during an incident: the sync holds it killed here until it is
+   * resumed (POST …/resume) or a commit changes the flag in this environment; else null.
+   */
+  incident?: Incident | null;
+}
+
+export interface Incident {
+  killedAt: string;
+  killedBy: string;
+  message: string | null;
+  /** The commit the Git sync had applied when the flag was killed. */
+  sinceCommit: string | null;
 }
 
 export interface Flag {

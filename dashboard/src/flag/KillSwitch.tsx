@@ -2,13 +2,15 @@ import { enc, post } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import { describeStage } from '../logic/stages.js';
+import { absoluteTime } from '../logic/time.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
 
 /**
  * The red button: off for everyone immediately, from any stage, always confirmed. After a kill it
  * offers to restore the stage the flag was at (`killedFrom`: the kill keeps the targeting) — one
- * audited stage change, confirmed in critical environments like every other stage change.
+ * audited stage change, confirmed in critical environments like every other stage change. A kill of
+ * a Git-managed flag holds it against the file (`incident`) until someone resumes it here.
  */
 export function KillSwitch({ flag, config, environment, actions }: { flag: Flag; config: FlagEnvironment; environment: Environment | undefined; actions: FlagActions }) {
   const { canEdit, reason } = useCanEdit(flag, { emergency: true });
@@ -45,8 +47,41 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
     });
   };
 
+  const incident = config.incident;
+  const resume = () => {
+    const write = () =>
+      actions.run(`${flag.name} is back at the Git file's configuration in ${envName}.`, () =>
+        post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/resume`, { version: flag.version }),
+      );
+    if (!environment?.critical) return void write();
+    actions.confirm({
+      title: `Resume ${flag.name} from Git in ${envName}?`,
+      body: (
+        <p>
+          <strong>{envName}</strong> is a critical environment. {flag.name} leaves the kill and gets what the Git file ({flag.managedBy}) asks for here, for real users right away; later commits apply again.
+        </p>
+      ),
+      confirmLabel: 'Resume from Git',
+      onConfirm: () => void write(),
+    });
+  };
+
   return (
     <div class="kill">
+      {incident && (
+        <div class="incident-hold" role="status">
+          <p class="incident-hold-text">
+            Killed during an incident by {incident.killedBy} at {absoluteTime(incident.killedAt)} — Git changes to this flag are held until resumed.
+            {incident.message && <span class="incident-hold-message"> “{incident.message}”</span>}
+          </p>
+          {/* Like the kill itself, allowed on a Git-managed flag: it is how the incident ends. */}
+          <Guard reason={reason}>
+            <button type="button" class="button" data-resume="git" disabled={!canEdit || actions.busy} onClick={resume}>
+              Resume from Git
+            </button>
+          </Guard>
+        </div>
+      )}
       <Guard reason={reason ?? (killed ? 'Already killed: choose a stage above to release again' : undefined)}>
         <button type="button" class="button danger kill-button" disabled={!canEdit || killed || actions.busy} onClick={kill}>
           <span aria-hidden="true">✕ </span>

@@ -65,7 +65,24 @@ export function formatFlag(flag: FlagView): string {
     String(config.rules.length),
     String(config.targets.reduce((sum, t) => sum + t.values.length, 0)),
   ]);
-  return `${formatFields(fields)}\n${formatTable(['ENVIRONMENT', 'STAGE', 'SERVING', 'RULES', 'TARGETS'], rows)}`;
+  return `${formatFields(fields)}\n${formatTable(['ENVIRONMENT', 'STAGE', 'SERVING', 'RULES', 'TARGETS'], rows)}${formatIncidents(flag)}`;
+}
+
+/**
+ * One line per environment where an incident kill holds a Git-managed flag: the sync leaves it
+ * killed there, so whoever reads the flag learns why the file's stage does not apply, and the way out.
+ */
+function formatIncidents(flag: FlagView): string {
+  return Object.entries(flag.environments)
+    .flatMap(([env, config]) => {
+      const incident = config.incident;
+      if (!incident) return [];
+      const why = incident.message ? ` (${JSON.stringify(incident.message)})` : '';
+      return [
+        `incident hold in ${env}: killed by ${incident.killedBy} at ${formatTime(incident.killedAt)}${why}; Git changes to this flag there are held until: switchyard flags resume ${flag.key} ${env}\n`,
+      ];
+    })
+    .join('');
 }
 
 /** What the environment serves: the dogfood rule (internal users) if any, then everyone else. */

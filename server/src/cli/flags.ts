@@ -3,7 +3,7 @@ import { parseStage } from '../domain/stages.js';
 import { booleanOption, oneOf, stringOption, stringsOption } from './args.js';
 import { path, printJson, type Command, type CommandContext, type EnvironmentView, type FlagView } from './command.js';
 import { CommandError, UsageError } from './errors.js';
-import { formatCreated, formatFlag, formatFlagList, formatStageChange } from './flag-view.js';
+import { formatCreated, formatFlag, formatFlagList, formatStageChange, stageText } from './flag-view.js';
 
 const KEY = { name: 'KEY', description: 'The flag key, e.g. new-checkout' } as const;
 const ENV = { name: 'ENV', description: 'The environment key, e.g. production' } as const;
@@ -172,6 +172,26 @@ const kill: Command = {
   },
 };
 
+const resume: Command = {
+  name: 'flags resume',
+  summary: "End an incident kill of a Git-managed flag: the Git file's configuration applies again",
+  description:
+    'A kill of a flag managed by the Git sync holds it killed in that environment through syncs and\n' +
+    "restarts, until it is resumed (or a commit changes the flag there). Resuming puts back what the\n" +
+    'file asks for in ENV at once; audited as flag.resumed. Refused when nothing holds it.',
+  arguments: [KEY, ENV],
+  options: { message: MESSAGE },
+  examples: ['switchyard flags resume new-checkout production --message "fixed in 4.2.1, INC-1234"'],
+  async run(context) {
+    const [key, env] = context.positionals as [string, string];
+    // No version: the hold itself is what is resumed, and the server refuses (409) when there is none.
+    const response = await context.api.request<FlagView>('POST', `${path.flagEnvironment(key, env)}/resume`, { body: { message: stringOption(context.values, 'message') } });
+    if (context.json) return printJson(context.io, response);
+    const stageNow = stageText(response.data.environments[env], '?');
+    context.io.out(`Resumed ${key} in ${env}: back to the file's configuration (stage ${stageNow}, version ${response.data.version})\n`);
+  },
+};
+
 function archiveCommand(archived: boolean): Command {
   const verb = archived ? 'archive' : 'unarchive';
   return {
@@ -224,4 +244,4 @@ const clientVisible: Command = {
   },
 };
 
-export const flagCommands: readonly Command[] = [list, get, create, stage, kill, archiveCommand(true), archiveCommand(false), clientVisible];
+export const flagCommands: readonly Command[] = [list, get, create, stage, kill, resume, archiveCommand(true), archiveCommand(false), clientVisible];
