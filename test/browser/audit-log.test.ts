@@ -115,7 +115,7 @@ describe.skipIf(!ready)('the audit log in a browser', () => {
     await dialog.getByLabel('Comment for the audit log (optional)').fill('too early');
     await page.screenshot({ path: join(ARTIFACTS, 'audit-revert-preview.png') });
     await dialog.getByRole('button', { name: 'Revert', exact: true }).click();
-    await page.getByText(`Reverted #${production!.id}`).waitFor();
+    await page.getByRole('status').filter({ hasText: `Reverted #${production!.id}` }).waitFor();
 
     const after = await flag();
     expect(after.environments.production!.stage).toBe('off');
