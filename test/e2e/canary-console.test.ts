@@ -7,7 +7,8 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
 
 /**
  * The canary console and the blue/green card in a real browser against the real server: start a
- * plan, see the live split, pause, resume, abort; switch a blue/green flag and back.
+ * plan, see the live split, pause, resume, abort; the guard waiting for exposures and rolling back
+ * on real uploads, in plain words; switch a blue/green flag and back.
  */
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 if (!ready) console.warn('[canary console browser test skipped] needs dashboard/dist and /usr/bin/chromium');
@@ -17,11 +18,26 @@ describe.skipIf(!ready)('canary console in a browser', () => {
   let browser: Browser;
   let page: Page;
   let call: ReturnType<typeof api>;
+  let sdkKey: string;
+
+  /** Counts as an SDK would upload them (`POST /api/sdk/metrics`). */
+  async function upload(flag: string, on: { exposures: number; errors: number }, off: { exposures: number; errors: number }): Promise<void> {
+    const res = await fetch(`${server.url}/api/sdk/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sdkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        exposures: [{ flag, variation: 'on', count: on.exposures }, { flag, variation: 'off', count: off.exposures }],
+        events: [{ name: 'error', flag, variation: 'on', count: on.errors }, { name: 'error', flag, variation: 'off', count: off.errors }].filter((e) => e.count > 0),
+      }),
+    });
+    expect(res.status, await res.text()).toBe(202);
+  }
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServerProcess();
     call = api(server.url, server.adminToken);
+    sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'canary-console', environment: 'production' })).body.key;
     await call('POST', '/api/flags', { key: 'new-search', name: 'New search' });
     const steps = [1, 10, 50, 100].map((percentage) => ({ percentage, minDurationMs: 3_600_000, minExposures: 1000 }));
     expect((await call('PUT', '/api/flags/new-search/environments/production/release-plan', { strategy: 'guarded', steps })).status).toBe(200);
@@ -44,6 +60,8 @@ describe.skipIf(!ready)('canary console in a browser', () => {
   it('starts, pauses, resumes and aborts a plan, showing the live split and the decision log', async () => {
     await page.goto(`${server.url}/flags/new-search`);
     await console_().getByRole('button', { name: 'Start' }).click();
+    // Production is critical: starting asks first.
+    await page.getByRole('dialog').getByRole('button', { name: 'Start canary' }).click();
     await console_().getByText('99% off / 1% on').waitFor();
     await console_().locator('.badge', { hasText: 'Running' }).waitFor();
     expect(await console_().locator('.timeline li[aria-current="step"]').innerText()).toMatch(/^1%/);
@@ -52,10 +70,13 @@ describe.skipIf(!ready)('canary console in a browser', () => {
     await console_().getByRole('button', { name: 'Pause' }).click();
     await console_().locator('.badge', { hasText: 'Paused' }).waitFor();
     await console_().getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Resume canary' }).click();
     await console_().locator('.badge', { hasText: 'Running' }).waitFor();
     await console_().getByRole('button', { name: 'Abort & roll back' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Abort & roll back' }).click();
     await console_().locator('.badge', { hasText: 'Aborted' }).waitFor();
-    await console_().getByText('100% off').waitFor();
+    // Not "100% off": dogfood users keep the new variation after the rollback.
+    await console_().getByTestId('canary-status').filter({ hasText: 'Aborted and rolled back to Dogfood: internal users still get it (on)' }).waitFor();
     await console_().getByText(/Decision log/).click();
     for (const kind of ['started', 'paused', 'resumed', 'aborted']) await console_().locator('.decision-log li', { hasText: kind }).first().waitFor();
     const view = await call<{ stage: string }>('GET', '/api/flags/new-search/environments/production/release-plan');
@@ -83,6 +104,27 @@ describe.skipIf(!ready)('canary console in a browser', () => {
     expect(await form.getByLabel('False rollback risk (α)').evaluate((input) => (input as HTMLInputElement).validity.rangeOverflow)).toBe(true);
     const unchanged = await call<{ plan: { spec: { guard: { alpha: number } } } }>('GET', '/api/flags/form-plan/environments/production/release-plan');
     expect(unchanged.body.plan.spec.guard.alpha).toBe(0.01);
+  });
+
+  it('says in words what the guard waits for, and why it rolled back', async () => {
+    await call('POST', '/api/flags', { key: 'risky', name: 'Risky' });
+    expect((await call('PUT', '/api/flags/risky/environments/production/release-plan', { strategy: 'guarded' })).status).toBe(200);
+    expect((await call('POST', '/api/flags/risky/environments/production/release-plan/start', {})).status).toBe(200);
+    await page.goto(`${server.url}/flags/risky`);
+    const status = console_().getByTestId('canary-status');
+    await status.filter({ hasText: /Step 1 of 4: 1% until \d\d:\d\d/ }).waitFor();
+
+    // 60 of the 200 exposures the guard needs on the new variation: 140 to go.
+    await upload('risky', { exposures: 60, errors: 0 }, { exposures: 6000, errors: 60 });
+    await console_().locator('.canary-detail', { hasText: 'Waiting for 140 more exposures before it can decide' }).waitFor();
+
+    // 8.6% errors on the new variation vs 1% elsewhere: the guard rolls back by itself.
+    await upload('risky', { exposures: 1940, errors: 172 }, { exposures: 44_000, errors: 440 });
+    await console_().locator('.badge', { hasText: 'Rolled back' }).waitFor({ timeout: 15_000 });
+    await console_().locator('.canary-detail', { hasText: 'Rolled back: 8.6% errors on the new version vs 1%' }).waitFor();
+    await status.filter({ hasText: 'Rolled back to Dogfood: internal users still get it (on); everyone else gets off' }).waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'canary-rolled-back.png') });
+    expect((await call<{ stage: string }>('GET', '/api/flags/risky/environments/production/release-plan')).body.stage).toBe('dogfood');
   });
 
   it('switches a blue/green flag in one click and shows which side is live', async () => {

@@ -3,6 +3,7 @@ import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import { describeStage } from '../logic/stages.js';
 import { absoluteTime } from '../logic/time.js';
+import { useActivePlan } from '../release/hooks.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
 
@@ -17,10 +18,18 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
   const restoreRights = useCanEdit(flag);
   const killed = config.stage === 'kill';
   const envName = environment?.name ?? 'this environment';
+  // A kill moves the flag away from a running canary's step: the guard pauses the plan.
+  const plan = useActivePlan(flag.key, environment?.key, flag.version);
+  const canaryRunning = plan === undefined ? Boolean(config.guarded) : plan?.status === 'running';
   const kill = () =>
     actions.confirm({
       title: `Kill ${flag.name} in ${envName}?`,
-      body: <p>Everyone gets the off value immediately, including dogfood users. You can release it again from any stage afterwards.</p>,
+      body: (
+        <p>
+          Everyone gets the off value immediately, including dogfood users. You can release it again from any stage afterwards.
+          {canaryRunning && ` This also pauses the running canary on ${envName}.`}
+        </p>
+      ),
       confirmLabel: 'Kill now',
       danger: true,
       onConfirm: () => void actions.run(`${flag.name} was killed in ${envName}.`, () => post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/kill`, {})),

@@ -5,6 +5,7 @@ import { ChangeComment } from '../components/ChangeComment.js';
 import { Guard } from '../components/Guard.js';
 import { stageLabel } from '../components/StageBadge.js';
 import { describeStage, parsePercentage, STEPS, stepStates } from '../logic/stages.js';
+import { UNREACHABLE_REASON, useActivePlan, useReachable } from '../release/hooks.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
 
@@ -15,9 +16,20 @@ interface Props {
   actions: FlagActions;
 }
 
-/** Off → Dogfood → 10% → 50% → 100%: one click per stage; critical environments ask first. */
+/**
+ * Off → Dogfood → 10% → 50% → 100%: one click per stage; critical environments ask first, and so
+ * does any environment where a canary runs (moving the flag by hand pauses it). Disabled, saying
+ * why, while the server cannot be reached.
+ */
 export function Stepper({ flag, config, environment, actions }: Props) {
-  const { canEdit, reason } = useCanEdit(flag);
+  const rights = useCanEdit(flag);
+  const reachable = useReachable();
+  const canEdit = rights.canEdit && reachable;
+  const reason = rights.reason ?? (reachable ? undefined : UNREACHABLE_REASON);
+  const plan = useActivePlan(flag.key, environment?.key, flag.version);
+  // Until the summary is read, the guard marker says a guarded canary is under way here.
+  const canaryRunning = plan === undefined ? Boolean(config.guarded) : plan?.status === 'running';
+  const canaryPaused = plan?.status === 'paused';
   const [custom, setCustom] = useState('');
   const [customError, setCustomError] = useState<string | undefined>(undefined);
   // Why, for the audit log: sent with the next stage change, then cleared.
@@ -38,15 +50,28 @@ export function Stepper({ flag, config, environment, actions }: Props) {
         .then((result) => {
           if (result.ok) setComment('');
         });
-    if (environment?.critical) {
+    if (environment?.critical || canaryRunning) {
       actions.confirm({
         title: `Move to ${label} in ${envName}?`,
         body: (
-          <p>
-            <strong>{envName}</strong> is a critical environment. {flag.name} goes from {current} to {label} for real users right away.
-            {view.kind === 'custom' && ' Its other rules and individual targets stay as they are.'}
-            {message && <> Comment: “{message}”.</>}
-          </p>
+          <>
+            {canaryRunning && (
+              <p class="canary-warning">
+                <strong>This pauses the running canary on {envName}</strong>; resuming it from the canary console puts its step back.
+              </p>
+            )}
+            <p>
+              {environment?.critical && (
+                <>
+                  <strong>{envName}</strong> is a critical environment.{' '}
+                </>
+              )}
+              {flag.name} goes from {current} to {label} {environment?.critical ? 'for real users ' : ''}right away.
+              {view.kind === 'custom' && ' Its other rules and individual targets stay as they are.'}
+              {canaryPaused && ` The paused canary on ${envName} stays paused; resuming it puts its step back.`}
+              {message && <> Comment: “{message}”.</>}
+            </p>
+          </>
         ),
         confirmLabel: `Move to ${label}`,
         onConfirm: () => void write(),
@@ -109,8 +134,8 @@ export function Stepper({ flag, config, environment, actions }: Props) {
             inputMode="decimal"
             placeholder="e.g. 25 or 0.5"
             value={custom}
-            disabled={!canEdit}
-            title={reason}
+            disabled={!rights.canEdit}
+            title={rights.reason}
             onInput={(e) => setCustom(e.currentTarget.value)}
             aria-invalid={customError ? true : undefined}
             aria-describedby={customError ? 'custom-percent-error' : 'custom-percent-hint'}
@@ -132,7 +157,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           </span>
         )}
       </form>
-      <ChangeComment id="stage-comment" value={comment} onChange={setComment} disabled={!canEdit} hint="Saved with the next stage change in the audit log." />
+      <ChangeComment id="stage-comment" value={comment} onChange={setComment} disabled={!rights.canEdit} hint="Saved with the next stage change in the audit log." />
     </div>
   );
 }

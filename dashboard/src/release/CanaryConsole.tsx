@@ -3,12 +3,13 @@ import { enc, get, post } from '../api/client.js';
 import type { Flag } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import type { FlagActions } from '../flag/actions.js';
-import { duration, percent, splitText, type MetricPoint } from '../logic/canary.js';
+import { audienceText, duration, GUARD_MIN_EXPOSURES, percent, rollbackText, stepText, stoppedText, waitingText, type MetricPoint } from '../logic/canary.js';
 import { absoluteTime } from '../logic/time.js';
-import { useCanEdit, useLive, useResource } from '../state.js';
+import { useApp, useCanEdit, useLive, useResource } from '../state.js';
+import { UNREACHABLE_REASON, useReachable } from './hooks.js';
 import { MetricsChart } from './MetricsChart.js';
 import { PlanForm } from './PlanForm.js';
-import type { PlanView } from './types.js';
+import type { PlanView, ReleasePlan } from './types.js';
 
 const REFRESH_MS = 2000;
 
@@ -21,17 +22,26 @@ function stepClass(plan: { status: string; currentStep: number; startedAt: strin
 const STATUS_TEXT: Record<string, string> = { ready: 'Ready', running: 'Running', paused: 'Paused', completed: 'Completed', rolled_back: 'Rolled back', aborted: 'Aborted' };
 
 /**
- * The canary console: live split, exposures and error rate per variation over time, the step
- * timeline, the decision log, and the controls. Refreshes every few seconds while a plan runs.
+ * The canary console: in plain words first — where the plan is ("Step 2 of 4: 25% until 14:05"),
+ * what it waits for, why it stopped, who gets what now — then the step timeline and the controls;
+ * the statistics (counts, rates, the decision rule, charts) behind a "Statistics" toggle, and the
+ * decision log. Refreshes every few seconds while a plan runs. In a critical environment, starting,
+ * resuming, skipping a step and aborting ask first, like every other change there for real users.
  */
 export function CanaryConsole({ flag, environment, actions }: { flag: Flag; environment: string; actions: FlagActions }) {
   const base = `/api/flags/${enc(flag.key)}/environments/${enc(environment)}/release-plan`;
   const view = useResource(() => get<PlanView>(base), [base]);
   const metrics = useResource(() => get<{ points: MetricPoint[] }>(`${base}/metrics`), [base]);
-  const { canEdit, reason } = useCanEdit(flag);
+  const rights = useCanEdit(flag);
+  const reachable = useReachable();
+  const canEdit = rights.canEdit && reachable;
+  const reason = rights.reason ?? (reachable ? undefined : UNREACHABLE_REASON);
+  const env = useApp().environments.find((e) => e.key === environment);
+  const envName = env?.name ?? environment;
   const [editing, setEditing] = useState(false);
   const plan = view.data?.plan ?? null;
   const active = plan?.status === 'running' || plan?.status === 'paused';
+  const stopped = plan?.status === 'rolled_back' || plan?.status === 'aborted';
 
   useLive((e) => {
     if (e.type === 'flag' && e.key === flag.key) void view.reload();
@@ -46,59 +56,121 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
   }, [active, view.reload, metrics.reload]);
 
   if (!view.data) return null;
-  const { split, evidence, events } = view.data;
-  const act = (name: string, label: string, body: unknown = {}) => () =>
-    void actions.run(label, () => post(`${base}/${name}`, body)).then(() => Promise.all([view.reload(), metrics.reload()]));
-  const button = (name: string, label: string, done: string, danger = false, body: unknown = {}) => (
+  const { events } = view.data;
+  const config = flag.environments[environment];
+  const act = (name: string, done: string) => () =>
+    void actions.run(done, () => post(`${base}/${name}`, {})).then(() => Promise.all([view.reload(), metrics.reload()]));
+  /** Critical environments ask first when the action changes what real users get. */
+  const confirmed = (name: string, done: string, ask: { title: string; body: string; confirmLabel: string; danger?: boolean }) => () => {
+    if (!env?.critical) return act(name, done)();
+    actions.confirm({
+      title: ask.title,
+      body: (
+        <p>
+          <strong>{envName}</strong> is a critical environment. {ask.body}
+        </p>
+      ),
+      confirmLabel: ask.confirmLabel,
+      danger: ask.danger,
+      onConfirm: act(name, done),
+    });
+  };
+  const button = (label: string, onClick: () => void, danger = false) => (
     <Guard reason={reason}>
-      <button type="button" class={danger ? 'button danger' : 'button'} disabled={!canEdit || actions.busy} onClick={act(name, done, body)}>
+      <button type="button" class={danger ? 'button danger' : 'button'} disabled={!canEdit || actions.busy} onClick={onClick}>
         {label}
       </button>
     </Guard>
   );
-  const e = evidence?.errors;
+
+  const steps = plan?.spec.steps ?? [];
+  const next = plan ? steps[plan.currentStep + 1] : undefined;
+  // As the server starts it: a plan never ramps down, so a flag already at 20% starts at the first step of at least 20%.
+  const already = config?.stage.endsWith('%') ? Number(config.stage.slice(0, -1)) : 0;
+  const firstStep = steps.find((s) => s.percentage >= already) ?? steps[steps.length - 1];
+  const variation = plan?.variation ?? 'the new variation';
+  const start = confirmed('start', 'Release plan started.', {
+    title: `Start the canary of ${flag.name} in ${envName}?`,
+    body: `Real users start getting the new variation right away (${firstStep ? `${firstStep.percentage}% first` : 'the first step'}), then more as ${plan?.spec.guard ? 'the guard finds it healthy' : 'each step’s time passes'}.`,
+    confirmLabel: 'Start canary',
+  });
+  const current = plan ? steps[plan.currentStep] : undefined;
+  const resume = confirmed('resume', 'Release plan resumed.', {
+    title: `Resume the canary of ${flag.name} in ${envName}?`,
+    body: `The plan carries on at ${current ? `${current.percentage}%` : 'its step'}: if the flag was moved meanwhile, it goes back there for real users right away.`,
+    confirmLabel: 'Resume canary',
+  });
+  const skip = confirmed('skip', 'Moved to the next step.', {
+    title: `Move ${flag.name} to the next step in ${envName} now?`,
+    body: next ? `${next.percentage}% of real users get ${variation} right away, whatever the step’s time and exposures.` : 'The plan completes at its last step right away.',
+    confirmLabel: 'Next step now',
+  });
+  const abort = confirmed('abort', 'Release plan aborted; back to dogfood.', {
+    title: `Abort the canary of ${flag.name} in ${envName}?`,
+    body: 'It rolls back to Dogfood right away: only internal users keep the new variation; everyone else gets the off value.',
+    confirmLabel: 'Abort & roll back',
+    danger: true,
+  });
 
   return (
     <section class="card canary" aria-labelledby="canary-title">
       <h2 id="canary-title">Canary console</h2>
-      <p class="canary-split">
-        <strong>{splitText(split)}</strong>
-        {/* The split is the default rule's only: after a rollback dogfood users still have the flag. */}
-        <span class="hint"> · everyone else; the flag is at {view.data.stageSummary}</span> {view.data.guarded && <span class="badge stage-rollout">guarded</span>}{' '}
-        {plan && <span class={`badge plan-${plan.status}`}>{STATUS_TEXT[plan.status]}</span>}
-      </p>
-      {plan?.pauseReason && <p class="hint">{plan.pauseReason}</p>}
       {plan ? (
+        <>
+          <p class="canary-status" data-testid="canary-status">
+            <span class={`badge plan-${plan.status}`}>{STATUS_TEXT[plan.status]}</span>{' '}
+            <strong>{stopped ? (config ? stoppedText(plan.status as 'rolled_back' | 'aborted', config) : STATUS_TEXT[plan.status]) : stepText(plan, Date.now())}</strong>
+          </p>
+          <Detail plan={plan} view={view.data} />
+        </>
+      ) : (
+        <p class="hint">No release plan in this environment yet.</p>
+      )}
+      {/* A stopped plan's headline already says who gets what now. */}
+      {config && !stopped && (
+        <p class="canary-split">
+          <span class="hint">Now:</span> {audienceText(config)}
+          {view.data.guarded && (
+            <>
+              {' '}
+              <span class="badge stage-rollout" title="SDKs count exposures and errors of this flag while the guard watches it">
+                guarded
+              </span>
+            </>
+          )}
+        </p>
+      )}
+      {plan && (
         <ol class="timeline" aria-label="Steps">
-          {plan.spec.steps.map((s, i) => (
+          {steps.map((s, i) => (
             <li key={i} class={stepClass(plan, i)} aria-current={i === plan.currentStep && plan.startedAt ? 'step' : undefined}>
               {s.percentage}%<span class="small"> · {duration(s.minDurationMs)}{s.minExposures ? ` · ${s.minExposures} exp.` : ''}</span>
             </li>
           ))}
         </ol>
-      ) : (
-        <p class="hint">No release plan in this environment yet.</p>
-      )}
-      {e && (
-        <p class="small evidence">
-          New variation {e.treatment.errors}/{e.treatment.exposures} errors ({percent(e.treatment.rate)}) · control {e.control.errors}/{e.control.exposures} ({percent(e.control.rate)}) · log Λ{' '}
-          {e.logLikelihoodRatio.toFixed(2)} / {e.boundary.toFixed(2)} · {e.verdict.replace('_', ' ')}
-        </p>
       )}
       <div class="actions">
-        {plan && !active && button('start', plan.status === 'ready' ? 'Start' : 'Start again', 'Release plan started.')}
-        {plan?.status === 'running' && button('pause', 'Pause', 'Release plan paused.')}
-        {plan?.status === 'paused' && button('resume', 'Resume', 'Release plan resumed.')}
-        {active && button('skip', 'Next step now', 'Moved to the next step.')}
-        {active && button('abort', 'Abort & roll back', 'Release plan aborted; back to dogfood.', true)}
+        {plan && !active && button(plan.status === 'ready' ? 'Start' : 'Start again', start)}
+        {plan?.status === 'running' && button('Pause', act('pause', 'Release plan paused.'))}
+        {plan?.status === 'paused' && button('Resume', resume)}
+        {active && button('Next step now', skip)}
+        {active && button('Abort & roll back', abort, true)}
         {!active && (
-          <button type="button" class="button" disabled={!canEdit} onClick={() => setEditing(!editing)}>
-            {plan ? 'Edit plan' : 'Create plan'}
-          </button>
+          <Guard reason={rights.reason}>
+            <button type="button" class="button" disabled={!rights.canEdit} aria-expanded={editing} onClick={() => setEditing(!editing)}>
+              {plan ? 'Edit plan' : 'Create plan'}
+            </button>
+          </Guard>
         )}
       </div>
       {editing && !active && <PlanForm flagKey={flag.key} environment={environment} actions={actions} onSaved={() => (setEditing(false), void view.reload())} />}
-      {metrics.data && <MetricsChart points={metrics.data.points} errorEvent={plan?.spec.guard?.errorEvent ?? 'error'} />}
+      {plan?.spec.guard && plan.startedAt && (
+        <details class="canary-stats">
+          <summary>Statistics</summary>
+          <Statistics plan={plan} view={view.data} />
+          {metrics.data && <MetricsChart points={metrics.data.points} errorEvent={plan.spec.guard.errorEvent} collecting={plan.status === 'running'} />}
+        </details>
+      )}
       <details class="decision-log" open={active}>
         <summary>Decision log ({events.length})</summary>
         <ul class="history">
@@ -110,5 +182,45 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
         </ul>
       </details>
     </section>
+  );
+}
+
+/** The second line: what a running plan waits for, why a paused one stopped, why the guard rolled back. */
+function Detail({ plan, view }: { plan: ReleasePlan; view: PlanView }) {
+  let text: string | undefined;
+  if (plan.status === 'running') text = plan.spec.guard ? waitingText(plan, view.evidence) : 'A rolling release has no guard: this flag does not collect exposures.';
+  else if (plan.status === 'paused') text = plan.pauseReason ?? undefined;
+  else if (plan.status === 'rolled_back') text = rollbackText(view.events.find((e) => e.kind === 'rolled_back')?.evidence ?? view.evidence);
+  else if (plan.status === 'aborted') {
+    const by = view.events.find((e) => e.kind === 'aborted')?.actor;
+    text = by ? `Aborted by ${by}.` : undefined;
+  }
+  return text ? <p class="canary-detail">{text}</p> : null;
+}
+
+/** Counts, rates, the decision rule's thresholds and where the statistic stands. */
+function Statistics({ plan, view }: { plan: ReleasePlan; view: PlanView }) {
+  const guard = plan.spec.guard!;
+  const e = view.evidence?.errors;
+  const step = plan.spec.steps[plan.currentStep];
+  const minimum = guard.minExposures ?? GUARD_MIN_EXPOSURES;
+  return (
+    <div class="small evidence">
+      <p>
+        Decision rule: roll back when the new variation’s “{guard.errorEvent}” rate is credibly above {Number((1 + guard.minRelativeIncrease).toFixed(3))}× everyone else’s (false
+        rollback risk α = {guard.alpha}); no decision before {minimum} exposures per variation.
+      </p>
+      {e && (
+        <p>
+          New variation {e.treatment.errors}/{e.treatment.exposures} errors ({percent(e.treatment.rate)}) · everyone else {e.control.errors}/{e.control.exposures} ({percent(e.control.rate)}) ·
+          log Λ {e.logLikelihoodRatio.toFixed(2)} / {e.boundary.toFixed(2)} · {e.verdict.replace('_', ' ')}
+        </p>
+      )}
+      {step && view.evidence && plan.status === 'running' && (
+        <p>
+          This step: {view.evidence.stepExposures} exposures of {plan.variation} (needs {step.minExposures})
+        </p>
+      )}
+    </div>
   );
 }

@@ -4,10 +4,14 @@ const WIDTH = 320;
 const HEIGHT = 90;
 const COLORS = ['#1c49ad', '#c0392b', '#17692f', '#8e44ad', '#b7791f'];
 
-/** Two small SVG charts: exposures and error rate per variation, per time window. */
-export function MetricsChart({ points, errorEvent }: { points: MetricPoint[]; errorEvent: string }) {
+/**
+ * Two small SVG charts: exposures and error rate per variation, per time window. Without data it
+ * says so only while exposures are being collected (a guarded canary runs): other flags never get any,
+ * and must not read as if they were waiting for some.
+ */
+export function MetricsChart({ points, errorEvent, collecting }: { points: MetricPoint[]; errorEvent: string; collecting: boolean }) {
   const series = buildSeries(points, errorEvent);
-  if (series.size === 0) return <p class="empty">No exposures reported yet: the SDKs send them every few seconds.</p>;
+  if (series.size === 0) return collecting ? <p class="empty">The charts appear with the first exposures.</p> : null;
   const entries = [...series.entries()];
   const maxExposures = Math.max(1, ...entries.flatMap(([, s]) => s.map((p) => p.exposures)));
   const maxRate = Math.max(0.001, ...entries.flatMap(([, s]) => s.map((p) => p.rate ?? 0)));

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api/client.js';
 import type { FlagActions } from '../flag/actions.js';
+import { checkStepExposures, GUARD_MIN_EXPOSURES, MAX_STEP_EXPOSURES } from '../logic/canary.js';
 
 const MINUTE = 60_000;
 
@@ -10,6 +11,7 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
   const [steps, setSteps] = useState('1, 10, 50, 100');
   const [minutes, setMinutes] = useState('10');
   const [exposures, setExposures] = useState('1000');
+  const [exposuresError, setExposuresError] = useState<string | undefined>(undefined);
   const [increment, setIncrement] = useState('10');
   const [cap, setCap] = useState('100');
   // The guard's decision rule (README "The decision rule"); the defaults are the server's.
@@ -18,6 +20,14 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
   const [delta, setDelta] = useState('10');
   const save = async (e: Event) => {
     e.preventDefault();
+    // The guard decides nothing before GUARD_MIN_EXPOSURES per variation: a smaller step minimum
+    // would be overridden without a word, so it is refused here, next to the field.
+    const checked = strategy === 'guarded' ? checkStepExposures(exposures) : { value: 0 };
+    if ('error' in checked) {
+      setExposuresError(checked.error);
+      return;
+    }
+    setExposuresError(undefined);
     const body =
       strategy === 'guarded'
         ? {
@@ -25,7 +35,7 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
             steps: steps
               .split(',')
               .map((s) => Number(s.trim().replace('%', '')))
-              .map((percentage) => ({ percentage, minDurationMs: Math.round(Number(minutes) * MINUTE), minExposures: percentage >= 100 ? 0 : Number(exposures) })),
+              .map((percentage) => ({ percentage, minDurationMs: Math.round(Number(minutes) * MINUTE), minExposures: percentage >= 100 ? 0 : checked.value })),
             guard: { errorEvent: errorEvent.trim(), alpha: Number(alpha), minRelativeIncrease: Number(delta) / 100 },
           }
         : { strategy, incrementPercent: Number(increment), intervalMs: Math.round(Number(minutes) * MINUTE), capPercent: Number(cap) };
@@ -48,10 +58,37 @@ export function PlanForm({ flagKey, environment, actions, onSaved }: { flagKey: 
               Steps (%)
               <input value={steps} onInput={(e) => setSteps((e.target as HTMLInputElement).value)} />
             </label>
-            <label class="field">
-              Min exposures per step
-              <input type="number" min="0" value={exposures} onInput={(e) => setExposures((e.target as HTMLInputElement).value)} />
-            </label>
+            <div class="field">
+              <label for="plan-exposures">Min exposures per step</label>
+              <input
+                id="plan-exposures"
+                type="number"
+                min={GUARD_MIN_EXPOSURES}
+                max={MAX_STEP_EXPOSURES}
+                step="1"
+                value={exposures}
+                aria-invalid={exposuresError ? true : undefined}
+                aria-describedby={exposuresError ? 'plan-exposures-error plan-exposures-hint' : 'plan-exposures-hint'}
+                onInput={(e) => {
+                  setExposures((e.target as HTMLInputElement).value);
+                  setExposuresError(undefined);
+                }}
+                onInvalid={(e) => {
+                  // Our message next to the field instead of the browser's bubble.
+                  e.preventDefault();
+                  const checked = checkStepExposures((e.target as HTMLInputElement).value);
+                  setExposuresError('error' in checked ? checked.error : 'Enter a whole number of exposures');
+                }}
+              />
+              <span id="plan-exposures-hint" class="hint">
+                At least {GUARD_MIN_EXPOSURES} exposures per variation before a decision: the guard waits for them in any case.
+              </span>
+              {exposuresError && (
+                <span id="plan-exposures-error" class="field-error" role="alert">
+                  {exposuresError}
+                </span>
+              )}
+            </div>
             <label class="field" title="client.track(name, user) events counted as errors">
               Error event
               <input value={errorEvent} onInput={(e) => setErrorEvent((e.target as HTMLInputElement).value)} />

@@ -6,6 +6,16 @@ export interface Step {
   minExposures: number;
 }
 
+/** The guard's decision rule (server/src/domain/releases/plans.ts `guardSchema`). */
+export interface Guard {
+  errorEvent: string;
+  alpha: number;
+  minRelativeIncrease: number;
+  /** No verdict before each arm (new variation, everyone else) has this many exposures. */
+  minExposures: number;
+  latency?: { event: string; maxRelativeIncrease: number; minSamples: number };
+}
+
 export type PlanStatus = 'ready' | 'running' | 'paused' | 'completed' | 'rolled_back' | 'aborted';
 
 export interface ReleasePlan {
@@ -16,7 +26,7 @@ export interface ReleasePlan {
   pauseReason: string | null;
   startedAt: string | null;
   stepStartedAt: string | null;
-  spec: { strategy: 'guarded' | 'rolling'; steps: Step[]; guard: { errorEvent: string; alpha: number; minRelativeIncrease: number } | null };
+  spec: { strategy: 'guarded' | 'rolling'; steps: Step[]; guard: Guard | null };
   version: number;
 }
 
@@ -28,6 +38,7 @@ export interface Arm {
 
 export interface Evidence {
   errors: { verdict: string; control: Arm; treatment: Arm; logLikelihoodRatio: number; boundary: number; pValue: number } | null;
+  latency: { verdict: string; controlP95: number | null; treatmentP95: number | null; controlSamples: number; treatmentSamples: number } | null;
   stepExposures: number;
   exposures: Record<string, number>;
 }
@@ -38,6 +49,8 @@ export interface ReleaseEvent {
   kind: string;
   actor: string;
   message: string;
+  /** Counts, rates and the statistic behind an automatic decision (the Evidence shape), or null. */
+  evidence: unknown;
 }
 
 export interface PlanView {

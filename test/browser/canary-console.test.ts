@@ -1,0 +1,165 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
+import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+/**
+ * The canary console's "wrong today" items, in a real browser against the real server: the plan
+ * form's inputs are normal inputs; the step minimum the guard would override is refused next to the
+ * field; starting and aborting in production ask first; a manual stage move during a running canary
+ * says it pauses it; "No exposures reported yet" only where exposures are collected; and the stepper
+ * is disabled, saying why, while the server cannot be reached.
+ */
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+const ENV_STORAGE = 'switchyard.environment';
+
+interface PlanJson {
+  plan: { status: string; spec: { steps: { percentage: number; minExposures: number }[] } } | null;
+  stage: string;
+}
+
+describe.skipIf(!ready)('canary console in a browser: plain, confirmed, honest', () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let page: Page;
+  let call: ReturnType<typeof api>;
+
+  const planOf = async (key: string, env = 'production') => (await call<PlanJson>('GET', `/api/flags/${key}/environments/${env}/release-plan`)).body;
+  const canary = () => page.locator('section.canary');
+  const dialog = () => page.getByRole('dialog');
+  const inEnvironment = async (env: string, key: string) => {
+    await page.evaluate(([storage, value]) => localStorage.setItem(storage!, value!), [ENV_STORAGE, env]);
+    await page.goto(`${server.url}/flags/${key}`);
+    await canary().waitFor();
+  };
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startServerProcess();
+    call = api(server.url, server.adminToken);
+    for (const key of ['form-flag', 'prod-canary', 'staging-canary', 'quiet-flag']) expect((await call('POST', '/api/flags', { key, name: key })).status).toBe(201);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await signIn(page, server.url, server.adminToken);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server) {
+      await server.stop();
+      removeDataDir(server.dataDir);
+    }
+  });
+
+  it('draws the plan form with normal inputs and refuses fewer step exposures than the guard needs', async () => {
+    await inEnvironment('production', 'form-flag');
+    await canary().getByRole('button', { name: 'Create plan' }).click();
+    const form = page.locator('form.plan-form');
+    for (const label of ['Steps (%)', 'Min exposures per step', 'Error event']) {
+      const style = await form.getByLabel(label).evaluate((input) => {
+        const css = getComputedStyle(input);
+        return { height: input.getBoundingClientRect().height, weight: css.fontWeight };
+      });
+      expect(style.height, label).toBeLessThan(60);
+      expect(style.weight, label).toBe('400');
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'canary-plan-form.png') });
+
+    const exposures = form.getByLabel('Min exposures per step');
+    expect(await exposures.getAttribute('min')).toBe('200');
+    expect(await form.locator('#plan-exposures-hint').textContent()).toMatch(/at least 200 exposures per variation before a decision/i);
+    await exposures.fill('150');
+    await form.getByRole('button', { name: 'Save plan' }).click();
+    const error = form.getByRole('alert');
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/At least 200/);
+    expect(await exposures.getAttribute('aria-invalid')).toBe('true');
+    expect((await planOf('form-flag')).plan).toBeNull(); // nothing was sent
+
+    // The server's own rule: fewer than 200 is "not enough data", so 200 itself is accepted.
+    await exposures.fill('200');
+    expect(await form.getByRole('alert').count()).toBe(0);
+    await form.getByRole('button', { name: 'Save plan' }).click();
+    await canary().getByRole('button', { name: 'Start' }).waitFor();
+    const saved = (await planOf('form-flag')).plan!;
+    expect(saved.spec.steps.map((s) => s.minExposures)).toEqual([200, 200, 200, 0]);
+  });
+
+  it('asks before starting and aborting a canary in production, and says what it waits for', async () => {
+    expect((await call('PUT', '/api/flags/prod-canary/environments/production/release-plan', { strategy: 'guarded' })).status).toBe(200);
+    await inEnvironment('production', 'prod-canary');
+    // A flag that never collects exposures does not claim to wait for them.
+    expect(await page.getByText('No exposures reported yet').count()).toBe(0);
+
+    await canary().getByRole('button', { name: 'Start' }).click();
+    expect(await dialog().getByRole('heading').textContent()).toBe('Start the canary of prod-canary in Production?');
+    expect(await dialog().textContent()).toContain('Production is a critical environment.');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    expect((await planOf('prod-canary')).plan!.status).toBe('ready');
+
+    await canary().getByRole('button', { name: 'Start' }).click();
+    await dialog().getByRole('button', { name: 'Start canary' }).click();
+    await canary().locator('.badge', { hasText: 'Running' }).waitFor();
+    const status = canary().getByTestId('canary-status');
+    expect(await status.textContent()).toMatch(/Step 1 of 4: 1% until \d\d:\d\d/);
+    // A running guarded canary collects exposures: now it says it has none yet, in words.
+    await canary().locator('.canary-detail', { hasText: 'No exposures reported yet' }).waitFor();
+    // The statistics are behind a toggle.
+    const stats = canary().locator('details.canary-stats');
+    expect(await stats.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    await stats.locator('summary', { hasText: 'Statistics' }).click();
+    expect(await stats.textContent()).toContain('no decision before 200 exposures per variation');
+    await page.screenshot({ path: join(ARTIFACTS, 'canary-running.png') });
+
+    await canary().getByRole('button', { name: 'Abort & roll back' }).click();
+    expect(await dialog().textContent()).toContain('rolls back to Dogfood');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    expect((await planOf('prod-canary')).plan!.status).toBe('running');
+    await canary().getByRole('button', { name: 'Abort & roll back' }).click();
+    await dialog().getByRole('button', { name: 'Abort & roll back' }).click();
+    await canary().locator('.badge', { hasText: 'Aborted' }).waitFor();
+    // What is true now: internal users keep the new variation, not "100% off".
+    await status.filter({ hasText: 'Aborted and rolled back to Dogfood: internal users still get it (on); everyone else gets off' }).waitFor();
+    expect((await planOf('prod-canary')).stage).toBe('dogfood');
+  });
+
+  it('says that a manual stage move pauses the running canary, even where stage moves are not confirmed', async () => {
+    expect((await call('PUT', '/api/flags/staging-canary/environments/staging/release-plan', { strategy: 'guarded' })).status).toBe(200);
+    expect((await call('POST', '/api/flags/staging-canary/environments/staging/release-plan/start')).status).toBe(200);
+    await inEnvironment('staging', 'staging-canary');
+    await canary().locator('.badge', { hasText: 'Running' }).waitFor();
+    await page.locator('.stepper button[data-stage="50%"]').click();
+    expect(await dialog().textContent()).toContain('This pauses the running canary on Staging');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    // The kill switch is always confirmed; it says so too.
+    await page.getByRole('button', { name: 'Kill switch' }).click();
+    expect(await dialog().textContent()).toContain('This also pauses the running canary on Staging');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    expect((await planOf('staging-canary', 'staging')).stage).toBe('1%');
+
+    // Without a canary, staging moves at once, as before.
+    await inEnvironment('staging', 'quiet-flag');
+    await page.locator('.stepper button[data-stage="dogfood"]').click();
+    await page.locator('.stepper button[data-stage="dogfood"][aria-current="step"]').waitFor();
+    expect(await dialog().isVisible()).toBe(false);
+  });
+
+  it('disables the stepper, saying why, while the server cannot be reached, and enables it when it is back', async () => {
+    await inEnvironment('staging', 'quiet-flag');
+    const button = page.locator('.stepper button[data-stage="10%"]');
+    expect(await button.isEnabled()).toBe(true);
+    await page.route('**/api/**', (route) => route.abort());
+    try {
+      await button.click(); // the write fails: now the dashboard knows the server is gone
+      await page.locator('.stepper button[data-stage="10%"]:disabled').waitFor();
+      expect(await page.locator('.stepper .guard').first().getAttribute('title')).toMatch(/cannot be reached/);
+      expect(await page.locator('.stepper button:enabled').count()).toBe(0);
+      await page.screenshot({ path: join(ARTIFACTS, 'stepper-unreachable.png') });
+    } finally {
+      await page.unroute('**/api/**');
+    }
+    await page.locator('.stepper button[data-stage="10%"]:enabled').waitFor({ timeout: 10_000 });
+  });
+});
