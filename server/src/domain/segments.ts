@@ -63,3 +63,55 @@ export function assertSegmentUnused(key: string, flags: readonly Pick<Flag, 'key
     throw new AppError('conflict', `segment "${key}" is used by flag(s): ${users.slice(0, 10).join(', ')}; remove those rules first`);
   }
 }
+
+/** One rule of one flag, in one environment, that refers to a segment (in_segment or not_in_segment). */
+export const segmentUseSchema = z.object({
+  flagKey: z.string(),
+  flagName: z.string(),
+  flagArchived: z.boolean(),
+  environment: z.string(),
+  ruleId: z.string(),
+  /** The rule's description, or null when it has none. */
+  ruleDescription: z.string().nullable(),
+  /** The rule's position in the environment's rules (first match wins). */
+  ruleIndex: z.int(),
+  /** `not_in_segment` when the rule matches users outside the segment. */
+  operator: z.enum(['in_segment', 'not_in_segment']),
+});
+export type SegmentUse = z.infer<typeof segmentUseSchema>;
+
+/**
+ * Every rule that refers to segment `key`: by flag key, then environment in `environmentOrder`
+ * (environments it does not name last, by key), then rule order. A rule naming the segment in
+ * several clauses counts once (with `not_in_segment` only when no clause says `in_segment`). These
+ * are exactly the references that make `assertSegmentUnused` refuse a deletion.
+ */
+export function segmentUsage(key: string, flags: readonly Pick<Flag, 'key' | 'name' | 'archived' | 'environments'>[], environmentOrder: readonly string[] = []): SegmentUse[] {
+  const rank = (env: string) => {
+    const i = environmentOrder.indexOf(env);
+    return i === -1 ? environmentOrder.length : i;
+  };
+  const uses: SegmentUse[] = [];
+  for (const flag of [...flags].sort((a, b) => a.key.localeCompare(b.key))) {
+    const environments = Object.keys(flag.environments).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    for (const environment of environments) {
+      flag.environments[environment]!.rules.forEach((rule, ruleIndex) => {
+        const operators = rule.clauses
+          .filter((c) => (c.operator === 'in_segment' || c.operator === 'not_in_segment') && c.values.some((v) => String(v) === key))
+          .map((c) => c.operator as SegmentUse['operator']);
+        if (operators.length === 0) return;
+        uses.push({
+          flagKey: flag.key,
+          flagName: flag.name,
+          flagArchived: flag.archived,
+          environment,
+          ruleId: rule.id,
+          ruleDescription: rule.description ?? null,
+          ruleIndex,
+          operator: operators.includes('in_segment') ? 'in_segment' : 'not_in_segment',
+        });
+      });
+    }
+  }
+  return uses;
+}

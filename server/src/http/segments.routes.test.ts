@@ -110,3 +110,90 @@ describe('segments', () => {
     expect(await evaluate()).toBe(true);
   });
 });
+
+interface SegmentUseBody {
+  flagKey: string;
+  flagName: string;
+  flagArchived: boolean;
+  environment: string;
+  ruleId: string;
+  ruleDescription: string | null;
+  ruleIndex: number;
+  operator: 'in_segment' | 'not_in_segment';
+}
+
+describe('segment usage: which flags use a segment', () => {
+  const usage = async (key: string, token = t.tokens.viewer) => t.request(token, { method: 'GET', url: `/api/segments/${key}/usage` });
+  const setRules = async (flag: string, environment: string, rules: unknown[]) => {
+    const version = (await t.request(t.adminToken, { method: 'GET', url: `/api/flags/${flag}` })).json<{ version: number }>().version;
+    const res = await t.request(t.tokens.editor, { method: 'PATCH', url: `/api/flags/${flag}/environments/${environment}`, payload: { version, rules } });
+    expect(res.statusCode, res.body).toBe(200);
+  };
+  const inBeta = (id: string, extra: Record<string, unknown> = {}) => ({ id, clauses: [{ operator: 'in_segment', values: ['beta'] }], serve: { variation: 'on' }, ...extra });
+
+  it('lists every flag, environment and rule that names the segment, in order; nothing for an unused one', async () => {
+    await create();
+    await create({ key: 'other', name: 'Other' });
+    expect((await usage('beta')).json()).toEqual({ items: [] });
+
+    await createFlag(t, 'zeta', { name: 'Zeta checkout' });
+    await createFlag(t, 'alpha', { name: 'Alpha search' });
+    await setRules('zeta', 'production', [inBeta('beta-users', { description: 'Beta testers first' })]);
+    await setRules('alpha', 'production', [
+      { id: 'pro', clauses: [{ attribute: 'plan', operator: 'in', values: ['pro'] }], serve: { variation: 'on' } },
+      { id: 'not-beta', clauses: [{ attribute: 'country', operator: 'in', values: ['fr'] }, { operator: 'not_in_segment', values: ['beta'] }], serve: { variation: 'off' } },
+    ]);
+    await setRules('alpha', 'staging', [inBeta('beta-staging'), { id: 'other-only', clauses: [{ operator: 'in_segment', values: ['other'] }], serve: { variation: 'on' } }]);
+
+    const res = await usage('beta');
+    expect(res.statusCode).toBe(200);
+    expect(res.json<{ items: SegmentUseBody[] }>().items).toEqual([
+      { flagKey: 'alpha', flagName: 'Alpha search', flagArchived: false, environment: 'staging', ruleId: 'beta-staging', ruleDescription: null, ruleIndex: 0, operator: 'in_segment' },
+      { flagKey: 'alpha', flagName: 'Alpha search', flagArchived: false, environment: 'production', ruleId: 'not-beta', ruleDescription: null, ruleIndex: 1, operator: 'not_in_segment' },
+      { flagKey: 'zeta', flagName: 'Zeta checkout', flagArchived: false, environment: 'production', ruleId: 'beta-users', ruleDescription: 'Beta testers first', ruleIndex: 0, operator: 'in_segment' },
+    ]);
+    expect((await usage('other')).json<{ items: SegmentUseBody[] }>().items.map((u) => `${u.flagKey}/${u.environment}/${u.ruleId}`)).toEqual(['alpha/staging/other-only']);
+  });
+
+  it('agrees with the delete refusal: archived flags count, and once the rules go the list is empty and the delete works', async () => {
+    await create();
+    await createFlag(t, 'old', { name: 'Old flag' });
+    await setRules('old', 'development', [inBeta('beta')]);
+    const archived = await t.request(t.tokens.editor, { method: 'PATCH', url: '/api/flags/old', payload: { version: 2, archived: true } });
+    expect(archived.statusCode, archived.body).toBe(200);
+
+    expect((await usage('beta')).json<{ items: SegmentUseBody[] }>().items).toEqual([expect.objectContaining({ flagKey: 'old', flagArchived: true, environment: 'development', ruleId: 'beta' })]);
+    const refused = await t.request(t.tokens.editor, { method: 'DELETE', url: '/api/segments/beta', payload: { version: 1 } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<ErrorBody>().error.message).toMatch(/used by flag\(s\): old/);
+
+    await setRules('old', 'development', []);
+    expect((await usage('beta')).json()).toEqual({ items: [] });
+    expect((await t.request(t.tokens.editor, { method: 'DELETE', url: '/api/segments/beta', payload: { version: 1 } })).statusCode).toBe(200);
+    expect((await usage('beta')).statusCode).toBe(404);
+  });
+
+  it('shows the dogfood rule of a flag at the dogfood stage under "internal"', async () => {
+    await createFlag(t, 'f', { name: 'F' });
+    await setStage(t, 'f', 'production', 'dogfood');
+    const items = (await usage('internal')).json<{ items: SegmentUseBody[] }>().items;
+    expect(items).toEqual([expect.objectContaining({ flagKey: 'f', environment: 'production', ruleId: 'dogfood', ruleIndex: 0, operator: 'in_segment' })]);
+  });
+
+  it('404 for an unknown segment; viewers may read it, credentials are required', async () => {
+    const unknown = await usage('nope');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json<ErrorBody>().error.code).toBe('not_found');
+    expect(unknown.json<ErrorBody>().error.message).toMatch(/nope/);
+    expect((await usage('internal', t.tokens.viewer)).statusCode).toBe(200);
+    expect((await t.request(null, { method: 'GET', url: '/api/segments/internal/usage' })).statusCode).toBe(401);
+    expect((await t.request(await t.sdkKey('production'), { method: 'GET', url: '/api/segments/internal/usage' })).statusCode).toBe(403);
+    // A key longer than any segment key is refused by the router (414), never a 500.
+    expect((await usage('x'.repeat(150))).statusCode).toBe(414);
+  });
+
+  it('is in the OpenAPI document with its answer described', async () => {
+    const doc = (await t.request(null, { method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { summary?: string }>> }>();
+    expect(doc.paths['/api/segments/{key}/usage']?.get?.summary).toMatch(/Which flags use a segment/);
+  });
+});

@@ -4,7 +4,7 @@ import { LIMITS } from '../domain/flags.js';
 import { auditContext, expectedVersion, iso } from './request-context.js';
 import { errorResponses } from './responses.js';
 import type { Managed } from '../domain/flags.js';
-import { segmentBodySchema, segmentPatchSchema, segmentResponseSchema, type Segment } from '../domain/segments.js';
+import { segmentBodySchema, segmentPatchSchema, segmentResponseSchema, segmentUseSchema, type Segment } from '../domain/segments.js';
 import type { SegmentsService } from '../services/segments.service.js';
 
 const toResponse = ({ value: s }: Managed<Segment>) => ({ ...s, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt) });
@@ -28,6 +28,18 @@ export const segmentsRoutes: FastifyPluginAsyncZod<{ segments: SegmentsService }
     const segment = await segments.get(request.params.key);
     return reply.header('etag', `"${segment.value.version}"`).send(toResponse(segment));
   });
+
+  app.get('/api/segments/:key/usage', {
+    schema: {
+      tags: ['segments'],
+      summary: 'Which flags use a segment: one item per flag, environment and rule whose clauses name it (in_segment or not_in_segment) — what keeps it from being deleted',
+      description:
+        'Answers `{ items: [{ flagKey, flagName, flagArchived, environment, ruleId, ruleDescription, ruleIndex, operator }] }`, ordered by flag key, environment (in the environments\' order) and rule position. Archived flags count: their rules still refer to the segment. 404 when there is no such segment.',
+      params,
+      response: { 200: z.object({ items: z.array(segmentUseSchema) }), ...errorResponses },
+    },
+    onRequest: app.requireRole('viewer'),
+  }, async (request) => ({ items: await segments.usage(request.params.key) }));
 
   app.patch('/api/segments/:key', {
     schema: { tags: ['segments'], summary: 'Change a segment (e.g. add dogfood users to "internal")', params, body: segmentPatchSchema, response: { 200: segmentResponseSchema, ...errorResponses } },

@@ -2,7 +2,7 @@ import type { AuditContext } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import type { Managed } from '../domain/flags.js';
 import { segmentPatches } from '../domain/ruleset.js';
-import { assertSegmentUnused, assertValidSegment, type NewSegment, type Segment } from '../domain/segments.js';
+import { assertSegmentUnused, assertValidSegment, segmentUsage, type NewSegment, type Segment, type SegmentUse } from '../domain/segments.js';
 import { DOGFOOD_SEGMENT } from '../domain/stages.js';
 import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
@@ -23,6 +23,20 @@ export class SegmentsService {
     const found = await this.w.read((tx) => this.w.repos.segments.get(tx, key));
     if (!found) throw AppError.notFound('segment', key);
     return found;
+  }
+
+  /**
+   * Which flags use the segment: every rule, per flag and environment, whose clauses name it — the
+   * same references that make a deletion fail. Read in one snapshot, so it agrees with itself.
+   */
+  async usage(key: string): Promise<SegmentUse[]> {
+    return this.w.read(async (tx) => {
+      const { repos } = this.w;
+      if (!(await repos.segments.get(tx, key))) throw AppError.notFound('segment', key);
+      const flags = (await repos.flags.list(tx)).map((f) => f.value);
+      const order = [...(await repos.environments.list(tx))].sort((a, b) => a.sortOrder - b.sortOrder || a.key.localeCompare(b.key)).map((e) => e.key);
+      return segmentUsage(key, flags, order);
+    });
   }
 
   private async environmentKeys(tx: Tx): Promise<string[]> {
