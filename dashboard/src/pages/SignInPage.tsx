@@ -1,11 +1,14 @@
 import { useState } from 'preact/hooks';
 import { ApiError, post } from '../api/client.js';
 import type { Me } from '../api/types.js';
+import { focusPageAfterSignIn } from '../focus.js';
+import { pageTitle, usePageTitle } from '../title.js';
 
 export function SignInPage({ onSignedIn }: { onSignedIn(me: Me): void }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  usePageTitle(pageTitle('Sign in'));
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -13,6 +16,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn(me: Me): void }) {
     try {
       const me = await post<Me>('/api/session', { token: token.trim() });
       setToken('');
+      focusPageAfterSignIn();
       onSignedIn(me);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid (or was revoked). Check it and try again.' : err instanceof Error ? err.message : String(err));

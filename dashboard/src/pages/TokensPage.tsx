@@ -31,6 +31,20 @@ export function TokensPage() {
   useEffect(() => {
     if (secret) secretRef.current?.focus();
   }, [secret]);
+  // Dismissing the secret returns focus to the control that made it (the "Done" button goes away).
+  const secretOpener = useRef<HTMLElement | null>(null);
+  const showSecret = (shown: ShownSecret) => {
+    secretOpener.current = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
+    setSecret(shown);
+  };
+  const dismissSecret = () => {
+    const back = secretOpener.current;
+    if (back?.isConnected) back.focus();
+    else document.getElementById('tokens-title')?.focus();
+    setSecret(undefined);
+  };
+  // A revoked row loses its Revoke button: focus goes to its "Revoked" mark instead of the top of the page.
+  const [revokedFocus, setRevokedFocus] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [tokenName, setTokenName] = useState('');
@@ -38,6 +52,12 @@ export function TokensPage() {
   const [keyName, setKeyName] = useState('');
   const [keyEnv, setKeyEnv] = useState(environments[0]?.key ?? '');
   const [keyKind, setKeyKind] = useState<SdkKeyKind>('server');
+  useEffect(() => {
+    const mark = revokedFocus ? document.getElementById(revokedFocus) : null;
+    if (!mark) return;
+    mark.focus();
+    setRevokedFocus(undefined);
+  }, [revokedFocus, tokens.data, keys.data]);
 
   if (me.role !== 'admin') {
     return (
@@ -59,7 +79,7 @@ export function TokensPage() {
     e.preventDefault();
     void attempt(async () => {
       const created = await post<ApiToken & { token: string }>('/api/tokens', { name: tokenName.trim(), role: tokenRole });
-      setSecret({ label: `API token "${created.name}" (${created.role})`, value: created.token });
+      showSecret({ label: `API token "${created.name}" (${created.role})`, value: created.token });
       setTokenName('');
       await tokens.reload();
     });
@@ -68,7 +88,7 @@ export function TokensPage() {
     e.preventDefault();
     void attempt(async () => {
       const created = await post<SdkKey & { key: string }>('/api/sdk-keys', { name: keyName.trim(), environment: keyEnv, kind: keyKind });
-      setSecret(
+      showSecret(
         created.kind === 'client'
           ? {
               label: `Client key "${created.name}" for ${created.environment}`,
@@ -81,7 +101,7 @@ export function TokensPage() {
       await keys.reload();
     });
   };
-  const revoke = (what: string, path: string, reload: () => Promise<void>) =>
+  const revoke = (what: string, path: string, reload: () => Promise<void>, mark: string) =>
     setConfirm({
       title: `Revoke ${what}?`,
       body: <p>Anything using it stops working immediately. This cannot be undone.</p>,
@@ -90,12 +110,15 @@ export function TokensPage() {
       onConfirm: () => void attempt(async () => {
         await del(path);
         await reload();
+        setRevokedFocus(mark);
       }),
     });
 
   return (
     <section aria-labelledby="tokens-title">
-      <h1 id="tokens-title">Keys & tokens</h1>
+      <h1 id="tokens-title" tabIndex={-1}>
+        Keys & tokens
+      </h1>
       {error && <Banner kind="error">{error}</Banner>}
       {secret && (
         <div class="banner banner-success secret" role="status" tabIndex={-1} ref={secretRef}>
@@ -107,7 +130,7 @@ export function TokensPage() {
             {secret.value}
           </code>{' '}
           <CopyButton text={secret.value} />{' '}
-          <button type="button" class="button small" onClick={() => setSecret(undefined)}>
+          <button type="button" class="button small" onClick={dismissSecret}>
             Done
           </button>
         </div>
@@ -150,11 +173,12 @@ export function TokensPage() {
           rows={(keys.data ?? []).map((k) => ({ id: k.id, name: k.name, detail: k.environment, kind: KIND_LABELS[k.kind], prefix: k.prefix, createdAt: k.createdAt, createdBy: k.createdBy, revokedAt: k.revokedAt, lastUsedAt: null }))}
           detailLabel="Environment"
           kindLabel="Kind"
-          onRevoke={(row) => revoke(`SDK key "${row.name}"`, `/api/sdk-keys/${row.id}`, keys.reload)}
+          idPrefix="sdk-key"
+          onRevoke={(row) => revoke(`SDK key "${row.name}"`, `/api/sdk-keys/${row.id}`, keys.reload, revokedMarkId('sdk-key', row.id))}
         />
       </div>
 
-      <SecureModeCard attempt={attempt} confirm={setConfirm} showSecret={setSecret} />
+      <SecureModeCard attempt={attempt} confirm={setConfirm} showSecret={showSecret} />
 
       <div class="card">
         <h2>API tokens</h2>
@@ -178,7 +202,8 @@ export function TokensPage() {
           caption="API tokens"
           rows={(tokens.data ?? []).map((t) => ({ id: t.id, name: t.name, detail: t.role, prefix: t.prefix, createdAt: t.createdAt, createdBy: t.createdBy, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }))}
           detailLabel="Role"
-          onRevoke={(row) => revoke(`API token "${row.name}"`, `/api/tokens/${row.id}`, tokens.reload)}
+          idPrefix="api-token"
+          onRevoke={(row) => revoke(`API token "${row.name}"`, `/api/tokens/${row.id}`, tokens.reload, revokedMarkId('api-token', row.id))}
         />
       </div>
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
@@ -313,7 +338,9 @@ interface CredentialRow {
   lastUsedAt: string | null;
 }
 
-function CredentialTable({ caption, rows, detailLabel, kindLabel, onRevoke }: { caption: string; rows: CredentialRow[]; detailLabel: string; kindLabel?: string; onRevoke(row: CredentialRow): void }) {
+const revokedMarkId = (prefix: string, id: number) => `${prefix}-${id}-revoked`;
+
+function CredentialTable({ caption, rows, detailLabel, kindLabel, idPrefix, onRevoke }: { caption: string; rows: CredentialRow[]; detailLabel: string; kindLabel?: string; idPrefix: string; onRevoke(row: CredentialRow): void }) {
   if (rows.length === 0) return <p class="empty">None yet.</p>;
   return (
     <table class="flags-table">
@@ -345,7 +372,7 @@ function CredentialTable({ caption, rows, detailLabel, kindLabel, onRevoke }: { 
             </td>
             <td data-label="Status">
               {r.revokedAt ? (
-                <span class="badge stage-kill">
+                <span class="badge stage-kill" id={revokedMarkId(idPrefix, r.id)} tabIndex={-1}>
                   <span aria-hidden="true">✕ </span>Revoked
                 </span>
               ) : (
