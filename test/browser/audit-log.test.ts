@@ -194,7 +194,7 @@ describe.skipIf(!ready)('the audit log in a browser', () => {
     await page.locator('.audit-fields > summary').first().click();
     expect(await page.locator('li.audit-entry .audit-flag').count()).toBeGreaterThan(0);
     expect(await nestedInteractive(page)).toEqual([]);
-    await page.goto(`${server.url}/flags/${FLAG}`);
+    await page.goto(`${server.url}/flags/${FLAG}#history`);
     await page.getByRole('heading', { name: 'History' }).waitFor();
     await page.locator('#history-title ~ ol li.audit-entry').first().waitFor();
     expect(await nestedInteractive(page)).toEqual([]);

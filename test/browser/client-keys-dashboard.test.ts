@@ -108,7 +108,7 @@ describe.skipIf(!ready)('client keys in the dashboard', () => {
   });
 
   it('the flag page switch makes the flag appear in, and disappear from, client-key evaluation', async () => {
-    await page.goto(`${server.url}/flags/${FLAG}`);
+    await page.goto(`${server.url}/flags/${FLAG}#client-keys`);
     const toggle = page.getByRole('switch', { name: SWITCH });
     await toggle.waitFor();
     expect(await toggle.isChecked()).toBe(false);
@@ -127,7 +127,7 @@ describe.skipIf(!ready)('client keys in the dashboard', () => {
     await page.getByRole('link', { name: 'Flags', exact: true }).click();
     await page.locator(`tr[data-flag="${FLAG}"] .badge-client`).waitFor();
 
-    await page.goto(`${server.url}/flags/${FLAG}`);
+    await page.goto(`${server.url}/flags/${FLAG}#client-keys`);
     await toggle.waitFor();
     expect(await toggle.isChecked()).toBe(true);
     await toggle.click();
@@ -140,7 +140,7 @@ describe.skipIf(!ready)('client keys in the dashboard', () => {
     expect(await page.locator(`tr[data-flag="${FLAG}"] .badge-client`).count()).toBe(0);
 
     // And back on, for the secure-mode checks below.
-    await page.goto(`${server.url}/flags/${FLAG}`);
+    await page.goto(`${server.url}/flags/${FLAG}#client-keys`);
     await toggle.waitFor();
     await toggle.click();
     await page.getByRole('status').filter({ hasText: 'is visible to client keys' }).waitFor();
@@ -195,7 +195,7 @@ describe.skipIf(!ready)('client keys in the dashboard', () => {
     viewer.setDefaultTimeout(10_000);
     await signIn(viewer, server.url, viewerToken);
     await viewer.locator(`tr[data-flag="${FLAG}"] .badge-client`).waitFor();
-    await viewer.goto(`${server.url}/flags/${FLAG}`);
+    await viewer.goto(`${server.url}/flags/${FLAG}#client-keys`);
     const toggle = viewer.getByRole('switch', { name: SWITCH });
     await toggle.waitFor();
     expect(await toggle.isChecked()).toBe(true);
@@ -228,7 +228,7 @@ describe.skipIf(!ready)('client-key switch on a Git-managed flag', () => {
     const page = await browser.newPage();
     page.setDefaultTimeout(10_000);
     await signIn(page, server.url, server.adminToken);
-    await page.goto(`${server.url}/flags/git-banner`);
+    await page.goto(`${server.url}/flags/git-banner#client-keys`);
     const toggle = page.getByRole('switch', { name: SWITCH });
     await toggle.waitFor();
     expect(await toggle.isChecked()).toBe(true);

@@ -86,6 +86,7 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
     await headerStage(page, 'off');
     expect(await sdkValues()).toEqual({ dogfood: false, inside: false, outside: false });
 
+    await page.getByRole('tab', { name: 'Dogfood users' }).click();
     await page.getByLabel('User IDs to add').fill(users.dogfood);
     await page.getByRole('button', { name: 'Add users' }).click();
     await page.getByRole('list', { name: 'Dogfood user IDs' }).getByText(users.dogfood).waitFor();
@@ -104,6 +105,7 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
     expect(await sdkValues()).toEqual({ dogfood: false, inside: false, outside: false });
 
     // The preview runs the SDK's evaluate on the same configuration.
+    await page.getByRole('tab', { name: 'Preview' }).click();
     await page.getByLabel('User ID', { exact: true }).fill(users.inside);
     expect(await page.getByTestId('preview-reason').textContent()).toBe('DISABLED');
   });
@@ -124,6 +126,7 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
   });
 
   it('shows "changed by X at T" on a stale save, and reloads', async () => {
+    await page.getByRole('tab', { name: 'Details' }).click();
     await page.getByLabel('Owner').fill('payments-team');
     const flag = (await call<{ version: number }>('GET', `/api/flags/${FLAG}`)).body;
     const res = await call('PATCH', `/api/flags/${FLAG}`, { tags: ['checkout'], version: flag.version });
@@ -167,7 +170,9 @@ describe.skipIf(!ready)('dashboard in a browser', () => {
     await headerStage(viewer, '50%');
     for (const stage of ['off', 'dogfood', '10%', '100%']) expect(await viewer.locator(`.step-button[data-stage="${stage}"]`).isDisabled()).toBe(true);
     expect(await viewer.getByRole('button', { name: 'Kill switch' }).isDisabled()).toBe(true);
+    await viewer.getByRole('tab', { name: 'Dogfood users' }).click();
     expect(await viewer.getByRole('button', { name: 'Add users' }).isDisabled()).toBe(true);
+    await viewer.getByRole('tab', { name: 'Details' }).click();
     expect(await viewer.getByLabel('Description').isDisabled()).toBe(true);
     expect(await viewer.locator('.guard').first().getAttribute('title')).toMatch(/viewer role/);
     // Even a hand-made request from the page is refused by the server.

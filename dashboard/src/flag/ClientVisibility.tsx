@@ -1,5 +1,6 @@
 import { enc, patch } from '../api/client.js';
 import type { Flag } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { Guard } from '../components/Guard.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
@@ -31,6 +32,7 @@ export function ClientVisibility({ flag, actions }: { flag: Flag; actions: FlagA
           <span>Visible to client keys (browsers, mobile apps)</span>
         </label>
       </Guard>
+      <ActionMessage actions={actions} />
       <p id="client-visibility-hint" class="hint">
         Client keys receive this flag's evaluated value for the user who asks — never its rules, targets or segments.
       </p>

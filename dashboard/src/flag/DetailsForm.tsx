@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
 import type { Flag } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { errorProps, FieldError } from '../components/FieldErrors.js';
 import { Guard } from '../components/Guard.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
@@ -71,6 +72,7 @@ export function DetailsForm({ flag, actions }: { flag: Flag; actions: FlagAction
             </button>
           </Guard>
         </div>
+        <ActionMessage actions={actions} />
       </form>
     </section>
   );

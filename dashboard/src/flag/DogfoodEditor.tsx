@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { patch } from '../api/client.js';
 import type { Segment } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { Loading } from '../components/Banner.js';
 import { Guard } from '../components/Guard.js';
 import { emailDomains, normaliseDomain, parseIdList, withEmailDomains } from '../logic/dogfood.js';
@@ -114,6 +115,7 @@ export function DogfoodEditor({ segment, loading, actions }: { segment: Segment 
           </button>
         </Guard>
       </form>
+      <ActionMessage actions={actions} what="segment" />
       <p class="hint">Apps must send the user's <code>email</code> attribute for the domain rule to match.</p>
     </section>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { enc, get } from '../api/client.js';
 import type { AuditEntry, AuditPage, Flag, RevertResult } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { AuditEntryRow } from '../components/AuditEntryRow.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { RevertDialog } from '../components/RevertDialog.js';
@@ -24,6 +25,7 @@ export function History({ flag, tick, actions }: { flag: Flag; tick: number; act
   return (
     <section class="card" aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
+      <ActionMessage actions={actions} />
       {page.error && <Banner kind="error">Could not load the history: {page.error.message}</Banner>}
       {!page.data && !page.error && <Loading what="history" />}
       {page.data && page.data.items.length === 0 && <p class="empty">No changes recorded.</p>}

@@ -3,10 +3,12 @@ import { CLAUSE_OPERATORS } from '@switchyard/sdk/ruleset';
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { ChangeComment } from '../components/ChangeComment.js';
 import { errorProps, FieldError } from '../components/FieldErrors.js';
 import { Guard } from '../components/Guard.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
+import { targetingSavedText } from '../logic/flag-notes.js';
 import { fromTargetingDraft, newRuleId, toTargetingDraft, type RuleDraft, type TargetingDraft } from '../logic/targeting-form.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
@@ -47,7 +49,9 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
     e.preventDefault();
     const body = { ...fromTargetingDraft(draft), version: base };
     const write = async () => {
-      const result = await actions.run(`Targeting saved in ${environment?.name ?? envKey}.`, () => patch<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`, body, { message: comment }));
+      // Rules saved on an off or killed flag serve nobody yet: the message says so.
+      const saved = (result: unknown) => targetingSavedText(environment?.name ?? envKey, (result as Flag | null)?.environments?.[envKey] ?? config);
+      const result = await actions.run(saved, () => patch<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`, body, { message: comment }));
       setErrors(toFieldErrors(result.error?.fieldErrors ?? [], envKey));
       if (result.ok) {
         setDirty(false);
@@ -162,6 +166,7 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
             Discard changes
           </button>
         </div>
+        <ActionMessage actions={actions} />
       </form>
     </section>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
 import type { Flag } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { errorProps, FieldError } from '../components/FieldErrors.js';
 import { Guard } from '../components/Guard.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
@@ -93,6 +94,7 @@ export function VariationsForm({ flag, actions }: { flag: Flag; actions: FlagAct
             </button>
           </Guard>
         </div>
+        <ActionMessage actions={actions} />
       </form>
     </section>
   );

@@ -1,10 +1,12 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, enc, get } from '../api/client.js';
-import type { ConflictDetails, Flag, Segment } from '../api/types.js';
+import type { Environment, Flag, FlagEnvironment, Segment } from '../api/types.js';
+import { ActionMessage } from '../components/ActionMessage.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
-import { ConflictBanner } from '../components/ConflictBanner.js';
 import { StageBadge } from '../components/StageBadge.js';
+import { Tabs, useHashTab, type TabSpec } from '../components/Tabs.js';
+import { ToastStack, useToasts } from '../components/Toast.js';
 import { ClientVisibility } from '../flag/ClientVisibility.js';
 import { DetailsForm } from '../flag/DetailsForm.js';
 import { DogfoodEditor } from '../flag/DogfoodEditor.js';
@@ -16,69 +18,101 @@ import { TargetingForm } from '../flag/TargetingForm.js';
 import { VariationsForm } from '../flag/VariationsForm.js';
 import { BlueGreen } from '../release/BlueGreen.js';
 import { CanaryConsole } from '../release/CanaryConsole.js';
-import type { FlagActions } from '../flag/actions.js';
+import type { ActionFeedback, ActionOutcome, FlagActions } from '../flag/actions.js';
+import { describeRemoteChange } from '../logic/flag-notes.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
-import { managedReason, useApp, useCurrentEnvironment, useLive, useResource } from '../state.js';
+import { managedReason, useApp, useCurrentEnvironment, useLive, useResource, type Resource } from '../state.js';
 
+/** A live change by someone else, waiting for the reloaded flag to say what it was. */
+interface RemoteChange {
+  actors: string[];
+  before: Flag | undefined;
+  version: number | null;
+}
+
+/**
+ * One flag, built to fit a screen: the summary (name, key, stage and on/off in the chosen
+ * environment, Git and incident notes) and the release controls first; everything else behind
+ * tabs whose choice lives in the URL hash. Each write's outcome shows next to the control that made
+ * it; changes made elsewhere, by someone else, arrive as toasts.
+ */
 export function FlagPage({ flagKey }: { flagKey: string }) {
-  const { environment } = useApp();
+  const { environment, environments, me } = useApp();
   const env = useCurrentEnvironment();
   const flag = useResource(() => get<Flag>(`/api/flags/${enc(flagKey)}`), [flagKey]);
   const segments = useResource(() => get<{ items: Segment[] }>('/api/segments').then((r) => r.items), []);
-  const [conflict, setConflict] = useState<ConflictDetails | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [feedback, setFeedback] = useState<ActionFeedback | undefined>(undefined);
+  const seq = useRef(0);
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [historyTick, setHistoryTick] = useState(0);
+  const toasts = useToasts();
+  const remote = useRef<RemoteChange | null>(null);
 
   useLive((e) => {
     if (e.type === 'flag' && e.key === flagKey) {
+      // Your own writes (this token, any tab) are not news; anyone else's are, once reloaded.
+      if (e.actor && e.actor !== me.name) {
+        const pending = remote.current;
+        if (pending) {
+          if (!pending.actors.includes(e.actor)) pending.actors.push(e.actor);
+          pending.version = e.version === null || pending.version === null ? pending.version : Math.max(pending.version, e.version);
+        } else remote.current = { actors: [e.actor], before: flag.data, version: e.version };
+      }
       void flag.reload();
       setHistoryTick((t) => t + 1);
     }
     if (e.type === 'segment') void segments.reload();
   });
+  useEffect(() => {
+    const pending = remote.current;
+    const after = flag.data;
+    if (!pending || !after) return;
+    if (pending.version !== null && after.version < pending.version) return;
+    remote.current = null;
+    toasts.push(describeRemoteChange(pending.actors, pending.before, after, environments, environment));
+  }, [flag.data]);
 
-  const actions: FlagActions = {
+  const reloadAll = () => {
+    setFeedback(undefined);
+    void flag.reload();
+    void segments.reload();
+  };
+
+  const show = (scope: string, outcome: ActionOutcome) => setFeedback({ ...outcome, seq: ++seq.current, scope });
+
+  const actionsFor = (scope: string): FlagActions => ({
     busy,
     confirm: setConfirm,
+    feedback: feedback?.scope === scope ? feedback : undefined,
+    reloadLatest: reloadAll,
+    reloadSegments: () => segments.reload(),
     async run(label, action) {
       setBusy(true);
-      setError(undefined);
-      setNotice(undefined);
+      setFeedback(undefined);
       try {
         const result = await action();
         if (result && typeof result === 'object' && 'key' in result && 'environments' in result) flag.setData(result as Flag);
-        setConflict(undefined);
-        setNotice(label);
+        show(scope, { kind: 'success', text: typeof label === 'function' ? label(result) : label });
         setHistoryTick((t) => t + 1);
         return { ok: true };
       } catch (e) {
         if (e instanceof ApiError && e.conflict) {
-          setConflict(e.conflict);
+          show(scope, { kind: 'conflict', conflict: e.conflict });
           return { ok: false, error: e };
         }
         if (e instanceof ApiError && e.fieldErrors.length > 0) {
-          setError(`Not saved: ${e.message}`);
+          show(scope, { kind: 'error', text: `Not saved: ${e.message}` });
           return { ok: false, error: e };
         }
-        setError(e instanceof Error ? e.message : String(e));
+        show(scope, { kind: 'error', text: e instanceof Error ? e.message : String(e) });
         return { ok: false, error: e instanceof ApiError ? e : undefined };
       } finally {
         setBusy(false);
       }
     },
-    reloadSegments: () => segments.reload(),
-  };
-
-  const reloadAll = () => {
-    setConflict(undefined);
-    setError(undefined);
-    void flag.reload();
-    void segments.reload();
-  };
+  });
 
   if (flag.error && !flag.data) {
     return (
@@ -93,10 +127,14 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
   if (!flag.data) return <Loading what="the flag" />;
   const f = flag.data;
   const config = f.environments[environment];
+  const envName = env?.name ?? environment;
+  const release = actionsFor('release');
+  const blueGreen = actionsFor('blue-green');
+  const canary = actionsFor('canary');
 
   return (
-    <article aria-labelledby="flag-title" class="flag-page">
-      <p>
+    <article aria-labelledby="flag-title" class={toasts.items.length > 0 ? 'flag-page has-toasts' : 'flag-page'}>
+      <p class="back">
         <Link href="/">← All flags</Link>
       </p>
       <header class="page-head">
@@ -110,44 +148,106 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
               <span aria-hidden="true">⎇</span> Managed by Git
             </span>
           )}
+          {config?.incident && <span class="badge stage-kill">Incident hold</span>}
           {config && <StageBadge stage={config.stage} summary={config.stageSummary} />}
         </div>
       </header>
+      {f.description && (
+        <p class="desc" title={f.description}>
+          {f.description}
+        </p>
+      )}
+      <Facts flag={f} config={config} envName={envName} environments={environments} current={environment} />
       {f.managedBy && (
         <Banner kind="info">
           This flag is managed by Git ({f.managedBy}): change it in the file and commit. Only the kill switch works here, for emergencies.
         </Banner>
       )}
-      {f.description && <p class="desc">{f.description}</p>}
-      <p class="hint">
-        Version {f.version} · last changed by {f.updatedBy || 'unknown'} at {absoluteTime(f.updatedAt)}
-      </p>
-      {conflict && <ConflictBanner conflict={conflict} what="flag" onReload={reloadAll} />}
-      {error && <Banner kind="error">{error}</Banner>}
-      {notice && <Banner kind="success">{notice}</Banner>}
       {!config ? (
-        <Banner kind="info">This flag has no configuration in {env?.name ?? environment}.</Banner>
+        <Banner kind="info">This flag has no configuration in {envName}.</Banner>
       ) : (
         <>
           <section class="card release" aria-labelledby="release-title">
             <h2 id="release-title">
-              Release in <span class={env?.critical ? 'env-name critical-name' : 'env-name'}>{env?.critical ? `⚠ ${env.name}` : (env?.name ?? environment)}</span>
+              Release in <span class={env?.critical ? 'env-name critical-name' : 'env-name'}>{env?.critical ? `⚠ ${env.name}` : envName}</span>
             </h2>
-            <Stepper flag={f} config={config} environment={env} actions={actions} />
-            <KillSwitch flag={f} config={config} environment={env} actions={actions} />
+            <Stepper flag={f} config={config} environment={env} actions={release} />
+            <KillSwitch flag={f} config={config} environment={env} actions={release} />
+            <ActionMessage actions={release} />
           </section>
-          <BlueGreen flag={f} config={config} environment={environment} actions={actions} />
-          <CanaryConsole flag={f} environment={environment} actions={actions} />
-          <DogfoodEditor segment={segments.data?.find((s) => s.key === 'internal')} loading={segments.data === undefined} actions={actions} />
-          <Preview flag={f} environment={environment} segments={segments.data ?? []} />
-          <TargetingForm flag={f} config={config} environment={env} actions={actions} />
+          <BlueGreen flag={f} config={config} environment={environment} actions={blueGreen} />
+          <ActionMessage actions={blueGreen} />
+          <CanaryConsole flag={f} environment={environment} actions={canary} />
+          <ActionMessage actions={canary} />
         </>
       )}
-      <ClientVisibility flag={f} actions={actions} />
-      <VariationsForm flag={f} actions={actions} />
-      <DetailsForm flag={f} actions={actions} />
-      <History flag={f} tick={historyTick} actions={actions} />
+      <FlagTabs key={f.key} flag={f} config={config} environment={env} segments={segments} historyTick={historyTick} actionsFor={actionsFor} />
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
+      <ToastStack toasts={toasts} label="Changes by others" />
     </article>
   );
+}
+
+/** On/off in this environment, version and last change, and the way to compare environments. */
+function Facts({ flag, config, envName, environments, current }: { flag: Flag; config: FlagEnvironment | undefined; envName: string; environments: readonly Environment[]; current: string }) {
+  const other = environments.find((e) => e.key !== current);
+  const state = !config ? undefined : config.killed ? 'Killed' : config.on ? 'On' : 'Off';
+  return (
+    <p class="flag-facts">
+      {state && (
+        <>
+          <span class={`onoff onoff-${state.toLowerCase()}`} data-testid="flag-state">
+            {state}
+          </span>{' '}
+          in {envName} ·{' '}
+        </>
+      )}
+      <span class="hint">
+        Version {flag.version} · last changed by {flag.updatedBy || 'unknown'} at {absoluteTime(flag.updatedAt)}
+      </span>
+      {other && (
+        <>
+          {' · '}
+          <Link href={`/compare?flag=${enc(flag.key)}&a=${enc(other.key)}&b=${enc(current)}`}>Compare environments</Link>
+        </>
+      )}
+    </p>
+  );
+}
+
+/** Everything but the release controls, one tab each; the chosen one is in the URL hash. */
+function FlagTabs({
+  flag,
+  config,
+  environment,
+  segments,
+  historyTick,
+  actionsFor,
+}: {
+  flag: Flag;
+  config: FlagEnvironment | undefined;
+  environment: Environment | undefined;
+  segments: Resource<Segment[]>;
+  historyTick: number;
+  actionsFor(scope: string): FlagActions;
+}) {
+  const envKey = environment?.key ?? '';
+  const tabs: TabSpec[] = [
+    ...(config
+      ? [
+          { id: 'targeting', label: 'Targeting', panel: <TargetingForm flag={flag} config={config} environment={environment} actions={actionsFor('targeting')} /> },
+          { id: 'preview', label: 'Preview', panel: <Preview flag={flag} environment={envKey} segments={segments.data ?? []} /> },
+        ]
+      : []),
+    { id: 'dogfood', label: 'Dogfood users', panel: <DogfoodEditor segment={segments.data?.find((s) => s.key === 'internal')} loading={segments.data === undefined} actions={actionsFor('dogfood')} /> },
+    { id: 'variations', label: 'Variations', panel: <VariationsForm flag={flag} actions={actionsFor('variations')} /> },
+    { id: 'details', label: 'Details', panel: <DetailsForm flag={flag} actions={actionsFor('details')} /> },
+    { id: 'client-keys', label: 'Client keys', panel: <ClientVisibility flag={flag} actions={actionsFor('client-keys')} /> },
+    { id: 'history', label: 'History', panel: <History flag={flag} tick={historyTick} actions={actionsFor('history')} /> },
+  ];
+  const [selected, select] = useHashTab(
+    tabs.map((t) => t.id),
+    tabs[0]!.id,
+  );
+  return <Tabs tabs={tabs} selected={selected} onSelect={select} label={`Settings of ${flag.name}`} idPrefix="flag-tab" />;
 }
