@@ -4,12 +4,16 @@ import type { Environment, LiveEvent, Me } from './api/types.js';
 import { Banner, Loading } from './components/Banner.js';
 import { Layout } from './components/Layout.js';
 import { AuditLogPage } from './pages/AuditLogPage.js';
+import { ComparePage } from './pages/ComparePage.js';
 import { CreateFlagPage } from './pages/CreateFlagPage.js';
 import { FlagPage } from './pages/FlagPage.js';
 import { FlagsPage } from './pages/FlagsPage.js';
+import { SegmentPage } from './pages/SegmentPage.js';
+import { SegmentsPage } from './pages/SegmentsPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { TokensPage } from './pages/TokensPage.js';
 import { navigate, usePath } from './router.js';
+import { decodeSegment, pageTitle, titleForPath, usePageTitle, useRouteTitle } from './title.js';
 import { AppContext, emitLive, type AppState } from './state.js';
 
 const ENV_STORAGE = 'switchyard.environment';
@@ -137,12 +141,22 @@ export function App() {
 }
 
 function Route({ path }: { path: string }) {
+  useRouteTitle(titleForPath(path));
   if (path === '/' || path === '/flags') return <FlagsPage />;
   if (path === '/flags/new') return <CreateFlagPage />;
   const flag = /^\/flags\/([^/]+)$/.exec(path);
-  if (flag) return <FlagPage flagKey={decodeURIComponent(flag[1]!)} />;
+  if (flag) return <FlagPage flagKey={decodeSegment(flag[1]!)} />;
   if (path === '/audit') return <AuditLogPage />;
   if (path === '/tokens') return <TokensPage />;
+  if (path === '/segments') return <SegmentsPage />;
+  const segment = /^\/segments\/([^/]+)$/.exec(path);
+  if (segment) return <SegmentPage segmentKey={decodeSegment(segment[1]!)} />;
+  if (path === '/compare') return <ComparePage />;
+  return <NotFound path={path} />;
+}
+
+function NotFound({ path }: { path: string }) {
+  usePageTitle(pageTitle('Page not found'));
   return (
     <section>
       <h1>Page not found</h1>

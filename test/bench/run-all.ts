@@ -19,6 +19,7 @@ const BENCHMARKS: Record<string, string[]> = {
   guard: [],
   'gitops-apply': [],
   'flag-list': [],
+  'dashboard-list': [],
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -58,7 +58,7 @@ describe.skipIf(!ready)('stage badges in a browser', () => {
     expect(patched.status).toBe(200);
 
     await signIn(page, server.url, server.adminToken);
-    const row = page.locator('tr[data-flag="pro-checkout"] .badge[data-stage]');
+    const row = page.locator(`tr[data-flag="pro-checkout"] td[data-env="${ENV}"] .badge[data-stage]`);
     await row.waitFor();
     expect(await row.getAttribute('data-stage')).toBe('custom');
     expect(await row.textContent()).toMatch(/Custom: dogfood \+ 1 rule$/);
@@ -72,6 +72,7 @@ describe.skipIf(!ready)('stage badges in a browser', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'stage-custom.png') });
 
     // What the badge now agrees with: a pro user who is not a dogfood user gets the flag.
+    await page.getByRole('tab', { name: 'Preview' }).click();
     await page.getByLabel('User ID', { exact: true }).fill('customer-1');
     await page.getByLabel(/Other attributes/).fill('plan=pro');
     await page.locator('[data-testid="preview-value"]', { hasText: 'true' }).waitFor({ timeout: 5000 });

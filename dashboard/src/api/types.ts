@@ -45,6 +45,8 @@ export interface FlagEnvironment {
    * resumed (POST …/resume) or a commit changes the flag in this environment; else null.
    */
   incident?: Incident | null;
+  /** Set by the release guard while a guarded canary runs (or is paused) here; absent otherwise. */
+  guarded?: boolean;
 }
 
 export interface Incident {
@@ -73,6 +75,42 @@ export interface Flag {
   environments: Record<string, FlagEnvironment>;
   /** The Git sync file that manages this flag (read-only here), or null. */
   managedBy?: string | null;
+}
+
+/** A release plan under way in one environment of a flag summary (running or paused). */
+export interface ReleasePlanSummary {
+  strategy: 'guarded' | 'rolling';
+  status: 'ready' | 'running' | 'paused' | 'completed' | 'rolled_back' | 'aborted';
+}
+
+/** One environment of a flag list row (server/src/domain/flag-summaries.ts). */
+export interface FlagEnvironmentSummary {
+  /** As in the full flag: off, dogfood, N%, 100%, kill or custom. */
+  stage: string;
+  /** "dogfood", "10%", "dogfood + 1 rule", "killed (was 100%)". */
+  stageSummary: string;
+  on: boolean;
+  killed: boolean;
+  ruleCount: number;
+  /** A guarded rollout is running (SDKs count exposures). */
+  guarded: boolean;
+  releasePlan: ReleasePlanSummary | null;
+}
+
+/** `GET /api/flag-summaries`: what a row of the flag list shows, every environment's stage included. */
+export interface FlagSummary {
+  key: string;
+  name: string;
+  tags: string[];
+  owner: string;
+  type: FlagType;
+  archived: boolean;
+  clientVisible: boolean;
+  managedBy: string | null;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+  environments: Record<string, FlagEnvironmentSummary>;
 }
 
 export interface SegmentRule {
@@ -202,4 +240,19 @@ export interface RevertPreview {
 export interface RevertResult {
   flag?: Flag | null;
   segment?: Segment | null;
+}
+
+// ---- Segments page: which flags use a segment (GET /api/segments/:key/usage) ----
+
+/** One rule of one flag in one environment that names the segment. */
+export interface SegmentUse {
+  flagKey: string;
+  flagName: string;
+  flagArchived: boolean;
+  environment: string;
+  ruleId: string;
+  ruleDescription: string | null;
+  /** Position in the environment's rules (0 = first). */
+  ruleIndex: number;
+  operator: 'in_segment' | 'not_in_segment';
 }

@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { useFocusOnNavigation } from '../focus.js';
 import { Link, usePath } from '../router.js';
 import { GitOpsStatus } from './GitOpsStatus.js';
 import { useApp, useCurrentEnvironment } from '../state.js';
@@ -7,8 +8,10 @@ export function Layout({ children, live, banner }: { children: ComponentChildren
   const { me, environments, environment, setEnvironment, signOut } = useApp();
   const current = useCurrentEnvironment();
   const path = usePath();
+  useFocusOnNavigation(path);
   const nav = [
     { href: '/', label: 'Flags', active: path === '/' || path.startsWith('/flags') },
+    { href: '/segments', label: 'Segments', active: path === '/segments' || path.startsWith('/segments/') },
     { href: '/audit', label: 'Audit log', active: path === '/audit' },
     { href: '/tokens', label: 'Keys & tokens', active: path === '/tokens' },
   ];
