@@ -10,11 +10,11 @@ const STRATEGY_NAMES: Record<ReleasePlanSummary['strategy'], string> = { guarded
 /** "▶ Canary" / "⏸ Canary paused": a release plan under way in this environment. */
 export function PlanMarker({ plan, environment }: { plan: ReleasePlanSummary; environment: string }) {
   const name = STRATEGY_NAMES[plan.strategy];
-  const paused = plan.status === 'paused';
+  const [icon, state] = plan.status === 'rolled_back' ? ['↩', 'rolled back'] : plan.status === 'paused' ? ['⏸', 'paused'] : ['▶', 'running'];
   return (
-    <span class={`list-marker plan-${plan.status}`} data-plan={plan.status} title={`${name} ${paused ? 'paused' : 'running'} in ${environment}`}>
-      <span aria-hidden="true">{paused ? '⏸' : '▶'}</span> {name}
-      {paused ? ' paused' : ''}
+    <span class={`list-marker plan-${plan.status}`} data-plan={plan.status} title={`${name} ${state} in ${environment}`}>
+      <span aria-hidden="true">{icon}</span> {name}
+      {state === 'running' ? '' : ` ${state}`}
     </span>
   );
 }

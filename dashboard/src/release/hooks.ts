@@ -54,5 +54,7 @@ export function useActivePlan(flagKey: string, environment: string | undefined, 
     if (e.type === 'flag' && e.key === flagKey) void summary.reload();
   });
   if (!summary.data || environment === undefined) return undefined;
-  return summary.data.environments[environment]?.releasePlan ?? null;
+  const plan = summary.data.environments[environment]?.releasePlan ?? null;
+  // The list also shows a rolled-back canary; only a running or paused one is under way.
+  return plan && (plan.status === 'running' || plan.status === 'paused') ? plan : null;
 }

@@ -1,5 +1,5 @@
 import { ownEntry, type Flag, type FlagEnvironment } from './flags.js';
-import type { PlanStatus, PlanSpec } from './releases/plans.js';
+import { ACTIVE_STATUSES, type PlanStatus, type PlanSpec } from './releases/plans.js';
 import { deriveStage, describeTargeting, parseStage, type DerivedStage } from './stages.js';
 
 /**
@@ -33,9 +33,15 @@ export interface FlagEnvironmentSummary {
   ruleCount: number;
   /** A guarded rollout is running: SDKs count exposures. */
   guarded: boolean;
-  /** The release plan under way (running or paused), or null. */
+  /** The release plan under way (running or paused) or rolled back (until a new one starts), or null. */
   releasePlan: ReleasePlanSummary | null;
 }
+
+/**
+ * Plans a list row shows: running and paused ones, and a rolled-back canary (one per flag and
+ * environment, so it stays until a new plan replaces it) — the news a PM scans the list for.
+ */
+export const LISTED_PLAN_STATUSES: readonly PlanStatus[] = [...ACTIVE_STATUSES, 'rolled_back'];
 
 export interface ReleasePlanSummary {
   strategy: PlanSpec['strategy'];

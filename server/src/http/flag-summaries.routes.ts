@@ -18,7 +18,7 @@ const flagEnvironmentSummaryResponse = z.object({
   releasePlan: z
     .object({ strategy: z.enum(['guarded', 'rolling']), status: z.enum(PLAN_STATUSES) })
     .nullable()
-    .describe('The release plan under way here (running or paused), or null'),
+    .describe('The release plan under way here (running or paused) or a rolled-back one (until a new plan starts), or null'),
 });
 
 export const flagSummaryResponse = z

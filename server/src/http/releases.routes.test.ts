@@ -164,6 +164,9 @@ describe('the guarded rollout loop', () => {
     expect(view.guarded).toBe(false);
     expect(view.events[0].kind).toBe('rolled_back');
     expect(view.events[0].evidence.errors.verdict).toBe('regression');
+    // The flag list keeps showing it: a rolled-back canary is news until a new plan starts.
+    const summary = (await admin({ method: 'GET', url: '/api/flag-summaries/checkout' })).json();
+    expect(summary.environments[ENV].releasePlan).toEqual({ strategy: 'guarded', status: 'rolled_back' });
     const audit = (await admin({ method: 'GET', url: '/api/audit?actor=release-guard&limit=10' })).json();
     const rollback = audit.items.find((e: { action: string }) => e.action === 'release.rolled_back');
     expect(rollback.source).toBe('release-guard');

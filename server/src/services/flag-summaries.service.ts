@@ -1,6 +1,6 @@
 import { AppError } from '../domain/errors.js';
 import { matchesFilter, plansByFlag, summarizeFlag, type FlagFilter, type FlagSummary } from '../domain/flag-summaries.js';
-import { ACTIVE_STATUSES } from '../domain/releases/plans.js';
+import { LISTED_PLAN_STATUSES } from '../domain/flag-summaries.js';
 import type { Tx } from '../store/ports.js';
 import type { Writes } from './write.js';
 
@@ -16,7 +16,7 @@ export class FlagSummariesService {
     return this.w.read(async (tx) => {
       await this.assertEnvironment(tx, filter.environment);
       const flags = await this.w.repos.flags.list(tx);
-      const plans = plansByFlag(await this.w.repos.plans.list(tx, ACTIVE_STATUSES));
+      const plans = plansByFlag(await this.w.repos.plans.list(tx, LISTED_PLAN_STATUSES));
       return flags.filter(({ value }) => matchesFilter(value, filter)).map(({ value, managedBy }) => summarizeFlag(value, managedBy, plans.get(value.key), filter.environment));
     });
   }
@@ -26,7 +26,7 @@ export class FlagSummariesService {
       await this.assertEnvironment(tx, environment);
       const found = await this.w.repos.flags.get(tx, key);
       if (!found) throw AppError.notFound('flag', key);
-      const plans = (await this.w.repos.plans.list(tx, ACTIVE_STATUSES)).filter((plan) => plan.flagKey === key);
+      const plans = (await this.w.repos.plans.list(tx, LISTED_PLAN_STATUSES)).filter((plan) => plan.flagKey === key);
       return summarizeFlag(found.value, found.managedBy, plansByFlag(plans).get(key), environment);
     });
   }
