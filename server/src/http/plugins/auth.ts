@@ -17,6 +17,12 @@ export type Principal =
 /** Extra ways to authenticate (e.g. the dashboard's session cookie); tried after the bearer token. */
 export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
 
+/**
+ * A route `onRequest` hook for SDK endpoints, callback style: a key already in the credential cache
+ * is checked synchronously (no promise per request on the hottest routes); otherwise it is looked up.
+ */
+export type SdkKeyHook = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
@@ -28,9 +34,9 @@ declare module 'fastify' {
      */
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** Route hook (`onRequest`): a server SDK key; `request.principal.environment` says which environment. */
-    requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireSdkKey: SdkKeyHook;
     /** Route hook (`onRequest`): a server or a client SDK key (OFREP bulk evaluation and its change notifications). */
-    requireEvaluationKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireEvaluationKey: SdkKeyHook;
     addAuthenticator(authenticator: Authenticator): void;
     /** A token, SDK key or session was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
     credentialsRevoked(revocation: Revocation): void;
@@ -149,18 +155,41 @@ export const authPlugin = fp(
       if (!hasRole(principal.role, role)) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
     });
 
-    app.decorate('requireSdkKey', async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = (request.principal ??= await authenticate(request, reply));
+    /** An SDK-key principal from the cache without a promise, or undefined when it must be looked up. */
+    function cachedSdkPrincipal(request: FastifyRequest): Principal | undefined {
+      if (request.principal) return request.principal;
+      const secret = bearer(request);
+      const cached = secret === undefined ? undefined : cache.get(secret);
+      return cached && cached.expiresAt > Date.now() && cached.principal.kind === 'sdk' ? cached.principal : undefined;
+    }
+    function sdkKeyHook(check: (principal: Principal | null) => void): SdkKeyHook {
+      const settle = (request: FastifyRequest, principal: Principal | null, done: (error?: Error) => void) => {
+        let failure: Error | undefined;
+        try {
+          request.principal = principal;
+          check(principal);
+        } catch (error) {
+          failure = error as Error;
+        }
+        done(failure);
+      };
+      return (request, reply, done) => {
+        const cached = cachedSdkPrincipal(request);
+        if (cached) return settle(request, cached, done);
+        authenticate(request, reply).then((principal) => settle(request, principal, done), done);
+      };
+    }
+
+    app.decorate('requireSdkKey', sdkKeyHook((principal) => {
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key>"');
       if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key, not an API token');
       if (principal.client) throw new AppError('forbidden', `"${principal.name}" is a client key: it may only call OFREP bulk evaluation (POST /ofrep/v1/evaluate/flags) and its change notifications; this endpoint takes a server SDK key`);
-    });
+    }));
 
-    app.decorate('requireEvaluationKey', async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = (request.principal ??= await authenticate(request, reply));
+    app.decorate('requireEvaluationKey', sdkKeyHook((principal) => {
       if (!principal) throw new AppError('unauthorized', 'missing credentials: send "Authorization: Bearer <SDK key or client key>"');
       if (principal.kind !== 'sdk') throw new AppError('forbidden', 'this endpoint takes an SDK key or a client key, not an API token');
-    });
+    }));
   },
   { name: 'auth' },
 );
