@@ -53,7 +53,7 @@ describe.skipIf(!ready)('accessibility of the dashboard', () => {
       name: 'flag page, every tab',
       path: `/flags/${FLAG.key}`,
       ready: (p) => p.locator('.flag-page .stepper'),
-      title: `${FLAG.key} · Flags · Switchyard`,
+      title: `${FLAG.name} · Flags · Switchyard`,
       then: async (p) => {
         await p.locator('.flag-page li.audit-entry').first().waitFor({ state: 'attached' });
         await revealAll(p);
@@ -308,10 +308,9 @@ describe.skipIf(!ready)('accessibility of the dashboard', () => {
     expect(await create.evaluate((el) => el === document.activeElement)).toBe(true);
   });
 
-  // Enable once the Stepper keeps its buttons focusable (aria-disabled for the current stage and while
-  // busy, instead of `disabled`) and focuses the new stage's button after a move: today the pressed
-  // button turns disabled and Chromium drops focus to <body>.
-  it.skip('keeps focus on the stepper after a stage change, with and without the critical-environment confirmation', async () => {
+  // The stepper's current stage and, during a write, every stage are aria-disabled, not `disabled`
+  // (a disabled button drops focus to <body>), and the new stage's button takes focus after a move.
+  it('keeps focus on the stepper after a stage change, with and without the critical-environment confirmation', async () => {
     const inStepper = () => page.evaluate(() => (document.activeElement?.closest('.stepper') ? (document.activeElement as HTMLElement).dataset.stage ?? document.activeElement.tagName : `outside: ${document.activeElement?.outerHTML.slice(0, 80)}`));
     await page.goto(`${server.url}/flags/${FLAG.key}`);
     await page.locator('#env-select').selectOption('development');

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contrastRatio } from '../support/axe.js';
 import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
@@ -25,6 +26,7 @@ describe.skipIf(!ready)('canary console in a browser: plain, confirmed, honest',
   let browser: Browser;
   let page: Page;
   let call: ReturnType<typeof api>;
+  let sdkKey: string;
 
   const planOf = async (key: string, env = 'production') => (await call<PlanJson>('GET', `/api/flags/${key}/environments/${env}/release-plan`)).body;
   const canary = () => page.locator('section.canary');
@@ -39,7 +41,8 @@ describe.skipIf(!ready)('canary console in a browser: plain, confirmed, honest',
     mkdirSync(ARTIFACTS, { recursive: true });
     server = await startServerProcess();
     call = api(server.url, server.adminToken);
-    for (const key of ['form-flag', 'prod-canary', 'staging-canary', 'quiet-flag']) expect((await call('POST', '/api/flags', { key, name: key })).status).toBe(201);
+    for (const key of ['form-flag', 'edit-flag', 'chart-flag', 'prod-canary', 'staging-canary', 'quiet-flag']) expect((await call('POST', '/api/flags', { key, name: key })).status).toBe(201);
+    sdkKey = (await call<{ key: string }>('POST', '/api/sdk-keys', { name: 'canary-console', environment: 'production' })).body.key;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await signIn(page, server.url, server.adminToken);
@@ -85,6 +88,83 @@ describe.skipIf(!ready)('canary console in a browser: plain, confirmed, honest',
     await canary().getByRole('button', { name: 'Start' }).waitFor();
     const saved = (await planOf('form-flag')).plan!;
     expect(saved.spec.steps.map((s) => s.minExposures)).toEqual([200, 200, 200, 0]);
+  });
+
+  it('opens "Edit plan" with the saved plan, and saving an edit keeps what the form does not show', async () => {
+    const MINUTE = 60_000;
+    const spec = {
+      strategy: 'guarded',
+      steps: [
+        { percentage: 5, minDurationMs: 15 * MINUTE, minExposures: 800 },
+        { percentage: 25, minDurationMs: 15 * MINUTE, minExposures: 800 },
+        { percentage: 100, minDurationMs: 15 * MINUTE, minExposures: 0 },
+      ],
+      guard: { errorEvent: 'checkout_error', alpha: 0.01, minRelativeIncrease: 0.07, minExposures: 500, latency: { event: 'latency_ms', maxRelativeIncrease: 0.3, minSamples: 400 } },
+    };
+    const put = await call('PUT', '/api/flags/edit-flag/environments/production/release-plan', spec);
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await inEnvironment('production', 'edit-flag');
+    await canary().getByRole('button', { name: 'Edit plan' }).click();
+    const form = page.locator('form.plan-form');
+    const valueOf = (label: string) => form.getByLabel(label).inputValue();
+    expect(await valueOf('Strategy')).toBe('guarded');
+    expect(await valueOf('Steps (%)')).toBe('5, 25, 100');
+    expect(await valueOf('Min exposures per step')).toBe('800');
+    expect(await valueOf('Min minutes per step')).toBe('15');
+    expect(await valueOf('Error event')).toBe('checkout_error');
+    expect(await valueOf('False rollback risk (α)')).toBe('0.01');
+    expect(await valueOf('Tolerated increase (δ, %)')).toBe('7');
+    // The guard's own minimum (500, not the usual 200) is the floor for a step's.
+    expect(await form.locator('#plan-exposures-hint').textContent()).toMatch(/at least 500 exposures per variation/i);
+
+    // Change δ only: the steps and the guard's other settings stay as saved.
+    await form.getByLabel('Tolerated increase (δ, %)').fill('12');
+    await form.getByRole('button', { name: 'Save plan' }).click();
+    await form.waitFor({ state: 'detached' });
+    const saved = (await call<{ plan: { spec: typeof spec } }>('GET', '/api/flags/edit-flag/environments/production/release-plan')).body.plan.spec;
+    expect(saved.steps).toEqual(spec.steps);
+    expect(saved.guard).toMatchObject({ ...spec.guard, minRelativeIncrease: 0.12 });
+  });
+
+  it('draws the metrics charts in the colour scheme\'s colours, dark mode included', async () => {
+    expect((await call('PUT', '/api/flags/chart-flag/environments/production/release-plan', { strategy: 'guarded' })).status).toBe(200);
+    expect((await call('POST', '/api/flags/chart-flag/environments/production/release-plan/start', {})).status).toBe(200);
+    const res = await fetch(`${server.url}/api/sdk/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sdkKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ exposures: [{ flag: 'chart-flag', variation: 'on', count: 40 }, { flag: 'chart-flag', variation: 'off', count: 900 }] }),
+    });
+    expect(res.status, await res.text()).toBe(202);
+    await inEnvironment('production', 'chart-flag');
+    const stats = canary().locator('details.canary-stats');
+    await stats.locator('summary', { hasText: 'Statistics' }).click();
+    const frame = stats.locator('svg rect').first();
+    await frame.waitFor();
+    const colours = () =>
+      stats.evaluate((el) => {
+        const css = (node: Element | null) => (node ? getComputedStyle(node) : undefined);
+        const lines = Array.from(el.querySelectorAll('svg polyline'), (l) => css(l)!.stroke);
+        const swatches = Array.from(el.querySelectorAll('.swatch'), (s) => css(s)!.backgroundColor);
+        return { frame: css(el.querySelector('svg rect'))!.fill, lines, swatches };
+      });
+    const light = await colours();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      await expect.poll(async () => (await colours()).frame).not.toBe(light.frame);
+      const dark = await colours();
+      expect(contrastRatio(dark.frame, '#000000'), `dark chart background ${dark.frame}`).toBeLessThan(2);
+      expect(dark.lines.length).toBeGreaterThanOrEqual(2);
+      for (const [i, line] of dark.lines.entries()) {
+        expect(line, `line ${i}`).not.toBe(light.lines[i]);
+        // Lines are graphics: 3:1 against the chart they are drawn on (WCAG 1.4.11).
+        expect(contrastRatio(line, dark.frame), `line ${i} ${line} on ${dark.frame}`).toBeGreaterThanOrEqual(3);
+      }
+      // The legend's swatches are the lines' colours.
+      expect(dark.swatches).toEqual(dark.lines.slice(0, dark.swatches.length));
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+    for (const [i, line] of light.lines.entries()) expect(contrastRatio(line, light.frame), `light line ${i}`).toBeGreaterThanOrEqual(3);
   });
 
   it('asks before starting and aborting a canary in production, and says what it waits for', async () => {

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { enc, post } from '../api/client.js';
 import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { ChangeComment } from '../components/ChangeComment.js';
@@ -20,6 +20,12 @@ interface Props {
  * Off → Dogfood → 10% → 50% → 100%: one click per stage; critical environments ask first, and so
  * does any environment where a canary runs (moving the flag by hand pauses it). Disabled, saying
  * why, while the server cannot be reached.
+ *
+ * The current stage and, while a write runs, every stage are `aria-disabled` rather than
+ * `disabled`: a disabled button loses focus (Chromium drops it to <body>), so the button just
+ * pressed would, and a keyboard user would start over from the top. After a move, focus goes to
+ * the new stage's button when it was on the stepper (or had been dropped). Viewers and an
+ * unreachable server still get real `disabled` buttons: nothing there to act on.
  */
 export function Stepper({ flag, config, environment, actions }: Props) {
   const rights = useCanEdit(flag);
@@ -38,8 +44,19 @@ export function Stepper({ flag, config, environment, actions }: Props) {
   const envName = environment?.name ?? 'this environment';
   const view = describeStage(config.stage);
   const current = stageLabel(config.stage, config.stageSummary);
+  const stepsRef = useRef<HTMLOListElement>(null);
+
+  /** The new stage's button takes focus, unless the person has moved on to something else. */
+  const focusStep = (stage: string) => {
+    const list = stepsRef.current;
+    const active = document.activeElement;
+    if (!list || (active && active !== document.body && !list.contains(active))) return;
+    list.querySelector<HTMLButtonElement>(`.step-button[data-stage="${CSS.escape(stage)}"]`)?.focus();
+  };
 
   const move = (stage: string) => {
+    // aria-disabled buttons still click: nothing while a write runs.
+    if (actions.busy) return;
     const label = describeStage(stage).label;
     const message = comment.trim();
     const write = () =>
@@ -48,7 +65,9 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage, version: flag.version, ...(message ? { message } : {}) }),
         )
         .then((result) => {
-          if (result.ok) setComment('');
+          if (!result.ok) return;
+          setComment('');
+          focusStep(stage);
         });
     if (environment?.critical || canaryRunning) {
       actions.confirm({
@@ -83,6 +102,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
 
   const submitCustom = (e: Event) => {
     e.preventDefault();
+    if (actions.busy) return;
     const parsed = parsePercentage(custom);
     if ('error' in parsed) {
       setCustomError(parsed.error);
@@ -101,7 +121,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           {view.kind === 'custom' ? '; a stage sets the dogfood and default rules and keeps the others' : ''}.
         </p>
       )}
-      <ol class="stepper" aria-label="Release stages">
+      <ol class="stepper" aria-label="Release stages" ref={stepsRef}>
         {STEPS.map((step, i) => {
           const state = states[i]!;
           return (
@@ -112,8 +132,9 @@ export function Stepper({ flag, config, environment, actions }: Props) {
                   class="step-button"
                   data-stage={step.stage}
                   aria-current={state === 'current' ? 'step' : undefined}
-                  disabled={!canEdit || actions.busy || state === 'current'}
-                  onClick={() => move(step.stage)}
+                  disabled={!canEdit}
+                  aria-disabled={canEdit && (actions.busy || state === 'current') ? 'true' : undefined}
+                  onClick={() => state !== 'current' && move(step.stage)}
                 >
                   <span class="step-mark" aria-hidden="true">
                     {state === 'done' ? '✓' : state === 'current' ? '●' : i + 1}
@@ -142,7 +163,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           />
           <span aria-hidden="true">%</span>
           <Guard reason={reason}>
-            <button type="submit" class="button" disabled={!canEdit || actions.busy}>
+            <button type="submit" class="button" disabled={!canEdit} aria-disabled={canEdit && actions.busy ? 'true' : undefined}>
               Set rollout
             </button>
           </Guard>

@@ -23,6 +23,7 @@ import { describeRemoteChange } from '../logic/flag-notes.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
 import { managedReason, useApp, useCurrentEnvironment, useLive, useResource, type Resource } from '../state.js';
+import { pageTitle, usePageTitle } from '../title.js';
 
 /** A live change by someone else, waiting for the reloaded flag to say what it was. */
 interface RemoteChange {
@@ -113,6 +114,9 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
       }
     },
   });
+
+  // The flag's name once loaded (the route's title shows its key until then).
+  usePageTitle(flag.data ? pageTitle(flag.data.name, 'Flags') : undefined);
 
   if (flag.error && !flag.data) {
     return (

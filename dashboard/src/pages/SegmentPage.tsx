@@ -13,6 +13,7 @@ import { Link, navigate } from '../router.js';
 import { SegmentFields } from '../segment/SegmentForm.js';
 import { flashNotice } from '../segment/notice.js';
 import { useApp, useCanEdit, useLive, useResource } from '../state.js';
+import { pageTitle, usePageTitle } from '../title.js';
 
 const P = 'segment';
 const DOGFOOD_SEGMENT = 'internal';
@@ -51,6 +52,9 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       setBase(current.version);
     }
   }, [current?.version, current?.key]);
+
+  // The segment's name once loaded (the route's "Segments" until then).
+  usePageTitle(current ? pageTitle(current.name, 'Segments') : undefined);
 
   if (segment.error && !current) {
     return (

@@ -163,7 +163,10 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
           </Guard>
         )}
       </div>
-      {editing && !active && <PlanForm flagKey={flag.key} environment={environment} actions={actions} onSaved={() => (setEditing(false), void view.reload())} />}
+      {editing && !active && (
+        // Keyed by the plan's version: a plan saved meanwhile (here or elsewhere) prefills afresh.
+        <PlanForm key={plan ? `${plan.id}:${plan.version}` : 'new'} flagKey={flag.key} environment={environment} actions={actions} saved={plan?.spec} onSaved={() => (setEditing(false), void view.reload())} />
+      )}
       {plan?.spec.guard && plan.startedAt && (
         <details class="canary-stats">
           <summary>Statistics</summary>

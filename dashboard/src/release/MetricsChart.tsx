@@ -2,7 +2,9 @@ import { buildSeries, percent, polyline, type MetricPoint } from '../logic/canar
 
 const WIDTH = 320;
 const HEIGHT = 90;
-const COLORS = ['#1c49ad', '#c0392b', '#17692f', '#8e44ad', '#b7791f'];
+/** Series colours: `.chart-series-N` (styles.css) takes them from --chart-N, light or dark. */
+const SERIES = 5;
+const seriesClass = (i: number) => `chart-series-${i % SERIES}`;
 
 /**
  * Two small SVG charts: exposures and error rate per variation, per time window. Without data it
@@ -22,7 +24,7 @@ export function MetricsChart({ points, errorEvent, collecting }: { points: Metri
         const errors = s.reduce((a, p) => a + p.errors, 0);
         return (
           <li key={variation}>
-            <span class="swatch" style={{ background: COLORS[i % COLORS.length] }} /> {variation}: {total} exposures, {percent(total ? errors / total : null)} errors
+            <span class={`swatch ${seriesClass(i)}`} /> {variation}: {total} exposures, {percent(total ? errors / total : null)} errors
           </li>
         );
       })}
@@ -34,9 +36,9 @@ export function MetricsChart({ points, errorEvent, collecting }: { points: Metri
         {title} (max {label})
       </figcaption>
       <svg viewBox={`-2 -2 ${WIDTH + 4} ${HEIGHT + 4}`} role="img" aria-label={title} preserveAspectRatio="none">
-        <rect x="0" y="0" width={WIDTH} height={HEIGHT} fill="#fafbfc" stroke="#e3e7ee" />
+        <rect class="chart-frame" x="0" y="0" width={WIDTH} height={HEIGHT} />
         {entries.map(([variation, s], i) => (
-          <polyline key={variation} fill="none" stroke={COLORS[i % COLORS.length]} stroke-width="2" points={polyline(s.map(pick), max, WIDTH, HEIGHT)} />
+          <polyline key={variation} class={`chart-line ${seriesClass(i)}`} points={polyline(s.map(pick), max, WIDTH, HEIGHT)} />
         ))}
       </svg>
     </figure>
