@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from './config.js';
-import { startServer } from './main.js';
+// Only `serve` loads the server (Fastify, both database drivers, every route: about a second of CPU
+// at start); client commands import just the CLI, so a `switchyard flags list` starts quickly.
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -39,6 +39,7 @@ async function serve(argv: string[]): Promise<void> {
     process.stdout.write(SERVE_HELP);
     return;
   }
+  const [{ ConfigError, loadConfig }, { startServer }] = await Promise.all([import('./config.js'), import('./main.js')]);
   let config;
   try {
     config = loadConfig(argv, process.env);

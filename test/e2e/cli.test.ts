@@ -2,11 +2,16 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signUserKey } from '@switchyard/sdk/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInProcess } from '../../server/src/testing/cli.js';
 import { api, removeDataDir, runCli, startServerProcess, type CliResult, type ServerProcess } from '../support/server-process.js';
 
 /**
- * The `switchyard` CLI as users run it: a child process against the real server process, with a
- * temporary data directory that survives a restart.
+ * The `switchyard` CLI against the real server process, with a temporary data directory that
+ * survives a restart. What only the process does — exit codes, stdout and stderr, help and version,
+ * reading SWITCHYARD_URL/SWITCHYARD_TOKEN, an unreachable server — is tested on the real binary as
+ * users run it (`spawnCli`). The other commands run in-process (`cli`): the same `runClientCommand`
+ * the binary calls, with the real fetch against the real server, without starting a Node.js process
+ * (and loading the CLI) for each of the dozens of commands.
  */
 
 
@@ -15,8 +20,15 @@ const TIMEOUT = 90_000;
 
 let server: ServerProcess;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** The real `switchyard` binary in a child process. */
+function spawnCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(args, { env: { SWITCHYARD_URL: server.url, SWITCHYARD_TOKEN: server.adminToken, ...env } });
+}
+
+/** The same command in-process: what the binary runs after it started. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const { code, out, err } = await runCliInProcess(args, { env: { SWITCHYARD_URL: server.url, SWITCHYARD_TOKEN: server.adminToken, ...env } });
+  return { code, stdout: out, stderr: err };
 }
 
 /** A failed command says why in one or two lines: never a stack trace. */
@@ -85,14 +97,14 @@ describe('switchyard CLI against the real server', () => {
 
   it('prints help and its version; usage errors exit 2 with a hint', { timeout: TIMEOUT }, async () => {
     const [version, help, stageHelp, unknown, unknownFlag, missing, badStage, noRole] = await Promise.all([
-      cli(['--version']),
-      cli(['help']),
-      cli(['flags', 'stage', '--help']),
-      cli(['flgs', 'list']),
-      cli(['flags', 'list', '--tga', 'x']),
-      cli(['flags', 'get']),
-      cli(['flags', 'stage', 'new-checkout', 'production', '10']),
-      cli(['tokens', 'create', 'ci']),
+      spawnCli(['--version']),
+      spawnCli(['help']),
+      spawnCli(['flags', 'stage', '--help']),
+      spawnCli(['flgs', 'list']),
+      spawnCli(['flags', 'list', '--tga', 'x']),
+      spawnCli(['flags', 'get']),
+      spawnCli(['flags', 'stage', 'new-checkout', 'production', '10']),
+      spawnCli(['tokens', 'create', 'ci']),
     ]);
     expect(version).toMatchObject({ code: 0, stdout: expect.stringMatching(/^switchyard \d+\.\d+\.\d+\n$/) });
     expect(help.code).toBe(0);
@@ -106,7 +118,7 @@ describe('switchyard CLI against the real server', () => {
   });
 
   it('lists environments as a table, and as the server JSON exactly', { timeout: TIMEOUT }, async () => {
-    const [table, json] = await Promise.all([cli(['envs', 'list']), cli(['envs', 'list', '--json'])]);
+    const [table, json] = await Promise.all([cli(['envs', 'list']), spawnCli(['envs', 'list', '--json'])]);
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^KEY\s+NAME\s+CRITICAL\s+SECURE MODE\s+VERSION\s+CREATED$/);
     expect(table.stdout).toMatch(/^production\s+Production\s+yes\s+off\s/m);
@@ -325,10 +337,10 @@ describe('switchyard CLI against the real server', () => {
   it("exit 1 for bad credentials and 3 for an unreachable server, naming the URL", { timeout: TIMEOUT }, async () => {
     const port = await closedPort();
     const [noToken, badToken, down, badUrl] = await Promise.all([
-      cli(['flags', 'list'], { SWITCHYARD_TOKEN: '' }),
-      cli(['flags', 'list', '--token', 'not-a-real-token']),
-      cli(['flags', 'list', '--url', `http://127.0.0.1:${port}`]),
-      cli(['flags', 'list'], { SWITCHYARD_URL: 'localhost:4242' }),
+      spawnCli(['flags', 'list'], { SWITCHYARD_TOKEN: '' }),
+      spawnCli(['flags', 'list', '--token', 'not-a-real-token']),
+      spawnCli(['flags', 'list', '--url', `http://127.0.0.1:${port}`]),
+      spawnCli(['flags', 'list'], { SWITCHYARD_URL: 'localhost:4242' }),
     ]);
     expectFailure(noToken, 1, '(set SWITCHYARD_TOKEN or pass --token)');
     expectFailure(badToken, 1, /^switchyard: /);
@@ -340,7 +352,7 @@ describe('switchyard CLI against the real server', () => {
     const before = await rawGet('/api/flags/new-checkout');
     await server.stop();
     expect(server.child.exitCode).toBe(0);
-    const down = await cli(['flags', 'list']);
+    const down = await spawnCli(['flags', 'list']);
     expectFailure(down, 3, `cannot reach the Switchyard server at ${server.url}`);
 
     server = await startServerProcess({ dataDir: server.dataDir });

@@ -1,20 +1,22 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { browserTestProblems, dashboardIndex, findChromium } from './chromium.js';
 import type { Api } from './sdk-e2e.js';
 import { ROOT } from './server-process.js';
 
-/** Debian's chromium, driven by playwright-core (browser downloads are not available here). */
-export const CHROMIUM = '/usr/bin/chromium';
-export const DASHBOARD_DIST = join(ROOT, 'dashboard/dist/index.html');
-const missing = [
-  existsSync(CHROMIUM) ? '' : `${CHROMIUM} is missing (apt-get install -y chromium)`,
-  existsSync(DASHBOARD_DIST) ? '' : 'dashboard/dist is missing (pnpm build, or pnpm --filter @switchyard/dashboard build)',
-].filter(Boolean);
 /**
- * Browser tests need Chromium and the built dashboard; without them they skip, saying why in the
- * run's output — except under CI=true, where a missing browser is a broken setup and fails every
- * browser test file.
+ * A system Chromium (SWITCHYARD_CHROMIUM, else chromium / chromium-browser / google-chrome on PATH,
+ * else Debian's /usr/bin/chromium; see chromium.ts), driven by playwright-core: browser downloads
+ * are not available here. Undefined when there is none.
+ */
+const lookup = findChromium({ env: process.env, exists: existsSync });
+export const CHROMIUM: string | undefined = lookup.found ? lookup.path : undefined;
+export const DASHBOARD_DIST = dashboardIndex(ROOT);
+const missing = browserTestProblems(ROOT);
+/**
+ * Browser tests need Chromium and the built dashboard; without them they skip, and the run's last
+ * lines say how many did not run and why (test/support/skipped-browser-tests.ts) — except under
+ * CI=true, where a missing browser is a broken setup and fails every browser test file.
  */
 export const browserReady = missing.length === 0;
 if (!browserReady) {
@@ -23,6 +25,7 @@ if (!browserReady) {
 }
 
 export function launchChromium(): Promise<Browser> {
+  if (!CHROMIUM) throw new Error(`no Chromium to launch: ${missing.join('; ')}`);
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
 

@@ -1,33 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { runScripted as run } from '../testing/cli.js';
 import { describeChange } from './audit.js';
 import type { FlagView } from './command.js';
-import { runClientCommand } from './commands.js';
 import { formatFlagList } from './flag-view.js';
-
-interface Call {
-  method: string;
-  url: string;
-  body: unknown;
-}
-
-/** Run the CLI in-process against a scripted server; nothing touches the network. */
-async function run(argv: string[], responses: { status: number; body: unknown }[] = []) {
-  const calls: Call[] = [];
-  let out = '';
-  let err = '';
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    calls.push({ method: init?.method ?? 'GET', url: String(input), body: init?.body ? JSON.parse(String(init.body)) : undefined });
-    const next = responses.shift();
-    if (!next) throw new Error(`unexpected request ${String(input)}`);
-    return new Response(JSON.stringify(next.body), { status: next.status });
-  };
-  const code = await runClientCommand(argv[0], argv.slice(1), {
-    io: { out: (t) => void (out += t), err: (t) => void (err += t) },
-    env: { SWITCHYARD_URL: 'http://sy.test', SWITCHYARD_TOKEN: 'tok' },
-    fetch,
-  });
-  return { code, out, err, calls };
-}
 
 const envConfig = (stage: string, on = false) => ({
   on,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DOCUMENT_LIMITS } from '../domain/gitops/limits.js';
-import { runClientCommand } from './commands.js';
+import { runScripted } from '../testing/cli.js';
 import { EXIT } from './errors.js';
 
 let dir: string;
@@ -14,26 +14,14 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(argv: string[]) {
-  const requests: string[] = [];
-  let err = '';
-  const fetch: typeof globalThis.fetch = async (input) => {
-    requests.push(String(input));
-    return new Response(JSON.stringify({ changes: [], summary: { create: 0, update: 0, delete: 0 }, versions: {} }), { status: 200 });
-  };
-  const code = await runClientCommand(argv[0], argv.slice(1), {
-    io: { out: () => undefined, err: (t) => void (err += t) },
-    env: { SWITCHYARD_URL: 'http://sy.test', SWITCHYARD_TOKEN: 'tok' },
-    fetch,
-  });
-  return { code, err, requests };
-}
+/** What the server answers a plan request for these (empty) files. */
+const emptyPlan = { status: 200, body: { changes: [], summary: { create: 0, update: 0, delete: 0 }, versions: {} } };
 
 describe('flags files over the size the server accepts', () => {
   it.each(['diff', 'apply'])('%s refuses them before uploading, naming the limit (exit 1)', async (command) => {
     writeFileSync(join(dir, 'a.yaml'), `flags: {}\n# ${'x'.repeat(DOCUMENT_LIMITS.bytes / 2)}\n`);
     writeFileSync(join(dir, 'b.yaml'), `flags: {}\n# ${'x'.repeat(DOCUMENT_LIMITS.bytes / 2)}\n`);
-    const { code, err, requests } = await run([command, dir]);
+    const { code, err, requests } = await runScripted([command, dir], [emptyPlan]);
     expect(code).toBe(EXIT.rejected);
     expect(err).toMatch(/holds 2,097,\d{3} bytes of flags files; the server accepts at most 2\.0 MiB \(2,097,152 bytes\) at once/);
     expect(requests).toEqual([]);
@@ -41,8 +29,8 @@ describe('flags files over the size the server accepts', () => {
 
   it('sends files within the limit', async () => {
     writeFileSync(join(dir, 'a.yaml'), 'flags: {}\n');
-    const { code, requests } = await run(['diff', dir]);
+    const { code, requests } = await runScripted(['diff', dir], [emptyPlan]);
     expect(code).toBe(EXIT.ok);
-    expect(requests).toEqual(['http://sy.test/api/gitops/plan']);
+    expect(requests).toEqual(['POST /api/gitops/plan']);
   });
 });

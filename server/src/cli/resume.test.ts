@@ -1,36 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { runScripted as run } from '../testing/cli.js';
 import type { FlagView } from './command.js';
-import { runClientCommand } from './commands.js';
 import { formatFlag } from './flag-view.js';
 
 /**
  * `flags resume`: the end of an incident kill of a Git-managed flag, and how `flags get` shows the
  * hold. Run in-process against a scripted server, so each test also proves which requests were made.
  */
-
-interface Call {
-  method: string;
-  url: string;
-  body: unknown;
-}
-
-async function run(argv: string[], responses: { status: number; body: unknown }[] = []) {
-  const calls: Call[] = [];
-  let out = '';
-  let err = '';
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    calls.push({ method: init?.method ?? 'GET', url: String(input), body: init?.body ? JSON.parse(String(init.body)) : undefined });
-    const next = responses.shift();
-    if (!next) throw new Error(`unexpected request ${String(input)}`);
-    return new Response(JSON.stringify(next.body), { status: next.status });
-  };
-  const code = await runClientCommand(argv[0], argv.slice(1), {
-    io: { out: (t) => void (out += t), err: (t) => void (err += t) },
-    env: { SWITCHYARD_URL: 'http://sy.test', SWITCHYARD_TOKEN: 'tok' },
-    fetch,
-  });
-  return { code, out, err, calls, requests: calls.map((c) => `${c.method} ${c.url.replace('http://sy.test', '')}`) };
-}
 
 const tenPercent = {
   on: true,
