@@ -48,25 +48,80 @@ export interface ClientEvaluation<T> {
 /** A context: a user ID string, or attributes (`userId` is the default unit of bucketing). */
 export type ContextInput = string | EvaluationContext;
 
-export interface SwitchyardClient {
+/**
+ * Why `ready({ detailed: true })` resolved without rules:
+ * - `timeout`: `timeoutMs` passed first. The client keeps trying; `error` is the last failure, if
+ *   any (`NETWORK`, `HTTP` 5xx, `TIMEOUT`…), undefined when the server simply has not answered yet.
+ * - `unauthorized`: the server rejected the SDK key (401/403, `error.code === 'UNAUTHORIZED'`). Final:
+ *   the client stopped and will not retry — fix the key.
+ * - `closed`: `close()` was called first.
+ * - `offline`: `offline: true` without `bootstrap` rules: there is nothing to wait for.
+ */
+export type NotReadyReason = 'timeout' | 'unauthorized' | 'closed' | 'offline';
+
+/** What `ready({ detailed: true })` resolves. */
+export interface ReadyResult {
+  /** What `ready()` resolves. */
+  readonly ready: boolean;
+  /** Why not ready; undefined when ready. */
+  readonly reason?: NotReadyReason;
+  /**
+   * The last failed request or update, if any: with `unauthorized`, the 401/403; with `timeout`,
+   * what went wrong meanwhile (undefined: the server simply has not answered yet). Also set when
+   * ready if a request failed before the rules came.
+   */
+  readonly error?: SwitchyardError;
+}
+
+/**
+ * The shape `switchyard codegen` writes: flag key → the type of its value. Any object type fits
+ * (an `interface Flags { 'new-checkout': boolean }` too); the default, with a string index, is
+ * "untyped": any key, any JSON default — what `createClient()` without a type argument gives.
+ */
+export type FlagTypes = object;
+/** The type parameter's default: every key allowed, every JSON value. */
+export type UntypedFlags = Record<string, JsonValue>;
+/** Keys of `F`, or any string when `F` is untyped. */
+export type FlagKey<F> = string extends keyof F ? string : Extract<keyof F, string>;
+/** Keys of `F` whose value is a boolean (what `isEnabled` takes), or any string when untyped. */
+export type BooleanFlagKey<F> = string extends keyof F ? string : { [K in keyof F]-?: [F[K]] extends [boolean] ? K : never }[keyof F] & string;
+/** What a default value for flag `K` may be: one of the flag's values (any JSON value when untyped). */
+export type DefaultFor<F, K> = string extends keyof F ? JsonValue : K extends keyof F ? F[K] : never;
+/** What `variation` returns: the flag's value type, or (untyped) the default's widened type. */
+export type ValueFor<F, K, T> = string extends keyof F ? Widen<T> : K extends keyof F ? F[K] : never;
+
+/**
+ * The client. `F` (optional, types only: nothing changes at run time) is a map of flag keys to value
+ * types, as written by `switchyard codegen`: with `createClient<Flags>(…)`, an unknown key, a
+ * non-boolean flag in `isEnabled`, or a default value the flag cannot serve fails to compile.
+ */
+export interface SwitchyardClient<F extends FlagTypes = UntypedFlags> {
   /**
    * Resolves `true` once the client has rules (at once with `bootstrap`); resolves `false` (it never
-   * rejects) after `timeoutMs`, after `close()`, or when the SDK key is rejected and no cache can help.
-   * Either way the client stays usable: until rules arrive it serves callers' defaults.
+   * rejects) after `timeoutMs`, after `close()`, when the SDK key is rejected and no cache can help,
+   * or at once with `offline: true` and no `bootstrap`. Either way the client stays usable: until
+   * rules arrive it serves callers' defaults.
+   *
+   * With `detailed: true` it resolves a {@link ReadyResult} instead, telling these apart:
+   * `{ ready: true }`, or `{ ready: false, reason: 'timeout' | 'unauthorized' | 'closed' | 'offline', error? }`
+   * (`error`: the rejected key's 401/403, or the last failure before a timeout).
+   * @example
+   * const result = await client.ready({ timeoutMs: 5000, detailed: true });
+   * if (!result.ready && result.reason === 'unauthorized') logger.error('bad SWITCHYARD_SDK_KEY', result.error);
    */
-  ready(options?: { timeoutMs?: number }): Promise<boolean>;
+  ready<D extends boolean = false>(options?: { timeoutMs?: number; detailed?: D }): Promise<D extends true ? ReadyResult : boolean>;
   /** True once any rule set (bootstrap, cache or server) is loaded. */
   readonly initialized: boolean;
   /** Version of the rules being served. */
   readonly version: number | undefined;
   /** Boolean flag check: synchronous, never throws, no I/O, no allocation for a string user ID. */
-  isEnabled(flag: string, userIdOrContext?: ContextInput, defaultValue?: boolean): boolean;
+  isEnabled(flag: BooleanFlagKey<F>, userIdOrContext?: ContextInput, defaultValue?: boolean): boolean;
   /** A flag's value, or `defaultValue` when the flag is unknown or its type differs. */
-  variation<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): Widen<T>;
+  variation<T extends DefaultFor<F, K>, K extends FlagKey<F> = FlagKey<F>>(flag: K, context: ContextInput | undefined, defaultValue: T): ValueFor<F, K, T>;
   /** Value, variant, reason and error code (`FLAG_NOT_FOUND`, `TYPE_MISMATCH`, …). */
-  evaluate<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<Widen<T>>;
+  evaluate<T extends DefaultFor<F, K>, K extends FlagKey<F> = FlagKey<F>>(flag: K, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<ValueFor<F, K, T>>;
   /** Every flag's value for a context (flags that fail to evaluate are left out). */
-  allFlags(context?: ContextInput): Record<string, JsonValue>;
+  allFlags(context?: ContextInput): string extends keyof F ? Record<string, JsonValue> : Partial<F>;
   /** The rule set being served (plain data; do not mutate it). */
   getRuleSet(): RuleSet | undefined;
   /**

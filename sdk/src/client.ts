@@ -1,11 +1,12 @@
-import type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Listener, SwitchyardClient, Widen } from './client-api.js';
+import type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, FlagTypes, Listener, NotReadyReason, SwitchyardClient, UntypedFlags, Widen } from './client-api.js';
+import type { SwitchyardError } from './errors.js';
 import { FLAG_NOT_FOUND, type CompiledFlag, type EvaluationDetail } from './evaluate.js';
 import { resolveOptions, type ClientOptions } from './options.js';
 import { RuleStore, type ApplyOutcome } from './store.js';
 import { startDelivery } from './transport/delivery.js';
 import type { EvaluationContext, JsonValue } from './types.js';
 
-export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Listener, SwitchyardClient, Widen } from './client-api.js';
+export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, FlagTypes, Listener, NotReadyReason, ReadyResult, SwitchyardClient, UntypedFlags, Widen } from './client-api.js';
 
 /** The kind of a value as `variation` compares it with the default: JSON objects, arrays and null are one kind. */
 const kindOf = (value: unknown): string => (value === null ? 'object' : typeof value);
@@ -16,24 +17,33 @@ type AnyListener = (payload?: unknown) => void;
 
 /**
  * Create a client: it serves `bootstrap` at once, then streams (or polls) the server's rules
- * and evaluates flags locally. Throws a TypeError when `url` or `sdkKey` is missing.
+ * and evaluates flags locally. Throws a TypeError when `url` or `sdkKey` is missing (unless `offline`).
+ * `F`, optional and types only, is the flag map `switchyard codegen` writes: keys and defaults are
+ * then checked at compile time (`createClient<Flags>(…)`).
  * @example
  * const client = createClient({ url: 'https://flags.example.com', sdkKey: process.env.SWITCHYARD_SDK_KEY! });
  * await client.ready({ timeoutMs: 5000 });
  * if (client.isEnabled('new_checkout_flow', user.id)) renderNewCheckout();
  */
-export function createClient(config: ClientOptions): SwitchyardClient {
+export function createClient<F extends FlagTypes = UntypedFlags>(config: ClientOptions): SwitchyardClient<F> {
   const options = resolveOptions(config);
-  const { clock, logger } = options;
+  const { clock, logger, offline } = options;
   const store = new RuleStore();
-  const metrics = config.metrics?.(options);
+  // Offline: nothing is uploaded, so nothing is counted (and guarded flags are not warned about).
+  const metrics = offline ? undefined : config.metrics?.(options);
   const listeners = new Map<ClientEvent, Set<AnyListener>>();
-  let markReady!: (ready: boolean) => void;
-  /** Settles once: true with the first rules; false on close, or when the key is rejected before any rules. */
-  const readyPromise = new Promise<boolean>((resolve) => (markReady = resolve));
+  /** The last failed request or update: what a `ready` that times out reports. */
+  let lastError: SwitchyardError | undefined;
+  /** Without a reason: ready. */
+  let markReady!: (reason?: NotReadyReason) => void;
+  /**
+   * Settles once: undefined (ready) with the first rules; else why not — on close, when the key is
+   * rejected before any rules, or offline without rules.
+   */
+  const readyPromise = new Promise<NotReadyReason | undefined>((resolve) => (markReady = resolve));
   /** Reused for string user IDs: evaluation is synchronous, so one object serves every call. */
   const scratch = { userId: '' };
-  let warnedUnmeasured = false;
+  let warnedUnmeasured = offline;
   let closed = false;
   /** 0: no rules yet; 1: `ready` queued; 2: `ready` emitted (changes before it are part of it). */
   let readiness = 0;
@@ -83,13 +93,13 @@ export function createClient(config: ClientOptions): SwitchyardClient {
     if (!changed) return;
     if (readiness === 0) {
       readiness = 1;
-      markReady(true);
+      markReady();
       // Deferred so listeners attached right after createClient (bootstrap is synchronous) hear it.
       queueMicrotask(() => {
         readiness = 2;
         if (!closed) emit('ready');
       });
-    } else if (readiness === 2 && changed.length > 0) {
+    } else if (readiness === 2 && changed.length) {
       emit('change', changed);
     }
   }
@@ -105,14 +115,18 @@ export function createClient(config: ClientOptions): SwitchyardClient {
 
     ready(readyOptions) {
       const timeoutMs = readyOptions?.timeoutMs;
-      if (!Number.isFinite(timeoutMs) || client.initialized) return readyPromise;
-      return new Promise((resolve) => {
-        const timer = clock.setTimeout(() => resolve(false), Math.max(0, timeoutMs!));
-        void readyPromise.then((ready) => {
-          clock.clearTimeout(timer);
-          resolve(ready);
-        });
-      });
+      const result =
+        !Number.isFinite(timeoutMs) || store.ruleSet
+          ? readyPromise
+          : new Promise<NotReadyReason | undefined>((resolve) => {
+              // A negative timeout fires at once (setTimeout, and the Clock contract, treat it as 0).
+              const timer = clock.setTimeout(() => resolve('timeout'), timeoutMs!);
+              void readyPromise.then((reason) => {
+                clock.clearTimeout(timer);
+                resolve(reason);
+              });
+            });
+      return result.then((reason) => (readyOptions?.detailed ? { ready: !reason, reason, error: lastError } : !reason)) as never;
     },
 
     isEnabled(flag, userIdOrContext, defaultValue = false) {
@@ -125,18 +139,18 @@ export function createClient(config: ClientOptions): SwitchyardClient {
     },
 
     evaluate<T extends JsonValue>(flag: string, context: ContextInput | undefined, defaultValue: T): ClientEvaluation<Widen<T>> {
-      const fallback = defaultValue as Widen<T>;
       let result: EvaluationDetail | undefined;
       try {
         result = detail(flag, context, true);
       } catch (error) {
-        return { value: fallback, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: String(error) };
+        return { value: defaultValue as Widen<T>, reason: 'ERROR', errorCode: 'GENERAL', errorMessage: String(error) };
       }
       result ??= FLAG_NOT_FOUND;
-      if (result.errorCode !== undefined) return { ...result, value: fallback };
-      const [expected, actual] = [kindOf(defaultValue), kindOf(result.value)];
+      if (result.errorCode !== undefined) return { ...result, value: defaultValue as Widen<T> };
+      const expected = kindOf(defaultValue);
+      const actual = kindOf(result.value);
       if (defaultValue !== undefined && expected !== actual) {
-        return { value: fallback, reason: 'ERROR', errorCode: 'TYPE_MISMATCH', errorMessage: `flag ${flag} serves a ${actual}, the default is a ${expected}` };
+        return { value: defaultValue as Widen<T>, reason: 'ERROR', errorCode: 'TYPE_MISMATCH', errorMessage: `flag ${flag} serves a ${actual}, the default is a ${expected}` };
       }
       return result as ClientEvaluation<Widen<T>>; // shared and frozen: no allocation on the happy path
     },
@@ -182,7 +196,7 @@ export function createClient(config: ClientOptions): SwitchyardClient {
       if (!closed) {
         closed = true;
         stopDelivery();
-        markReady(false);
+        markReady('closed');
         listeners.clear();
       }
       await metrics?.close();
@@ -196,18 +210,20 @@ export function createClient(config: ClientOptions): SwitchyardClient {
       logger.error('ignoring bootstrap', error);
     }
   }
-  const stopDelivery = startDelivery(options, {
+  // Offline: no request at all; without bootstrap rules there is nothing to wait for.
+  const stopDelivery = offline ? (markReady('offline'), () => {}) : startDelivery(options, {
     version: () => store.version,
     apply(update, snapshot, opening) {
       updated(snapshot ? store.applySnapshot(update, 'server', opening) : store.applyPatch(update));
     },
     error(error) {
+      lastError = error;
       logger.warn(error.message);
       emit('error', error);
       // A rejected key stops delivery: without rules by now, none will come.
-      if (error.code === 'UNAUTHORIZED') markReady(client.initialized);
+      if (error.code === 'UNAUTHORIZED') markReady('unauthorized');
     },
     stale: (reason) => (reason === undefined ? emit('recovered') : emit('stale', { reason })),
   });
-  return client;
+  return client as unknown as SwitchyardClient<F>;
 }

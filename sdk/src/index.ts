@@ -1,14 +1,32 @@
 /**
  * `@switchyard/sdk`: what an application needs — the client, the evaluator and bucketing, and the
  * rule-set types. Kept small for browser bundles (see README "Size"); server-side helpers live in
- * `@switchyard/sdk/ruleset`, guarded-rollout metrics in `@switchyard/sdk/metrics`.
+ * `@switchyard/sdk/ruleset`, guarded-rollout metrics in `@switchyard/sdk/metrics`,
+ * the test double in `@switchyard/sdk/testing`.
  */
 export { BUCKETS, bucket, percentageToBuckets } from './bucket.js';
 export { evaluate } from './evaluate.js';
 export type { EvaluationDetail } from './evaluate.js';
 export type * from './types.js';
 export { createClient } from './client.js';
-export type { ClientEvaluation, ClientEvent, ClientEvents, ContextInput, Listener, MetricsStats, SwitchyardClient, Widen } from './client-api.js';
+export type {
+  BooleanFlagKey,
+  ClientEvaluation,
+  ClientEvent,
+  ClientEvents,
+  ContextInput,
+  DefaultFor,
+  FlagKey,
+  FlagTypes,
+  Listener,
+  MetricsStats,
+  NotReadyReason,
+  ReadyResult,
+  SwitchyardClient,
+  UntypedFlags,
+  ValueFor,
+  Widen,
+} from './client-api.js';
 export type { ClientOptions, Clock, FetchLike, GuardMetrics, Logger, ResolvedOptions } from './options.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';

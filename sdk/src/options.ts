@@ -5,6 +5,7 @@ import type { RuleSet } from './types.js';
 /** Timer functions and the current time; inject a fake in tests so nothing really sleeps. */
 export interface Clock {
   now(): number;
+  /** A negative `ms` is 0, as with the global `setTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
@@ -63,6 +64,13 @@ export interface ClientOptions extends Partial<Numeric> {
    * file). Replaced by the server's first snapshot whatever its version.
    */
   bootstrap?: RuleSet;
+  /**
+   * No network at all: no rules request, no stream, no metrics upload. The client serves `bootstrap`
+   * (or, without it, every caller's default) and `ready()` resolves at once (`false`, reason
+   * `offline`, without bootstrap). For tests, CI and local development: flip it with an environment
+   * variable and keep the rest of the configuration; `url`, `sdkKey` and `fetch` may then be empty.
+   */
+  offline?: boolean;
   /** Receive updates over Server-Sent Events (default `true`); `false` polls only. */
   streaming?: boolean;
   fetch?: FetchLike;
@@ -129,19 +137,18 @@ export const numberOption = (value: unknown, fallback: number): number => (typeo
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const fetchImpl = options?.fetch ?? (typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined);
   for (const [name, valid] of [['url', options?.url?.trim?.()], ['sdkKey', options?.sdkKey?.trim?.()], ['fetch', fetchImpl]] as const) {
-    if (!valid) throw new TypeError(`switchyard: options.${name} is required`);
+    if (!valid && !options?.offline) throw new TypeError(`switchyard: options.${name} is required`);
   }
   const timeout = options.requestTimeoutMs;
   if (timeout !== undefined && !(numberOption(timeout, 0) && timeout <= MAX_TIMER_MS)) {
-    throw new TypeError(`switchyard: options.requestTimeoutMs must be 1 to ${MAX_TIMER_MS} ms, got ${String(timeout)}`);
+    throw new TypeError(`switchyard: options.requestTimeoutMs must be 1 to ${MAX_TIMER_MS} ms, got ${timeout}`);
   }
   const numbers: Numeric = { ...DEFAULTS };
   for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) numbers[key] = numberOption(options[key], DEFAULTS[key]);
   return {
     ...options,
     ...numbers,
-    baseUrl: options.url.replace(/\/+$/, ''),
-    sdkKey: options.sdkKey,
+    baseUrl: options.url?.replace(/\/+$/, ''), // absent offline: never used then
     streaming: options.streaming !== false,
     fetch: fetchImpl!,
     clock: options.clock ?? systemClock,

@@ -82,6 +82,10 @@ if (command === 'serve') {
   // Works on database files and URLs directly, no server involved (see cli/db.ts).
   const { runDbCommand } = await import('./cli/db.js');
   process.exitCode = await runDbCommand(args);
+} else if (command === 'codegen') {
+  // TypeScript types of the flags, for createClient<Flags>() (see cli/codegen.ts).
+  const { runCodegen } = await import('./cli/codegen.js');
+  process.exitCode = await runCodegen(args);
 } else {
   const { runClientCommand } = await import('./cli/commands.js');
   process.exitCode = await runClientCommand(command, args);
