@@ -17,8 +17,11 @@ import { openapiPlugin } from './http/plugins/openapi.js';
 import { storableTextPlugin } from './http/plugins/storable-text.js';
 import { isSdkPath, sdkCorsPlugin } from './http/plugins/sdk-cors.js';
 import { securityHeadersPlugin } from './http/plugins/security-headers.js';
+import { promotionsRoutes } from './http/promotions.routes.js';
 import { releasesRoutes } from './http/releases.routes.js';
 import { rulesRoutes } from './http/rules.routes.js';
+import { schedulesRoutes } from './http/schedules.routes.js';
+import { changeRequestsRoutes } from './http/change-requests.routes.js';
 import { metricsRoutes } from './http/sdk-metrics.routes.js';
 import { segmentsRoutes } from './http/segments.routes.js';
 import { sessionsRoutes } from './http/sessions.routes.js';
@@ -27,6 +30,7 @@ import { tokensRoutes } from './http/tokens.routes.js';
 import { webhooksRoutes } from './http/webhooks.routes.js';
 import { AuditService } from './services/audit.service.js';
 import { FlagSummariesService } from './services/flag-summaries.service.js';
+import { PromotionsService } from './services/promotions.service.js';
 import { createServices, startServices, stopServices, type Services, type ServicesOptions } from './services/index.js';
 import type { Database } from './store/ports.js';
 
@@ -119,9 +123,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   });
 
   await app.register(environmentsRoutes, { environments: services.environments });
-  await app.register(flagsRoutes, { flags });
+  await app.register(flagsRoutes, { flags, changeRequests: services.changeRequests });
   await app.register(flagSummariesRoutes, { summaries: new FlagSummariesService(services.writes) });
   await app.register(segmentsRoutes, { segments: services.segments });
+  await app.register(promotionsRoutes, { promotions: new PromotionsService(services.writes, flags) });
   await app.register(auditRoutes, { audit: new AuditService(services.writes), flags });
   await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
@@ -131,6 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });
   await app.register(gitopsRoutes, { gitops: services.gitops, sync: services.sync });
+  await app.register(schedulesRoutes, { schedules: services.schedules });
+  await app.register(changeRequestsRoutes, { changeRequests: services.changeRequests });
 
   const dashboardDir = options.dashboardDir === undefined ? DASHBOARD_DIR : options.dashboardDir;
   if (dashboardDir && existsSync(dashboardDir)) {

@@ -136,7 +136,7 @@ export interface AuditEntry {
   at: string;
   actor: string;
   action: string;
-  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key' | 'webhook';
+  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key' | 'webhook' | 'schedule';
   resourceKey: string;
   environment: string | null;
   before: unknown;

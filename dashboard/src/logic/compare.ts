@@ -174,3 +174,54 @@ export function readCompareSelection(search: string, environments: readonly Pick
   const a = params.get('a')?.trim() || (keys[keys.indexOf(b) - 1] ?? keys.find((k) => k !== b) ?? b);
   return { flag: params.get('flag')?.trim() ?? '', a, b };
 }
+
+/**
+ * Promotion (`GET/POST /api/flags/{key}/promote`): the server's preview of making B's targeting
+ * what A's is. Shapes kept to what the compare page shows.
+ */
+export interface PromotionChange {
+  field: string;
+  kind: 'changed' | 'added' | 'removed' | 'reordered';
+  label: string;
+  before?: string;
+  after?: string;
+  text: string;
+}
+
+export interface PromotionPreview {
+  flag: string;
+  version: number;
+  managedBy: string | null;
+  from: { key: string; name: string; critical: boolean };
+  to: { key: string; name: string; critical: boolean };
+  upToDate: boolean;
+  summary: string;
+  stage: { before: string; after: string };
+  changes: PromotionChange[];
+  kept: { field: string; text: string }[];
+  blockers: { code: string; message: string }[];
+}
+
+export function promotionUrl(flag: string, from: string, to: string): string {
+  return `/api/flags/${encodeURIComponent(flag)}/promote?${new URLSearchParams({ from, to }).toString()}`;
+}
+
+/**
+ * Why the Promote button is disabled, or undefined when it may be pressed: the viewer's role (and a
+ * Git-managed flag) come first, then what the preview says — nothing to promote, or what would
+ * refuse it (a kill, a running release plan).
+ */
+export function promoteDisabledReason(preview: PromotionPreview | undefined, selection: CompareSelection, rightsReason: string | undefined): string | undefined {
+  if (rightsReason) return rightsReason;
+  if (selection.a === selection.b) return 'Choose two different environments to promote between.';
+  if (!preview) return 'Loading what the promotion would change…';
+  if (preview.upToDate) return `${preview.to.name} already has ${preview.from.name}'s targeting: nothing to promote.`;
+  const blocker = preview.blockers[0];
+  if (blocker) return `${blocker.message.charAt(0).toUpperCase()}${blocker.message.slice(1)}.`;
+  return undefined;
+}
+
+/** The button's words: "Promote Staging → Production". */
+export function promoteLabel(from: string, to: string): string {
+  return `Promote ${from} → ${to}`;
+}

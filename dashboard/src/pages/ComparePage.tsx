@@ -3,9 +3,11 @@ import { enc, get } from '../api/client.js';
 import type { Flag, FlagSummary } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { StageBadge } from '../components/StageBadge.js';
+import { PromotePanel } from '../compare/PromotePanel.js';
 import { compareEnvironments, compareUrl, readCompareSelection, type CompareRow, type CompareSection, type CompareSelection } from '../logic/compare.js';
 import { Link } from '../router.js';
 import { useApp, useLive, useResource } from '../state.js';
+import { pageTitle, usePageTitle } from '../title.js';
 
 const SECTIONS: readonly CompareSection[] = ['State', 'Everyone else', 'Individual targets', 'Rules (first match wins)'];
 
@@ -38,6 +40,10 @@ export function ComparePage() {
     if (e.type === 'flag' && e.key === selection.flag) void flag.reload();
   });
 
+  // "Compare Checkout v2 · Switchyard": the flag's name once loaded, its key until then.
+  const comparedName = flag.data?.key === selection.flag ? flag.data.name : selection.flag;
+  usePageTitle(comparedName ? pageTitle(`Compare ${comparedName}`) : undefined);
+
   const choose = (patch: Partial<CompareSelection>) => setSelection({ ...selection, ...patch });
   const name = (key: string) => environments.find((e) => e.key === key)?.name ?? key;
   const unknownEnvironments = [selection.a, selection.b].filter((k) => k && !environments.some((e) => e.key === k));
@@ -59,7 +65,7 @@ export function ComparePage() {
   return (
     <section aria-labelledby="compare-title" class="compare-page">
       <h1 id="compare-title">Compare environments</h1>
-      <p class="hint">One flag's targeting in two environments, side by side: what would change for users if one looked like the other.</p>
+      <p class="hint">One flag's targeting in two environments, side by side: what would change for users if one looked like the other — and, below, promoting A's targeting to B.</p>
       <form class="filters compare-pickers" aria-label="What to compare" onSubmit={(e) => e.preventDefault()}>
         <div class="field">
           <label for="compare-flag">Flag</label>
@@ -145,6 +151,7 @@ export function ComparePage() {
               })}
             </table>
           </div>
+          <PromotePanel flag={flag.data} selection={selection} onPromoted={() => void flag.reload()} />
         </>
       )}
     </section>

@@ -15,6 +15,8 @@ export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 export interface ArgumentSpec {
   name: string;
   description: string;
+  /** May be left out (only the last arguments can be). */
+  optional?: boolean;
 }
 
 /** Options every client command accepts, before or after the command words. */
@@ -91,8 +93,9 @@ function describeParseError(error: unknown, known: string[]): string {
 /** Check the positional arguments against what the command expects. */
 export function expectArguments(parsed: ParsedArgs, expected: readonly ArgumentSpec[], command: string): string[] {
   const { positionals } = parsed;
-  if (positionals.length < expected.length) {
-    const missing = expected.slice(positionals.length).map((a) => a.name);
+  const required = expected.filter((a) => !a.optional).length;
+  if (positionals.length < required) {
+    const missing = expected.slice(positionals.length, required).map((a) => a.name);
     throw new UsageError(`missing ${missing.length > 1 ? 'arguments' : 'argument'} ${missing.join(' ')}`, usageHint(command, expected));
   }
   if (positionals.length > expected.length) {
@@ -103,7 +106,7 @@ export function expectArguments(parsed: ParsedArgs, expected: readonly ArgumentS
 }
 
 function usageHint(command: string, expected: readonly ArgumentSpec[]): string {
-  const usage = [`switchyard ${command}`, ...expected.map((a) => a.name)].join(' ');
+  const usage = [`switchyard ${command}`, ...expected.map((a) => (a.optional ? `[${a.name}]` : a.name))].join(' ');
   return `Usage: ${usage}. Run "switchyard ${command} --help" for more.`;
 }
 

@@ -9,10 +9,13 @@ import { COPY_HELP, DB_HELP } from './db-help.js';
 import { commandHelp, groupHelp, topHelp } from './help.js';
 import { createApiClient, resolveBaseUrl } from './http.js';
 import { processIo, type Io } from './output.js';
+import { promoteCommands } from './promote.js';
+import { requestCommands } from './requests.js';
+import { scheduleCommands } from './schedule.js';
 import { sdkKeyCommands } from './sdk-keys.js';
 import { cliVersion } from './version.js';
 
-export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands];
+export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands, ...promoteCommands, ...scheduleCommands, ...requestCommands];
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));

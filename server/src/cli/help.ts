@@ -8,6 +8,8 @@ export const GROUPS = [
   { name: 'tokens', title: 'API tokens' },
   { name: 'sdk-keys', title: 'SDK keys' },
   { name: 'audit', title: 'Audit log' },
+  { name: 'schedule', title: 'Scheduled changes' },
+  { name: 'promote', title: 'Promotion between environments' },
   { name: 'gitops', title: 'Flags as code', members: ['export', 'diff', 'apply'] },
 ] as const;
 
@@ -73,7 +75,7 @@ export function groupHelp(group: string, commands: readonly Command[]): string {
 }
 
 export function commandHelp(command: Command): string {
-  const args = command.arguments.map((a) => a.name).join(' ');
+  const args = command.arguments.map((a) => (a.optional ? `[${a.name}]` : a.name)).join(' ');
   const hasOptions = Object.keys(command.options).length > 0;
   return [
     command.summary,

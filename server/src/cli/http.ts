@@ -17,7 +17,7 @@ export interface RequestOptions {
 
 export interface ApiClient {
   readonly baseUrl: string;
-  request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
 }
 
 export interface ClientOptions {

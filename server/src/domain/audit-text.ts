@@ -98,9 +98,54 @@ function describeChange(entry: DescribableEntry, name: EnvironmentName): string 
       if (action === 'webhook.deleted') return `removed webhook ${url}`;
       return `${actionWords(action)} webhook ${url}`;
     }
+    case 'schedule':
+      return scheduleSentence(entry, name);
+    case 'change_request':
+      return changeRequestSentence(entry, name);
     default:
       return `${actionWords(action)}${where}`;
   }
+}
+
+// Change requests (domain/change-requests.ts).
+const REQUEST_WORDS: Readonly<Record<string, string>> = {
+  'change_request.created': 'requested',
+  'change_request.commented': 'commented on',
+  'change_request.approved': 'approved',
+  'change_request.rejected': 'rejected',
+  'change_request.withdrawn': 'withdrew',
+  'change_request.rebased': 'rebased',
+  'change_request.applied': 'applied',
+};
+
+/** "approved change request #3 "Launch checkout" in Production". */
+function changeRequestSentence(entry: DescribableEntry, name: EnvironmentName): string {
+  const request = isRecord(entry.after) ? entry.after : isRecord(entry.before) ? entry.before : {};
+  const title = text(request.title);
+  const env = text(request.environment) ?? entry.environment;
+  const bypassed = entry.action === 'change_request.applied' && request.bypassed === true ? ' without its approvals (admin bypass)' : '';
+  return `${REQUEST_WORDS[entry.action] ?? actionWords(entry.action)} change request #${entry.resourceKey}${title ? ` ${quote(title)}` : ''}${env ? ` in ${name(env)}` : ''}${bypassed}`;
+}
+
+const SCHEDULE_WORDS: Readonly<Record<string, string>> = {
+  'schedule.created': 'scheduled',
+  'schedule.updated': 'edited the scheduled',
+  'schedule.cancelled': 'cancelled the scheduled',
+  'schedule.executed': 'ran the scheduled',
+  'schedule.skipped': 'skipped the late scheduled',
+  'schedule.failed': 'could not run the scheduled',
+};
+
+/** "scheduled 50% of "new-checkout" in Production for 2026-12-08 09:00 UTC" (scheduled changes). */
+function scheduleSentence(entry: DescribableEntry, name: EnvironmentName): string {
+  const schedule = isRecord(entry.after) ? entry.after : isRecord(entry.before) ? entry.before : {};
+  const action = isRecord(schedule.action) ? schedule.action : {};
+  const what = action.type === 'kill' ? 'kill' : text(action.stage) ?? 'change';
+  const flag = text(schedule.flagKey);
+  const env = text(schedule.environment) ?? entry.environment;
+  const at = typeof schedule.at === 'number' && Number.isFinite(schedule.at) ? ` for ${new Date(schedule.at).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  const verb = SCHEDULE_WORDS[entry.action] ?? actionWords(entry.action);
+  return `${verb} ${what}${flag ? ` of ${quote(flag)}` : ` #${entry.resourceKey}`}${env ? ` in ${name(env)}` : ''}${at}`;
 }
 
 const RELEASE_WORDS: Readonly<Record<string, string>> = {
@@ -145,6 +190,15 @@ function flagSentence(entry: DescribableEntry, name: EnvironmentName): string {
   if (action === 'flag.switched' && entry.environment) {
     const sides = [before, after].map((f) => servedVariation(configOf(f, entry.environment!)));
     if (sides[1]) return `switched to ${quote(sides[1])} in ${name(entry.environment)}${sides[0] && sides[0] !== sides[1] ? ` (was ${quote(sides[0])})` : ''}`;
+  }
+  if (action === 'flag.promoted' && entry.environment && isRecord(after.promotion) && text(after.promotion.from)) {
+    // "promoted Staging's targeting to Production: off → 10%, added rule "pro"" (promotion between environments).
+    const [from, to] = [name(text(after.promotion.from)!), name(entry.environment)];
+    const was = configOf(before, entry.environment);
+    const is = configOf(after, entry.environment);
+    const sentence = was && is && !sameJson(was, is) ? configSentence(was, is, to) : '';
+    const change = sentence.endsWith(` in ${to}`) ? sentence.slice(0, -` in ${to}`.length) : sentence;
+    return `promoted ${from}'s targeting to ${to}${change ? `: ${change}` : ''}`;
   }
   const diff = flagDiff(before, after, name);
   const prefix = action === 'flag.resumed' ? "resumed the Git file's configuration: " : '';
@@ -345,6 +399,9 @@ function environmentSentence(action: string, key: string, before: unknown, after
       return `rotated the secure-mode secret of ${label}`;
     case 'environment.secure_mode_disabled':
       return `turned off secure mode for client keys in ${label}`;
+    case 'environment.approval_policy_changed':
+      if (is.required !== true) return `turned off required approvals in ${key}`;
+      return `required ${String(is.approvals)} approval${is.approvals === 1 ? '' : 's'} for changes in ${key}${is.adminBypass === true ? ' (admins may bypass)' : ''}`;
   }
   const parts: string[] = [];
   if (!sameJson(was.name, is.name)) parts.push(`renamed environment ${key} ${quote(text(was.name) ?? key)} → ${quote(text(is.name) ?? key)}`);

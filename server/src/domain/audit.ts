@@ -3,9 +3,9 @@
  * change itself, so the log never disagrees with the data.
  */
 
-export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system'] as const;
+export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system', 'scheduler'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
-export const AUDIT_RESOURCES = ['flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook'] as const;
+export const AUDIT_RESOURCES = ['flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook', 'schedule', 'change_request'] as const;
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];
 
 /** Who made a change, and why: recorded with the change in the same transaction. */

@@ -10,6 +10,8 @@ const STATUS = {
   not_found: 404,
   version_conflict: 409,
   conflict: 409,
+  /** A direct write where an approval policy requires a change request (domain/change-requests.ts). */
+  approval_required: 409,
   locked: 423,
   precondition_required: 428,
   payload_too_large: 413,

@@ -16,6 +16,8 @@ import {
 import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { FlagWithIncidents, FlagsService } from '../services/flags.service.js';
 import { deriveStage, describeTargeting } from '../domain/stages.js';
+import type { ChangeRequestsService } from '../services/change-requests/change-requests.service.js';
+import { changeRequestResponse, personOf, toChangeRequestResponse } from './change-requests.routes.js';
 
 /** JSON.stringify without schema validation, for responses built from already-validated data. */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
@@ -107,9 +109,13 @@ const listQuery = z.strictObject({
 });
 
 const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
+/** Where an approval policy applies: propose the change as a change request (202) instead of writing it. */
+const changeRequestQuery = z.object({
+  changeRequest: z.enum(['true', 'false']).optional().describe('true: create a change request holding this change (202, the request) instead of writing it — where an approval policy requires one'),
+});
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 
-export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async (app, { flags }) => {
+export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService; changeRequests: ChangeRequestsService }> = async (app, { flags, changeRequests }) => {
   const respond = ({ value, managedBy, ...rest }: Managed<Flag> | FlagWithIncidents) => toFlagResponse(value, managedBy, 'incidents' in rest ? rest.incidents : []);
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
@@ -165,11 +171,16 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
   });
 
   app.patch('/api/flags/:key/environments/:environment', {
-    schema: { tags: ['flags'], summary: "Change a flag's targeting in one environment", params: envParams, body: environmentPatch, response: { 200: flagResponse, ...errorResponses } },
+    schema: { tags: ['flags'], summary: "Change a flag's targeting in one environment", params: envParams, querystring: changeRequestQuery, body: environmentPatch, response: { 200: flagResponse, 202: changeRequestResponse, ...errorResponses } },
     onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { version, ...patch } = request.body;
     const { key, environment } = request.params;
+    if (request.query.changeRequest === 'true') {
+      const change = { type: 'targeting' as const, flag: key, config: patch, baseVersion: expectedVersion(request, version)! };
+      const proposed = await changeRequests.create({ title: `Change the targeting of ${key} in ${environment}`.slice(0, LIMITS.name), environment, changes: [change] }, personOf(request), auditContext(request));
+      return reply.status(202).send(toChangeRequestResponse(proposed));
+    }
     const flag = await flags.updateEnvironment(key, environment, expectedVersion(request, version), patch, auditContext(request));
     return reply.header('etag', `"${flag.value.version}"`).send(respond(flag));
   });
@@ -187,12 +198,19 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService }> = async
         version: versionField,
         message: z.string().max(LIMITS.description).optional(),
       }),
-      response: { 200: flagResponse, ...errorResponses },
+      querystring: changeRequestQuery,
+      response: { 200: flagResponse, 202: changeRequestResponse, ...errorResponses },
     },
     onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
     const { stage, variation, version, message } = request.body;
     const { key, environment } = request.params;
+    if (request.query.changeRequest === 'true') {
+      const change = { type: 'stage' as const, flag: key, stage, ...(variation !== undefined ? { variation } : {}), baseVersion: expectedVersion(request, version)! };
+      const title = (message ?? `Move ${key} to ${stage.trim()} in ${environment}`).slice(0, LIMITS.name);
+      const proposed = await changeRequests.create({ title, environment, changes: [change] }, personOf(request), auditContext(request));
+      return reply.status(202).send(toChangeRequestResponse(proposed));
+    }
     // The kill switch must work even from a stale screen: it never needs the current version.
     const expected = expectedVersion(request, version, stage.trim() !== 'kill');
     const flag = await flags.setStage(key, environment, stage, variation, expected, auditContext(request, { message }));

@@ -55,7 +55,7 @@ export function auditContext(request: FastifyRequest, extra: { message?: string;
   const principal = request.principal;
   const actor = principal?.kind === 'api' ? principal.name : principal?.kind === 'sdk' ? `sdk:${principal.name}` : 'anonymous';
   const header = request.headers['x-switchyard-source'];
-  const source: AuditSource = typeof header === 'string' && (AUDIT_SOURCES as readonly string[]).includes(header) && header !== 'release-guard' && header !== 'system' ? (header as AuditSource) : 'api';
+  const source: AuditSource = typeof header === 'string' && (AUDIT_SOURCES as readonly string[]).includes(header) && header !== 'release-guard' && header !== 'system' && header !== 'scheduler' ? (header as AuditSource) : 'api';
   const fromHeader = headerMessage(request);
   if (fromHeader !== undefined && extra.message !== undefined && extra.message !== fromHeader) {
     throw AppError.invalid('body.message', `disagrees with the ${MESSAGE_HEADER} header; send the comment once`);

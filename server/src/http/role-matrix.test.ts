@@ -91,6 +91,22 @@ interface RouteAccess {
 
 const flagEnv = (key: string, tail = '') => `/api/flags/${key}/environments/${ENV}${tail}`;
 
+/** A change request body moving a fresh flag to 10%. */
+async function changeRequestBody(s: Setup): Promise<Record<string, unknown>> {
+  return { title: 'ramp', environment: ENV, changes: [{ type: 'stage', flag: await s.flag(), stage: '10%', baseVersion: 1 }] };
+}
+
+/**
+ * An open change request by a third token, so that neither the editor nor the admin caller is its
+ * author (authors may not approve or reject; withdrawing someone else's request is for admins).
+ */
+async function changeRequest(s: Setup, by?: string): Promise<number> {
+  const author = by ?? ((await s.admin('POST', '/api/tokens', { name: s.unique('author'), role: 'editor' })).token as string);
+  const res = await s.t.request(author, { method: 'POST', url: '/api/change-requests', payload: await changeRequestBody(s) });
+  if (res.statusCode !== 201) throw new Error(`setup change request: ${res.statusCode} ${res.body}`);
+  return res.json<{ id: number }>().id;
+}
+
 /** A flag with a guarded release plan, moved along as far as `state`. */
 async function planned(s: Setup, state: 'draft' | 'running' | 'paused'): Promise<string> {
   const key = await s.flag();
@@ -135,6 +151,8 @@ const ROUTES: Record<string, RouteAccess> = {
     },
   },
   'POST /api/flags/{key}/environments/{environment}/switch': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/switch'), payload: {} }) },
+  'POST /api/flags/{key}/promote': { access: 'editor', request: async (s) => ({ url: `/api/flags/${await s.flag()}/promote`, payload: { from: OTHER_ENV, to: ENV } }) },
+  'POST /api/environments/{from}/promote/{to}': { access: 'editor', request: async (s) => ({ url: `/api/environments/${OTHER_ENV}/promote/${ENV}`, payload: { flags: [await s.flag()] } }) },
 
   'PUT /api/flags/{key}/environments/{environment}/release-plan': { access: 'editor', request: async (s) => ({ url: flagEnv(await s.flag(), '/release-plan'), payload: { strategy: 'guarded' } }) },
   'DELETE /api/flags/{key}/environments/{environment}/release-plan': { access: 'editor', request: async (s) => ({ url: flagEnv(await planned(s, 'draft'), '/release-plan') }) },
@@ -143,6 +161,29 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /api/flags/{key}/environments/{environment}/release-plan/resume': { access: 'editor', request: async (s) => ({ url: flagEnv(await planned(s, 'paused'), '/release-plan/resume'), payload: {} }) },
   'POST /api/flags/{key}/environments/{environment}/release-plan/skip': { access: 'editor', request: async (s) => ({ url: flagEnv(await planned(s, 'running'), '/release-plan/skip'), payload: {} }) },
   'POST /api/flags/{key}/environments/{environment}/release-plan/abort': { access: 'editor', request: async (s) => ({ url: flagEnv(await planned(s, 'running'), '/release-plan/abort'), payload: {} }) },
+
+  'POST /api/flags/{key}/environments/{environment}/schedules': {
+    access: 'editor',
+    request: async (s) => ({ url: flagEnv(await s.flag(), '/schedules'), payload: { at: '2030-01-01T09:00Z', action: { type: 'stage', stage: '50%' } } }),
+  },
+  'PATCH /api/schedules/{id}': {
+    access: 'editor',
+    request: async (s) => ({ url: `/api/schedules/${(await s.admin('POST', flagEnv(await s.flag(), '/schedules'), { at: '2030-01-01T09:00Z', action: { type: 'kill' } })).id}`, payload: { message: 'edited' } }),
+  },
+  'DELETE /api/schedules/{id}': {
+    access: 'editor',
+    request: async (s) => ({ url: `/api/schedules/${(await s.admin('POST', flagEnv(await s.flag(), '/schedules'), { at: '2030-01-01T09:00Z', action: { type: 'kill' } })).id}` }),
+  },
+
+  'PUT /api/environments/{environment}/approval-policy': { access: 'admin', request: async () => ({ url: `/api/environments/${OTHER_ENV}/approval-policy`, payload: { required: false } }) },
+  'POST /api/change-requests': { access: 'editor', request: async (s) => ({ url: '/api/change-requests', payload: await changeRequestBody(s) }) },
+  'POST /api/change-requests/{id}/comments': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/comments`, payload: { body: 'ok' } }) },
+  'POST /api/change-requests/{id}/approve': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/approve`, payload: {} }) },
+  'POST /api/change-requests/{id}/reject': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/reject`, payload: { reason: 'no' } }) },
+  // By the editor caller: its author may withdraw it, and so may an admin.
+  'POST /api/change-requests/{id}/withdraw': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s, s.t.tokens.editor)}/withdraw`, payload: {} }) },
+  'POST /api/change-requests/{id}/rebase': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/rebase` }) },
+  'POST /api/change-requests/{id}/apply': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/apply`, payload: {} }) },
 
   'POST /api/segments': { access: 'editor', request: async (s) => ({ url: '/api/segments', payload: { key: s.unique('segment'), name: 'Beta testers' } }) },
   'PATCH /api/segments/{key}': {
@@ -227,7 +268,7 @@ async function callers(t: TestContext, admin: Admin): Promise<Record<Caller, str
 /** A body no route accepts: refusal must come before validation would reject it. */
 const INVALID_BODY = { 'not a field': ['x'] };
 
-const TABLES = [...SNAPSHOT_TABLES, 'webhooks', 'sessions', 'release_plans'];
+const TABLES = [...SNAPSHOT_TABLES, 'webhooks', 'sessions', 'release_plans', 'approval_policies', 'change_requests'];
 
 describe('role matrix: every mutating route × every kind of caller', () => {
   it('ROUTES lists exactly the mutating operations of the OpenAPI document', async () => {
@@ -317,14 +358,15 @@ describe('client keys: every read of the OpenAPI document', () => {
   let params: Record<string, string>;
 
   beforeAll(async () => {
-    t = await createTestApp({ background: false });
+    // Every read is tried with a revoked key: more reads than the default failed-authentication limit per minute.
+    t = await createTestApp({ background: false, authFailuresPerMinute: 1000 });
     const admin = asAdmin(t);
     credentials = await callers(t, admin);
     await createFlag(t, 'shared');
     await admin('POST', '/api/segments', { key: 'shared', name: 'Shared' });
     await admin('PUT', flagEnv('shared', '/release-plan'), { strategy: 'guarded' });
     const hook = await admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/hook' });
-    params = { key: 'shared', environment: ENV, id: String(hook.id) };
+    params = { key: 'shared', environment: ENV, id: String(hook.id), from: OTHER_ENV, to: ENV };
     reads = (await describeApi(t.app)).operations.filter((op) => op.method === 'GET');
   });
   afterAll(async () => {

@@ -6,11 +6,12 @@ import { ownEntry, type Flag, type FlagEnvironment, type Managed } from '../doma
 import { sameTargeting, type IncidentOverride } from '../domain/gitops/incidents.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
 import { flagPatches } from '../domain/ruleset.js';
-import { DOGFOOD_SEGMENT, applyStage, deriveStage, parseStage, releaseVariation } from '../domain/stages.js';
+import { DOGFOOD_SEGMENT, applyStage, deriveStage, parseStage, releaseVariation, type ReleaseStage } from '../domain/stages.js';
 import { checkVersion, stampNew, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
 import { SYNC_STATE_KEY, type SyncStatus } from './gitops/sync.js';
 import { assertSafePatterns } from './pattern-safety.js';
+import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 export interface CreateFlagInput {
@@ -172,7 +173,18 @@ export class FlagsService {
   async updateEnvironment(key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch, ctx: AuditContext): Promise<Managed<Flag>> {
     // Before the transaction: the analysis may take a while and needs nothing from the database.
     if (patch.rules) await assertSafePatterns(matchesPatterns(patch.rules, 'body.'));
-    return this.change(key, expected, ctx, { action: 'flag.environment_updated', environment }, async (flag, tx) => {
+    return this.w.write(ctx, async (tx, at) => {
+      await assertDirectWriteAllowed(this.w.repos, tx, `changing the targeting of flag "${key}"`, environment);
+      return this.updateEnvironmentIn(tx, at, ctx, key, environment, expected, patch);
+    });
+  }
+
+  /**
+   * `updateEnvironment` inside a transaction the caller opened (an applied change request), without
+   * the approval check; the caller has checked `patch.rules`' patterns.
+   */
+  async updateEnvironmentIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch): Promise<FlagChange> {
+    return this.changeIn(tx, at, ctx, key, expected, { action: 'flag.environment_updated', environment }, async (flag) => {
       const next: FlagEnvironment = { ...configIn(flag, environment), ...definedOnly(patch) };
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
@@ -190,31 +202,41 @@ export class FlagsService {
   async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<FlagWithIncidents> {
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
-    const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
     return this.w.write(ctx, async (tx, at) => {
-      let replaced: FlagEnvironment | undefined;
-      const changed = await this.changeIn(tx, at, ctx, key, expected, options, async (flag) => {
-        const current = configIn(flag, environment);
-        replaced = current;
-        const needsDogfood = stage !== 'off' && stage !== 'kill' && !segmentReferences(flag).has(DOGFOOD_SEGMENT);
-        if (needsDogfood && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
-          throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
-        }
-        const release = releaseVariation(flag, current, variation);
-        if (release === undefined || !flag.variations.some((v) => v.key === release)) {
-          throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
-        }
-        if (release === current.offVariation && stage !== 'off' && stage !== 'kill') {
-          throw AppError.invalid('body.variation', `"${release}" is the off variation; releasing it would change nothing`);
-        }
-        return { ...flag, environments: { ...flag.environments, [environment]: applyStage(current, stage, release) } };
-      });
-      const { managedBy } = changed.value;
-      // Only a managed flag can be held (the sync clears overrides with the markers): skip the read otherwise.
-      if (managedBy === null) return { value: { ...changed.value, incidents: [] }, change: changed.change };
-      if (stage === 'kill') await this.holdAgainstGit(tx, at, ctx, key, environment, managedBy, replaced!);
-      return { value: { ...changed.value, incidents: await this.w.repos.incidents.forFlag(tx, key) }, change: changed.change };
+      // The kill switch never waits for approvals: incidents do not wait.
+      if (stage !== 'kill') await assertDirectWriteAllowed(this.w.repos, tx, `moving flag "${key}" to ${stage}`, environment);
+      return this.stageIn(tx, at, ctx, key, environment, stage, variation, expected);
     });
+  }
+
+  /**
+   * `setStage` inside a transaction the caller opened: a scheduled change claims its schedule in
+   * the same transaction, so the move and the claim commit together or not at all.
+   */
+  async stageIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, stage: ReleaseStage, variation: string | undefined, expected: number | undefined): Promise<{ value: FlagWithIncidents; change: Change }> {
+    const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
+    let replaced: FlagEnvironment | undefined;
+    const changed = await this.changeIn(tx, at, ctx, key, expected, options, async (flag) => {
+      const current = configIn(flag, environment);
+      replaced = current;
+      const needsDogfood = stage !== 'off' && stage !== 'kill' && !segmentReferences(flag).has(DOGFOOD_SEGMENT);
+      if (needsDogfood && !(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) {
+        throw new AppError('conflict', 'the "internal" (dogfood) segment is missing; recreate it before using release stages');
+      }
+      const release = releaseVariation(flag, current, variation);
+      if (release === undefined || !flag.variations.some((v) => v.key === release)) {
+        throw AppError.invalid('body.variation', release === undefined ? 'this flag has no variation to release; name one in "variation"' : `unknown variation "${release}"`);
+      }
+      if (release === current.offVariation && stage !== 'off' && stage !== 'kill') {
+        throw AppError.invalid('body.variation', `"${release}" is the off variation; releasing it would change nothing`);
+      }
+      return { ...flag, environments: { ...flag.environments, [environment]: applyStage(current, stage, release) } };
+    });
+    const { managedBy } = changed.value;
+    // Only a managed flag can be held (the sync clears overrides with the markers): skip the read otherwise.
+    if (managedBy === null) return { value: { ...changed.value, incidents: [] }, change: changed.change };
+    if (stage === 'kill') await this.holdAgainstGit(tx, at, ctx, key, environment, managedBy, replaced!);
+    return { value: { ...changed.value, incidents: await this.w.repos.incidents.forFlag(tx, key) }, change: changed.change };
   }
 
   /**

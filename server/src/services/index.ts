@@ -1,4 +1,5 @@
 import type { Database } from '../store/ports.js';
+import { ChangeRequestsService } from './change-requests/change-requests.service.js';
 import { CredentialsService } from './credentials.service.js';
 import { DashboardEvents } from './dashboard-events.js';
 import { EnvironmentsService } from './environments.service.js';
@@ -12,6 +13,8 @@ import { ReleasesService } from './releases/releases.service.js';
 import { ReleaseRunner } from './releases/runner.js';
 import { WebhookDispatcher } from './releases/webhooks.js';
 import { RuleSetCache } from './rulesets.js';
+import { Scheduler } from './schedules/scheduler.js';
+import { SchedulesService } from './schedules/schedules.service.js';
 import { SegmentsService } from './segments.service.js';
 import { StreamHub } from './stream-hub.js';
 import { Writes } from './write.js';
@@ -33,6 +36,8 @@ export interface ServicesOptions {
   feedPollMs?: number;
   /** Metrics uploads per SDK key per minute (over all replicas). */
   metricsUploadsPerMinute?: number;
+  /** How often the leader looks for due scheduled changes. */
+  scheduleTickMs?: number;
 }
 
 /** Every service of one replica, wired to one database. */
@@ -54,6 +59,9 @@ export interface Services {
   streams: StreamHub;
   dashboard: DashboardEvents;
   maintenance: Maintenance;
+  schedules: SchedulesService;
+  scheduler: Scheduler;
+  changeRequests: ChangeRequestsService;
   options: ServicesOptions;
 }
 
@@ -63,6 +71,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const writes = new Writes(db, options.now ?? Date.now);
   const environments = new EnvironmentsService(writes);
   const flags = new FlagsService(writes);
+  const segments = new SegmentsService(writes);
   const gitops = new GitOpsService(writes, environments);
   const releases = new ReleasesService(writes, flags, { metricsUploadsPerMinute: options.metricsUploadsPerMinute });
   const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
@@ -71,6 +80,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const ruleSets = new RuleSetCache(writes);
   const streams = new StreamHub({ heartbeatMs: options.heartbeatMs ?? 15_000 });
   const dashboard = new DashboardEvents();
+  const schedules = new SchedulesService(writes, flags);
   // Order matters: caches are patched before anything that reads them hears of the change.
   feed.subscribe(ruleSets);
   feed.subscribe(streams);
@@ -82,7 +92,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
     log,
     environments,
     flags,
-    segments: new SegmentsService(writes),
+    segments,
     credentials: new CredentialsService(writes),
     gitops,
     sync: options.syncPath ? new GitOpsSync({ path: options.syncPath, gitops, writes, log }) : undefined,
@@ -94,6 +104,9 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
     streams,
     dashboard,
     maintenance: new Maintenance(writes, log),
+    schedules,
+    scheduler: new Scheduler(schedules, { tickMs: options.scheduleTickMs, log }),
+    changeRequests: new ChangeRequestsService(writes, flags, segments),
     options,
   };
 }
@@ -110,7 +123,7 @@ export async function startServices(s: Services): Promise<void> {
   s.webhooks.start();
   let leading: Promise<void> = Promise.resolve();
   s.db.leadership.onChange((leader) => {
-    leading = leader ? lead(s) : Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop()]).then(() => undefined);
+    leading = leader ? lead(s) : Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop(), s.scheduler.stop()]).then(() => undefined);
     leading = leading.catch((error: unknown) => s.log.error({ err: error }, 'leader work failed to start or stop'));
   });
   await s.db.leadership.start();
@@ -121,6 +134,7 @@ export async function startServices(s: Services): Promise<void> {
 async function lead(s: Services): Promise<void> {
   s.runner.start();
   s.maintenance.start();
+  s.scheduler.start();
   if (s.sync) await s.sync.start();
   else await releaseGitMarkers(s);
 }
@@ -136,7 +150,7 @@ async function releaseGitMarkers(s: Services): Promise<void> {
 /** Stop the leader's work before giving up leadership, so two leaders never overlap. */
 export async function stopServices(s: Services): Promise<void> {
   s.streams.close();
-  await Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop()]);
+  await Promise.all([s.runner.stop(), s.sync?.stop(), s.maintenance.stop(), s.scheduler.stop()]);
   await s.db.leadership.stop();
   await Promise.all([s.webhooks.stop(), s.feed.stop()]);
 }

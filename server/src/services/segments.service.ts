@@ -9,6 +9,7 @@ import type { Tx } from '../store/ports.js';
 import { matchesPatterns } from '../domain/flag-validation.js';
 import { lockedByGit } from './flags.service.js';
 import { assertSafePatterns } from './pattern-safety.js';
+import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 /** Segments are global: one definition shared by every environment, so a change reaches them all. */
@@ -60,21 +61,30 @@ export class SegmentsService {
   async update(key: string, expected: number | undefined, patch: Partial<NewSegment>, ctx: AuditContext): Promise<Managed<Segment>> {
     if (patch.rules) await assertSafePatterns(matchesPatterns(patch.rules, 'body.'));
     return this.w.write(ctx, async (tx, at) => {
-      const found = await this.w.repos.segments.get(tx, key);
-      if (!found) throw AppError.notFound('segment', key);
-      if (found.managedBy !== null) throw lockedByGit('segment', key, found.managedBy);
-      const before = found.value;
-      checkVersion(`segment "${key}"`, before, expected);
-      const next = { ...before, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), key };
-      assertValidSegment(next);
-      const after = stampNext(next, before, ctx.actor, at);
-      if (!(await this.w.repos.segments.update(tx, after, before.version))) throw await this.moved(tx, key, expected);
-      const change: Change = {
-        audit: [{ action: 'segment.updated', resourceType: 'segment', resourceKey: key, environment: null, before, after }],
-        sdk: segmentPatches(key, after, await this.environmentKeys(tx)),
-      };
-      return { value: { value: after, managedBy: null }, change };
+      await assertDirectWriteAllowed(this.w.repos, tx, `changing segment "${key}" (segments reach every environment)`, null);
+      return this.updateIn(tx, at, ctx, key, expected, patch);
     });
+  }
+
+  /**
+   * `update` inside a transaction the caller opened (an applied change request), without the
+   * approval check; the caller has checked `patch.rules`' patterns.
+   */
+  async updateIn(tx: Tx, at: number, ctx: AuditContext, key: string, expected: number | undefined, patch: Partial<NewSegment>): Promise<{ value: Managed<Segment>; change: Change }> {
+    const found = await this.w.repos.segments.get(tx, key);
+    if (!found) throw AppError.notFound('segment', key);
+    if (found.managedBy !== null) throw lockedByGit('segment', key, found.managedBy);
+    const before = found.value;
+    checkVersion(`segment "${key}"`, before, expected);
+    const next = { ...before, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), key };
+    assertValidSegment(next);
+    const after = stampNext(next, before, ctx.actor, at);
+    if (!(await this.w.repos.segments.update(tx, after, before.version))) throw await this.moved(tx, key, expected);
+    const change: Change = {
+      audit: [{ action: 'segment.updated', resourceType: 'segment', resourceKey: key, environment: null, before, after }],
+      sdk: segmentPatches(key, after, await this.environmentKeys(tx)),
+    };
+    return { value: { value: after, managedBy: null }, change };
   }
 
   async remove(key: string, expected: number | undefined, ctx: AuditContext): Promise<Managed<Segment>> {

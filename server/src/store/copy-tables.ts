@@ -46,6 +46,9 @@ const PAIRS = {
   webhook_deliveries: [sqliteSchema.webhookDeliveries, pgSchema.webhookDeliveries],
   change_feed: [sqliteSchema.changeFeed, pgSchema.changeFeed],
   cluster_state: [sqliteSchema.clusterState, pgSchema.clusterState],
+  schedules: [sqliteSchema.schedules, pgSchema.schedules],
+  approval_policies: [sqliteSchema.approvalPolicies, pgSchema.approvalPolicies],
+  change_requests: [sqliteSchema.changeRequests, pgSchema.changeRequests],
 } as const satisfies Record<TableName, readonly [SQLiteTable, PgTable]>;
 
 export interface TablePlan {

@@ -85,6 +85,7 @@ async function buildInstallation(file: string): Promise<Installation> {
   ];
   await admin({ method: 'POST', url: '/api/flags', payload: { key: 'banner', type: 'json', description: 'Ünïcødé "quoted"', owner: 'web', variations } });
   for (let i = 0; i < 30; i++) await admin({ method: 'POST', url: '/api/flags', payload: { key: `bulk-${i}` } });
+  await admin({ method: 'POST', url: '/api/flags/checkout/environments/production/schedules', payload: { at: new Date(Date.now() + 30 * 24 * 3600_000).toISOString(), action: { type: 'stage', stage: '50%' }, message: 'launch ✓' } });
   await admin({ method: 'POST', url: '/api/flags', payload: { key: 'temporary' } });
   await admin({ method: 'DELETE', url: '/api/flags/temporary', payload: { version: 1 } });
   const banner = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<{ version: number }>();
@@ -126,6 +127,11 @@ async function buildInstallation(file: string): Promise<Installation> {
   const { stage: _stage, incident: _incident, ...fileConfig } = config;
   await db.transaction((tx) => db.repos.incidents.insert(tx, { flag: 'banner', environment: 'staging', killedAt: Date.now(), killedBy: 'on-call ✓', message: 'errors "spiking"', sinceCommit: 'abc123', fileConfig: fileConfig as never }));
 
+  // An approval policy (on development, which nothing below writes to) and a commented change request.
+  await admin({ method: 'PUT', url: '/api/environments/development/approval-policy', payload: { required: true, approvals: 2, approverRoles: ['admin'], adminBypass: true } });
+  const bannerVersion = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<{ version: number }>().version;
+  const request = (await admin({ method: 'POST', url: '/api/change-requests', payload: { title: 'Dogfood the banner ✓', environment: 'development', changes: [{ type: 'stage', flag: 'banner', stage: 'dogfood', baseVersion: bannerVersion }] } })).json<{ id: number }>();
+  await admin({ method: 'POST', url: `/api/change-requests/${request.id}/comments`, payload: { body: 'after the "demo"' } });
   const flag = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<unknown>();
   const rulesResponse = await ok(inject(app, sdkKey, { method: 'GET', url: '/api/sdk/rules' }));
   const sequences = Object.fromEntries((db.db.$client.prepare('select name, seq from sqlite_sequence').all() as { name: string; seq: number }[]).map((r) => [r.name, r.seq]));
@@ -146,7 +152,8 @@ const KEYS: Record<TableName, string[]> = {
   release_metric_buckets: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'bucket'],
   release_metric_sources: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'keyId'],
   sdk_upload_counts: ['keyId', 'windowStart'],
-  webhooks: ['id'], webhook_deliveries: ['id'], change_feed: ['seq'], cluster_state: ['key'],
+  webhooks: ['id'], webhook_deliveries: ['id'], change_feed: ['seq'], cluster_state: ['key'], schedules: ['id'],
+  approval_policies: ['environment'], change_requests: ['id'],
 };
 
 type Row = Record<string, unknown>;

@@ -1,3 +1,4 @@
+import type { ApprovalPolicy, ChangeRequest, ChangeRequestQuery, NewChangeRequest, PolicySettings } from '../domain/change-requests.js';
 import type { ActiveSdkKey, ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
 import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
@@ -7,6 +8,7 @@ import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { MetricCount, MetricPoint, MetricSource, MetricTotals, SourceCount } from '../domain/releases/metrics.js';
 import type { EventInput, PlanStatus, ReleaseEvent, ReleasePlan } from '../domain/releases/plans.js';
 import type { DeliveryOutcome, Webhook, WebhookDelivery, WebhookMessage } from '../domain/releases/webhooks.js';
+import type { NewSchedule, Schedule, ScheduleQuery } from '../domain/schedules.js';
 import type { Segment } from '../domain/segments.js';
 
 /**
@@ -83,6 +85,9 @@ export interface Repositories {
   metrics: MetricRepository;
   webhooks: WebhookRepository;
   state: StateRepository;
+  schedules: ScheduleRepository;
+  approvalPolicies: ApprovalPolicyRepository;
+  changeRequests: ChangeRequestRepository;
 }
 
 /** Small named documents shared by the replicas (e.g. the Git sync's status, written by the leader). */
@@ -254,6 +259,53 @@ export interface WebhookRepository {
   deliveries(tx: Tx, webhookId: number, limit: number): Promise<WebhookDelivery[]>;
 }
 
+/**
+ * Scheduled changes. A run claims its schedule with a conditional UPDATE (pending → running, at
+ * the version it read, only once due) inside the transaction that applies it: of two replicas
+ * looking at once, exactly one gets the row; the other's claim changes nothing.
+ */
+export interface ScheduleRepository {
+  insert(tx: Tx, schedule: NewSchedule): Promise<Schedule>;
+  get(tx: Tx, id: number): Promise<Schedule | undefined>;
+  /** Soonest first (then by id), filtered by flag, environment and status. */
+  list(tx: Tx, query: ScheduleQuery): Promise<Schedule[]>;
+  /** Pending schedules due at `now` or before, oldest first. */
+  due(tx: Tx, now: number, limit: number): Promise<Schedule[]>;
+  /** pending → running if still pending at `expectedVersion` and due at `now`; the claimed row or undefined. */
+  claim(tx: Tx, id: number, expectedVersion: number, now: number): Promise<Schedule | undefined>;
+  /**
+   * Replace its fields if it is in `fromStatus` at `expectedVersion` (an edit, a cancel, the end of
+   * a run); whether it was.
+   */
+  update(tx: Tx, schedule: Schedule, fromStatus: Schedule['status'], expectedVersion: number): Promise<boolean>;
+}
+
+/** Approval policies, one per environment at most (none: changes there are written directly). */
+export interface ApprovalPolicyRepository {
+  list(tx: Tx): Promise<ApprovalPolicy[]>;
+  get(tx: Tx, environment: string): Promise<ApprovalPolicy | undefined>;
+  /**
+   * Create or replace it: with `expectedVersion`, only if it is still at that version (undefined:
+   * whatever is there). Returns the stored policy, or undefined when the version did not match.
+   */
+  put(tx: Tx, environment: string, settings: PolicySettings, expectedVersion: number | undefined, at: number, actor: string): Promise<ApprovalPolicy | undefined>;
+}
+
+/**
+ * Change requests. Every change to one is conditional on its version (`UPDATE … WHERE version =
+ * $expected`): two approvals at once both land (the second retries on fresh data), and of two
+ * applies exactly one commits.
+ */
+export interface ChangeRequestRepository {
+  insert(tx: Tx, request: NewChangeRequest): Promise<ChangeRequest>;
+  /** With `forUpdate`, the row stays locked until the transaction ends. */
+  get(tx: Tx, id: number, options?: { forUpdate?: boolean }): Promise<ChangeRequest | undefined>;
+  /** Newest first, filtered by status, environment and flag. */
+  list(tx: Tx, query: ChangeRequestQuery): Promise<ChangeRequest[]>;
+  /** Replace it if it is still at `expectedVersion`; whether it was. */
+  update(tx: Tx, request: ChangeRequest, expectedVersion: number): Promise<boolean>;
+}
+
 /** Every table, in an order that satisfies foreign keys: for `switchyard db copy`. */
 export const TABLES = [
   'environments',
@@ -275,6 +327,9 @@ export const TABLES = [
   'webhook_deliveries',
   'change_feed',
   'cluster_state',
+  'schedules',
+  'approval_policies',
+  'change_requests',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 

@@ -7,6 +7,7 @@ import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { MetricTotals } from '../domain/releases/metrics.js';
 import type { PlanSpec, PlanStatus, ReleaseEvent, ReleaseEventKind, ReleasePlan } from '../domain/releases/plans.js';
 import type { WebhookDelivery } from '../domain/releases/webhooks.js';
+import type { Baseline, IfChangedPolicy, LatePolicy, Schedule, ScheduleAction, ScheduleStatus } from '../domain/schedules.js';
 import type { Segment } from '../domain/segments.js';
 import type * as pg from './postgres/schema.js';
 import type * as sqlite from './sqlite/schema.js';
@@ -38,8 +39,9 @@ export type DialectsAgree = [
   AssertSame<Row<typeof sqlite.webhookDeliveries>, Row<typeof pg.webhookDeliveries>>,
   AssertSame<Row<typeof sqlite.changeFeed>, Row<typeof pg.changeFeed>>,
   AssertSame<Row<typeof sqlite.clusterState>, Row<typeof pg.clusterState>>,
+  AssertSame<Row<typeof sqlite.schedules>, Row<typeof pg.schedules>>,
 ];
-const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void dialectsAgree;
 
 export type EnvironmentRow = Row<typeof sqlite.environments>;
@@ -53,6 +55,7 @@ export type PlanRow = Row<typeof sqlite.releasePlans>;
 export type ReleaseEventRow = Row<typeof sqlite.releaseEvents>;
 export type DeliveryRow = Row<typeof sqlite.webhookDeliveries>;
 export type FeedRow = Row<typeof sqlite.changeFeed>;
+export type ScheduleRow = Row<typeof sqlite.schedules>;
 
 export function toEnvironment(row: EnvironmentRow): Environment {
   return { key: row.key, name: row.name, critical: row.critical, clientSecureMode: row.clientSecret !== null, sortOrder: row.sortOrder, version: row.version, createdAt: row.createdAt };
@@ -227,4 +230,15 @@ export function toMetricTotals(
     if (total) total.histogram[String(b.bucket)] = b.count;
   }
   return [...totals.values()];
+}
+
+export function toSchedule(row: ScheduleRow): Schedule {
+  return {
+    ...row,
+    action: row.action as ScheduleAction,
+    onLate: row.onLate as LatePolicy,
+    ifChanged: row.ifChanged as IfChangedPolicy,
+    baseline: row.baseline as Baseline,
+    status: row.status as ScheduleStatus,
+  };
 }

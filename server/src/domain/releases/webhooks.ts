@@ -10,6 +10,10 @@ export const WEBHOOK_EVENTS = [
   'release.paused',
   'release.resumed',
   'release.aborted',
+  'change_request.requested',
+  'change_request.approved',
+  'change_request.applied',
+  'change_request.rejected',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

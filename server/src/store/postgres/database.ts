@@ -11,6 +11,8 @@ import { postgresFlags, postgresSegments } from './flags.js';
 import { postgresIncidents } from './incidents.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { postgresMetrics, postgresPlans, postgresWebhooks } from './releases.js';
+import { postgresSchedules } from './schedules.js';
+import { postgresApprovalPolicies, postgresChangeRequests } from './change-requests.js';
 
 /** Serialization failure and deadlock: the transaction did nothing and may simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -69,6 +71,9 @@ export class PostgresDatabase implements Database {
       metrics: postgresMetrics,
       webhooks: postgresWebhooks,
       state: postgresState,
+      schedules: postgresSchedules,
+      approvalPolicies: postgresApprovalPolicies,
+      changeRequests: postgresChangeRequests,
     };
     // An idle pooled connection that dies (a PostgreSQL restart) is replaced on next use.
     pool.on('error', () => {});

@@ -303,3 +303,71 @@ export const clusterState = pgTable('cluster_state', {
   value: text('value').notNull(),
   updatedAt: millis('updated_at').notNull(),
 });
+
+/** Scheduled changes (see ../sqlite/schema.ts). */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    at: millis('at').notNull(),
+    action: jsonb('action').notNull(),
+    message: text('message'),
+    onLate: text('on_late').notNull(),
+    graceMs: millis('grace_ms').notNull(),
+    ifChanged: text('if_changed').notNull(),
+    baseVersion: integer('base_version').notNull(),
+    baseline: jsonb('baseline').notNull(),
+    status: text('status').notNull(),
+    createdAt: millis('created_at').notNull(),
+    createdBy: text('created_by').notNull(),
+    updatedAt: millis('updated_at').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    version: integer('version').notNull().default(1),
+    executedAt: millis('executed_at'),
+    lateByMs: millis('late_by_ms'),
+    outcome: text('outcome'),
+    resultVersion: integer('result_version'),
+    auditId: integer('audit_id'),
+  },
+  (t) => [index('schedules_due_idx').on(t.status, t.at), index('schedules_flag_idx').on(t.flagKey, t.environment)],
+);
+
+/** Approval policies per environment (see ../sqlite/schema.ts). */
+export const approvalPolicies = pgTable('approval_policies', {
+  environment: text('environment').primaryKey(),
+  required: boolean('required').notNull(),
+  approvals: integer('approvals').notNull(),
+  approverRoles: jsonb('approver_roles').notNull(),
+  adminBypass: boolean('admin_bypass').notNull(),
+  version: integer('version').notNull().default(1),
+  updatedAt: millis('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+});
+
+/** Change requests (see ../sqlite/schema.ts). */
+export const changeRequests = pgTable(
+  'change_requests',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    title: text('title').notNull(),
+    description: text('description').notNull(),
+    environment: text('environment').notNull(),
+    status: text('status').notNull(),
+    changes: jsonb('changes').notNull(),
+    flagKeys: text('flag_keys').notNull(),
+    approvals: jsonb('approvals').notNull(),
+    comments: jsonb('comments').notNull(),
+    author: text('author').notNull(),
+    authorTokenId: integer('author_token_id').notNull(),
+    createdAt: millis('created_at').notNull(),
+    updatedAt: millis('updated_at').notNull(),
+    version: integer('version').notNull().default(1),
+    resolvedBy: text('resolved_by'),
+    resolvedAt: millis('resolved_at'),
+    reason: text('reason'),
+    bypassed: boolean('bypassed').notNull().default(false),
+  },
+  (t) => [index('change_requests_status_idx').on(t.status, t.id), index('change_requests_environment_idx').on(t.environment, t.id)],
+);

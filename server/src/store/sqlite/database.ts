@@ -8,6 +8,8 @@ import { SqliteFeed, sqliteAudit, sqliteEnvironments, sqliteState } from './envi
 import { sqliteFlags, sqliteSegments } from './flags.js';
 import { sqliteIncidents } from './incidents.js';
 import { sqliteMetrics, sqlitePlans, sqliteWebhooks } from './releases.js';
+import { sqliteSchedules } from './schedules.js';
+import { sqliteApprovalPolicies, sqliteChangeRequests } from './change-requests.js';
 
 /** One process owns a SQLite database, so it is always the leader. */
 class SoleLeadership implements Leadership {
@@ -100,6 +102,9 @@ export class SqliteDatabase implements Database {
       metrics: sqliteMetrics,
       webhooks: sqliteWebhooks,
       state: sqliteState,
+      schedules: sqliteSchedules,
+      approvalPolicies: sqliteApprovalPolicies,
+      changeRequests: sqliteChangeRequests,
     };
   }
 

@@ -330,3 +330,87 @@ export const clusterState = sqliteTable('cluster_state', {
   value: text('value').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * Scheduled changes (domain/schedules.ts): kept after they ran, failed or were cancelled, as their
+ * record. Flag and environment are keys, not references: a schedule whose flag was deleted fails
+ * with that reason when it comes due, and its history stays.
+ */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    flagKey: text('flag_key').notNull(),
+    environment: text('environment').notNull(),
+    /** When it is due (epoch ms, UTC). */
+    at: integer('at').notNull(),
+    /** The ScheduleAction as JSON. */
+    action: text('action', { mode: 'json' }).notNull(),
+    message: text('message'),
+    onLate: text('on_late').notNull(),
+    graceMs: integer('grace_ms').notNull(),
+    ifChanged: text('if_changed').notNull(),
+    baseVersion: integer('base_version').notNull(),
+    /** The fields the action touches, as they were when it was made. */
+    baseline: text('baseline', { mode: 'json' }).notNull(),
+    status: text('status').notNull(),
+    createdAt: integer('created_at').notNull(),
+    createdBy: text('created_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    version: integer('version').notNull().default(1),
+    executedAt: integer('executed_at'),
+    lateByMs: integer('late_by_ms'),
+    outcome: text('outcome'),
+    resultVersion: integer('result_version'),
+    auditId: integer('audit_id'),
+  },
+  (t) => [index('schedules_due_idx').on(t.status, t.at), index('schedules_flag_idx').on(t.flagKey, t.environment)],
+);
+
+/**
+ * Approval policies per environment (domain/change-requests.ts). Keyed by the environment's key, not
+ * a reference: a policy outlives its environment's deletion, so one recreated under the same name
+ * is still protected (the safe direction).
+ */
+export const approvalPolicies = sqliteTable('approval_policies', {
+  environment: text('environment').primaryKey(),
+  required: integer('required', { mode: 'boolean' }).notNull(),
+  approvals: integer('approvals').notNull(),
+  approverRoles: text('approver_roles', { mode: 'json' }).notNull(),
+  adminBypass: integer('admin_bypass', { mode: 'boolean' }).notNull(),
+  version: integer('version').notNull().default(1),
+  updatedAt: integer('updated_at').notNull(),
+  updatedBy: text('updated_by').notNull(),
+});
+
+/**
+ * Change requests: their changes, approvals and comments are JSON, and every change to a request is
+ * conditional on its version, so two approvers at once both count (one retries) and of two applies
+ * exactly one wins.
+ */
+export const changeRequests = sqliteTable(
+  'change_requests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    title: text('title').notNull(),
+    description: text('description').notNull(),
+    environment: text('environment').notNull(),
+    status: text('status').notNull(),
+    changes: text('changes', { mode: 'json' }).notNull(),
+    /** Flag keys the changes touch, space-separated with a space on each side (the list filters on it). */
+    flagKeys: text('flag_keys').notNull(),
+    approvals: text('approvals', { mode: 'json' }).notNull(),
+    comments: text('comments', { mode: 'json' }).notNull(),
+    author: text('author').notNull(),
+    authorTokenId: integer('author_token_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    version: integer('version').notNull().default(1),
+    resolvedBy: text('resolved_by'),
+    resolvedAt: integer('resolved_at'),
+    reason: text('reason'),
+    bypassed: integer('bypassed', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [index('change_requests_status_idx').on(t.status, t.id), index('change_requests_environment_idx').on(t.environment, t.id)],
+);

@@ -1,0 +1,125 @@
+import { useState } from 'preact/hooks';
+import { ApiError, get, post } from '../api/client.js';
+import type { Flag } from '../api/types.js';
+import { Banner } from '../components/Banner.js';
+import { ChangeComment } from '../components/ChangeComment.js';
+import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
+import { Guard } from '../components/Guard.js';
+import { promoteDisabledReason, promoteLabel, promotionUrl, type CompareSelection, type PromotionPreview } from '../logic/compare.js';
+import { useCanEdit, useResource } from '../state.js';
+
+interface Outcome {
+  kind: 'success' | 'error';
+  text: string;
+  seq: number;
+}
+
+/**
+ * "Promote Staging → Production" on the compare page: A's targeting becomes B's in one audited
+ * change. The server's preview is the diff the dialog shows, and its version is sent back, so what
+ * was confirmed is what is written (a change in between is refused, not promoted unseen). A
+ * critical target says so, like every other production change; viewers, Git-managed flags and
+ * refusals (a kill, a running release plan) see the button disabled with the reason.
+ */
+export function PromotePanel({ flag, selection, onPromoted }: { flag: Flag; selection: CompareSelection; onPromoted(): void }) {
+  const rights = useCanEdit(flag);
+  const [comment, setComment] = useState('');
+  const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  const same = selection.a === selection.b;
+  const preview = useResource(
+    async () => (same ? undefined : get<PromotionPreview>(promotionUrl(flag.key, selection.a, selection.b))),
+    [flag.key, flag.version, selection.a, selection.b],
+  );
+  // A preview of another flag or pair (still loading the new one) must not be confirmed.
+  const current = preview.data && preview.data.flag === flag.key && preview.data.from.key === selection.a && preview.data.to.key === selection.b ? preview.data : undefined;
+  const reason = promoteDisabledReason(current, selection, rights.reason);
+  const fromName = current?.from.name ?? selection.a;
+  const toName = current?.to.name ?? selection.b;
+  const label = promoteLabel(fromName, toName);
+
+  const promote = async (p: PromotionPreview, message: string) => {
+    setBusy(true);
+    try {
+      await post(`/api/flags/${encodeURIComponent(p.flag)}/promote`, { from: p.from.key, to: p.to.key, version: p.version, ...(message ? { message } : {}) });
+      setComment('');
+      setOutcome({ kind: 'success', text: `Promoted: ${flag.name} in ${p.to.name} now has ${p.from.name}'s targeting.`, seq: Date.now() });
+      onPromoted();
+    } catch (error) {
+      const text = error instanceof ApiError ? (error.conflict ? `${flag.name} changed since this page loaded (now version ${error.conflict.currentVersion}); check the comparison again, then promote.` : error.message) : String(error);
+      setOutcome({ kind: 'error', text: `Not promoted: ${text}`, seq: Date.now() });
+      onPromoted();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const ask = () => {
+    if (!current || reason || busy) return;
+    const message = comment.trim();
+    setOutcome(undefined);
+    setConfirm({
+      title: `${label}?`,
+      body: (
+        <>
+          <p>
+            {current.to.critical && (
+              <>
+                <strong>{current.to.name}</strong> is a critical environment.{' '}
+              </>
+            )}
+            {flag.name} in {current.to.name} gets {current.from.name}'s targeting {current.to.critical ? 'for real users ' : ''}right away, in one change: {current.stage.before} → {current.stage.after}.
+          </p>
+          <ul class="promote-diff" aria-label="What changes">
+            {current.changes.map((c, i) => (
+              <li key={i} class={`promote-${c.kind}`}>
+                {c.text}
+              </li>
+            ))}
+          </ul>
+          {current.kept.length > 0 && (
+            <p class="hint">
+              Stays as it is in {current.to.name}: {current.kept.map((k) => k.text).join('; ')}.
+            </p>
+          )}
+          {message && <p>Comment: “{message}”.</p>}
+        </>
+      ),
+      confirmLabel: label,
+      onConfirm: () => void promote(current, message),
+    });
+  };
+
+  if (same) return null;
+  return (
+    <section class="promote-panel" aria-labelledby="promote-title">
+      <h2 id="promote-title">Promote</h2>
+      <p class="hint">
+        Make {toName}'s targeting of this flag what {fromName}'s is: on/off, rules in order, the default rule, the off variation and individual targets. {toName} keeps its salt, kill switch and
+        release plan; segments are shared, so only the flag's configuration moves.
+      </p>
+      {preview.error && <Banner kind="error">Could not preview the promotion: {preview.error.message}</Banner>}
+      {current && !current.upToDate && <p class="promote-summary">Would change in {toName}: {current.summary}.</p>}
+      <div class="promote-actions">
+        <Guard reason={reason}>
+          <button type="button" class="button primary" disabled={Boolean(reason)} aria-disabled={busy ? 'true' : undefined} onClick={ask}>
+            {label}
+          </button>
+        </Guard>
+        {reason && current && (
+          <span class="hint promote-reason" id="promote-reason">
+            {reason}
+          </span>
+        )}
+      </div>
+      <ChangeComment id="promote-comment" value={comment} onChange={setComment} disabled={!rights.canEdit} hint="Saved with the promotion in the audit log." />
+      {outcome && (
+        <div key={outcome.seq} class="action-message">
+          <Banner kind={outcome.kind}>{outcome.text}</Banner>
+        </div>
+      )}
+      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
+    </section>
+  );
+}

@@ -1,0 +1,207 @@
+import type { AuditContext, AuditEntry } from '../domain/audit.js';
+import type { Environment } from '../domain/environments.js';
+import { AppError } from '../domain/errors.js';
+import { segmentReferences } from '../domain/flag-defaults.js';
+import { assertNoProblems, configProblems } from '../domain/flag-validation.js';
+import type { Flag, Managed } from '../domain/flags.js';
+import { planPromotion, promotionBlockers, promotionSummary, type PromotionBlocker, type PromotionPlan } from '../domain/promotion.js';
+import type { ReleasePlan } from '../domain/releases/plans.js';
+import { webhookMessage } from '../domain/releases/webhooks.js';
+import { deriveStage, describeTargeting } from '../domain/stages.js';
+import { checkVersion } from '../domain/versions.js';
+import type { Tx } from '../store/ports.js';
+import { configIn, lockedByGit, type FlagsService } from './flags.service.js';
+import { NO_CHANGE, combine, type Change, type Writes } from './write.js';
+
+/**
+ * What a promotion is: one flag, from one environment to another, planned against a version of the
+ * flag. A change request (when a policy requires one) will hold exactly this and apply it through
+ * `promoteIn`, so promoting directly and applying an approved request are the same write.
+ */
+export interface PromotionRequest {
+  flag: string;
+  from: string;
+  to: string;
+  /** The flag version the promotion was previewed against: a change since is a 409 (undefined: the current state). */
+  version?: number;
+}
+
+/** A plan with what stands in its way and what it was planned against. */
+export interface PromotionPreview {
+  plan: PromotionPlan;
+  /** The flag's version the plan was made from (send it back to promote exactly this). */
+  version: number;
+  managedBy: string | null;
+  from: Environment;
+  to: Environment;
+  blockers: PromotionBlocker[];
+  /** A few words for lists ("off → 10%, 1 rule"); empty when there is nothing to promote. */
+  summary: string;
+}
+
+export interface PromotionResult {
+  preview: PromotionPreview;
+  flag: Managed<Flag>;
+  /** False when there was nothing to promote: nothing was written or audited. */
+  changed: boolean;
+}
+
+/** One row of "compare every flag between two environments". */
+export interface FlagComparison {
+  flag: Pick<Flag, 'key' | 'name' | 'archived' | 'version'>;
+  managedBy: string | null;
+  differs: boolean;
+  summary: string;
+  /** Readable lines (the plan's `changes`). */
+  changes: string[];
+  stage: { from: string; to: string };
+  blockers: PromotionBlocker[];
+}
+
+export const PROMOTED_ACTION = 'flag.promoted';
+
+/** Promotion of a flag's targeting between environments (see domain/promotion.ts for what moves). */
+export class PromotionsService {
+  constructor(
+    private readonly w: Writes,
+    private readonly flags: FlagsService,
+  ) {}
+
+  /** The diff a promotion would apply now, and what would refuse it; writes nothing. */
+  async preview(request: PromotionRequest): Promise<PromotionPreview> {
+    return this.w.read(async (tx) => {
+      const found = await this.w.repos.flags.get(tx, request.flag);
+      if (!found) throw AppError.notFound('flag', request.flag);
+      return this.previewIn(tx, found, request.from, request.to);
+    });
+  }
+
+  /** Promote one flag in its own transaction: one audit entry, one change-feed entry. */
+  async promote(request: PromotionRequest, ctx: AuditContext): Promise<PromotionResult> {
+    return this.w.write(ctx, (tx, at) => this.promoteIn(tx, at, ctx, request));
+  }
+
+  /**
+   * Promote several flags from one environment to another, all or nothing: one transaction, an audit
+   * entry per flag, one change-feed entry. The first refusal (naming its flag) refuses them all.
+   */
+  async promoteMany(from: string, to: string, requests: readonly Omit<PromotionRequest, 'from' | 'to'>[], ctx: AuditContext): Promise<PromotionResult[]> {
+    const keys = requests.map((r) => r.flag);
+    const twice = keys.find((key, i) => keys.indexOf(key) !== i);
+    if (twice !== undefined) throw AppError.invalid('body.flags', `flag "${twice}" is listed twice`);
+    return this.w.write(ctx, async (tx, at) => {
+      const results: PromotionResult[] = [];
+      let change: Change = NO_CHANGE;
+      for (const request of requests) {
+        const one = await this.promoteIn(tx, at, ctx, { ...request, from, to });
+        results.push(one.value);
+        change = combine(change, one.change);
+      }
+      return { value: results, change };
+    });
+  }
+
+  /**
+   * The promotion inside a transaction the caller opened (a bulk promotion, a change request's
+   * apply): refusals are thrown before anything is written, so the caller's transaction rolls back.
+   */
+  async promoteIn(tx: Tx, at: number, ctx: AuditContext, request: PromotionRequest): Promise<{ value: PromotionResult; change: Change }> {
+    const { repos } = this.w;
+    const found = await repos.flags.get(tx, request.flag);
+    if (!found) throw AppError.notFound('flag', request.flag);
+    const first = await this.previewIn(tx, found, request.from, request.to);
+    if (found.managedBy !== null) throw lockedByGit('flag', request.flag, found.managedBy);
+    checkVersion(`flag "${request.flag}"`, found.value, request.version);
+    if (first.plan.upToDate) return { value: { preview: first, flag: found, changed: false }, change: NO_CHANGE };
+
+    let preview = first;
+    const options = { action: PROMOTED_ACTION, environment: request.to };
+    // changeIn reads the flag again (locked when no version is pinned): the plan is made from that state.
+    const changed = await this.flags.changeIn(tx, at, ctx, request.flag, request.version, options, async (flag) => {
+      preview = flag.version === found.value.version ? first : await this.previewIn(tx, { value: flag, managedBy: found.managedBy }, request.from, request.to);
+      const blocker = preview.blockers[0];
+      if (blocker) throw blockerError(blocker, request.flag, found.managedBy);
+      const { after } = preview.plan;
+      const segments = await repos.segments.existing(tx, [...segmentReferences({ environments: { [request.to]: after } })]);
+      assertNoProblems(configProblems(after, new Set(flag.variations.map((v) => v.key)), segments, `environments.${request.to}`));
+      return { ...flag, environments: { ...flag.environments, [request.to]: after } };
+    });
+    const after = changed.value.value;
+    // The entry's `after` also says where the targeting came from: the audit sentence and API readers use it.
+    const audit = changed.change.audit.map((entry) => ({ ...entry, after: { ...after, promotion: { from: request.from, to: request.to } } }));
+    const stageMoved = deriveStage(preview.plan.before) !== deriveStage(preview.plan.after);
+    const change: Change = { ...changed.change, audit, webhooks: stageMoved ? (entries) => stageWebhooks(entries, after, request.to) : undefined };
+    return { value: { preview: { ...preview, version: after.version }, flag: changed.value, changed: true }, change };
+  }
+
+  /** Every flag (archived ones aside) compared between two environments, in key order. */
+  async compare(from: string, to: string): Promise<{ from: Environment; to: Environment; items: FlagComparison[] }> {
+    return this.w.read(async (tx) => {
+      const { repos } = this.w;
+      const environments = await repos.environments.list(tx);
+      const [a, b] = [environmentIn(environments, from), environmentIn(environments, to)];
+      if (from === to) throw AppError.invalid('query.to', `"${to}" is also the environment to compare with: choose two different environments`);
+      const running = new Map((await repos.plans.list(tx, ['running'])).filter((p) => p.environment === to).map((p) => [p.flagKey, p]));
+      const name = nameOf(environments);
+      const flags = (await repos.flags.list(tx)).filter((f) => !f.value.archived).sort((x, y) => (x.value.key < y.value.key ? -1 : 1));
+      const items = flags.map(({ value: flag, managedBy }): FlagComparison => {
+        const plan = planPromotion(flag, from, to);
+        const blockers = plan.upToDate ? [] : promotionBlockers(flag, plan, { managedBy, runningPlan: runningPlan(running.get(flag.key)), name });
+        return {
+          flag: { key: flag.key, name: flag.name, archived: flag.archived, version: flag.version },
+          managedBy,
+          differs: !plan.upToDate,
+          summary: promotionSummary(plan),
+          changes: plan.changes.map((c) => c.text),
+          stage: { from: describeTargeting(configIn(flag, from)).summary, to: plan.stage.before },
+          blockers,
+        };
+      });
+      return { from: a, to: b, items };
+    });
+  }
+
+  private async previewIn(tx: Tx, found: Managed<Flag>, from: string, to: string): Promise<PromotionPreview> {
+    const { repos } = this.w;
+    const environments = await repos.environments.list(tx);
+    const plan = planPromotion(found.value, from, to);
+    const active = await repos.plans.get(tx, found.value.key, to);
+    const name = nameOf(environments);
+    const blockers = promotionBlockers(found.value, plan, { managedBy: found.managedBy, runningPlan: runningPlan(active), name });
+    return {
+      plan,
+      version: found.value.version,
+      managedBy: found.managedBy,
+      from: environmentIn(environments, from),
+      to: environmentIn(environments, to),
+      blockers,
+      summary: promotionSummary(plan),
+    };
+  }
+}
+
+function runningPlan(plan: ReleasePlan | undefined): Parameters<typeof promotionBlockers>[2]['runningPlan'] {
+  if (plan?.status !== 'running') return null;
+  return { currentStep: plan.currentStep, steps: plan.spec.steps.length, percentage: plan.spec.steps[plan.currentStep]?.percentage };
+}
+
+function environmentIn(environments: readonly Environment[], key: string): Environment {
+  const found = environments.find((e) => e.key === key);
+  if (!found) throw AppError.notFound('environment', key);
+  return found;
+}
+
+const nameOf = (environments: readonly Environment[]) => (key: string) => environments.find((e) => e.key === key)?.name || key;
+
+function blockerError(blocker: PromotionBlocker, key: string, managedBy: string | null): AppError {
+  if (blocker.code === 'managed_by_git' && managedBy !== null) return lockedByGit('flag', key, managedBy);
+  return new AppError('conflict', blocker.message, { reason: blocker.code });
+}
+
+/** `flag.stage_changed` for webhooks when the promotion moved the target's stage. */
+function stageWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string) {
+  const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && a.action === PROMOTED_ACTION && a.environment === environment);
+  const config = flag.environments[environment];
+  if (!entry || !config) return [];
+  return [webhookMessage('flag.stage_changed', entry.at, { flag: flag.key, environment, action: entry.action, actor: entry.actor, source: entry.source, message: entry.message, stage: deriveStage(config), auditId: entry.id })];
+}
