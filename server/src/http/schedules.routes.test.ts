@@ -191,4 +191,25 @@ describe('scheduled changes API', () => {
     expect(failed.outcome).toMatch(/^failed: conflict: flag "conflicted" changed in production since this was scheduled at version 1 \(last by admin at .*\) — on, dogfoodRule, defaultServe differ|^failed: conflict: flag "conflicted" changed in production since this was scheduled at version 1/);
     expect((await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/conflicted' })).json<FlagBody>().environments.production!.stage).toBe('10%');
   });
+
+  it('where changes need approval: a scheduled stage move is refused (a kill is not), and one scheduled before the policy fails instead of bypassing it', async () => {
+    await createFlag(t, 'governed');
+    const early = (await schedule(t.tokens.editor, 'governed', { at: inOneHour, action: { type: 'stage', stage: '50%' } })).json<ScheduleBody>();
+    const policy = await t.request(t.adminToken, { method: 'PUT', url: '/api/environments/production/approval-policy', payload: { required: true, approvals: 1, approverRoles: ['editor', 'admin'], adminBypass: false } });
+    expect(policy.statusCode).toBe(200);
+
+    const refused = await schedule(t.tokens.editor, 'governed', { at: inOneHour, action: { type: 'stage', stage: '100%' } });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<ErrorBody>().error.code).toBe('approval_required');
+    expect((await schedule(t.tokens.editor, 'governed', { at: '2026-12-07T15:00+01:00', action: { type: 'kill' } })).statusCode).toBe(201);
+    const edited = await t.request(t.tokens.editor, { method: 'PATCH', url: `/api/schedules/${early.id}`, payload: { action: { type: 'stage', stage: '100%' } } });
+    expect(edited.statusCode).toBe(409);
+
+    now = T0 + HOUR;
+    await t.services.scheduler.tick();
+    const ran = (await t.request(t.tokens.viewer, { method: 'GET', url: `/api/schedules/${early.id}` })).json<ScheduleBody>();
+    expect(ran.status).toBe('failed');
+    expect(ran.outcome).toMatch(/approval/i);
+    expect((await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/governed' })).json<FlagBody>().environments.production!.stage).toBe('off');
+  });
 });

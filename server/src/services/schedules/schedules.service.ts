@@ -22,6 +22,7 @@ import { parseStage, rampStage, releaseVariation } from '../../domain/stages.js'
 import { checkVersion } from '../../domain/versions.js';
 import type { Tx } from '../../store/ports.js';
 import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
+import { assertDirectWriteAllowed } from '../change-requests/policy-guard.js';
 import { NO_CHANGE, RowMoved, combine, type Change, type Writes } from '../write.js';
 
 /** Who every scheduled change is audited as; who scheduled it is in the entry's message. */
@@ -100,6 +101,8 @@ export class SchedulesService {
         const { action } = schedule;
         const stage = action.type === 'kill' ? 'kill' : action.stage;
         const variation = action.type === 'stage' ? action.variation : undefined;
+        // A policy set after scheduling wins: the run fails with the reason instead of skipping approval.
+        if (stage !== 'kill') await assertDirectWriteAllowed(w.repos, tx, `moving flag "${schedule.flagKey}" to ${stage} as scheduled`, schedule.environment);
         const { value, change } = await flags.stageIn(tx, at, ctx, schedule.flagKey, schedule.environment, stage, variation, undefined);
         return { flagVersion: value.value.version, config: configIn(value.value, schedule.environment), change };
       },
@@ -127,6 +130,8 @@ export class SchedulesService {
     return this.w.write(ctx, async (tx, now) => {
       const problem = timeProblem(due, now);
       if (problem) throw AppError.invalid('body.at', problem);
+      // Where changes need approval, a scheduled stage move would bypass it (a kill never waits).
+      if (action.type !== 'kill') await assertDirectWriteAllowed(this.w.repos, tx, `scheduling flag "${flagKey}" to move to ${action.stage}`, environment);
       const { flag, config } = await this.target(tx, flagKey, environment, action);
       const message = input.message?.trim() ? input.message : null;
       const schedule = await this.w.repos.schedules.insert(tx, {
@@ -172,6 +177,7 @@ export class SchedulesService {
         after.at = due;
       }
       if (action !== undefined) {
+        if (action.type !== 'kill') await assertDirectWriteAllowed(this.w.repos, tx, `scheduling flag "${before.flagKey}" to move to ${action.stage}`, before.environment);
         const { flag, config } = await this.target(tx, before.flagKey, before.environment, action);
         Object.assign(after, { action, baseVersion: flag.value.version, baseline: baselineOf(action, config) });
       }
