@@ -302,7 +302,7 @@ describe('a client key leaks nothing', () => {
 
   it('every other operation of the OpenAPI document refuses it without a secret', async () => {
     const api = await describeApi(t.app);
-    const params = { key: 'visible-banner', environment: ENV, id: '1' };
+    const params = { key: 'visible-banner', environment: ENV, id: '1', from: ENV, to: ENV };
     for (const op of api.operations) {
       if (op.id === 'POST /ofrep/v1/evaluate/flags' || op.id === 'GET /ofrep/v1/events') continue;
       const url = fillPath(op.path, params);
