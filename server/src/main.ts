@@ -36,14 +36,14 @@ export async function startServer(config: Config): Promise<{ url: string; close:
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  // Always said, whatever the log level: scripts and humans need to know where to go.
-  process.stdout.write(`Switchyard listening at ${url}\n`);
+  // Always said, whatever the log level: scripts and humans need to know where to go. One write, so
+  // whoever waits for the "listening" line has the generated token in the same chunk.
+  let banner = `Switchyard listening at ${url}\n`;
   if (generatedAdminToken) {
     // Printed once, to the terminal only (not through the logger): it is never shown again.
-    process.stdout.write(
-      `\n  Switchyard created an admin API token. Store it now; it will not be shown again:\n\n    ${generatedAdminToken}\n\n  Dashboard and API: ${url}\n\n`,
-    );
+    banner += `\n  Switchyard created an admin API token. Store it now; it will not be shown again:\n\n    ${generatedAdminToken}\n\n  Dashboard and API: ${url}\n\n`;
   }
+  process.stdout.write(banner);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
