@@ -18,8 +18,13 @@ export const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ baseMs: 1_000, ma
 export function backoffDelay(attempt: number, random: () => number, options: BackoffOptions = DEFAULT_BACKOFF): number {
   // A negative or NaN attempt counts as 0; the exponent is clamped so the product stays finite.
   const ceiling = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(Math.max(Math.floor(attempt), 0) || 0, 52));
+  return unit(random) * ceiling;
+}
+
+/** `random()` within [0, 1]: NaN or negative randomness is 0 (no delay). */
+function unit(random: () => number): number {
   const r = random();
-  return (r > 0 ? Math.min(r, 1) : 0) * ceiling; // NaN or negative randomness: no delay
+  return r > 0 ? Math.min(r, 1) : 0;
 }
 
 /**
@@ -30,5 +35,5 @@ export function backoffDelay(attempt: number, random: () => number, options: Bac
  * @example resumeDelay(Math.random) // somewhere in [500, 1000]
  */
 export function resumeDelay(random: () => number, baseMs: number = DEFAULT_BACKOFF.baseMs): number {
-  return (baseMs / 2) * (1 + backoffDelay(0, random, { baseMs: 1, maxMs: 1 }));
+  return (baseMs / 2) * (1 + unit(random));
 }

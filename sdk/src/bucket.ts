@@ -36,21 +36,21 @@ function absorb(state: HashState, text: string, finish?: boolean): number | Hash
     // The character's UTF-8 bytes, first byte lowest, and their count.
     let bytes = c;
     let count = 1;
-    if (c >= 0x800) {
-      const next = text.charCodeAt(i + 1); // NaN past the end: never a low surrogate
-      if (c >> 10 === 0x36 && next >> 10 === 0x37) {
-        c = 0x10000 + ((c & 0x3ff) << 10) + (next & 0x3ff);
-        i++;
-        bytes = 0xf0 | (c >> 18) | ((0x80 | ((c >> 12) & 63)) << 8) | ((0x80 | ((c >> 6) & 63)) << 16) | ((0x80 | (c & 63)) << 24);
-        count = 4;
-      } else {
-        if (c >> 11 === 0x1b) c = 0xfffd; // a lone surrogate: what TextEncoder writes
-        bytes = 0xe0 | (c >> 12) | ((0x80 | ((c >> 6) & 63)) << 8) | ((0x80 | (c & 63)) << 16);
-        count = 3;
-      }
-    } else if (c >= 0x80) {
-      bytes = 0xc0 | (c >> 6) | ((0x80 | (c & 63)) << 8);
+    if (c >= 0x80) {
       count = 2;
+      if (c >= 0x800) {
+        count = 3;
+        const next = text.charCodeAt(i + 1); // NaN past the end: never a low surrogate
+        if (c >> 10 === 0x36 && next >> 10 === 0x37) {
+          c = 0x10000 + ((c & 0x3ff) << 10) + (next & 0x3ff);
+          i++;
+          count = 4;
+        } else if (c >> 11 === 0x1b) c = 0xfffd; // a lone surrogate: what TextEncoder writes
+      }
+      // Continuation bytes (10xxxxxx), the last one first, then the lead byte (110xxxxx, 1110xxxx or 11110xxx).
+      bytes = 0;
+      for (let j = 1; j < count; j++, c >>= 6) bytes = (bytes << 8) | 0x80 | (c & 63);
+      bytes = (bytes << 8) | ((0xff00 >> count) & 0xff) | c;
     }
     length += count;
     for (; count > 0; count--, bytes >>>= 8) {

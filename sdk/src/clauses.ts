@@ -41,15 +41,17 @@ const SEMVER_TESTS: Partial<Record<ClauseOperator, (order: number) => boolean>> 
 };
 
 const isString = (v: unknown): v is string => typeof v === 'string';
-const isScalar = (v: unknown): v is string | number | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** A JSON object (not null, not an array). */
+export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isScalar = (v: unknown): v is string | number | boolean => isString(v) || typeof v === 'number' || typeof v === 'boolean';
 
 /**
- * A context attribute, read from the context's own properties only: `constructor`, `toString` or
- * `__proto__` name an attribute like any other (absent unless the context has it), never something
- * inherited from Object.prototype.
+ * A context attribute (or a rule set's flag or segment), read from own properties only:
+ * `constructor`, `toString` or `__proto__` name an attribute like any other (absent unless the
+ * context has it), never something inherited from Object.prototype.
  */
-export function attributeOf(context: EvaluationContext, name: string): unknown {
-  return Object.hasOwn(context, name) ? context[name] : undefined;
+export function own<T>(record: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 /**
@@ -60,12 +62,12 @@ export function attributeOf(context: EvaluationContext, name: string): unknown {
  */
 export function attributeReader(name: string): (context: EvaluationContext) => unknown {
   const path = name.split('.');
-  if (path.length < 2) return (context) => attributeOf(context, name);
+  if (path.length < 2) return (context) => own(context, name);
   return (context) => {
     if (Object.hasOwn(context, name)) return context[name];
     let value: unknown = context;
     for (let i = 0; i < path.length && value !== undefined; i++) {
-      value = typeof value === 'object' && value !== null && !Array.isArray(value) ? attributeOf(value as EvaluationContext, path[i]!) : undefined;
+      value = isObject(value) ? own(value, path[i]!) : undefined;
     }
     return value;
   };
@@ -128,7 +130,8 @@ function inSegments(members: readonly CompiledSegment[], expected: boolean): Mat
  */
 export function compileClause(clause: Clause, segments: ReadonlyMap<string, CompiledSegment>): Matcher {
   const { operator, attribute } = clause;
-  if (operator === 'in_segment' || operator === 'not_in_segment') {
+  // `in_segment` or `not_in_segment` (the only operators ending so).
+  if (operator.endsWith('in_segment')) {
     const members: CompiledSegment[] = [];
     for (const key of clause.values) {
       const member = segments.get(key as string);
@@ -163,8 +166,8 @@ export function compileClauses(clauses: readonly Clause[], segments: ReadonlyMap
  * An empty string is no ID: `targetingKey: ""` must not put every anonymous caller in one bucket.
  */
 export function unitId(context: EvaluationContext, attribute: string): string | undefined {
-  const value = attributeOf(context, attribute);
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  const value = own(context, attribute);
+  if (Number.isFinite(value)) return String(value);
   return isString(value) && value !== '' ? value : undefined;
 }
 
@@ -175,9 +178,8 @@ export function compileSegment(segment: Segment): CompiledSegment {
   const excluded = new Set(segment.excluded);
   const rules = segment.rules.map((r) => compileClauses(r.clauses, new Map()));
   return (context) => {
-    const id = unitId(context, attribute);
-    if (id !== undefined && (excluded.has(id) || included.has(id))) return !excluded.has(id);
-    return rules.some((rule) => rule(context));
+    const id = unitId(context, attribute)!; // no ID (undefined) is in neither set
+    return !excluded.has(id) && (included.has(id) || rules.some((rule) => rule(context)));
   };
 }
 

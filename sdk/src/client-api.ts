@@ -10,6 +10,8 @@ export interface MetricsStats {
   flushed: number;
   /** Batches given up on. */
   failedBatches: number;
+  /** Evaluation insights' own counters, when they are on (`@switchyard/sdk/insights`). */
+  evaluations?: { dropped: number; flushed: number; failedBatches: number };
 }
 
 /** Payloads of the client's events. */

@@ -62,7 +62,7 @@ export function createClient<F extends FlagTypes = UntypedFlags>(config: ClientO
   function run(compiled: CompiledFlag, input: unknown, rethrow?: boolean): EvaluationDetail | undefined {
     let context = EMPTY_CONTEXT;
     if (typeof input === 'object' && input !== null) context = input as EvaluationContext;
-    else if (typeof input === 'string' || (typeof input === 'number' && Number.isFinite(input))) {
+    else if (typeof input === 'string' || Number.isFinite(input)) {
       scratch.userId = String(input);
       context = scratch;
     }
@@ -74,16 +74,22 @@ export function createClient<F extends FlagTypes = UntypedFlags>(config: ClientO
     }
   }
 
-  /** Evaluate a known flag (undefined for an unknown one) and count the exposure of a guarded one. */
+  /**
+   * Evaluate a known flag (undefined for an unknown one), hand a served variation to the metrics
+   * hook (evaluation insights), and count the exposure of a guarded one.
+   */
   function detail(flag: string, input: unknown, rethrow?: boolean): EvaluationDetail | undefined {
-    const compiled = typeof flag === 'string' ? store.flags.get(flag) : undefined;
+    const compiled = store.flags.get(flag); // keys are strings: anything else finds nothing
     const result = compiled && run(compiled, input, rethrow);
-    // One property read for flags without a guarded rollout: the hot path stays allocation-free.
-    if (compiled?.config.guarded === true && result?.variant !== undefined) {
-      if (metrics) metrics.exposure(flag, result.variant);
-      else if (!warnedUnmeasured) {
-        warnedUnmeasured = true;
-        logger.warn(`flag ${flag} is guarded, but metrics are off (see guardMetrics)`);
+    // A few property reads per call: the hot path stays allocation-free.
+    if (result?.variant !== undefined) {
+      metrics?.evaluated?.(flag, result);
+      if (compiled!.config.guarded === true) {
+        if (metrics) metrics.exposure(flag, result.variant);
+        else if (!warnedUnmeasured) {
+          warnedUnmeasured = true;
+          logger.warn(`flag ${flag} is guarded: pass metrics: guardMetrics`);
+        }
       }
     }
     return result;
@@ -211,19 +217,18 @@ export function createClient<F extends FlagTypes = UntypedFlags>(config: ClientO
     }
   }
   // Offline: no request at all; without bootstrap rules there is nothing to wait for.
-  const stopDelivery = offline ? (markReady('offline'), () => {}) : startDelivery(options, {
-    version: () => store.version,
-    apply(update, snapshot, opening) {
-      updated(snapshot ? store.applySnapshot(update, 'server', opening) : store.applyPatch(update));
-    },
-    error(error) {
+  const stopDelivery = offline ? (markReady('offline'), () => {}) : startDelivery(
+    options,
+    () => store.version,
+    (update, snapshot, opening) => updated(snapshot ? store.applySnapshot(update, 'server', opening) : store.applyPatch(update)),
+    (error) => {
       lastError = error;
       logger.warn(error.message);
       emit('error', error);
       // A rejected key stops delivery: without rules by now, none will come.
       if (error.code === 'UNAUTHORIZED') markReady('unauthorized');
     },
-    stale: (reason) => (reason === undefined ? emit('recovered') : emit('stale', { reason })),
-  });
+    (reason) => (reason === undefined ? emit('recovered') : emit('stale', { reason })),
+  );
   return client as unknown as SwitchyardClient<F>;
 }

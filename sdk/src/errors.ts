@@ -10,13 +10,13 @@ export class SwitchyardError extends Error {
   /** How long the server asked the client to wait before retrying (`Retry-After`), in ms. */
   declare retryAfterMs?: number;
 
-  constructor(
-    readonly code: SwitchyardErrorCode,
-    message: string,
-    /** HTTP status, when the server answered. */
-    readonly status?: number,
-    options?: { cause?: unknown },
-  ) {
+  declare readonly code: SwitchyardErrorCode;
+  /** HTTP status, when the server answered. */
+  declare readonly status?: number;
+
+  constructor(code: SwitchyardErrorCode, message: string, status?: number, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = code;
+    this.status = status;
   }
 }

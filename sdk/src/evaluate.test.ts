@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucket, percentageToBuckets } from './bucket.js';
-import { evaluate, evaluateCompiled } from './evaluate.js';
+import { MAX_PREREQUISITE_DEPTH, compileFlag, evaluate, evaluateCompiled } from './evaluate.js';
 import { compileRuleSet } from './ruleset.js';
 import type { EvaluationContext, EvaluationResult, FlagConfig, Segment } from './types.js';
 
@@ -10,6 +10,8 @@ interface Case {
   name: string;
   flag: FlagConfig | null;
   segments?: Record<string, Segment>;
+  /** The rule set's other flags (what prerequisites refer to). */
+  flags?: Record<string, FlagConfig>;
   context: EvaluationContext;
   expected: EvaluationResult & { ruleId?: string };
 }
@@ -47,17 +49,66 @@ function percentFlag(percentage: number): FlagConfig {
 describe('evaluate: shared evaluation cases', () => {
   it('has cases', () => expect(cases.length).toBeGreaterThan(40));
 
-  it.each(cases)('$name', ({ flag, segments, context, expected }) => {
-    const result = evaluate(flag ?? undefined, context, segments ?? {});
+  it.each(cases)('$name', ({ flag, segments, flags, context, expected }) => {
+    const result = evaluate(flag ?? undefined, context, segments ?? {}, flags ?? {});
     const { errorMessage: _message, ...comparable } = result;
     expect(comparable).toEqual(expected);
   });
 
-  it.each(cases)('$name (compiled rule set)', ({ flag, segments, context, expected }) => {
-    const compiled = compileRuleSet({ flags: flag ? { [flag.key]: flag } : {}, segments: segments ?? {} });
+  it.each(cases)('$name (compiled rule set)', ({ flag, segments, flags, context, expected }) => {
+    const compiled = compileRuleSet({ flags: flag ? { ...flags, [flag.key]: flag } : {}, segments: segments ?? {} });
     const result = evaluateCompiled(flag ? compiled.get(flag.key) : undefined, context);
     const { errorMessage: _message, ...comparable } = result;
     expect(comparable).toEqual(expected);
+  });
+});
+
+const boolFlag = (key: string, extra: Partial<FlagConfig> = {}): FlagConfig => ({
+  ...percentFlag(100),
+  key,
+  salt: key,
+  ...extra,
+});
+
+describe('evaluate: prerequisites', () => {
+  it('has shared cases for them', () => expect(cases.filter((c) => c.flags !== undefined).length).toBeGreaterThanOrEqual(10));
+
+  it('a cycle (which the server refuses) ends at the depth guard instead of overflowing the stack', () => {
+    const a = boolFlag('a', { prerequisites: [{ flag: 'b', variation: 'on' }] });
+    const b = boolFlag('b', { prerequisites: [{ flag: 'a', variation: 'on' }] });
+    const self = boolFlag('self', { prerequisites: [{ flag: 'self', variation: 'on' }] });
+    const flags = { a, b, self };
+    for (const flag of [a, b, self]) {
+      const result = evaluate(flag, { userId: 'u' }, {}, flags);
+      expect(result.reason).toBe('PREREQUISITE_FAILED');
+      expect(result.value).toBe(false);
+      const compiled = compileRuleSet({ flags, segments: {} });
+      expect(evaluateCompiled(compiled.get(flag.key), { userId: 'u' })).toEqual(result);
+    }
+  });
+
+  it(`a chain of ${MAX_PREREQUISITE_DEPTH} is evaluated to its end; one more is not met`, () => {
+    const chain = (length: number) => {
+      const flags: Record<string, FlagConfig> = {};
+      for (let i = 0; i <= length; i++) flags[`f${i}`] = boolFlag(`f${i}`, i < length ? { prerequisites: [{ flag: `f${i + 1}`, variation: 'on' }] } : {});
+      return flags;
+    };
+    const ok = chain(MAX_PREREQUISITE_DEPTH);
+    expect(evaluate(ok.f0, { userId: 'u' }, {}, ok)).toMatchObject({ value: true, reason: 'STATIC' });
+    const long = chain(MAX_PREREQUISITE_DEPTH + 1);
+    expect(evaluate(long.f0, { userId: 'u' }, {}, long)).toMatchObject({ value: false, reason: 'PREREQUISITE_FAILED' });
+  });
+
+  it('the compiled rule set looks prerequisites up when evaluating: a flag replaced later is seen', () => {
+    const flags = { gate: boolFlag('gate', { prerequisites: [{ flag: 'dep', variation: 'on' }] }), dep: boolFlag('dep') };
+    const compiled = compileRuleSet({ flags, segments: {} });
+    expect(evaluateCompiled(compiled.get('gate'), { userId: 'u' }).value).toBe(true);
+    compiled.set('dep', compileFlag({ ...flags.dep, on: false }, new Map(), compiled));
+    expect(evaluateCompiled(compiled.get('gate'), { userId: 'u' })).toMatchObject({ value: false, reason: 'PREREQUISITE_FAILED', prerequisiteKey: 'dep' });
+  });
+
+  it('without the other flags, a prerequisite is not met', () => {
+    expect(evaluate(boolFlag('gate', { prerequisites: [{ flag: 'dep', variation: 'on' }] }), { userId: 'u' })).toMatchObject({ reason: 'PREREQUISITE_FAILED', prerequisiteKey: 'dep' });
   });
 });
 

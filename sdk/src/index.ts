@@ -1,11 +1,10 @@
 /**
- * `@switchyard/sdk`: what an application needs — the client, the evaluator and bucketing, and the
- * rule-set types. Kept small for browser bundles (see README "Size"); server-side helpers live in
- * `@switchyard/sdk/ruleset`, guarded-rollout metrics in `@switchyard/sdk/metrics`,
+ * `@switchyard/sdk`: what an application needs — the client, bucketing, and the rule-set types.
+ * Kept small for browser bundles (see README "Size"); the standalone evaluator (`evaluate`) and
+ * server-side helpers live in `@switchyard/sdk/ruleset`, guarded-rollout metrics in `@switchyard/sdk/metrics`,
  * the test double in `@switchyard/sdk/testing`.
  */
 export { BUCKETS, bucket, percentageToBuckets } from './bucket.js';
-export { evaluate } from './evaluate.js';
 export type { EvaluationDetail } from './evaluate.js';
 export type * from './types.js';
 export { createClient } from './client.js';

@@ -1,13 +1,15 @@
 /**
  * `@switchyard/sdk/node`: the core plus what only Node can do — persisting the last good rule set
  * to a file so a restart during a server outage still serves real rules — with guarded-rollout
- * metrics on by default (size does not matter here as it does in a browser bundle).
+ * metrics and evaluation insights on by default (size does not matter here as it does in a browser
+ * bundle).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createClient as createCoreClient, type SwitchyardClient } from './client.js';
+import { SDK_VERSION, withEvaluationInsights, type SdkIdentity } from './insights.js';
 import { guardMetrics } from './metrics.js';
 import type { ClientOptions } from './options.js';
 import { isRuleSet } from './store.js';
@@ -15,6 +17,10 @@ import type { RuleSet } from './types.js';
 
 export * from './index.js';
 export { guardMetrics, valueBucket } from './metrics.js';
+export { evaluationInsights, withEvaluationInsights, SDK_VERSION } from './insights.js';
+
+/** How the Node client reports itself to the server ("connected SDKs"). */
+export const NODE_SDK: SdkIdentity = Object.freeze({ name: 'switchyard-node', version: SDK_VERSION });
 
 /** The context attribute that carries a secure-mode signature to the server (removed before evaluation). */
 export const SIGNATURE_ATTRIBUTE = 'switchyardSignature';
@@ -77,11 +83,18 @@ export function fileCache(path: string): RuleSetFile {
 }
 
 /**
- * The core `createClient` with guarded-rollout metrics on by default (`metrics: undefined` turns them off).
+ * The core `createClient` with guarded-rollout metrics on by default (`metrics: undefined` turns them
+ * off) and evaluation insights too (`insights: false` turns them off).
  * @example const client = createClient({ url, sdkKey });
  */
 export function createClient(options: ClientOptions): SwitchyardClient {
-  return createCoreClient({ metrics: guardMetrics, ...options });
+  return createCoreClient({ ...options, metrics: withDefaultMetrics(options, NODE_SDK) });
+}
+
+/** Guard metrics unless `metrics` is given (undefined too), wrapped in evaluation insights unless `insights: false`. */
+export function withDefaultMetrics(options: ClientOptions, sdk: SdkIdentity): ClientOptions['metrics'] {
+  const metrics = 'metrics' in options ? options.metrics : guardMetrics;
+  return options.insights === false ? metrics : withEvaluationInsights(metrics, sdk);
 }
 
 export interface NodeClientOptions extends ClientOptions {
@@ -90,7 +103,7 @@ export interface NodeClientOptions extends ClientOptions {
 }
 
 /**
- * `createClient` (metrics on) plus, with `cacheFile`, a persisted rule set: the file's rules are
+ * `createClient` (metrics and insights on) plus, with `cacheFile`, a persisted rule set: the file's rules are
  * served from the start (provisionally, like `bootstrap`: the server's first snapshot replaces
  * them), and every rule set the client takes up afterwards is saved. Saves never overlap, a burst of
  * updates ends with the newest saved, and `close()` waits for a pending save. A failed save is

@@ -15,6 +15,7 @@ import {
   type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import { createClient, type SwitchyardClient } from './client.js';
+import { SDK_VERSION, withEvaluationInsights } from './insights.js';
 import { guardMetrics } from './metrics.js';
 import type { ClientOptions } from './options.js';
 import type { ContextValue, EvaluationContext, EvaluationErrorCode, JsonValue } from './types.js';
@@ -25,6 +26,15 @@ export interface SwitchyardProviderOptions {
 }
 
 export const DEFAULT_INIT_TIMEOUT_MS = 10_000;
+
+/** How the provider reports itself to the server ("connected SDKs"). */
+export const OPENFEATURE_SDK = Object.freeze({ name: 'switchyard-openfeature', version: SDK_VERSION });
+
+/** Guard metrics unless `metrics` is given, wrapped in evaluation insights unless `insights: false`. */
+function providerMetrics(options: ClientOptions): ClientOptions['metrics'] {
+  const metrics = 'metrics' in options ? options.metrics : guardMetrics;
+  return options.insights === false ? metrics : withEvaluationInsights(metrics, OPENFEATURE_SDK);
+}
 
 const ERROR_CODES: Record<EvaluationErrorCode, ErrorCode> = {
   FLAG_NOT_FOUND: ErrorCode.FLAG_NOT_FOUND,
@@ -71,7 +81,8 @@ export function toSwitchyardContext(context: OpenFeatureContext): EvaluationCont
 
 /**
  * An OpenFeature server provider for Switchyard. Pass a client, or client options to let the
- * provider create (and own) one, with guarded-rollout metrics on (`metrics: undefined` turns them off).
+ * provider create (and own) one, with guarded-rollout metrics on (`metrics: undefined` turns them off)
+ * and evaluation insights on (`insights: false` turns them off).
  * `onClose` closes the client either way.
  *
  * Error codes: `PROVIDER_NOT_READY` until a first rule set is loaded; `FLAG_NOT_FOUND`;
@@ -95,7 +106,7 @@ export class SwitchyardProvider implements Provider {
   private unauthorized = false;
 
   constructor(clientOrOptions: SwitchyardClient | ClientOptions, options: SwitchyardProviderOptions = {}) {
-    this.client = 'isEnabled' in clientOrOptions ? clientOrOptions : createClient({ metrics: guardMetrics, ...clientOrOptions });
+    this.client = 'isEnabled' in clientOrOptions ? clientOrOptions : createClient({ ...clientOrOptions, metrics: providerMetrics(clientOrOptions) });
     this.initTimeoutMs = options.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
     this.client.on('ready', () => {
       // After a failed initialize, this is what moves the provider from ERROR to READY.

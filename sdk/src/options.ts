@@ -89,12 +89,28 @@ export interface ClientOptions extends Partial<Numeric> {
   flushIntervalMs?: number;
   /** For `guardMetrics`: distinct counters kept between uploads; more are dropped and counted (default 10 000). */
   maxMetricKeys?: number;
+  /**
+   * Evaluation insights (`@switchyard/sdk/insights`): per-flag, per-variation evaluation counts
+   * uploaded as a summary. On by default in `@switchyard/sdk/node` and the OpenFeature provider;
+   * `false` turns them off there. (The core entry counts only with `metrics: withEvaluationInsights(…)`.)
+   */
+  insights?: boolean;
+  /** For evaluation insights: how often the summary is uploaded (default 60 000 ms). */
+  insightsIntervalMs?: number;
+  /** For evaluation insights: distinct counters kept between uploads; more are dropped and counted (default 10 000). */
+  maxInsightKeys?: number;
 }
 
 /** What the client reports for flags under a guarded rollout (implemented by `guardMetrics`). */
 export interface GuardMetrics {
   /** A guarded flag served `variation`. */
   exposure(flag: string, variation: string): void;
+  /**
+   * Any flag served a variation (`result.variant` is set): evaluation insights count these
+   * (`@switchyard/sdk/insights`). Results are the evaluator's shared frozen objects, one per flag
+   * and outcome, so an implementation may key its counters on the object itself.
+   */
+  evaluated?(flag: string, result: EvaluationDetail): void;
   /** `client.track`: count the event for every guarded flag, against the variation `evaluate` gives. */
   track(name: string, flags: ReadonlyMap<string, CompiledFlag>, evaluate: (flag: CompiledFlag) => EvaluationDetail | undefined, value?: number): void;
   flush(): Promise<void>;
@@ -143,16 +159,16 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (timeout !== undefined && !(numberOption(timeout, 0) && timeout <= MAX_TIMER_MS)) {
     throw new TypeError(`switchyard: options.requestTimeoutMs must be 1 to ${MAX_TIMER_MS} ms, got ${timeout}`);
   }
-  const numbers: Numeric = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) numbers[key] = numberOption(options[key], DEFAULTS[key]);
-  return {
+  // The number options are set just below, each to a valid value or its default.
+  const resolved = {
     ...options,
-    ...numbers,
     baseUrl: options.url?.replace(/\/+$/, ''), // absent offline: never used then
     streaming: options.streaming !== false,
     fetch: fetchImpl!,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? consoleLogger,
-  };
+  } as ResolvedOptions;
+  for (const key of Object.keys(DEFAULTS) as (keyof Numeric)[]) resolved[key] = numberOption(options[key], DEFAULTS[key]);
+  return resolved;
 }

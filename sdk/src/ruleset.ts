@@ -9,8 +9,8 @@ import type { FlagConfig, FlagType, JsonValue, RuleSet, Segment, SegmentRule } f
  */
 export { CLAUSE_OPERATORS, FLAG_TYPES } from './types.js';
 export { SEED, murmur3 } from './bucket.js';
-export { FLAG_NOT_FOUND, compileFlag, evaluateCompiled } from './evaluate.js';
-export type { CompiledFlag } from './evaluate.js';
+export { FLAG_NOT_FOUND, MAX_PREREQUISITE_DEPTH, compileFlag, evaluate, evaluateCompiled } from './evaluate.js';
+export type { CompiledFlag, FlagLookup } from './evaluate.js';
 export { MAX_MATCHED_LENGTH, MAX_PATTERN_LENGTH, PATTERN_FLAGS, compilePattern } from './clauses.js';
 export { compareSemVer, parseSemVer } from './semver.js';
 export type { SemVer } from './semver.js';
@@ -35,7 +35,7 @@ export interface FlagDefinition {
 }
 
 /** A flag's configuration in one environment: the per-environment part of what SDKs receive. */
-export type FlagEnvironmentDefinition = Pick<FlagConfig, 'on' | 'offVariation' | 'targets' | 'rules' | 'defaultServe' | 'salt' | 'bucketBy' | 'guarded'>;
+export type FlagEnvironmentDefinition = Pick<FlagConfig, 'on' | 'offVariation' | 'prerequisites' | 'targets' | 'rules' | 'defaultServe' | 'salt' | 'bucketBy' | 'guarded'>;
 
 /** A flag as one environment's SDKs see it, or null when they must not see it (archived, or no such environment). */
 export function toFlagConfig(flag: FlagDefinition, environment: string): FlagConfig | null {
@@ -48,6 +48,8 @@ export function toFlagConfig(flag: FlagDefinition, environment: string): FlagCon
     variations: flag.variations.map((v) => ({ key: v.key, value: v.value })),
     on: config.on,
     offVariation: config.offVariation,
+    // Absent when empty, so rule sets of flags without prerequisites stay byte-identical.
+    ...(config.prerequisites?.length ? { prerequisites: config.prerequisites } : {}),
     targets: config.targets,
     rules: config.rules,
     defaultServe: config.defaultServe,
@@ -82,8 +84,14 @@ export function toRuleSetSegment(segment: {
 
 export { compileSegments };
 
-/** Compile every flag of a rule set once, for repeated evaluation with `evaluateCompiled` (the server's OFREP path). */
+/**
+ * Compile every flag of a rule set once, for repeated evaluation with `evaluateCompiled` (the
+ * server's OFREP path). Prerequisites are looked up in the returned map when evaluated: a flag
+ * replaced in it later (`map.set(key, compileFlag(config, segments, map))`) is what they see.
+ */
 export function compileRuleSet(ruleSet: Pick<RuleSet, 'flags' | 'segments'>): Map<string, CompiledFlag> {
   const segments = compileSegments(ruleSet.segments);
-  return new Map(Object.keys(ruleSet.flags).map((key) => [key, compileFlag(ruleSet.flags[key]!, segments)]));
+  const flags = new Map<string, CompiledFlag>();
+  for (const key of Object.keys(ruleSet.flags)) flags.set(key, compileFlag(ruleSet.flags[key]!, segments, flags));
+  return flags;
 }

@@ -15,14 +15,15 @@ const NUMERIC = /^(0|[1-9]\d*)$/;
 
 export function parseSemVer(text: string): SemVer | undefined {
   const m = text.length > 256 ? null : SEMVER.exec(text.trim());
-  const prerelease = m?.[4]?.split('.').map((id) => (NUMERIC.test(id) ? Number(id) : id)) ?? ['~'];
-  return m ? [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0), ...prerelease] : undefined;
+  const prerelease = m?.[4]?.split('.').map((id) => (NUMERIC.test(id) ? +id : id)) ?? ['~'];
+  return m ? [+m[1]!, +(m[2] ?? 0), +(m[3] ?? 0), ...prerelease] : undefined;
 }
 
 /** Negative when a < b, 0 when equal in precedence, positive when a > b. */
 export function compareSemVer(a: SemVer, b: SemVer): number {
   for (let i = 0; i < a.length && i < b.length; i++) {
-    const [x, y] = [a[i]!, b[i]!];
+    const x = a[i]!;
+    const y = b[i]!;
     if (x !== y) return typeof x === typeof y ? (x < y ? -1 : 1) : typeof x === 'number' ? -1 : 1;
   }
   // Equal so far: more prerelease identifiers sort later (`rc.1` < `rc.1.1`).

@@ -66,4 +66,18 @@ describe('RuleStore', () => {
     expect(evaluateCompiled(store.flags.get('uses_beta'), { userId: 'ann' }).value).toBe(false);
     expect(store.ruleSet?.segments).toEqual({});
   });
+
+  it('a change to a prerequisite reaches the flags that require it (transitively), which keep their compiled form', () => {
+    const store = new RuleStore();
+    const requiring = (key: string, dep: string) => booleanFlag(key, true, 1, { prerequisites: [{ flag: dep, variation: 'on' }] });
+    store.applySnapshot(ruleSet(1, [booleanFlag('base', true), requiring('middle', 'base'), requiring('top', 'middle'), booleanFlag('other', true)]), 'server');
+    const top = store.flags.get('top');
+    expect(evaluateCompiled(top, { userId: 'u' }).value).toBe(true);
+    const changed = store.applyPatch({ version: 2, flags: { base: booleanFlag('base', false, 2) } });
+    expect([...changed!].sort()).toEqual(['base', 'middle', 'top']);
+    expect(store.flags.get('top')).toBe(top);
+    expect(evaluateCompiled(store.flags.get('top'), { userId: 'u' })).toMatchObject({ value: false, reason: 'PREREQUISITE_FAILED', prerequisiteKey: 'middle' });
+    // Deleting the prerequisite reaches them too.
+    expect([...store.applyPatch({ version: 3, flags: { base: null } })!].sort()).toEqual(['base', 'middle', 'top']);
+  });
 });

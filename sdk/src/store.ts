@@ -1,4 +1,4 @@
-import { compileSegment, type CompiledSegment } from './clauses.js';
+import { compileSegment, isObject, own, type CompiledSegment } from './clauses.js';
 import { compileFlag, type CompiledFlag } from './evaluate.js';
 import type { FlagConfig, RuleSet, Segment } from './types.js';
 
@@ -15,7 +15,6 @@ export interface RuleSetPatch {
 /** The keys of the flags whose evaluation may differ after an update, or undefined when it was ignored as stale. */
 export type ApplyOutcome = readonly string[] | undefined;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Shape check of untrusted JSON (the server validates contents; this guards the structure). */
 export function isRuleSet(value: unknown): value is RuleSet {
@@ -26,13 +25,9 @@ export function isRuleSetPatch(value: unknown): value is RuleSetPatch {
   return isObject(value) && Number.isFinite(value.version) && [value.flags, value.segments].every((part) => part === undefined || isObject(part));
 }
 
-/** A flag or segment by key, own entries only: a deleted `constructor` flag is absent, not Object's constructor. */
-function own<T>(record: Record<string, T>, key: string): T | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
+/** Equal as JSON (an absent entry stringifies to undefined, so it equals only another absent one). */
 function same(a: unknown, b: unknown): boolean {
-  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function usesAny(flag: FlagConfig, segments: ReadonlySet<string>): boolean {
@@ -54,9 +49,17 @@ function usesAny(flag: FlagConfig, segments: ReadonlySet<string>): boolean {
  */
 export class RuleStore {
   flags: ReadonlyMap<string, CompiledFlag> = new Map();
-  ruleSet: RuleSet | undefined;
-  source: RuleSource | undefined;
+  declare ruleSet: RuleSet | undefined;
+  declare source: RuleSource | undefined;
   #segments: ReadonlyMap<string, CompiledSegment> = new Map();
+
+  /**
+   * A compiled flag by key: the store is the FlagLookup of the flags it compiles, as prerequisites are
+   * looked up when evaluated, so a compiled flag kept across updates sees the current flags.
+   */
+  get(key: string): CompiledFlag | undefined {
+    return this.flags.get(key);
+  }
 
   get version(): number | undefined {
     return this.ruleSet?.version;
@@ -100,25 +103,41 @@ export class RuleStore {
   #replace(next: RuleSet, source: RuleSource): ApplyOutcome {
     const previous = this.ruleSet;
     const changedSegments = new Set<string>();
-    const segments = new Map<string, CompiledSegment>();
-    for (const key of Object.keys({ ...previous?.segments, ...next.segments })) {
-      const after = own(next.segments, key);
-      const unchanged = previous !== undefined && same(own(previous.segments, key), after);
-      if (!unchanged) changedSegments.add(key);
-      if (after !== undefined) segments.set(key, (unchanged && this.#segments.get(key)) || compileSegment(after));
-    }
-    const changed: string[] = [];
-    const flags = new Map<string, CompiledFlag>();
-    for (const key of Object.keys({ ...previous?.flags, ...next.flags })) {
-      const after = own(next.flags, key);
-      const unchanged = previous !== undefined && same(own(previous.flags, key), after) && !(after && usesAny(after, changedSegments));
-      if (!unchanged) changed.push(key);
-      if (after !== undefined) flags.set(key, (unchanged && this.flags.get(key)) || compileFlag(after, segments));
+    const segments = recompile(previous?.segments, next.segments, this.#segments, compileSegment, () => false, changedSegments);
+    const changed = new Set<string>();
+    const flags = recompile(previous?.flags, next.flags, this.flags, (flag) => compileFlag(flag, segments, this), (flag) => usesAny(flag, changedSegments), changed);
+    // A flag requiring a changed flag may evaluate differently too, transitively (until nothing grows).
+    for (let size = 0; size !== changed.size; ) {
+      size = changed.size;
+      for (const [key, { config }] of flags) if (config.prerequisites?.some((p) => changed.has(p.flag))) changed.add(key);
     }
     this.ruleSet = next;
     this.source = source;
     this.#segments = segments;
     this.flags = flags;
-    return changed;
+    return [...changed];
   }
+}
+
+/**
+ * The compiled form of every entry of `next`: kept from `compiled` when the entry is the same as in
+ * `previous` and not `affected` by another change, else compiled again and its key added to `changed`
+ * (as are the keys of entries that went away).
+ */
+function recompile<T, C>(
+  previous: Record<string, T> | undefined,
+  next: Record<string, T>,
+  compiled: ReadonlyMap<string, C>,
+  compile: (value: T) => C,
+  affected: (value: T) => boolean,
+  changed: Set<string>,
+): Map<string, C> {
+  const out = new Map<string, C>();
+  for (const key of Object.keys({ ...previous, ...next })) {
+    const after = own(next, key); // a deleted `constructor` flag is absent, not Object's constructor
+    const unchanged = previous !== undefined && same(own(previous, key), after) && !(after !== undefined && affected(after));
+    if (!unchanged) changed.add(key);
+    if (after !== undefined) out.set(key, (unchanged && compiled.get(key)) || compile(after));
+  }
+  return out;
 }

@@ -260,6 +260,8 @@ export function createTestClient<F extends FlagTypes = UntypedFlags>(options: Te
           return client.on(event as ClientEvent, listener as never);
         },
         ready: () => client.ready(),
+        // A test double uploads nothing.
+        insightsStats: () => ({ flushed: 0, dropped: 0 }),
         close: () => void client.close(),
       };
       return web;

@@ -81,6 +81,17 @@ export interface Target {
   values: string[];
 }
 
+/**
+ * Another flag of the same rule set that must serve `variation` to the same context before this
+ * flag's own targeting applies (LaunchDarkly's prerequisites). Not met — the flag is unknown, off
+ * (killed), or serves another variation — the flag serves its off variation, reason
+ * `PREREQUISITE_FAILED`.
+ */
+export interface Prerequisite {
+  flag: string;
+  variation: string;
+}
+
 /** A flag as one environment sees it. */
 export interface FlagConfig {
   key: string;
@@ -89,6 +100,8 @@ export interface FlagConfig {
   /** The kill switch: `false` serves `offVariation` to everyone. */
   on: boolean;
   offVariation: string;
+  /** Checked in order, after `on` and before targets; absent when there are none. */
+  prerequisites?: Prerequisite[];
   targets: Target[];
   rules: Rule[];
   defaultServe: Serve;
@@ -143,8 +156,8 @@ export interface EvaluationContext {
   [attribute: string]: ContextValue;
 }
 
-/** OpenFeature's resolution reasons. */
-export type EvaluationReason = 'DEFAULT' | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'STATIC' | 'ERROR';
+/** OpenFeature's resolution reasons, plus LaunchDarkly's `PREREQUISITE_FAILED` (OpenFeature allows other reasons). */
+export type EvaluationReason = 'DEFAULT' | 'DISABLED' | 'TARGETING_MATCH' | 'SPLIT' | 'STATIC' | 'ERROR' | 'PREREQUISITE_FAILED';
 
 /** OpenFeature's error codes (those evaluation can produce). */
 /** `TARGETING_KEY_MISSING`: the evaluation reached a percentage rollout and the context has no value for its bucket-by attribute. */

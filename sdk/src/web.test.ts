@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, settle } from './testing/fakes.js';
-import { createWebClient, type EventSourceLike, type WebClientOptions, type WebFetch, type WebStorage } from './web.js';
+import { createWebClient, MAX_INSIGHT_KEYS, type EventSourceLike, type WebClientOptions, type WebFetch, type WebStorage } from './web.js';
 
 /** One bulk request the fake server holds until the test answers it. */
 interface PendingRequest {
   url: string;
+  body: string;
+  keepalive?: boolean;
   headers: Record<string, string>;
   context: Record<string, unknown>;
   signal: AbortSignal;
@@ -18,6 +20,8 @@ function fakeFetch() {
     new Promise((resolve) => {
       requests.push({
         url,
+        body: init.body,
+        keepalive: init.keepalive,
         headers: init.headers,
         context: (JSON.parse(init.body) as { context: Record<string, unknown> }).context,
         signal: init.signal,
@@ -219,7 +223,8 @@ describe('createWebClient', () => {
     expect(await ready).toBe(false);
     expect(errors.map((e) => e.message)).toEqual(['Switchyard: no answer within 5000 ms']);
     expect(client.isEnabled('cached')).toBe(true);
-    expect(clock.delays()).toEqual([1000]); // and it tries again on the polling schedule
+    // It tries again on the polling schedule; the stored variant made that isEnabled an insights count.
+    expect(clock.delays()).toEqual([1000, 60_000]);
   });
 
   it('an HTTP error or a malformed answer is an `error`, never a throw; values are kept', async () => {
@@ -397,5 +402,69 @@ describe('createWebClient', () => {
     const client = createWebClient(good);
     expect(() => client.identify({ targetingKey: 1 } as never)).toThrow(/option "context"/);
     client.close();
+  });
+
+  describe('evaluation insights', () => {
+    const summaryOf = (request: PendingRequest | undefined) => request && (JSON.parse(request.body) as { sdk: string; version: string; evaluations: { flag: string; variation: string; count: number }[] });
+
+    it('counts served values per flag and variant, uploads one summary per interval with the client key, and the last on close', async () => {
+      const { client, clock, server } = setup({ insightsIntervalMs: 1000 });
+      server.requests[0]!.answer(200, { flags: [{ key: 'banner', value: true, variant: 'on' }, { key: 'color', value: 'red', variant: 'warm' }] });
+      await client.ready();
+      for (let i = 0; i < 3; i++) client.isEnabled('banner');
+      client.variation('color', 'blue');
+      client.variation('color', 42); // another type: the default is served, nothing counted
+      client.isEnabled('unknown');
+      await clock.advance(1000);
+      const upload = server.requests.find((r) => r.url.endsWith('/api/sdk/evaluations'));
+      expect(upload?.url).toBe('https://flags.example.com/api/sdk/evaluations');
+      expect(upload?.headers.authorization).toBe('Bearer sy_client');
+      expect(summaryOf(upload)).toEqual({ sdk: 'switchyard-web', version: '0.1.0', evaluations: [{ flag: 'banner', variation: 'on', count: 3 }, { flag: 'color', variation: 'warm', count: 1 }] });
+      upload!.answer(202);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 1, dropped: 0 });
+      expect(clock.delays()).toEqual([29_000]); // the poll only: idle insights keep no timer
+      client.isEnabled('banner');
+      client.close();
+      const last = server.requests.filter((r) => r.url.endsWith('/api/sdk/evaluations')).at(-1);
+      expect(summaryOf(last)?.evaluations).toEqual([{ flag: 'banner', variation: 'on', count: 1 }]);
+      expect(last?.keepalive).toBe(true);
+    });
+
+    it('drops and counts a summary the server does not take; bootstrap values without variants are not counted; insights: false sends nothing', async () => {
+      const { client, clock, server } = setup({ insightsIntervalMs: 1000, bootstrap: { early: true } });
+      expect(client.isEnabled('early')).toBe(true);
+      server.requests[0]!.answer(200, { flags: [{ key: 'early', value: true, variant: 'on' }] });
+      await client.ready();
+      client.isEnabled('early');
+      client.isEnabled('early');
+      await clock.advance(1000);
+      const upload = server.requests.at(-1)!;
+      expect(summaryOf(upload)?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 2 }]);
+      upload.answer(503);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 0, dropped: 2 });
+
+      const off = setup({ insights: false, insightsIntervalMs: 1000 });
+      off.server.requests[0]!.answer(200, { flags: [{ key: 'f', value: true, variant: 'on' }] });
+      await off.client.ready();
+      off.client.isEnabled('f');
+      await off.clock.advance(5000);
+      off.client.close();
+      expect(off.server.requests.filter((r) => r.url.endsWith('/api/sdk/evaluations'))).toEqual([]);
+    });
+
+    it('keeps at most MAX_INSIGHT_KEYS counters, counting the overflow as dropped', async () => {
+      const { client, server } = setup();
+      const many = Array.from({ length: MAX_INSIGHT_KEYS + 5 }, (_, i) => ({ key: `f${i}`, value: true, variant: 'on' }));
+      server.requests[0]!.answer(200, { flags: many });
+      await client.ready();
+      for (const f of many) client.isEnabled(f.key);
+      expect(client.insightsStats().dropped).toBe(5);
+    });
+
+    it('refuses a bad insightsIntervalMs', () => {
+      expect(() => setup({ insightsIntervalMs: 0 })).toThrow(/insightsIntervalMs/);
+    });
   });
 });

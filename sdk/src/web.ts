@@ -8,6 +8,11 @@
  */
 import type { Clock } from './options.js';
 
+/** Reported with evaluation insights ("connected SDKs"); kept equal to the package's version by a test. */
+export const WEB_SDK = { name: 'switchyard-web', version: '0.1.0' } as const;
+/** Distinct flag variations counted between two uploads; more are dropped and counted. */
+export const MAX_INSIGHT_KEYS = 1000;
+
 /** Attributes of the user; `targetingKey` is the user ID. */
 export type WebContext = { targetingKey?: string } & Record<string, unknown>;
 export type FlagValues = Record<string, unknown>;
@@ -21,7 +26,7 @@ export interface EventSourceLike {
   onerror: ((event: unknown) => void) | null;
   close(): void;
 }
-export type WebFetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<Pick<Response, 'status' | 'headers' | 'json'>>;
+export type WebFetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal; keepalive?: boolean }) => Promise<Pick<Response, 'status' | 'headers' | 'json'>>;
 
 export interface WebClientOptions {
   /** Base URL of the Switchyard server, e.g. `https://flags.example.com`. */
@@ -42,6 +47,13 @@ export interface WebClientOptions {
   fetch?: WebFetch;
   clock?: Clock;
   EventSource?: new (url: string) => EventSourceLike;
+  /**
+   * Evaluation insights: how often each flag served each variation here, uploaded as one summary
+   * every `insightsIntervalMs` (default 60 s) and on `close()` (default `true`; `false` = off).
+   * Values the server has not answered yet (bootstrap, storage without variants) are not counted.
+   */
+  insights?: boolean;
+  insightsIntervalMs?: number;
 }
 
 export interface WebClientEvents {
@@ -51,6 +63,12 @@ export interface WebClientEvents {
   change: (keys: string[]) => void;
   /** A request failed or timed out; the values held so far keep being served. */
   error: (error: Error) => void;
+}
+
+/** Evaluation insights' counters: summaries uploaded, counts dropped (over the key limit, or the server away). */
+export interface WebInsightsStats {
+  flushed: number;
+  dropped: number;
 }
 
 export interface WebClient {
@@ -63,11 +81,13 @@ export interface WebClient {
   on<E extends keyof WebClientEvents>(event: E, listener: WebClientEvents[E]): () => void;
   /** Settles once: true when the first server answer arrived, false when the first request failed. */
   ready(): Promise<boolean>;
+  insightsStats(): WebInsightsStats;
+  /** Stop, sending the last evaluation summary. */
   close(): void;
 }
 
 interface BulkAnswer {
-  flags: { key: string; value?: unknown; errorCode?: string }[];
+  flags: { key: string; value?: unknown; variant?: string; errorCode?: string }[];
   eventStreams?: { type: string; url?: string; endpoint?: { origin?: string; requestUri: string } }[];
 }
 
@@ -104,7 +124,7 @@ function fail(option: string, expected: string): never {
  * flags.on('change', () => render());
  */
 export function createWebClient(options: WebClientOptions): WebClient {
-  const { url, clientKey, bootstrap, storageKey = 'switchyard', pollIntervalMs = 30_000, requestTimeoutMs = 10_000 } = options ?? fail('options', 'an object');
+  const { url, clientKey, bootstrap, storageKey = 'switchyard', pollIntervalMs = 30_000, requestTimeoutMs = 10_000, insights = true, insightsIntervalMs = 60_000 } = options ?? fail('options', 'an object');
   let base: URL | undefined;
   try {
     base = new URL(url);
@@ -121,6 +141,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
   if (typeof storageKey !== 'string') fail('storageKey', 'a string');
   if (!(pollIntervalMs >= 0 && pollIntervalMs < 2 ** 31)) fail('pollIntervalMs', 'a number of milliseconds ≥ 0');
   if (!(requestTimeoutMs > 0 && requestTimeoutMs < 2 ** 31)) fail('requestTimeoutMs', 'a number of milliseconds > 0');
+  if (!(insightsIntervalMs > 0 && insightsIntervalMs < 2 ** 31)) fail('insightsIntervalMs', 'a number of milliseconds > 0');
   const fetchFn = options.fetch ?? (globalThis.fetch as WebFetch | undefined);
   if (typeof fetchFn !== 'function') fail('fetch', 'a function');
   const clock: Clock = options.clock ?? { now: Date.now, setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) };
@@ -133,10 +154,19 @@ export function createWebClient(options: WebClientOptions): WebClient {
       storage = null;
     }
   }
-  const endpoint = base.href.replace(/\/?$/, '/ofrep/v1/evaluate/flags');
+  const root = base.href.replace(/\/?$/, '/');
+  const endpoint = root + 'ofrep/v1/evaluate/flags';
+  const authorization = `Bearer ${clientKey}`;
 
   let context = options.context;
   let values: FlagValues = {};
+  /** The variant of each value, from the server's answers (what insights count by). */
+  let variants: Record<string, string> = {};
+  /** Insights: `flag\0variant` → evaluations since the last upload. */
+  let counts: Record<string, number> = {};
+  let countKeys = 0;
+  let insightsTimer: unknown;
+  const insightsStats: WebInsightsStats = { flushed: 0, dropped: 0 };
   let etag: string | null | undefined;
   let seq = 0;
   let inFlight: AbortController | undefined;
@@ -167,10 +197,10 @@ export function createWebClient(options: WebClientOptions): WebClient {
   // Per user (targetingKey), server and key: switching users never shows another user's values.
   const entryName = () => `${storageKey}:${hash(`${url}\n${clientKey}\n${context.targetingKey ?? ''}`)}`;
 
-  function load(): { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams'] } | undefined {
+  function load(): { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams']; v?: Record<string, string> } | undefined {
     try {
       const entry = JSON.parse(storage?.getItem(entryName()) ?? 'null') as unknown;
-      if (isObject(entry) && isObject(entry.f)) return entry as { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams'] };
+      if (isObject(entry) && isObject(entry.f)) return entry as { e?: string | null; f: FlagValues; s?: BulkAnswer['eventStreams']; v?: Record<string, string> };
     } catch {
       // unreadable or blocked storage: start without
     }
@@ -186,6 +216,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
     const stored = load();
     // Bootstrap values come from this very page load: fresher than storage, but without an ETag.
     values = bootstrap ?? stored?.f ?? {};
+    variants = (!bootstrap && stored?.v) || {};
     etag = bootstrap ? undefined : stored?.e;
     // A reload's first answer is usually a 304 (no body, so no `eventStreams`): without the stored
     // streams the page would poll until the next change instead of being notified of it.
@@ -257,7 +288,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
       const response = await Promise.race([
         fetchFn!(endpoint + (query && '?' + query), {
           method: 'POST',
-          headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json', ...(etag ? { 'if-none-match': etag } : {}) },
+          headers: { authorization, 'content-type': 'application/json', ...(etag ? { 'if-none-match': etag } : {}) },
           body: JSON.stringify({ context }),
           signal: controller.signal,
         }),
@@ -270,12 +301,18 @@ export function createWebClient(options: WebClientOptions): WebClient {
       if (status === 200) {
         if (!isObject(body) || !Array.isArray(body.flags)) throw new Error('Switchyard: malformed bulk evaluation answer');
         const next: FlagValues = {};
-        for (const flag of body.flags) if (isObject(flag) && typeof flag.key === 'string' && 'value' in flag && !flag.errorCode) next[flag.key] = flag.value;
+        variants = {};
+        for (const flag of body.flags) {
+          if (isObject(flag) && typeof flag.key === 'string' && 'value' in flag && !flag.errorCode) {
+            next[flag.key] = flag.value;
+            if (typeof flag.variant === 'string') variants[flag.key] = flag.variant;
+          }
+        }
         etag = response.headers.get('etag');
         advertised = body.eventStreams;
         replace(next);
         try {
-          storage?.setItem(entryName(), JSON.stringify({ e: etag, f: values, s: advertised, t: clock.now() }));
+          storage?.setItem(entryName(), JSON.stringify({ e: etag, f: values, s: advertised, v: variants, t: clock.now() }));
         } catch {
           // full or blocked storage: the values still work for this page
         }
@@ -311,6 +348,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
       const stored = load();
       etag = stored?.e;
       advertised ??= stored?.s; // the streams are the key's, not the user's
+      variants = stored?.v ?? {};
       replace(stored?.f ?? {});
       return refresh();
     },
@@ -319,17 +357,63 @@ export function createWebClient(options: WebClientOptions): WebClient {
       return () => void listeners[event].delete(listener);
     },
     ready: () => readyPromise,
+    insightsStats: () => ({ ...insightsStats }),
     close() {
       closed = true;
       inFlight?.abort();
       clock.clearTimeout(pollTimer);
       closeStreams();
       settleReady(false);
+      upload(true);
     },
   };
 
   function variation<T>(flag: string, defaultValue: T): T {
     const value = values[flag];
-    return value !== undefined && typeof value === typeof defaultValue && Array.isArray(value) === Array.isArray(defaultValue) && (value === null) === (defaultValue === null) ? (value as T) : defaultValue;
+    if (value !== undefined && typeof value === typeof defaultValue && Array.isArray(value) === Array.isArray(defaultValue) && (value === null) === (defaultValue === null)) {
+      count(flag);
+      return value as T;
+    }
+    return defaultValue;
+  }
+
+  /** Evaluation insights: one counter per flag variation, bounded; the timer runs only while there are counts. */
+  function count(flag: string) {
+    const variant = variants[flag];
+    if (!insights || closed || variant === undefined) return;
+    const key = flag + '\0' + variant;
+    if (counts[key]) counts[key]++;
+    else if (countKeys >= MAX_INSIGHT_KEYS) insightsStats.dropped++;
+    else {
+      counts[key] = 1;
+      countKeys++;
+      insightsTimer ??= clock.setTimeout(() => upload(), insightsIntervalMs);
+    }
+  }
+
+  /** One summary; a failed one is dropped and counted (the next one carries on). `last`: sent as the page may be going away. */
+  function upload(last?: boolean) {
+    clock.clearTimeout(insightsTimer);
+    insightsTimer = undefined;
+    const sent = counts;
+    const evaluations = Object.keys(sent).map((key) => {
+      const [flag, variation] = key.split('\0');
+      return { flag, variation, count: sent[key]! };
+    });
+    counts = {};
+    countKeys = 0;
+    if (!evaluations.length) return;
+    const controller = new AbortController();
+    const timer = clock.setTimeout(() => controller.abort(), requestTimeoutMs);
+    const failed = () => void (insightsStats.dropped += evaluations.reduce((sum, e) => sum + e.count, 0));
+    fetchFn!(root + 'api/sdk/evaluations', {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ sdk: WEB_SDK.name, version: WEB_SDK.version, evaluations }),
+      signal: controller.signal,
+      keepalive: last,
+    })
+      .then((response) => (response.status < 300 ? insightsStats.flushed++ : failed()), failed)
+      .finally(() => clock.clearTimeout(timer));
   }
 }

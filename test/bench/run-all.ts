@@ -10,6 +10,7 @@ import { NODE_SOURCE_ARGS, ROOT } from '../support/server-process.js';
 
 const BENCHMARKS: Record<string, string[]> = {
   'sdk-eval': [],
+  'sdk-insights': [],
   'sdk-memory': ['--expose-gc'],
   'sdk-size': [],
   ofrep: [],

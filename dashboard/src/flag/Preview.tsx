@@ -1,7 +1,10 @@
-import { evaluate, type EvaluationContext } from '@switchyard/sdk';
+import type { EvaluationContext, FlagConfig } from '@switchyard/sdk';
+import { evaluate } from '@switchyard/sdk/ruleset';
 import { useMemo, useState } from 'preact/hooks';
+import { get } from '../api/client.js';
 import type { Flag, Segment } from '../api/types.js';
 import { toFlagConfig, toRuleSetSegments } from '../logic/flag-config.js';
+import { useResource } from '../state.js';
 
 /** `plan=pro` lines → attributes; numbers and booleans become numbers and booleans. */
 export function parseAttributes(text: string): EvaluationContext {
@@ -23,10 +26,20 @@ export function Preview({ flag, environment, segments }: { flag: Flag; environme
   const [attributes, setAttributes] = useState('');
   const ruleSetSegments = useMemo(() => toRuleSetSegments(segments), [segments]);
   const config = useMemo(() => toFlagConfig(flag, environment), [flag, environment]);
+  // The environment's other flags, as SDKs get them: what prerequisites are evaluated against.
+  const others = useResource(() => get<{ items: Flag[] }>('/api/flags').then((r) => r.items), [flag.version]);
+  const ruleSetFlags = useMemo(() => {
+    const out: Record<string, FlagConfig> = {};
+    for (const f of others.data ?? []) {
+      const c = toFlagConfig(f, environment);
+      if (c) out[f.key] = c;
+    }
+    return out;
+  }, [others.data, environment]);
   const context: EvaluationContext = { ...parseAttributes(attributes) };
   if (userId.trim()) context.userId = userId.trim();
   if (email.trim()) context.email = email.trim();
-  const result = evaluate(config, context, ruleSetSegments);
+  const result = evaluate(config, context, ruleSetSegments, ruleSetFlags);
   return (
     <section class="card" aria-labelledby="preview-title">
       <h2 id="preview-title">Preview</h2>
@@ -54,6 +67,12 @@ export function Preview({ flag, environment, segments }: { flag: Flag; environme
         )}{' '}
         · reason <code data-testid="preview-reason">{result.reason}</code>
         {result.errorCode && <> · {result.errorCode}</>}
+        {result.prerequisiteKey !== undefined && (
+          <>
+            {' '}
+            · prerequisite <code data-testid="preview-prerequisite">{result.prerequisiteKey}</code> not met
+          </>
+        )}
       </p>
     </section>
   );

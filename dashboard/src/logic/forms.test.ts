@@ -45,6 +45,17 @@ describe('targeting form ↔ API', () => {
     expect(fromTargetingDraft(draft).rules[1]!.clauses[0]!.values).toEqual(['lots']);
   });
 
+  it('round-trips prerequisites, sends [] to clear them, and leaves out rows without a flag', () => {
+    const withPrerequisites: FlagEnvironment = { ...config, prerequisites: [{ flag: 'payments', variation: 'on' }] };
+    const draft = toTargetingDraft(withPrerequisites);
+    expect(draft.prerequisites).toEqual([{ flag: 'payments', variation: 'on' }]);
+    expect(fromTargetingDraft(draft).prerequisites).toEqual([{ flag: 'payments', variation: 'on' }]);
+    expect(fromTargetingDraft({ ...draft, prerequisites: [] }).prerequisites).toEqual([]);
+    expect(fromTargetingDraft({ ...draft, prerequisites: [...draft.prerequisites!, { flag: '', variation: '' }] }).prerequisites).toHaveLength(1);
+    // None before and none added: the patch does not mention them.
+    expect(fromTargetingDraft(toTargetingDraft(config))).not.toHaveProperty('prerequisites');
+  });
+
   it('picks fresh rule ids', () => {
     expect(newRuleId([{ id: 'rule-2' }, { id: 'x' }])).toBe('rule-3');
   });

@@ -42,14 +42,21 @@ export interface TargetDraft {
   values: string;
 }
 
+export interface PrerequisiteDraft {
+  flag: string;
+  variation: string;
+}
+
 export interface TargetingDraft {
   offVariation: string;
+  /** Undefined while the configuration has none and the user added none: the patch then leaves them out. */
+  prerequisites?: PrerequisiteDraft[];
   targets: TargetDraft[];
   rules: RuleDraft[];
   defaultServe: ServeDraft;
 }
 
-export type TargetingPatch = Pick<FlagEnvironment, 'offVariation' | 'targets' | 'rules' | 'defaultServe'>;
+export type TargetingPatch = Pick<FlagEnvironment, 'offVariation' | 'prerequisites' | 'targets' | 'rules' | 'defaultServe'>;
 
 const NUMERIC = new Set<ClauseOperator>(['lt', 'lte', 'gt', 'gte']);
 
@@ -87,6 +94,7 @@ export function toTargetingDraft(config: FlagEnvironment): TargetingDraft {
   const fallback = config.offVariation;
   return {
     offVariation: config.offVariation,
+    ...(config.prerequisites?.length ? { prerequisites: config.prerequisites.map((p) => ({ flag: p.flag, variation: p.variation })) } : {}),
     targets: config.targets.map((t) => ({ variation: t.variation, values: t.values.join(', ') })),
     rules: config.rules.map((r) => ({
       id: r.id,
@@ -106,7 +114,9 @@ export function fromTargetingDraft(draft: TargetingDraft): TargetingPatch {
     clauses: r.clauses.map((c) => ({ attribute: c.attribute.trim(), operator: c.operator, values: parseClauseValues(c.values, c.operator) })),
     serve: serveFromDraft(r.serve),
   }));
-  return { offVariation: draft.offVariation, targets, rules, defaultServe: serveFromDraft(draft.defaultServe) };
+  // Sent as edited ([] clears them); rows without a flag chosen yet are left out.
+  const prerequisites = draft.prerequisites?.filter((p) => p.flag !== '').map((p) => ({ flag: p.flag, variation: p.variation }));
+  return { offVariation: draft.offVariation, ...(prerequisites ? { prerequisites } : {}), targets, rules, defaultServe: serveFromDraft(draft.defaultServe) };
 }
 
 /** A fresh rule id not used yet: rule-1, rule-2, … */

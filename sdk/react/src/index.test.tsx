@@ -32,6 +32,7 @@ function clientWith(values: FlagValues): WebClient {
     on: () => () => {},
     ready: () => Promise.resolve(true),
     close: () => {},
+    insightsStats: () => ({ flushed: 0, dropped: 0 }),
   };
 }
 

@@ -4,21 +4,6 @@ import type { ResolvedOptions } from '../options.js';
 import { createSseParser } from './sse.js';
 import { withTimeout } from './timeout.js';
 
-/** What the delivery loop reports to the client. */
-export interface DeliveryHooks {
-  /** Version of the rules held: sent as `Last-Event-ID` so the server can resume. */
-  version(): number | undefined;
-  /**
-   * Apply a parsed snapshot or patch; throws when it is malformed or does not compile. `opening`:
-   * the snapshot that opens a stream connection, applied whatever its version (see RuleStore).
-   */
-  apply(update: unknown, snapshot: boolean, opening: boolean): void;
-  /** A failed request or rejected update. `UNAUTHORIZED` means delivery has stopped. */
-  error(error: SwitchyardError): void;
-  /** With a reason: no channel delivers updates any more. Without: one does again. */
-  stale(reason?: string): void;
-}
-
 /** How long after a working stream ended, connections that get no answer are retried within a second. */
 const RESTART_WINDOW_MS = 10_000;
 
@@ -35,10 +20,25 @@ const RESTART_WINDOW_MS = 10_000;
  * that buffers or swallows the stream looks exactly like that. 401/403 stop everything: a bad key
  * will not get better by retrying.
  *
- * `stale` is reported when no channel works (the stream is down and polling failed), and cleared
- * when either works again. Returns `close()`: it aborts every request and clears every timer.
+ * Staleness is reported (`reportStale`) when no channel works (the stream is down and polling
+ * failed), and cleared when either works again. Returns `close()`: it aborts every request and
+ * clears every timer. The client's callbacks are separate parameters rather than an object of hooks:
+ * they minify smaller (issue 15: the core bundle's size).
  */
-export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): () => void {
+export function startDelivery(
+  options: ResolvedOptions,
+  /** Version of the rules held: sent as `Last-Event-ID` so the server can resume. */
+  version: () => number | undefined,
+  /**
+   * Apply a parsed snapshot or patch; throws when it is malformed or does not compile. `opening`:
+   * the snapshot that opens a stream connection, applied whatever its version (see RuleStore).
+   */
+  applyUpdate: (update: unknown, snapshot: boolean, opening: boolean) => void,
+  /** A failed request or rejected update. `UNAUTHORIZED` means delivery has stopped. */
+  report: (error: SwitchyardError) => void,
+  /** With a reason: no channel delivers updates any more. Without: one does again. */
+  reportStale: (reason?: string) => void,
+): () => void {
   const { clock } = options;
   let closed = false;
   /** Consecutive failures: polling starts at `streamFailuresBeforePolling`. */
@@ -63,14 +63,14 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
   const setStale = (reason?: string): void => {
     if (stale === (reason === undefined)) {
       stale = !stale;
-      hooks.stale(reason);
+      reportStale(reason);
     }
   };
 
-  /** GET an SDK endpoint; anything but 200 or 304 throws a SwitchyardError. */
-  async function get(path: 'stream' | 'rules', headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    headers.Authorization = `Bearer ${options.sdkKey}`;
-    headers.Accept = path === 'rules' ? 'application/json' : 'text/event-stream';
+  /** GET an SDK endpoint, with `header` when it has a value; anything but 200 or 304 throws a SwitchyardError. */
+  async function get(path: 'stream' | 'rules', header: string, value: unknown, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${options.sdkKey}`, Accept: path === 'rules' ? 'application/json' : 'text/event-stream' };
+    if (value !== undefined) headers[header] = `${value}`;
     const response = await options.fetch(`${options.baseUrl}/api/sdk/${path}`, { method: 'GET', headers, signal });
     const { status } = response;
     if (status === 200 || status === 304) return response;
@@ -88,7 +88,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
   /** Parse and apply an update; any failure throws an INVALID_DATA error. */
   function apply(json: string, snapshot: boolean, opening: boolean, what: string): void {
     try {
-      hooks.apply(JSON.parse(json), snapshot, opening);
+      applyUpdate(JSON.parse(json), snapshot, opening);
     } catch (cause) {
       throw new SwitchyardError('INVALID_DATA', `${what} could not be applied`, undefined, { cause });
     }
@@ -100,7 +100,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
       close();
       setStale(error.message);
     }
-    hooks.error(error);
+    report(error);
     return closed;
   }
 
@@ -118,7 +118,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     // An event that cannot be applied throws out of the read loop and drops the connection (rather
     // than being skipped), so the next connection resumes from the last version really applied and
     // no change is silently lost. Other event types are ignored: forward compatible.
-    const feed = createSseParser(({ event, data, id }) => {
+    const feed = createSseParser((event, data, id) => {
       if (event === 'snapshot' || event === 'patch') {
         apply(data, event === 'snapshot', opening, `stream: ${event} ${id}`);
         opening = false;
@@ -128,9 +128,8 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     let ended = false;
     try {
       arm(); // silence, even while connecting, is judged by the watchdog (a swallowed stream)…
-      const version = hooks.version();
-      const response = get('stream', version === undefined ? {} : { 'Last-Event-ID': `${version}` }, controller.signal);
       // …and the response headers must also come within the request timeout, whichever is shorter.
+      const response = get('stream', 'Last-Event-ID', version(), controller.signal);
       const reader = (await withTimeout(clock, options.requestTimeoutMs, controller, 'stream', response)).body!.getReader();
       const decoder = new TextDecoder();
       for (;;) {
@@ -180,7 +179,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     if (!routine && failed(error)) return;
     if (failures >= options.streamFailuresBeforePolling && !poller) void poll();
     else if (poller && !pollOk) setStale(error.message);
-    const backoff = attempts ? backoffDelay(attempts - 1, options.random, { baseMs: DEFAULT_BACKOFF.baseMs, maxMs: options.maxBackoffMs }) : resumeDelay(options.random);
+    const backoff = attempts ? backoffDelay(attempts - 1, options.random, { ...DEFAULT_BACKOFF, maxMs: options.maxBackoffMs }) : resumeDelay(options.random);
     reconnectTimer = clock.setTimeout(connect, Math.max(backoff, error.retryAfterMs ?? 0));
   }
 
@@ -195,7 +194,7 @@ export function startDelivery(options: ResolvedOptions, hooks: DeliveryHooks): (
     const controller = (poller = new AbortController());
     let error: SwitchyardError | undefined;
     try {
-      const request = get('rules', etag === undefined ? {} : { 'If-None-Match': etag }, controller.signal).then(async (response) => [response, response.status === 200 ? await response.text() : ''] as const);
+      const request = get('rules', 'If-None-Match', etag, controller.signal).then(async (response) => [response, response.status === 200 ? await response.text() : ''] as const);
       const [response, body] = await withTimeout(clock, options.requestTimeoutMs, controller, 'rules', request);
       if (response.status === 200) {
         apply(body, true, false, 'rules: the response');

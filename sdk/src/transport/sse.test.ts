@@ -3,7 +3,7 @@ import { createSseParser, type ServerSentEvent } from './sse.js';
 
 function parseChunks(chunks: string[]): ServerSentEvent[] {
   const events: ServerSentEvent[] = [];
-  const feed = createSseParser((e) => events.push(e));
+  const feed = createSseParser((event, data, id) => events.push({ event, data, id }));
   for (const chunk of chunks) feed(chunk);
   return events;
 }
@@ -47,7 +47,7 @@ describe('createSseParser', () => {
   it('reads a stream through TextDecoder, which drops a leading BOM', () => {
     const bytes = new TextEncoder().encode(`\uFEFFdata: x\n\n`);
     const events: ServerSentEvent[] = [];
-    const feed = createSseParser((e) => events.push(e));
+    const feed = createSseParser((event, data, id) => events.push({ event, data, id }));
     const decoder = new TextDecoder();
     for (const byte of bytes) feed(decoder.decode(new Uint8Array([byte]), { stream: true }));
     expect(events).toEqual([{ event: 'message', id: '', data: 'x' }]);

@@ -19,8 +19,14 @@ export interface ServerSentEvent {
   id: string;
 }
 
-/** Returns `feed(text)`: events are dispatched synchronously as they complete. */
-export function createSseParser(onEvent: (event: ServerSentEvent) => void): (chunk: string) => void {
+/** A line: `field`, or `field:value` with one space after the colon dropped (linear: no backtracking). */
+const FIELD = /^([^:]*)(?:: ?([^]*))?$/;
+
+/**
+ * Returns `feed(text)`: events are dispatched synchronously as they complete, to `onEvent` with the
+ * fields of a ServerSentEvent as arguments (they minify smaller than an object's keys).
+ */
+export function createSseParser(onEvent: (event: ServerSentEvent['event'], data: string, id: string) => void): (chunk: string) => void {
   let buffer = '';
   let skipLeadingLf = false;
   let type = '';
@@ -35,19 +41,15 @@ export function createSseParser(onEvent: (event: ServerSentEvent) => void): (chu
     const lines = buffer.split(/\r\n|\r|\n/);
     buffer = lines.pop()!;
     for (const line of lines) {
+      const [, field, value = ''] = FIELD.exec(line)!;
       if (line === '') {
-        if (data !== undefined) onEvent({ event: type || 'message', data, id });
+        if (data !== undefined) onEvent(type || 'message', data, id);
         type = '';
         data = undefined;
-        continue;
-      }
-      const colon = line.indexOf(':');
-      if (colon === 0) continue; // a comment
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
-      if (field === 'event') type = value;
+      } else if (field === 'event') type = value;
       else if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
       else if (field === 'id' && !value.includes('\0')) id = value;
+      // Anything else is ignored: a comment (`:…`, whose field is empty), `retry`, unknown fields.
     }
   };
 }

@@ -65,7 +65,18 @@ export function formatFlag(flag: FlagView): string {
     String(config.rules.length),
     String(config.targets.reduce((sum, t) => sum + t.values.length, 0)),
   ]);
-  return `${formatFields(fields)}\n${formatTable(['ENVIRONMENT', 'STAGE', 'SERVING', 'RULES', 'TARGETS'], rows)}${formatIncidents(flag)}`;
+  return `${formatFields(fields)}\n${formatTable(['ENVIRONMENT', 'STAGE', 'SERVING', 'RULES', 'TARGETS'], rows)}${formatPrerequisites(flag)}${formatIncidents(flag)}`;
+}
+
+/** One line per environment whose targeting applies only once other flags serve given variations. */
+function formatPrerequisites(flag: FlagView): string {
+  return Object.entries(flag.environments)
+    .flatMap(([env, config]) => {
+      const prerequisites = config.prerequisites ?? [];
+      if (prerequisites.length === 0) return [];
+      return [`prerequisites in ${env}: ${prerequisites.map((p) => `${p.flag} serves ${p.variation}`).join(', ')} (else it serves ${config.offVariation})\n`];
+    })
+    .join('');
 }
 
 /**

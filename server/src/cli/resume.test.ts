@@ -93,3 +93,11 @@ describe('flags get and an incident hold', () => {
     expect(formatFlag(flag(tenPercent))).not.toContain('incident hold');
   });
 });
+
+describe('flags get and prerequisites', () => {
+  it('lists them per environment, with what is served when one is not met; none, no line', () => {
+    const text = formatFlag(flag({ ...tenPercent, prerequisites: [{ flag: 'payments', variation: 'on' }, { flag: 'theme', variation: 'dark' }] }));
+    expect(text).toContain('prerequisites in production: payments serves on, theme serves dark (else it serves off)\n');
+    expect(formatFlag(flag(tenPercent))).not.toContain('prerequisites');
+  });
+});

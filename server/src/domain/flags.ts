@@ -17,6 +17,8 @@ export const LIMITS = {
   targetValues: 5000,
   unitId: 256,
   attribute: 100,
+  /** Prerequisites of one flag in one environment. */
+  prerequisites: 20,
   /** Nesting of a JSON variation value: deeper values would overflow the stack in zod and JSON.stringify. */
   jsonDepth: 32,
 } as const;
@@ -126,12 +128,26 @@ export const targetSchema = z.strictObject({
   values: z.array(unitIdSchema).max(LIMITS.targetValues),
 });
 
+/** Another flag that must serve `variation` to the same context before this flag's targeting applies. */
+export const prerequisiteSchema = z.strictObject({
+  flag: keySchema.describe('Key of the required flag (same environment)'),
+  variation: variationKeySchema.describe('The variation the required flag must serve'),
+});
+
 /** A flag's configuration in one environment, as stored and edited. */
 export const flagEnvironmentSchema = z.strictObject({
   on: z.boolean(),
   /** Set by the kill switch; cleared by any stage change. Lets the stage read "kill" rather than "off". */
   killed: z.boolean().default(false),
   offVariation: variationKeySchema,
+  /** Optional, so configurations stored before prerequisites existed parse as they are. */
+  prerequisites: z
+    .array(prerequisiteSchema)
+    .max(LIMITS.prerequisites)
+    .optional()
+    .describe(
+      'Flags that must serve a given variation to the same context before this targeting applies, checked in order after `on`; the first one not met (unknown, off or killed, or serving another variation) serves the off variation, reason PREREQUISITE_FAILED',
+    ),
   targets: z.array(targetSchema).max(LIMITS.variations),
   rules: z.array(ruleSchema).max(LIMITS.rules),
   defaultServe: serveSchema,

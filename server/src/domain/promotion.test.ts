@@ -20,7 +20,7 @@ const free: PromotionContext = { managedBy: null, runningPlan: null, name: names
 
 describe('planPromotion', () => {
   it('every configuration field is either promoted or kept', () => {
-    expect([...PROMOTED_FIELDS, ...KEPT_FIELDS].sort()).toEqual(Object.keys({ ...fresh(), guarded: false }).sort());
+    expect([...PROMOTED_FIELDS, ...KEPT_FIELDS].sort()).toEqual(Object.keys({ ...fresh(), guarded: false, prerequisites: [] }).sort());
   });
 
   it('copies the targeting: on, the dogfood and other rules in order, the default rollout, targets', () => {

@@ -29,7 +29,7 @@ import { describeTargeting, formatPercentage } from './stages.js';
  */
 
 /** Fields of a configuration that a promotion copies from the source. */
-export const PROMOTED_FIELDS = ['on', 'offVariation', 'targets', 'rules', 'defaultServe', 'bucketBy'] as const satisfies readonly (keyof FlagEnvironment)[];
+export const PROMOTED_FIELDS = ['on', 'offVariation', 'prerequisites', 'targets', 'rules', 'defaultServe', 'bucketBy'] as const satisfies readonly (keyof FlagEnvironment)[];
 /** Fields that stay as the target has them (see the module comment for why). */
 export const KEPT_FIELDS = ['killed', 'salt', 'guarded'] as const satisfies readonly (keyof FlagEnvironment)[];
 export type PromotedField = (typeof PROMOTED_FIELDS)[number];
@@ -103,6 +103,9 @@ export function describeRule(rule: Rule): string {
 }
 
 const onText = (c: FlagEnvironment) => (c.on ? 'on' : 'off');
+
+/** `checkout is on, payments is v2`, or `none`. */
+export const describePrerequisites = (c: FlagEnvironment): string => c.prerequisites?.map((p) => `${p.flag} is ${p.variation}`).join(', ') || 'none';
 
 function ruleChanges(before: readonly Rule[], after: readonly Rule[]): PromotionChange[] {
   const changes: PromotionChange[] = [];
@@ -181,6 +184,8 @@ export function planPromotion(flag: Pick<Flag, 'key' | 'environments'>, from: st
   const before = configOf(flag, to);
   const after: FlagEnvironment = { ...before };
   for (const field of PROMOTED_FIELDS) (after as Record<PromotedField, unknown>)[field] = structuredClone(source[field]);
+  // No prerequisites is written as none at all, as a configuration from before they existed.
+  if (!after.prerequisites?.length) delete after.prerequisites;
 
   const changes: PromotionChange[] = [];
   if (before.on !== after.on) changes.push(valueChange('on', 'On / off', onText(before), onText(after)));
@@ -188,6 +193,7 @@ export function planPromotion(flag: Pick<Flag, 'key' | 'environments'>, from: st
   changes.push(...ruleChanges(before.rules, after.rules));
   changes.push(...targetChanges(before.targets, after.targets));
   if (before.offVariation !== after.offVariation) changes.push(valueChange('offVariation', 'Off variation', before.offVariation, after.offVariation));
+  if (describePrerequisites(before) !== describePrerequisites(after)) changes.push(valueChange('prerequisites', 'Prerequisites', describePrerequisites(before), describePrerequisites(after)));
   if (before.bucketBy !== after.bucketBy) changes.push(valueChange('bucketBy', 'Bucket by', before.bucketBy, after.bucketBy));
 
   const kept: KeptDifference[] = [];
@@ -195,7 +201,7 @@ export function planPromotion(flag: Pick<Flag, 'key' | 'environments'>, from: st
   if (source.killed !== before.killed) kept.push({ field: 'killed', text: `Kill switch stays ${before.killed ? 'on' : 'off'} in ${to}` });
   if ((source.guarded ?? false) !== (before.guarded ?? false)) kept.push({ field: 'guarded', text: `Release guard marker stays ${before.guarded ? 'on' : 'off'} in ${to} (it belongs to ${to}'s release plan)` });
 
-  const upToDate = PROMOTED_FIELDS.every((field) => sameJson(before[field], after[field]));
+  const upToDate = PROMOTED_FIELDS.every((field) => (field === 'prerequisites' ? describePrerequisites(before) === describePrerequisites(after) : sameJson(before[field], after[field])));
   return {
     flag: flag.key,
     from,
@@ -222,7 +228,7 @@ export function promotionSummary(plan: PromotionPlan): string {
   if (plan.changes.some((c) => c.kind === 'reordered')) parts.push('rule order');
   if (plan.changes.some((c) => c.field === 'targets')) parts.push('individual targets');
   for (const change of plan.changes) {
-    if (change.field === 'offVariation' || change.field === 'bucketBy') parts.push(change.label.toLowerCase());
+    if (change.field === 'offVariation' || change.field === 'bucketBy' || change.field === 'prerequisites') parts.push(change.label.toLowerCase());
   }
   // A difference the stage words do not show (a split's weights inside "custom").
   if (parts.length === 0) parts.push(...plan.changes.map((c) => c.label.toLowerCase()));

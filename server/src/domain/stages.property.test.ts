@@ -1,4 +1,5 @@
-import { evaluate, type RuleSet } from '@switchyard/sdk';
+import type { RuleSet } from '@switchyard/sdk';
+import { evaluate } from '@switchyard/sdk/ruleset';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFlag, createTestApp, type FlagBody, type TestContext } from '../testing/test-app.js';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { EvaluationContext } from '@switchyard/sdk';
+import type { EvaluationContext, EvaluationDetail } from '@switchyard/sdk';
 import { SIGNATURE_ATTRIBUTE, signUserKey } from '@switchyard/sdk/node';
 import { evaluateCompiled } from '@switchyard/sdk/ruleset';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -74,6 +74,10 @@ export function toEvaluationContext(context: Record<string, unknown>): Evaluatio
   if (typeof context.targetingKey === 'string' && context.targetingKey !== '') context.userId = context.targetingKey;
   return context as EvaluationContext;
 }
+
+/** Which rule decided, or which prerequisite was not met (for server keys only: both name the targeting). */
+const metadataOf = (r: EvaluationDetail): Record<string, string> =>
+  r.ruleId !== undefined ? { ruleId: r.ruleId } : r.prerequisiteKey !== undefined ? { prerequisiteKey: r.prerequisiteKey } : {};
 
 // Hot path: serialise with JSON.stringify (the schemas above still document the responses).
 const fastSerializer = () => (data: unknown) => JSON.stringify(data);
@@ -267,7 +271,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
     if (result.errorCode === 'FLAG_NOT_FOUND') return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
     // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
     if (result.errorCode) return reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
-    return { key, value: result.value, reason: result.reason, variant: result.variant, metadata: result.ruleId ? { ruleId: result.ruleId } : {} };
+    return { key, value: result.value, reason: result.reason, variant: result.variant, metadata: metadataOf(result) };
   });
 
   const eventStream = z.object({
@@ -321,7 +325,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
       results.push(
         r.errorCode
           ? { key, errorCode: r.errorCode, errorDetails: r.errorMessage }
-          : { key, value: r.value, reason: r.reason, variant: r.variant, metadata: r.ruleId && !principal.client ? { ruleId: r.ruleId } : {} },
+          : { key, value: r.value, reason: r.reason, variant: r.variant, metadata: principal.client ? {} : metadataOf(r) },
       );
     }
     const ticket = await ticketFor(principal.keyId);

@@ -3,6 +3,7 @@ import { AppError } from '../domain/errors.js';
 import { BOOLEAN_VARIATIONS, changedConfigs, defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems, flagProblems, matchesPatterns, variationProblems } from '../domain/flag-validation.js';
 import { ownEntry, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
+import { withoutEmptyPrerequisites } from '../domain/gitops/entries.js';
 import { sameTargeting, type IncidentOverride } from '../domain/gitops/incidents.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
 import { flagPatches } from '../domain/ruleset.js';
@@ -12,6 +13,7 @@ import type { Tx } from '../store/ports.js';
 import { SYNC_STATE_KEY, type SyncStatus } from './gitops/sync.js';
 import { assertSafePatterns } from './pattern-safety.js';
 import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
+import { assertPrerequisites, prerequisiteCheck } from './prerequisites.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 export interface CreateFlagInput {
@@ -47,6 +49,8 @@ export interface FlagChangeOptions {
   evenIfManaged?: boolean;
   /** Overrides the context's message for the audit entry. */
   message?: string;
+  /** Where a prerequisite problem in an environment is reported (default `environments.<env>`). */
+  prerequisitePath?: (environment: string) => string;
 }
 
 /** A flag as the API shows it: with the incident overrides that hold it against its Git file. */
@@ -126,6 +130,7 @@ export class FlagsService {
       checkVersion(`flag "${key}"`, current.value, expected);
       throw new RowMoved(`flag "${key}"`);
     }
+    await assertPrerequisites(repos, tx, prerequisiteCheck(before, after, options.prerequisitePath));
     const { action, environment } = options;
     const message = options.message ?? ctx.message;
     const change: Change = {
@@ -184,8 +189,8 @@ export class FlagsService {
    * the approval check; the caller has checked `patch.rules`' patterns.
    */
   async updateEnvironmentIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch): Promise<FlagChange> {
-    return this.changeIn(tx, at, ctx, key, expected, { action: 'flag.environment_updated', environment }, async (flag) => {
-      const next: FlagEnvironment = { ...configIn(flag, environment), ...definedOnly(patch) };
+    return this.changeIn(tx, at, ctx, key, expected, { action: 'flag.environment_updated', environment, prerequisitePath: (env) => (env === environment ? 'body' : `environments.${env}`) }, async (flag) => {
+      const next: FlagEnvironment = withoutEmptyPrerequisites({ ...configIn(flag, environment), ...definedOnly(patch) });
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
       const segments = await this.segmentsOf(tx, flag, { environments: { [environment]: next } });
@@ -295,6 +300,7 @@ export class FlagsService {
       const before = found.value;
       checkVersion(`flag "${key}"`, before, expected);
       if (!(await this.w.repos.flags.delete(tx, key, before.version))) throw new RowMoved(`flag "${key}"`);
+      await assertPrerequisites(this.w.repos, tx, prerequisiteCheck(before, null));
       const change: Change = { audit: [{ action: 'flag.deleted', resourceType: 'flag', resourceKey: key, environment: null, before, after: null }], sdk: flagPatches(before, null) };
       return { value: found, change };
     });
@@ -342,6 +348,7 @@ export class FlagsService {
           await repos.flags.insert(tx, after);
         }
       }
+      await assertPrerequisites(repos, tx, prerequisiteCheck(before, after));
       const change: Change = { audit: [{ action: 'flag.reverted', resourceType: 'flag', resourceKey: key, environment: null, before, after, message }], sdk: flagPatches(before, after) };
       return { value: after ? { value: after, managedBy: null } : null, change };
     });

@@ -148,7 +148,7 @@ export class RuleSetCache extends EventEmitter<RuleSetEvents> implements FeedLis
         if (flag) ruleSet.flags[key] = flag;
         else delete ruleSet.flags[key];
         if (entry.compiled && !segmentsChanged) {
-          if (flag) entry.compiled.set(key, compileFlag(flag, (segments ??= compileSegments(ruleSet.segments))));
+          if (flag) entry.compiled.set(key, compileFlag(flag, (segments ??= compileSegments(ruleSet.segments)), entry.compiled));
           else entry.compiled.delete(key);
         }
       }

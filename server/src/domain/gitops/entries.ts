@@ -19,19 +19,27 @@ export interface EntryProblem {
   message: string;
 }
 
+/** `prerequisites: []` is stored as no prerequisites, so a file and the API's configuration compare equal. */
+export function withoutEmptyPrerequisites(config: FlagEnvironment): FlagEnvironment {
+  if (config.prerequisites === undefined || config.prerequisites.length > 0) return config;
+  const { prerequisites: _none, ...rest } = config;
+  return rest;
+}
+
 export function isStageEntry(entry: FlagEnvironmentEntry): entry is StageEntry {
   return 'stage' in entry;
 }
 
 /** The full configuration an entry stands for, or the problems that stop it. */
 export function expandEntry(flag: FlagShape, entry: FlagEnvironmentEntry, segmentExists: (key: string) => boolean): { config?: FlagEnvironment; problems: EntryProblem[] } {
-  if (!isStageEntry(entry)) return { config: entry, problems: [] };
+  if (!isStageEntry(entry)) return { config: withoutEmptyPrerequisites(entry), problems: [] };
   const stage = parseStage(entry.stage);
   if (!stage) return { problems: [{ path: ['stage'], message: `unknown stage "${entry.stage}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)` }] };
   const base: FlagEnvironment = {
     ...defaultFlagEnvironment(flag.key, flag.variations, flag.type),
     ...(entry.salt !== undefined ? { salt: entry.salt } : {}),
     ...(entry.bucketBy !== undefined ? { bucketBy: entry.bucketBy } : {}),
+    ...(entry.prerequisites?.length ? { prerequisites: entry.prerequisites } : {}),
   };
   if (stage === 'off' || stage === 'kill') return { config: applyStage(base, stage, base.offVariation), problems: [] };
   if (!segmentExists(DOGFOOD_SEGMENT)) return { problems: [{ path: ['stage'], message: `stage ${stage} needs the "${DOGFOOD_SEGMENT}" (dogfood) segment` }] };
@@ -53,6 +61,7 @@ export function compactEntry(flag: FlagShape, withGuard: FlagEnvironment): FlagE
       stage,
       ...(config.salt !== flag.key ? { salt: config.salt } : {}),
       ...(config.bucketBy !== DEFAULT_BUCKET_BY ? { bucketBy: config.bucketBy } : {}),
+      ...(config.prerequisites?.length ? { prerequisites: config.prerequisites } : {}),
     };
     const release = releaseVariation(flag as Flag, config);
     const candidates: StageEntry[] = [base, ...(release !== undefined ? [{ ...base, variation: release }] : [])];
@@ -63,5 +72,8 @@ export function compactEntry(flag: FlagShape, withGuard: FlagEnvironment): FlagE
   }
   // `killed: false` is the default: left out, like every other default.
   const { killed, ...rest } = config;
-  return sortKeys(killed ? config : (rest as FlagEnvironment));
+  const written = killed ? config : (rest as FlagEnvironment);
+  // No prerequisites is the default too.
+  if (written.prerequisites?.length === 0) return sortKeys({ ...written, prerequisites: undefined });
+  return sortKeys(written);
 }

@@ -21,6 +21,7 @@ export const stageEntrySchema = z.strictObject({
   variation: variationKeySchema.optional().describe('Variation to release (non-boolean flags)'),
   salt: z.string().min(1).max(LIMITS.key).optional().describe('Bucketing salt (default: the flag key)'),
   bucketBy: attributeSchema.optional().describe('Attribute to bucket by (default: userId)'),
+  prerequisites: flagEnvironmentSchema.shape.prerequisites,
 });
 
 export const flagEnvironmentEntrySchema = z.union([stageEntrySchema, flagEnvironmentSchema]);

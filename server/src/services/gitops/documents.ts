@@ -9,6 +9,7 @@ import type { CurrentState } from '../../domain/gitops/export.js';
 import { formatBytes } from '../../domain/gitops/limits.js';
 import type { SourceFile } from '../../domain/gitops/locate.js';
 import { planChanges, summarize, type PlanOptions } from '../../domain/gitops/plan.js';
+import { prerequisiteFileProblems } from './prerequisites.js';
 
 /**
  * Parsing YAML is slow (~0.5 MB/s on a small machine: the `yaml` composer builds a whole document
@@ -35,6 +36,9 @@ export type DocumentJobResult = { load: LoadResult; planJson?: string };
 export function runDocumentJob(job: DocumentJob): DocumentJobResult {
   const load = loadDesired(job.sources, new Set(job.existingSegments));
   if (!load.ok || !job.plan) return { load };
+  // Here, while the whole desired state is at hand (the answer keeps only what pattern checks need).
+  const prerequisites = prerequisiteFileProblems(load.state, job.plan.current.flags, job.plan.options, job.sources, INLINE_BYTES);
+  if (prerequisites.length > 0) return { load: { ok: false, problems: prerequisites } };
   const plan = planChanges(load.state, job.plan.current, job.plan.options);
   const body = job.plan.as === 'plan' ? plan : { changes: plan.changes, summary: summarize(plan.changes), versions: plan.versions };
   return { load: { ok: true, state: withPatternsOnly(load.state) }, planJson: JSON.stringify(body) };
