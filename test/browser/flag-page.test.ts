@@ -78,7 +78,7 @@ describe.skipIf(!ready)('the flag page in a browser', () => {
 
     // Everything else is one tab away, and only the chosen panel shows.
     const tablist = page.getByRole('tablist', { name: 'Settings of Checkout v2' });
-    expect(await tablist.getByRole('tab').allTextContents()).toEqual(['Targeting', 'Preview', 'Dogfood users', 'Variations', 'Details', 'Client keys', 'History']);
+    expect(await tablist.getByRole('tab').allTextContents()).toEqual(['Targeting', 'Preview', 'Dogfood users', 'Variations', 'Details', 'Client keys', 'History', 'Code references', 'Evaluations']);
     expect(await tablist.getByRole('tab', { name: 'Targeting' }).getAttribute('aria-selected')).toBe('true');
     await page.getByRole('tabpanel', { name: 'Targeting' }).getByRole('heading', { name: 'Targeting in Production' }).waitFor();
     expect(await page.getByRole('heading', { name: 'History' }).count()).toBe(0);
@@ -89,12 +89,15 @@ describe.skipIf(!ready)('the flag page in a browser', () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Preview');
     await page.getByRole('tabpanel', { name: 'Preview' }).getByLabel('User ID', { exact: true }).waitFor();
     await page.keyboard.press('End');
-    await page.getByRole('heading', { name: 'History' }).waitFor();
-    expect(new URL(page.url()).hash).toBe('#history');
+    await page.getByRole('tabpanel', { name: 'Evaluations' }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#evaluations');
     await page.keyboard.press('ArrowRight');
     expect(new URL(page.url()).hash).toBe('#targeting');
     await page.keyboard.press('ArrowLeft');
-    expect(new URL(page.url()).hash).toBe('#history');
+    expect(new URL(page.url()).hash).toBe('#evaluations');
+    await page.keyboard.press('ArrowLeft');
+    await page.getByRole('tabpanel', { name: 'Code references' }).getByRole('heading', { name: 'Code references' }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#code');
 
     // A link opens the tab it names.
     await page.goto(`${server.url}/flags/checkout-v2#details`);

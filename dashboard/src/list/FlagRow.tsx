@@ -1,6 +1,7 @@
 import { Component } from 'preact';
 import type { Environment, FlagEnvironmentSummary, ReleasePlanSummary } from '../api/types.js';
 import { StageBadge } from '../components/StageBadge.js';
+import { LifecycleBadge } from './LifecycleBadge.js';
 import type { ListEntry } from '../logic/flag-list.js';
 import { Link } from '../router.js';
 import { absoluteTime, relativeTime } from '../logic/time.js';
@@ -24,7 +25,18 @@ function EnvironmentCell({ environment, config, selected }: { environment: Envir
     <td data-label={environment.name} data-env={environment.key} class={selected ? 'env-cell env-selected' : 'env-cell'}>
       {config ? <StageBadge stage={config.stage} summary={config.stageSummary} /> : <span class="hint">not set up</span>}
       {config?.releasePlan && <PlanMarker plan={config.releasePlan} environment={environment.name} />}
+      {config && <LastEvaluated at={config.lastEvaluatedAt ?? null} environment={environment.name} selected={selected} />}
     </td>
+  );
+}
+
+/** When SDKs last evaluated the flag here (evaluation insights); "never" only in the selected column, to keep the list calm. */
+function LastEvaluated({ at, environment, selected }: { at: number | null; environment: string; selected: boolean }) {
+  if (at === null) return selected ? <div class="small hint last-evaluated" data-last-evaluated="never">not evaluated</div> : null;
+  return (
+    <div class="small hint last-evaluated" data-last-evaluated={at} title={`Last evaluated in ${environment}: ${absoluteTime(at)}`}>
+      evaluated {relativeTime(at)}
+    </div>
   );
 }
 
@@ -56,6 +68,7 @@ export class FlagRow extends Component<FlagRowProps> {
             {f.name}
           </Link>
           <div class="mono small">{f.key}</div>
+          {f.lifecycle && <LifecycleBadge lifecycle={f.lifecycle} />}
           {f.managedBy && (
             <span class="badge badge-git small" title={`Managed by Git (${f.managedBy})`}>
               <span aria-hidden="true">⎇</span> Git

@@ -5,7 +5,7 @@ import { applyFilters, facets, listQueryToParams, parseListQuery, removeEntry, s
 const ENVS = ['development', 'staging', 'production'];
 
 function env(stage: string, extra: Partial<FlagEnvironmentSummary> = {}): FlagEnvironmentSummary {
-  return { stage, stageSummary: stage, on: stage !== 'off' && stage !== 'kill', killed: stage === 'kill', ruleCount: 0, guarded: false, releasePlan: null, ...extra };
+  return { stage, stageSummary: stage, on: stage !== 'off' && stage !== 'kill', killed: stage === 'kill', ruleCount: 0, guarded: false, releasePlan: null, lastEvaluatedAt: null, ...extra };
 }
 
 function summary(key: string, fields: Partial<FlagSummary> & { stages?: Record<string, string> } = {}): FlagSummary {
@@ -23,18 +23,19 @@ function summary(key: string, fields: Partial<FlagSummary> & { stages?: Record<s
     updatedAt: '2026-01-01T00:00:00.000Z',
     updatedBy: 'admin',
     environments: Object.fromEntries(ENVS.map((e) => [e, env(stages[e] ?? 'off')])),
+    lifecycle: 'active',
     ...rest,
   };
 }
 
-const QUERY: ListQuery = { q: '', tag: '', owner: '', stage: '', sort: 'name', env: 'production' };
+const QUERY: ListQuery = { q: '', tag: '', owner: '', lifecycle: '', stage: '', sort: 'name', env: 'production' };
 const keys = (entries: readonly ListEntry[]) => entries.map((e) => e.summary.key);
 
 const FLAGS = [
   summary('checkout-v2', { name: 'New checkout', tags: ['payments'], owner: 'team-a', updatedAt: '2026-03-01T00:00:00.000Z', stages: { production: '10%', staging: '100%' } }),
   summary('search-ranking', { name: 'Search ranking', tags: ['search'], owner: 'team-b', updatedAt: '2026-05-01T00:00:00.000Z', stages: { production: 'dogfood' } }),
-  summary('dark-mode', { name: 'dark mode', tags: ['ui', 'payments'], owner: 'team-a', updatedAt: '2026-04-01T00:00:00.000Z', stages: { production: '100%' } }),
-  summary('old-banner', { name: 'Old banner', owner: 'team-b', updatedAt: 'not a date', stages: { production: 'kill' } }),
+  summary('dark-mode', { name: 'dark mode', tags: ['ui', 'payments'], owner: 'team-a', updatedAt: '2026-04-01T00:00:00.000Z', stages: { production: '100%' }, lifecycle: 'ready-to-remove' }),
+  summary('old-banner', { name: 'Old banner', owner: 'team-b', updatedAt: 'not a date', stages: { production: 'kill' }, lifecycle: 'stale' }),
   summary('pro-plan', { name: 'Pro plan', tags: ['payments'], stages: { production: 'custom' } }),
   summary('export-csv', { name: 'Export CSV', updatedAt: '2026-02-01T00:00:00.000Z' }),
 ].map(toEntry);
@@ -51,6 +52,8 @@ describe('flag list: filters and counts', () => {
     { name: 'stage in the selected environment', query: { stage: 'rollout' }, visible: ['checkout-v2'], counts: { off: 1, dogfood: 1, rollout: 1, full: 1, kill: 1, custom: 1 } },
     { name: 'the same stage in another environment', query: { stage: 'full', env: 'staging' }, visible: ['checkout-v2'], counts: { off: 5, dogfood: 0, rollout: 0, full: 1, kill: 0, custom: 0 } },
     { name: 'filters combine', query: { tag: 'payments', owner: 'team-a', stage: 'full' }, visible: ['dark-mode'], counts: { off: 0, dogfood: 0, rollout: 1, full: 1, kill: 0, custom: 0 } },
+    { name: 'lifecycle', query: { lifecycle: 'stale' }, visible: ['old-banner'], counts: { off: 0, dogfood: 0, rollout: 0, full: 0, kill: 1, custom: 0 } },
+    { name: 'lifecycle with another filter', query: { lifecycle: 'ready-to-remove', owner: 'team-a' }, visible: ['dark-mode'], counts: { off: 0, dogfood: 0, rollout: 0, full: 1, kill: 0, custom: 0 } },
     { name: 'no match', query: { q: 'nothing like this' }, visible: [], counts: { off: 0, dogfood: 0, rollout: 0, full: 0, kill: 0, custom: 0 } },
   ];
   for (const c of cases) {
@@ -95,22 +98,22 @@ describe('flag list: sorting', () => {
 
 describe('flag list: the query string', () => {
   it('reads every filter from a shared link', () => {
-    const { query, problems } = parseListQuery(new URLSearchParams('q=checkout&tag=payments&owner=team-a&stage=rollout&sort=updated&env=staging'), ENVS, 'production');
-    expect(query).toEqual({ q: 'checkout', tag: 'payments', owner: 'team-a', stage: 'rollout', sort: 'updated', env: 'staging' });
+    const { query, problems } = parseListQuery(new URLSearchParams('q=checkout&tag=payments&owner=team-a&lifecycle=stale&stage=rollout&sort=updated&env=staging'), ENVS, 'production');
+    expect(query).toEqual({ q: 'checkout', tag: 'payments', owner: 'team-a', lifecycle: 'stale', stage: 'rollout', sort: 'updated', env: 'staging' });
     expect(problems).toEqual([]);
   });
 
   it('falls back to the defaults and says what it left out', () => {
-    const { query, problems } = parseListQuery(new URLSearchParams('stage=10%25&sort=size&env=moon'), ENVS, 'production');
+    const { query, problems } = parseListQuery(new URLSearchParams('stage=10%25&sort=size&env=moon&lifecycle=dead'), ENVS, 'production');
     expect(query).toEqual(QUERY);
-    expect(problems).toEqual(['unknown stage "10%" (use off, dogfood, rollout, full, kill, custom)', 'unknown sort "size" (use name, key, updated, stage)', 'unknown environment "moon"']);
+    expect(problems).toEqual(['unknown lifecycle "dead" (use new, active, launched, stale, ready-to-remove)', 'unknown stage "10%" (use off, dogfood, rollout, full, kill, custom)', 'unknown sort "size" (use name, key, updated, stage)', 'unknown environment "moon"']);
     expect(parseListQuery(new URLSearchParams(''), ENVS, 'staging')).toEqual({ query: { ...QUERY, env: 'staging' }, problems: [] });
   });
 
   it('round-trips, leaving defaults out but always naming the environment', () => {
-    const query: ListQuery = { q: 'new checkout', tag: 'payments', owner: 'team-a', stage: 'kill', sort: 'stage', env: 'staging' };
+    const query: ListQuery = { q: 'new checkout', tag: 'payments', owner: 'team-a', lifecycle: 'ready-to-remove', stage: 'kill', sort: 'stage', env: 'staging' };
     const params = listQueryToParams(query);
-    expect(params.toString()).toBe('q=new+checkout&tag=payments&owner=team-a&stage=kill&sort=stage&env=staging');
+    expect(params.toString()).toBe('q=new+checkout&tag=payments&owner=team-a&lifecycle=ready-to-remove&stage=kill&sort=stage&env=staging');
     expect(parseListQuery(params, ENVS, 'production').query).toEqual(query);
     expect(listQueryToParams(QUERY).toString()).toBe('env=production');
   });

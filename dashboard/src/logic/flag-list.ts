@@ -1,4 +1,4 @@
-import type { FlagSummary } from '../api/types.js';
+import { LIFECYCLES, type FlagSummary, type Lifecycle } from '../api/types.js';
 import { describeStage, stageRank, type StageKind } from './stages.js';
 
 /**
@@ -91,6 +91,8 @@ export interface ListQuery {
   q: string;
   tag: string;
   owner: string;
+  /** Only flags at this point of their lifecycle ('' for any). */
+  lifecycle: Lifecycle | '';
   /** Applies to `env`. */
   stage: StageKind | '';
   sort: FlagSort;
@@ -114,6 +116,7 @@ export function applyFilters(entries: readonly ListEntry[], query: ListQuery): F
     if (needle && !entry.search.includes(needle)) continue;
     if (query.tag && !entry.summary.tags.includes(query.tag)) continue;
     if (query.owner && entry.summary.owner !== query.owner) continue;
+    if (query.lifecycle && entry.summary.lifecycle !== query.lifecycle) continue;
     const kind = kindIn(entry, query.env);
     counts[kind]++;
     if (!query.stage || kind === query.stage) visible.push(entry);
@@ -134,6 +137,7 @@ export function facets(entries: readonly ListEntry[]): { tags: string[]; owners:
 
 const isStageKind = (value: string): value is StageKind => (STAGE_KINDS as readonly string[]).includes(value);
 const isSort = (value: string): value is FlagSort => (SORTS as readonly string[]).includes(value);
+const isLifecycle = (value: string): value is Lifecycle => (LIFECYCLES as readonly string[]).includes(value);
 
 /**
  * The list's state from a query string (`?q=checkout&tag=payments&owner=team-a&stage=rollout&sort=updated&env=staging`).
@@ -145,6 +149,8 @@ export function parseListQuery(params: URLSearchParams, environments: readonly s
   const stage = params.get('stage') ?? '';
   const sort = params.get('sort') ?? '';
   const env = params.get('env') ?? '';
+  const lifecycle = params.get('lifecycle') ?? '';
+  if (lifecycle && !isLifecycle(lifecycle)) problems.push(`unknown lifecycle "${lifecycle}" (use ${LIFECYCLES.join(', ')})`);
   if (stage && !isStageKind(stage)) problems.push(`unknown stage "${stage}" (use ${STAGE_KINDS.join(', ')})`);
   if (sort && !isSort(sort)) problems.push(`unknown sort "${sort}" (use ${SORTS.join(', ')})`);
   if (env && !environments.includes(env)) problems.push(`unknown environment "${env}"`);
@@ -153,6 +159,7 @@ export function parseListQuery(params: URLSearchParams, environments: readonly s
       q: params.get('q') ?? '',
       tag: params.get('tag') ?? '',
       owner: params.get('owner') ?? '',
+      lifecycle: isLifecycle(lifecycle) ? lifecycle : '',
       stage: isStageKind(stage) ? stage : '',
       sort: isSort(sort) ? sort : 'name',
       env: env && environments.includes(env) ? env : fallbackEnv,
@@ -167,6 +174,7 @@ export function listQueryToParams(query: ListQuery): URLSearchParams {
   if (query.q) params.set('q', query.q);
   if (query.tag) params.set('tag', query.tag);
   if (query.owner) params.set('owner', query.owner);
+  if (query.lifecycle) params.set('lifecycle', query.lifecycle);
   if (query.stage) params.set('stage', query.stage);
   if (query.sort !== 'name') params.set('sort', query.sort);
   params.set('env', query.env);

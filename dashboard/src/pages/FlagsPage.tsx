@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Banner, Loading } from '../components/Banner.js';
 import { Guard } from '../components/Guard.js';
+import { LIFECYCLES, type Lifecycle } from '../api/types.js';
 import { FlagRow } from '../list/FlagRow.js';
+import { LIFECYCLE_HINTS, LIFECYCLE_LABELS } from '../list/LifecycleBadge.js';
 import { useFlagSummaries } from '../list/flag-summaries.js';
 import { STAGE_KINDS, STAGE_KIND_LABELS, applyFilters, facets, listQueryToParams, parseListQuery, sortEntries, type FlagSort, type ListQuery } from '../logic/flag-list.js';
 import type { StageKind } from '../logic/stages.js';
@@ -51,15 +53,15 @@ export function FlagsPage() {
   const update = (patch: Partial<ListQuery>, push = false) => setSearchParams(listQueryToParams({ ...query, ...patch }), { push });
 
   const sorted = useMemo(() => flags.entries && sortEntries(flags.entries, query.sort, query.env), [flags.entries, query.sort, query.env]);
-  const filtered = useMemo(() => sorted && applyFilters(sorted, query), [sorted, query.q, query.tag, query.owner, query.stage, query.env]);
+  const filtered = useMemo(() => sorted && applyFilters(sorted, query), [sorted, query.q, query.tag, query.owner, query.lifecycle, query.stage, query.env]);
   const { tags, owners } = useMemo(() => facets(flags.entries ?? []), [flags.entries]);
 
   // "Show more" counts from the top again whenever the filters change.
-  const filterKey = `${query.q}\n${query.tag}\n${query.owner}\n${query.stage}\n${query.sort}\n${query.env}`;
+  const filterKey = `${query.q}\n${query.tag}\n${query.owner}\n${query.lifecycle}\n${query.stage}\n${query.sort}\n${query.env}`;
   const [shown, setShown] = useState({ filterKey, rows: PAGE_ROWS });
   const rows = shown.filterKey === filterKey ? shown.rows : PAGE_ROWS;
 
-  const filtering = Boolean(query.q || query.tag || query.owner || query.stage);
+  const filtering = Boolean(query.q || query.tag || query.owner || query.lifecycle || query.stage);
   const total = flags.entries?.length ?? 0;
 
   return (
@@ -103,6 +105,17 @@ export function FlagsPage() {
           </select>
         </div>
         <div class="field">
+          <label for="flag-lifecycle">Lifecycle</label>
+          <select id="flag-lifecycle" value={query.lifecycle} onChange={(e) => update({ lifecycle: e.currentTarget.value as Lifecycle | '' }, true)}>
+            <option value="">Any lifecycle</option>
+            {LIFECYCLES.map((l) => (
+              <option key={l} value={l} title={LIFECYCLE_HINTS[l]}>
+                {LIFECYCLE_LABELS[l]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
           <label for="flag-stage">Stage in {envName}</label>
           <select id="flag-stage" value={query.stage} onChange={(e) => update({ stage: e.currentTarget.value as StageKind | '' }, true)}>
             <option value="">Any stage</option>
@@ -140,7 +153,7 @@ export function FlagsPage() {
             {filtering && (
               <>
                 {' '}
-                <button type="button" class="button small" onClick={() => update({ q: '', tag: '', owner: '', stage: '' }, true)}>
+                <button type="button" class="button small" onClick={() => update({ q: '', tag: '', owner: '', lifecycle: '', stage: '' }, true)}>
                   Clear filters
                 </button>
               </>

@@ -1,4 +1,5 @@
 import { ownEntry, type Flag, type FlagEnvironment } from './flags.js';
+import type { Lifecycle } from './lifecycle.js';
 import { ACTIVE_STATUSES, type PlanStatus, type PlanSpec } from './releases/plans.js';
 import { deriveStage, describeTargeting, parseStage, type DerivedStage } from './stages.js';
 
@@ -20,6 +21,8 @@ export interface FlagSummary {
   updatedAt: number;
   updatedBy: string;
   environments: Record<string, FlagEnvironmentSummary>;
+  /** Where the flag is between creation and removal from the code (domain/lifecycle.ts). */
+  lifecycle: Lifecycle;
 }
 
 export interface FlagEnvironmentSummary {
@@ -35,6 +38,8 @@ export interface FlagEnvironmentSummary {
   guarded: boolean;
   /** The release plan under way (running or paused) or rolled back (until a new one starts), or null. */
   releasePlan: ReleasePlanSummary | null;
+  /** When an SDK last reported evaluating the flag here (epoch ms; evaluation insights), or null. */
+  lastEvaluatedAt: number | null;
 }
 
 /**
@@ -70,6 +75,7 @@ export function summarizeEnvironment(config: FlagEnvironment, plan: ActivePlan |
     ruleCount: config.rules.length,
     guarded: config.guarded === true,
     releasePlan: plan ? { strategy: plan.spec.strategy, status: plan.status } : null,
+    lastEvaluatedAt: null,
   };
 }
 
@@ -88,7 +94,7 @@ export function plansByFlag(plans: readonly ActivePlan[]): Map<string, Map<strin
  * A flag's summary. `environment`: only that environment's entry (the list shows one at a time);
  * otherwise every environment's.
  */
-export function summarizeFlag(flag: Flag, managedBy: string | null, plans: ReadonlyMap<string, ActivePlan> | undefined, environment?: string): FlagSummary {
+export function summarizeFlag(flag: Flag, managedBy: string | null, plans: ReadonlyMap<string, ActivePlan> | undefined, environment?: string): Omit<FlagSummary, 'lifecycle'> {
   const environments: Record<string, FlagEnvironmentSummary> = {};
   for (const [env, config] of Object.entries(flag.environments)) {
     if (environment === undefined || env === environment) environments[env] = summarizeEnvironment(config, plans?.get(env));
@@ -107,6 +113,8 @@ export interface FlagFilter {
   environment?: string;
   /** A stage as `parseStageFilter` returns it. */
   stage?: StageFilter;
+  /** Only flags at this point of their lifecycle (applied by the service, which knows it). */
+  lifecycle?: Lifecycle;
 }
 
 /** A stage (normalised: `10.0%` → `10%`), `custom`, or `rollout` for any percentage below 100%. */

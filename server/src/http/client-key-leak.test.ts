@@ -304,7 +304,8 @@ describe('a client key leaks nothing', () => {
     const api = await describeApi(t.app);
     const params = { key: 'visible-banner', environment: ENV, id: '1', from: ENV, to: ENV };
     for (const op of api.operations) {
-      if (op.id === 'POST /ofrep/v1/evaluate/flags' || op.id === 'GET /ofrep/v1/events') continue;
+      // Evaluation counts take client keys too (browser clients): checked below.
+      if (op.id === 'POST /ofrep/v1/evaluate/flags' || op.id === 'GET /ofrep/v1/events' || op.id === 'POST /api/sdk/evaluations') continue;
       const url = fillPath(op.path, params);
       const res = await send(op.id, client, { method: op.method, url, ...(op.body ? { payload: {} } : {}) });
       if (op.id !== 'GET /api/gitops/schema.json' && op.id !== 'POST /api/session' && op.id !== 'DELETE /api/session') expect(res.statusCode, op.id).toBe(403);
@@ -317,6 +318,15 @@ describe('a client key leaks nothing', () => {
     }
     expect(answers[0]).toEqual(answers[1]);
     expect(answers[1]).toEqual(answers[2]);
+    // Evaluation counts for a hidden flag (on a variation it has) are dropped exactly like an unknown flag's.
+    const counted = [];
+    for (const key of [RULE_SECRETS.hiddenKey, 'no-such-flag']) {
+      const payload = { sdk: 'switchyard-web', version: '0.1.0', evaluations: [{ flag: key, variation: RULE_SECRETS.hiddenVariant, count: 1 }] };
+      const res = await send(`evaluations ${key}`, client, { method: 'POST', url: '/api/sdk/evaluations', payload });
+      counted.push({ status: res.statusCode, body: res.body });
+    }
+    expect(counted[0]).toEqual({ status: 202, body: JSON.stringify({ accepted: 0, dropped: 1 }) });
+    expect(counted[1]).toEqual(counted[0]);
   });
 
   it('bad, forged and revoked tickets get 401 (400 when malformed) and nothing else', async () => {

@@ -64,7 +64,7 @@ describe('GET /api/flag-summaries', () => {
   it('gives each flag only what a list row shows, for viewers', async () => {
     await createFlag(t, 'checkout', { name: 'New checkout', description: 'x'.repeat(3000), tags: ['payments'], owner: 'ana', clientVisible: true });
     const full = await fullFlag('checkout');
-    const env = { stage: 'off', stageSummary: 'off', on: false, killed: false, ruleCount: 0, guarded: false, releasePlan: null };
+    const env = { stage: 'off', stageSummary: 'off', on: false, killed: false, ruleCount: 0, guarded: false, releasePlan: null, lastEvaluatedAt: null };
     const expected = {
       key: 'checkout',
       name: 'New checkout',
@@ -78,6 +78,7 @@ describe('GET /api/flag-summaries', () => {
       updatedAt: full.updatedAt,
       updatedBy: 'admin',
       environments: Object.fromEntries(ENVIRONMENTS.map((e) => [e, env])),
+      lifecycle: 'new',
     };
     expect(await list()).toEqual([expected]);
     expect(await summary('checkout')).toEqual(expected);
@@ -110,7 +111,7 @@ describe('GET /api/flag-summaries', () => {
       }
     }
     expect([...seen].sort()).toEqual(['0.5%', '10%', '100%', '50%', 'custom', 'dogfood', 'kill', 'off']);
-    expect(summaries.find((s) => s.key === 'flag-4')!.environments.production).toEqual({ stage: '10%', stageSummary: '10%', on: true, killed: false, ruleCount: 1, guarded: false, releasePlan: null });
+    expect(summaries.find((s) => s.key === 'flag-4')!.environments.production).toEqual({ stage: '10%', stageSummary: '10%', on: true, killed: false, ruleCount: 1, guarded: false, releasePlan: null, lastEvaluatedAt: null });
   });
 
   it('filters as /api/flags does: search (description too), tag, archived, stage in an environment or any', async () => {
@@ -245,7 +246,7 @@ describe('flag summaries: access and bad requests', () => {
 
   it('documents both routes and the summary shape in the OpenAPI document', async () => {
     const doc = (await t.request(null, { method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { parameters?: { name: string }[] }>>; components: { schemas: Record<string, unknown> } }>();
-    expect(doc.paths['/api/flag-summaries']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['archived', 'environment', 'q', 'stage', 'tag']);
+    expect(doc.paths['/api/flag-summaries']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['archived', 'environment', 'lifecycle', 'q', 'stage', 'tag']);
     expect(doc.paths['/api/flag-summaries/{key}']?.get).toBeDefined();
     expect(doc.components.schemas.FlagSummary).toMatchObject({ properties: { environments: expect.any(Object), managedBy: expect.any(Object) } });
   });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { parseStageFilter, type FlagSummary } from '../domain/flag-summaries.js';
 import { LIMITS, flagTypeSchema } from '../domain/flags.js';
+import { LIFECYCLES } from '../domain/lifecycle.js';
 import { PLAN_STATUSES } from '../domain/releases/plans.js';
 import type { FlagSummariesService } from '../services/flag-summaries.service.js';
 import { sendCompressibleJson } from './content-encoding.js';
@@ -19,7 +20,12 @@ const flagEnvironmentSummaryResponse = z.object({
     .object({ strategy: z.enum(['guarded', 'rolling']), status: z.enum(PLAN_STATUSES) })
     .nullable()
     .describe('The release plan under way here (running or paused) or a rolled-back one (until a new plan starts), or null'),
+  lastEvaluatedAt: z.number().nullable().describe('When an SDK last reported evaluating the flag here (epoch ms; evaluation insights), or null'),
 });
+
+export const lifecycleSchema = z
+  .enum(LIFECYCLES)
+  .describe('new (created < 7 days ago, not evaluated yet), active, launched (one variation to everyone in every environment for 7 days), stale (archived, no evaluations for 30 days, or launched for 30 days), ready-to-remove (stale, and no scanned repository references it); the days are server settings');
 
 export const flagSummaryResponse = z
   .object({
@@ -35,6 +41,7 @@ export const flagSummaryResponse = z
     updatedAt: z.string(),
     updatedBy: z.string(),
     environments: z.record(z.string(), flagEnvironmentSummaryResponse),
+    lifecycle: lifecycleSchema,
   })
   .meta({ id: 'FlagSummary' });
 
@@ -62,6 +69,7 @@ const listQuery = z.strictObject({
     .refine((text) => parseStageFilter(text) !== undefined, { message: STAGE_FILTER_MESSAGE })
     .optional()
     .describe('off, dogfood, kill, custom, 100%, N%, or "rollout" for any percentage below 100% (in `environment`, else in any environment)'),
+  lifecycle: z.enum(LIFECYCLES).optional().describe('Only flags at this point of their lifecycle'),
 });
 
 const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
@@ -83,8 +91,8 @@ export const flagSummariesRoutes: FastifyPluginAsyncZod<{ summaries: FlagSummari
     },
     onRequest: app.requireRole('viewer'),
   }, async (request, reply) => {
-    const { q, tag, archived, environment, stage } = request.query;
-    const items = await summaries.list({ q: q || undefined, tag: tag || undefined, archived, environment, stage: stage === undefined ? undefined : parseStageFilter(stage) });
+    const { q, tag, archived, environment, stage, lifecycle } = request.query;
+    const items = await summaries.list({ q: q || undefined, tag: tag || undefined, archived, environment, stage: stage === undefined ? undefined : parseStageFilter(stage), lifecycle });
     // Built from stored, validated data: sent as is (re-validating 5,000 rows would cost more than reading them).
     return sendCompressibleJson(request, reply, { items: items.map(toFlagSummaryResponse) });
   });

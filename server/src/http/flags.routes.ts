@@ -17,6 +17,8 @@ import type { IncidentOverride } from '../domain/gitops/incidents.js';
 import type { FlagWithIncidents, FlagsService } from '../services/flags.service.js';
 import { deriveStage, describeTargeting } from '../domain/stages.js';
 import type { ChangeRequestsService } from '../services/change-requests/change-requests.service.js';
+import { LIFECYCLES } from '../domain/lifecycle.js';
+import type { LifecycleService } from '../services/lifecycle.service.js';
 import { changeRequestResponse, personOf, toChangeRequestResponse } from './change-requests.routes.js';
 
 /** JSON.stringify without schema validation, for responses built from already-validated data. */
@@ -106,6 +108,7 @@ const listQuery = z.strictObject({
   archived: z.enum(['true', 'false', 'all']).default('false'),
   environment: z.string().max(LIMITS.key).optional().describe('With `stage`: the environment whose stage to filter on'),
   stage: z.string().max(20).optional().describe('off, dogfood, kill, 100%, custom, or "rollout" for any percentage'),
+  lifecycle: z.enum(LIFECYCLES).optional().describe('Only flags at this point of their lifecycle: new, active, launched, stale or ready-to-remove (each flag summary says which)'),
 });
 
 const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
@@ -115,13 +118,13 @@ const changeRequestQuery = z.object({
 });
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 
-export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService; changeRequests: ChangeRequestsService }> = async (app, { flags, changeRequests }) => {
+export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService; changeRequests: ChangeRequestsService; lifecycle: LifecycleService }> = async (app, { flags, changeRequests, lifecycle }) => {
   const respond = ({ value, managedBy, ...rest }: Managed<Flag> | FlagWithIncidents) => toFlagResponse(value, managedBy, 'incidents' in rest ? rest.incidents : []);
   app.get('/api/flags', {
     schema: { tags: ['flags'], summary: 'List flags', querystring: listQuery, response: { 200: z.object({ items: z.array(flagResponse) }), ...errorResponses } },
     onRequest: app.requireRole('viewer'),
   }, async (request) => {
-    const { q, tag, archived, environment, stage } = request.query;
+    const { q, tag, archived, environment, stage, lifecycle: wanted } = request.query;
     const needle = q?.toLowerCase();
     const items = (await flags.list()).filter(({ value: f }) => {
       if (archived !== 'all' && f.archived !== (archived === 'true')) return false;
@@ -134,7 +137,9 @@ export const flagsRoutes: FastifyPluginAsyncZod<{ flags: FlagsService; changeReq
       }
       return true;
     });
-    return { items: items.map(respond) };
+    if (wanted === undefined) return { items: items.map(respond) };
+    const lifecycles = await lifecycle.forFlags(items.map((f) => f.value));
+    return { items: items.filter((f) => lifecycles.get(f.value.key) === wanted).map(respond) };
   });
 
   app.post('/api/flags', {

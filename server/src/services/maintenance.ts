@@ -1,3 +1,4 @@
+import { pruneEvaluations } from './evaluations.service.js';
 import type { Logger } from './logger.js';
 import type { Writes } from './write.js';
 
@@ -8,8 +9,9 @@ export const FEED_KEEP = 10_000;
 const EVERY_MS = 60 * 60_000;
 
 /**
- * Housekeeping the leader does once an hour, for the whole cluster: prune the change feed and
- * expired dashboard sessions. Deleting old rows is safe from any replica, but one is enough.
+ * Housekeeping the leader does once an hour, for the whole cluster: prune the change feed, expired
+ * dashboard sessions, and evaluation insights past their retention. Deleting old rows is safe from
+ * any replica, but one is enough.
  */
 export class Maintenance {
   private timer: NodeJS.Timeout | undefined;
@@ -40,6 +42,7 @@ export class Maintenance {
         const now = this.w.now();
         const pruned = await this.w.db.transaction(async (tx) => {
           await this.w.repos.sessions.deleteExpired(tx, now);
+          await pruneEvaluations(this.w, tx, now);
           return this.w.repos.feed.prune(tx, now - this.retention.ms, this.retention.keep);
         });
         if (pruned > 0) this.log.info({ pruned }, 'change feed: pruned old entries');

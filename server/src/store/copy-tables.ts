@@ -42,6 +42,9 @@ const PAIRS = {
   release_metric_buckets: [sqliteSchema.releaseMetricBuckets, pgSchema.releaseMetricBuckets],
   release_metric_sources: [sqliteSchema.releaseMetricSources, pgSchema.releaseMetricSources],
   sdk_upload_counts: [sqliteSchema.sdkUploadCounts, pgSchema.sdkUploadCounts],
+  evaluation_counts: [sqliteSchema.evaluationCounts, pgSchema.evaluationCounts],
+  flag_last_evaluated: [sqliteSchema.flagLastEvaluated, pgSchema.flagLastEvaluated],
+  sdk_connections: [sqliteSchema.sdkConnections, pgSchema.sdkConnections],
   webhooks: [sqliteSchema.webhooks, pgSchema.webhooks],
   webhook_deliveries: [sqliteSchema.webhookDeliveries, pgSchema.webhookDeliveries],
   change_feed: [sqliteSchema.changeFeed, pgSchema.changeFeed],
@@ -49,6 +52,9 @@ const PAIRS = {
   schedules: [sqliteSchema.schedules, pgSchema.schedules],
   approval_policies: [sqliteSchema.approvalPolicies, pgSchema.approvalPolicies],
   change_requests: [sqliteSchema.changeRequests, pgSchema.changeRequests],
+  code_refs: [sqliteSchema.codeRefs, pgSchema.codeRefs],
+  code_ref_uploads: [sqliteSchema.codeRefUploads, pgSchema.codeRefUploads],
+  code_ref_flags: [sqliteSchema.codeRefFlags, pgSchema.codeRefFlags],
 } as const satisfies Record<TableName, readonly [SQLiteTable, PgTable]>;
 
 export interface TablePlan {

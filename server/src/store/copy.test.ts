@@ -88,6 +88,10 @@ async function buildInstallation(file: string): Promise<Installation> {
   await admin({ method: 'POST', url: '/api/flags/checkout/environments/production/schedules', payload: { at: new Date(Date.now() + 30 * 24 * 3600_000).toISOString(), action: { type: 'stage', stage: '50%' }, message: 'launch ✓' } });
   await admin({ method: 'POST', url: '/api/flags', payload: { key: 'temporary' } });
   await admin({ method: 'DELETE', url: '/api/flags/temporary', payload: { version: 1 } });
+  // Code references: an upload, then one without `temporary`'s reference (its removal is remembered).
+  const reference = (flag: string, line: number) => ({ flag, path: 'src/checkout ✓.ts', line, snippet: `isEnabled("${flag}")` });
+  await admin({ method: 'PUT', url: '/api/code-refs', payload: { repository: 'github.com/acme/shop', branch: 'main', commit: 'abc123', references: [reference('checkout', 3), reference('temporary', 9)] } });
+  await admin({ method: 'PUT', url: '/api/code-refs', payload: { repository: 'github.com/acme/shop', branch: 'main', commit: 'def456', references: [reference('checkout', 4)] } });
   const banner = (await admin({ method: 'GET', url: '/api/flags/banner' })).json<{ version: number }>();
   await admin({
     method: 'PATCH',
@@ -114,6 +118,8 @@ async function buildInstallation(file: string): Promise<Installation> {
       },
     }),
   );
+  // Evaluation insights: hourly counts, the last evaluation, and the SDK seen using the key.
+  await ok(inject(app, sdkKey, { method: 'POST', url: '/api/sdk/evaluations', payload: { sdk: 'switchyard-node', version: '0.1.0', evaluations: [{ flag: 'checkout', variation: 'on', count: 7 }] } }));
   const editor = (await admin({ method: 'POST', url: '/api/tokens', payload: { name: 'editor', role: 'editor' } })).json<{ token: string }>().token;
   const viewer = (await admin({ method: 'POST', url: '/api/tokens', payload: { name: 'viewer', role: 'viewer' } })).json<{ id: number }>();
   await admin({ method: 'DELETE', url: `/api/tokens/${viewer.id}` });
@@ -152,8 +158,10 @@ const KEYS: Record<TableName, string[]> = {
   release_metric_buckets: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'bucket'],
   release_metric_sources: ['environment', 'flagKey', 'metric', 'variation', 'windowStart', 'keyId'],
   sdk_upload_counts: ['keyId', 'windowStart'],
+  evaluation_counts: ['environment', 'flagKey', 'hour', 'variation'], flag_last_evaluated: ['environment', 'flagKey'], sdk_connections: ['keyId', 'sdk', 'version'],
   webhooks: ['id'], webhook_deliveries: ['id'], change_feed: ['seq'], cluster_state: ['key'], schedules: ['id'],
   approval_policies: ['environment'], change_requests: ['id'],
+  code_refs: ['id'], code_ref_uploads: ['repository', 'branch'], code_ref_flags: ['flagKey'],
 };
 
 type Row = Record<string, unknown>;

@@ -1,7 +1,9 @@
 import type { ApprovalPolicy, ChangeRequest, ChangeRequestQuery, NewChangeRequest, PolicySettings } from '../domain/change-requests.js';
 import type { ActiveSdkKey, ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
 import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
+import type { CodeRef, CodeRefMark, CodeRefUpload, NewCodeRef } from '../domain/code-refs.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
+import type { EvaluationCount, HourlyCount, LastEvaluated, SdkConnection } from '../domain/evaluations.js';
 import type { FeedEntry, NewFeedEntry } from '../domain/feed.js';
 import type { Flag, FlagEnvironment, Managed } from '../domain/flags.js';
 import type { IncidentOverride } from '../domain/gitops/incidents.js';
@@ -83,11 +85,13 @@ export interface Repositories {
   sessions: SessionRepository;
   plans: ReleasePlanRepository;
   metrics: MetricRepository;
+  evaluations: EvaluationRepository;
   webhooks: WebhookRepository;
   state: StateRepository;
   schedules: ScheduleRepository;
   approvalPolicies: ApprovalPolicyRepository;
   changeRequests: ChangeRequestRepository;
+  codeRefs: CodeRefRepository;
 }
 
 /** Small named documents shared by the replicas (e.g. the Git sync's status, written by the leader). */
@@ -244,6 +248,28 @@ export interface MetricRepository {
   prune(tx: Tx, before: number): Promise<void>;
 }
 
+/**
+ * Evaluation insights. Counts are added in place (upsert-add), so uploads to every replica at once
+ * all count; the last-evaluated time only moves forward.
+ */
+export interface EvaluationRepository {
+  /** Add an upload's counts (one per flag variation) to `hour`, and move the flags' last-evaluated time to `at`. */
+  add(tx: Tx, environment: string, hour: number, counts: readonly EvaluationCount[], at: number): Promise<void>;
+  /** Record an SDK using a key (insert, or move its last-seen time and the key's name). */
+  touchConnection(tx: Tx, connection: Omit<SdkConnection, 'firstSeenAt'>): Promise<void>;
+  /** A flag's counts per hour and variation from `since` (an hour start) on. */
+  hourly(tx: Tx, environment: string, flagKey: string, since: number): Promise<HourlyCount[]>;
+  /** When each flag was last evaluated, per environment (only that one's with `environment`). */
+  lastEvaluated(tx: Tx, environment?: string): Promise<LastEvaluated[]>;
+  /** SDKs seen since `since`, most recently seen first (only that environment's with `environment`). */
+  connections(tx: Tx, since: number, environment?: string): Promise<SdkConnection[]>;
+  /**
+   * Drop hourly counts before `countsBefore`, SDKs last seen before `connectionsBefore`, and the
+   * last-evaluated times of flags or environments that no longer exist.
+   */
+  prune(tx: Tx, countsBefore: number, connectionsBefore: number): Promise<void>;
+}
+
 export interface WebhookRepository {
   insert(tx: Tx, input: { url: string; secret: string; events: string[]; createdAt: number; createdBy: string }): Promise<Webhook>;
   list(tx: Tx): Promise<(Webhook & { secret: string })[]>;
@@ -306,6 +332,21 @@ export interface ChangeRequestRepository {
   update(tx: Tx, request: ChangeRequest, expectedVersion: number): Promise<boolean>;
 }
 
+/** Code references uploaded by `switchyard code-refs --upload` (domain/code-refs.ts). */
+export interface CodeRefRepository {
+  /** Replace everything known for the upload's repository and branch with `refs`, and record the upload. */
+  replace(tx: Tx, upload: CodeRefUpload, refs: readonly NewCodeRef[]): Promise<void>;
+  /** References to one flag over every repository and branch (by repository, branch, path, line), at most `limit`. */
+  forFlag(tx: Tx, flagKey: string, limit: number): Promise<CodeRef[]>;
+  /** How many references each referenced flag has, over every repository and branch. */
+  counts(tx: Tx): Promise<Map<string, number>>;
+  /** Whether any repository was ever uploaded (before that, no flag can be said to be unreferenced). */
+  hasUploads(tx: Tx): Promise<boolean>;
+  /** Marks of the given flags, or of every flag. */
+  marks(tx: Tx, flagKeys?: readonly string[]): Promise<CodeRefMark[]>;
+  putMarks(tx: Tx, marks: readonly CodeRefMark[]): Promise<void>;
+}
+
 /** Every table, in an order that satisfies foreign keys: for `switchyard db copy`. */
 export const TABLES = [
   'environments',
@@ -323,6 +364,9 @@ export const TABLES = [
   'release_metric_buckets',
   'release_metric_sources',
   'sdk_upload_counts',
+  'evaluation_counts',
+  'flag_last_evaluated',
+  'sdk_connections',
   'webhooks',
   'webhook_deliveries',
   'change_feed',
@@ -330,6 +374,9 @@ export const TABLES = [
   'schedules',
   'approval_policies',
   'change_requests',
+  'code_refs',
+  'code_ref_uploads',
+  'code_ref_flags',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 

@@ -35,13 +35,19 @@ export type DialectsAgree = [
   AssertSame<Row<typeof sqlite.releaseMetricBuckets>, Row<typeof pg.releaseMetricBuckets>>,
   AssertSame<Row<typeof sqlite.releaseMetricSources>, Row<typeof pg.releaseMetricSources>>,
   AssertSame<Row<typeof sqlite.sdkUploadCounts>, Row<typeof pg.sdkUploadCounts>>,
+  AssertSame<Row<typeof sqlite.evaluationCounts>, Row<typeof pg.evaluationCounts>>,
+  AssertSame<Row<typeof sqlite.flagLastEvaluated>, Row<typeof pg.flagLastEvaluated>>,
+  AssertSame<Row<typeof sqlite.sdkConnections>, Row<typeof pg.sdkConnections>>,
   AssertSame<Row<typeof sqlite.webhooks>, Row<typeof pg.webhooks>>,
   AssertSame<Row<typeof sqlite.webhookDeliveries>, Row<typeof pg.webhookDeliveries>>,
   AssertSame<Row<typeof sqlite.changeFeed>, Row<typeof pg.changeFeed>>,
   AssertSame<Row<typeof sqlite.clusterState>, Row<typeof pg.clusterState>>,
   AssertSame<Row<typeof sqlite.schedules>, Row<typeof pg.schedules>>,
+  AssertSame<Row<typeof sqlite.codeRefs>, Row<typeof pg.codeRefs>>,
+  AssertSame<Row<typeof sqlite.codeRefUploads>, Row<typeof pg.codeRefUploads>>,
+  AssertSame<Row<typeof sqlite.codeRefFlags>, Row<typeof pg.codeRefFlags>>,
 ];
-const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+const dialectsAgree: DialectsAgree = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void dialectsAgree;
 
 export type EnvironmentRow = Row<typeof sqlite.environments>;

@@ -8,10 +8,12 @@ import * as schema from './schema.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
 import { feedAppend, postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
 import { postgresFlags, postgresSegments } from './flags.js';
+import { postgresEvaluations } from './evaluations.js';
 import { postgresIncidents } from './incidents.js';
 import { AdvisoryLeadership } from './leadership.js';
 import { postgresMetrics, postgresPlans, postgresWebhooks } from './releases.js';
 import { postgresSchedules } from './schedules.js';
+import { postgresCodeRefs } from './code-refs.js';
 import { postgresApprovalPolicies, postgresChangeRequests } from './change-requests.js';
 
 /** Serialization failure and deadlock: the transaction did nothing and may simply run again. */
@@ -69,11 +71,13 @@ export class PostgresDatabase implements Database {
       sessions: postgresSessions,
       plans: postgresPlans,
       metrics: postgresMetrics,
+      evaluations: postgresEvaluations,
       webhooks: postgresWebhooks,
       state: postgresState,
       schedules: postgresSchedules,
       approvalPolicies: postgresApprovalPolicies,
       changeRequests: postgresChangeRequests,
+      codeRefs: postgresCodeRefs,
     };
     // An idle pooled connection that dies (a PostgreSQL restart) is replaced on next use.
     pool.on('error', () => {});

@@ -248,6 +248,45 @@ export const sdkUploadCounts = pgTable(
   (t) => [primaryKey({ columns: [t.keyId, t.windowStart] })],
 );
 
+/** Evaluation insights: evaluations per environment, flag, hour (UTC start, ms) and variation, added up from every SDK. */
+export const evaluationCounts = pgTable(
+  'evaluation_counts',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    hour: millis('hour').notNull(),
+    variation: text('variation').notNull(),
+    count: millis('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.hour, t.variation] }), index('evaluation_counts_hour_idx').on(t.hour)],
+);
+
+/** When each flag was last evaluated in each environment (kept past the hourly counts' retention). */
+export const flagLastEvaluated = pgTable(
+  'flag_last_evaluated',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    at: millis('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey] })],
+);
+
+/** SDKs seen using each key (name and version as their insights uploads say). */
+export const sdkConnections = pgTable(
+  'sdk_connections',
+  {
+    keyId: integer('key_id').notNull(),
+    keyName: text('key_name').notNull(),
+    environment: text('environment').notNull(),
+    sdk: text('sdk').notNull(),
+    version: text('version').notNull(),
+    firstSeenAt: millis('first_seen_at').notNull(),
+    lastSeenAt: millis('last_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.sdk, t.version] }), index('sdk_connections_environment_idx').on(t.environment, t.lastSeenAt)],
+);
+
 export const webhooks = pgTable('webhooks', {
   id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
   url: text('url').notNull(),
@@ -371,3 +410,37 @@ export const changeRequests = pgTable(
   },
   (t) => [index('change_requests_status_idx').on(t.status, t.id), index('change_requests_environment_idx').on(t.environment, t.id)],
 );
+
+/** Code references (see ../sqlite/schema.ts). */
+export const codeRefs = pgTable(
+  'code_refs',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    repository: text('repository').notNull(),
+    branch: text('branch').notNull(),
+    flagKey: text('flag_key').notNull(),
+    path: text('path').notNull(),
+    line: integer('line').notNull(),
+    snippet: text('snippet').notNull(),
+  },
+  (t) => [index('code_refs_branch_idx').on(t.repository, t.branch), index('code_refs_flag_idx').on(t.flagKey)],
+);
+
+export const codeRefUploads = pgTable(
+  'code_ref_uploads',
+  {
+    repository: text('repository').notNull(),
+    branch: text('branch').notNull(),
+    commit: text('commit').notNull(),
+    uploadedAt: millis('uploaded_at').notNull(),
+    uploadedBy: text('uploaded_by').notNull(),
+    references: integer('references').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repository, t.branch] })],
+);
+
+export const codeRefFlags = pgTable('code_ref_flags', {
+  flagKey: text('flag_key').primaryKey(),
+  lastReferencedAt: millis('last_referenced_at').notNull(),
+  removedAt: millis('removed_at'),
+});

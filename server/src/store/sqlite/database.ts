@@ -6,9 +6,11 @@ import { asTx, createDb, migrate, type Db } from './connection.js';
 import { sqliteSdkKeys, sqliteSessions, sqliteTokens } from './credentials.js';
 import { SqliteFeed, sqliteAudit, sqliteEnvironments, sqliteState } from './environments.js';
 import { sqliteFlags, sqliteSegments } from './flags.js';
+import { sqliteEvaluations } from './evaluations.js';
 import { sqliteIncidents } from './incidents.js';
 import { sqliteMetrics, sqlitePlans, sqliteWebhooks } from './releases.js';
 import { sqliteSchedules } from './schedules.js';
+import { sqliteCodeRefs } from './code-refs.js';
 import { sqliteApprovalPolicies, sqliteChangeRequests } from './change-requests.js';
 
 /** One process owns a SQLite database, so it is always the leader. */
@@ -100,11 +102,13 @@ export class SqliteDatabase implements Database {
       sessions: sqliteSessions,
       plans: sqlitePlans,
       metrics: sqliteMetrics,
+      evaluations: sqliteEvaluations,
       webhooks: sqliteWebhooks,
       state: sqliteState,
       schedules: sqliteSchedules,
       approvalPolicies: sqliteApprovalPolicies,
       changeRequests: sqliteChangeRequests,
+      codeRefs: sqliteCodeRefs,
     };
   }
 

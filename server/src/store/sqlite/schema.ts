@@ -280,6 +280,45 @@ export const sdkUploadCounts = sqliteTable(
   (t) => [primaryKey({ columns: [t.keyId, t.windowStart] })],
 );
 
+/** Evaluation insights: evaluations per environment, flag, hour (UTC start, ms) and variation, added up from every SDK. */
+export const evaluationCounts = sqliteTable(
+  'evaluation_counts',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    hour: integer('hour').notNull(),
+    variation: text('variation').notNull(),
+    count: integer('count').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey, t.hour, t.variation] }), index('evaluation_counts_hour_idx').on(t.hour)],
+);
+
+/** When each flag was last evaluated in each environment (kept past the hourly counts' retention). */
+export const flagLastEvaluated = sqliteTable(
+  'flag_last_evaluated',
+  {
+    environment: text('environment').notNull(),
+    flagKey: text('flag_key').notNull(),
+    at: integer('at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environment, t.flagKey] })],
+);
+
+/** SDKs seen using each key (name and version as their insights uploads say). */
+export const sdkConnections = sqliteTable(
+  'sdk_connections',
+  {
+    keyId: integer('key_id').notNull(),
+    keyName: text('key_name').notNull(),
+    environment: text('environment').notNull(),
+    sdk: text('sdk').notNull(),
+    version: text('version').notNull(),
+    firstSeenAt: integer('first_seen_at').notNull(),
+    lastSeenAt: integer('last_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.keyId, t.sdk, t.version] }), index('sdk_connections_environment_idx').on(t.environment, t.lastSeenAt)],
+);
+
 /** Webhook endpoints: the secret signs payloads (HMAC-SHA256), so it is kept (shown once at creation). */
 export const webhooks = sqliteTable('webhooks', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -414,3 +453,42 @@ export const changeRequests = sqliteTable(
   },
   (t) => [index('change_requests_status_idx').on(t.status, t.id), index('change_requests_environment_idx').on(t.environment, t.id)],
 );
+
+/**
+ * Code references (domain/code-refs.ts): what the last upload of each repository and branch found,
+ * replaced whole by the next one. Flag keys, not references: code may name flags that were deleted.
+ */
+export const codeRefs = sqliteTable(
+  'code_refs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    repository: text('repository').notNull(),
+    branch: text('branch').notNull(),
+    flagKey: text('flag_key').notNull(),
+    path: text('path').notNull(),
+    line: integer('line').notNull(),
+    snippet: text('snippet').notNull(),
+  },
+  (t) => [index('code_refs_branch_idx').on(t.repository, t.branch), index('code_refs_flag_idx').on(t.flagKey)],
+);
+
+/** The last upload of each repository and branch. */
+export const codeRefUploads = sqliteTable(
+  'code_ref_uploads',
+  {
+    repository: text('repository').notNull(),
+    branch: text('branch').notNull(),
+    commit: text('commit').notNull(),
+    uploadedAt: integer('uploaded_at').notNull(),
+    uploadedBy: text('uploaded_by').notNull(),
+    references: integer('references').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.repository, t.branch] })],
+);
+
+/** Per flag: when an upload last found a reference, and when its last reference disappeared (null while referenced). */
+export const codeRefFlags = sqliteTable('code_ref_flags', {
+  flagKey: text('flag_key').primaryKey(),
+  lastReferencedAt: integer('last_referenced_at').notNull(),
+  removedAt: integer('removed_at'),
+});
