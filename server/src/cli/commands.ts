@@ -1,6 +1,7 @@
 import { adminCommands } from './admin.js';
 import { closest, expectArguments, parseCommandArgs, splitCommandWords, stringOption, booleanOption } from './args.js';
 import { auditCommands } from './audit.js';
+import { codeRefsCommand } from './code-refs.js';
 import type { Command } from './command.js';
 import { ApiError, CommandError, EXIT, UnreachableError, UsageError } from './errors.js';
 import { flagCommands } from './flags.js';
@@ -8,6 +9,7 @@ import { CHANGES_PENDING_EXIT, ChangesPending, gitopsCommands } from './gitops.j
 import { COPY_HELP, DB_HELP } from './db-help.js';
 import { commandHelp, groupHelp, topHelp } from './help.js';
 import { createApiClient, resolveBaseUrl } from './http.js';
+import { MCP_HELP } from './mcp/help.js';
 import { processIo, type Io } from './output.js';
 import { promoteCommands } from './promote.js';
 import { requestCommands } from './requests.js';
@@ -15,11 +17,11 @@ import { scheduleCommands } from './schedule.js';
 import { sdkKeyCommands } from './sdk-keys.js';
 import { cliVersion } from './version.js';
 
-export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands, ...promoteCommands, ...scheduleCommands, ...requestCommands];
+export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands, ...promoteCommands, ...scheduleCommands, ...requestCommands, codeRefsCommand];
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
-const COMMAND_WORDS = [...new Set(['help', 'version', 'serve', 'db', ...COMMANDS.map((c) => c.name.split(' ')[0]!)])];
+const COMMAND_WORDS = [...new Set(['help', 'version', 'serve', 'db', 'mcp', ...COMMANDS.map((c) => c.name.split(' ')[0]!)])];
 
 export interface RunOptions {
   io?: Io;
@@ -94,6 +96,7 @@ function helpFor(words: readonly string[]): string {
   if (words.length === 0) return topHelp(COMMANDS, cliVersion());
   // `db` works on databases directly (cli/db.ts), not through the server: its own help.
   if (words[0] === 'db') return words[1] === 'copy' ? COPY_HELP : DB_HELP;
+  if (words[0] === 'mcp') return MCP_HELP;
   if (words.length === 1 && GROUPS_WITH_SUBCOMMANDS.has(words[0]!)) return groupHelp(words[0]!, COMMANDS);
   return commandHelp(findCommand(words));
 }

@@ -10,6 +10,7 @@ export const GROUPS = [
   { name: 'audit', title: 'Audit log' },
   { name: 'schedule', title: 'Scheduled changes' },
   { name: 'promote', title: 'Promotion between environments' },
+  { name: 'requests', title: 'Change requests and approvals' },
   { name: 'gitops', title: 'Flags as code', members: ['export', 'diff', 'apply'] },
 ] as const;
 
@@ -48,8 +49,13 @@ export function topHelp(commands: readonly Command[], version: string): string {
     `Server:\n${list([
       ['serve', 'Start the server (API, dashboard, SDK streams)'],
       ['db copy', 'Copy a SQLite installation into PostgreSQL, verified (no server involved)'],
+      ['mcp', 'Serve the flags to coding agents: a Model Context Protocol server on stdio'],
     ])}`,
     ...sections,
+    `Code:\n${list([
+      ...commands.filter((c) => c.name === 'code-refs').map((c): [string, string] => [c.name, c.summary]),
+      ['codegen', 'Write a TypeScript map of the flags and their value types (--check: fail when stale)'],
+    ])}`,
     GLOBAL_SECTION,
     `Environment:\n${list([
       ['SWITCHYARD_URL', 'Server URL (default http://127.0.0.1:4242)'],

@@ -26,6 +26,8 @@ export interface ClientOptions {
   version: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** Who is calling, for the audit log (`X-Switchyard-Source`) and the user agent: the CLI, or `switchyard mcp`. */
+  source?: 'cli' | 'mcp';
 }
 
 /** `--url`, else `SWITCHYARD_URL`, else the default; a URL that cannot work is a usage error. */
@@ -48,6 +50,7 @@ export function resolveBaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv)
 export function createApiClient(options: ClientOptions): ApiClient {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const source = options.source ?? 'cli';
   return {
     baseUrl: options.baseUrl,
     async request<T>(method: string, path: string, { body, query }: RequestOptions = {}): Promise<ApiResponse<T>> {
@@ -55,9 +58,9 @@ export function createApiClient(options: ClientOptions): ApiClient {
       for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
       const headers: Record<string, string> = {
         accept: 'application/json',
-        'user-agent': `switchyard-cli/${options.version}`,
+        'user-agent': `switchyard-${source}/${options.version}`,
         // Recorded as the source of every change in the audit log.
-        'x-switchyard-source': 'cli',
+        'x-switchyard-source': source,
       };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       // Only with a body: Fastify rejects an empty body that claims to be JSON.

@@ -3,7 +3,8 @@
  * change itself, so the log never disagrees with the data.
  */
 
-export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system', 'scheduler'] as const;
+// `mcp`: `switchyard mcp`, the MCP server coding agents use (it sends X-Switchyard-Source: mcp).
+export const AUDIT_SOURCES = ['api', 'cli', 'dashboard', 'gitops', 'release-guard', 'system', 'scheduler', 'mcp'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
 export const AUDIT_RESOURCES = ['flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook', 'schedule', 'change_request'] as const;
 export type AuditResource = (typeof AUDIT_RESOURCES)[number];

@@ -81,6 +81,15 @@ describe('GET /api/audit', () => {
     expect(p.nextCursor).toBeNull();
   });
 
+  it('records the source a client names (cli, mcp), never one only the server itself may use', async () => {
+    await createFlag(t, 'src');
+    for (const [i, [stage, source]] of ([['dogfood', 'mcp'], ['10%', 'cli'], ['20%', 'scheduler'], ['30%', 'robot']] as const).entries()) {
+      const response = await t.request(t.tokens.editor, { method: 'POST', url: '/api/flags/src/environments/staging/stage', payload: { stage, version: i + 1 }, headers: { 'x-switchyard-source': source } });
+      expect(response.statusCode).toBe(200);
+    }
+    expect((await page('/api/flags/src/audit')).items.map((e) => e.source)).toEqual(['api', 'api', 'cli', 'mcp', 'api']);
+  });
+
   it('401 without credentials, 403 for SDK keys', async () => {
     expect((await t.request(null, { method: 'GET', url: '/api/audit' })).statusCode).toBe(401);
     expect((await t.request('bad', { method: 'GET', url: '/api/flags/f/audit' })).statusCode).toBe(401);
