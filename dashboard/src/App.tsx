@@ -4,6 +4,8 @@ import type { Environment, LiveEvent, Me } from './api/types.js';
 import { Banner, Loading } from './components/Banner.js';
 import { Layout } from './components/Layout.js';
 import { AuditLogPage } from './pages/AuditLogPage.js';
+import { ChangeRequestPage } from './pages/ChangeRequestPage.js';
+import { ChangeRequestsPage } from './pages/ChangeRequestsPage.js';
 import { ComparePage } from './pages/ComparePage.js';
 import { CreateFlagPage } from './pages/CreateFlagPage.js';
 import { FlagPage } from './pages/FlagPage.js';
@@ -12,6 +14,7 @@ import { SegmentPage } from './pages/SegmentPage.js';
 import { SegmentsPage } from './pages/SegmentsPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { TokensPage } from './pages/TokensPage.js';
+import { UpcomingPage } from './pages/UpcomingPage.js';
 import { navigate, usePath } from './router.js';
 import { decodeSegment, pageTitle, titleForPath, usePageTitle, useRouteTitle } from './title.js';
 import { AppContext, emitLive, type AppState } from './state.js';
@@ -152,6 +155,10 @@ function Route({ path }: { path: string }) {
   const segment = /^\/segments\/([^/]+)$/.exec(path);
   if (segment) return <SegmentPage segmentKey={decodeSegment(segment[1]!)} />;
   if (path === '/compare') return <ComparePage />;
+  if (path === '/change-requests') return <ChangeRequestsPage />;
+  const changeRequest = /^\/change-requests\/(\d+)$/.exec(path);
+  if (changeRequest) return <ChangeRequestPage id={changeRequest[1]!} />;
+  if (path === '/schedules') return <UpcomingPage />;
   return <NotFound path={path} />;
 }
 

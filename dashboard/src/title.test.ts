@@ -14,6 +14,10 @@ describe('page titles', () => {
     { name: 'segments', path: '/segments', expected: 'Segments · Switchyard' },
     { name: 'one segment', path: '/segments/beta', expected: 'Segments · Switchyard' },
     { name: 'compare', path: '/compare', expected: 'Compare · Switchyard' },
+    { name: 'change requests', path: '/change-requests', expected: 'Change requests · Switchyard' },
+    { name: 'one change request', path: '/change-requests/12', expected: '#12 · Change requests · Switchyard' },
+    { name: 'a change request that is no number', path: '/change-requests/x', expected: 'Page not found · Switchyard' },
+    { name: 'upcoming scheduled changes', path: '/schedules', expected: 'Upcoming changes · Switchyard' },
     { name: 'anything else', path: '/flags/a/b', expected: 'Page not found · Switchyard' },
   ];
   for (const c of cases) {

@@ -30,6 +30,10 @@ export function titleForPath(path: string): string {
   if (path === '/tokens') return pageTitle('Keys & tokens');
   if (path === '/segments' || path.startsWith('/segments/')) return pageTitle('Segments');
   if (path === '/compare' || path.startsWith('/compare/')) return pageTitle('Compare');
+  if (path === '/change-requests') return pageTitle('Change requests');
+  const request = /^\/change-requests\/(\d+)$/.exec(path);
+  if (request) return pageTitle(`#${request[1]!}`, 'Change requests');
+  if (path === '/schedules') return pageTitle('Upcoming changes');
   return pageTitle('Page not found');
 }
 

@@ -9,7 +9,9 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
  * Promotion from the compare page, in Chromium against the real server process: staging at 10% with
  * a rule for pro users, production off. "Promote Staging → Production" shows the diff in a
  * confirmation (production is critical), writes one audited change, and production's SDK rule set
- * has staging's targeting at once. A viewer sees the button disabled, saying why.
+ * has staging's targeting at once. A viewer sees the button disabled, saying why. Where production's
+ * approval policy requires review, the panel says before the click that it opens a change request,
+ * opens one holding the promotion, and links to it; approved and applied, production has it.
  */
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const FLAG = 'new-checkout';
@@ -123,5 +125,55 @@ describe.skipIf(!ready)('promoting from the compare page in a browser', () => {
     const audit = await call<{ items: { action: string; environment: string; source: string; message: string; summary: string }[] }>('GET', `/api/flags/${FLAG}/audit`);
     expect(audit.body.items[0]).toMatchObject({ action: 'flag.promoted', environment: 'production', source: 'dashboard', message: 'QA signed off' });
     expect(audit.body.items[0]!.summary).toBe('promoted Staging\'s targeting to Production: off → 10%, added rule "Pro plans"');
+  });
+
+  it('where production requires approval: says so before the click, opens a change request, links to it', async () => {
+    const KEY = 'new-search';
+    expect((await call('POST', '/api/flags', { key: KEY, name: 'New search' })).status).toBe(201);
+    const created = (await call<FlagJson>('GET', `/api/flags/${KEY}`)).body;
+    expect((await call('POST', `/api/flags/${KEY}/environments/staging/stage`, { stage: '50%', version: created.version })).status).toBe(200);
+    expect((await call('PUT', '/api/environments/production/approval-policy', { required: true })).status).toBe(200);
+    const editor = await call<{ token: string }>('POST', '/api/tokens', { name: 'releaser', role: 'editor' });
+    expect(editor.status).toBe(201);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const p = await context.newPage();
+      p.setDefaultTimeout(10_000);
+      await signIn(p, server.url, editor.body.token);
+      await p.goto(`${server.url}/compare?flag=${KEY}&a=staging&b=production`);
+      await p.locator('.promote-summary').waitFor();
+      const notice = p.locator('.promote-panel .governed-notice');
+      await notice.waitFor();
+      expect(await notice.textContent()).toContain("Production requires 1 approval: this opens a change request instead of changing Production's targeting.");
+
+      await p.getByLabel('Comment for the audit log (optional)').fill('Ship new search');
+      await p.locator('.promote-panel').getByRole('button', { name: 'Request: Promote Staging → Production' }).click();
+      const dialog = p.getByRole('dialog', { name: 'Open a change request: Promote Staging → Production?' });
+      await dialog.waitFor();
+      expect(await dialog.textContent()).toContain('nothing changes in Production until it has 1 approval and is applied');
+      expect(await dialog.getByRole('list', { name: 'What changes' }).getByRole('listitem').allTextContents()).toContain('On / off: off → on');
+      await dialog.getByRole('button', { name: 'Open change request' }).click();
+
+      const link = p.locator('.promote-panel .action-message').getByRole('link', { name: /^Change request #\d+$/ });
+      await link.waitFor();
+      const id = Number((await link.textContent())!.replace('Change request #', ''));
+      expect(await p.locator('.promote-panel .action-message').textContent()).toBe(`Change request #${id} opened. Nothing changes in Production until it has 1 approval and is applied.`);
+      await p.screenshot({ path: join(ARTIFACTS, 'promote-request.png') });
+      expect((await call<FlagJson>('GET', `/api/flags/${KEY}`)).body.environments.production!.on).toBe(false);
+
+      await link.click();
+      await p.waitForURL(`${server.url}/change-requests/${id}`);
+      await p.locator('#request-title', { hasText: 'Ship new search' }).waitFor();
+
+      // Approved by someone else (the admin) and applied by its author: production has staging's targeting.
+      expect((await call('POST', `/api/change-requests/${id}/approve`, {})).status).toBe(200);
+      const applied = await api(server.url, editor.body.token)('POST', `/api/change-requests/${id}/apply`, {});
+      expect(applied.status).toBe(200);
+      const after = (await call<FlagJson>('GET', `/api/flags/${KEY}`)).body;
+      expect(after.environments.production).toMatchObject({ on: true, defaultServe: after.environments.staging!.defaultServe });
+    } finally {
+      await context.close();
+    }
   });
 });

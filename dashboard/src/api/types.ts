@@ -1,4 +1,4 @@
-import type { Clause, FlagType, JsonValue, Rule, Serve, Target } from '@switchyard/sdk';
+import type { Clause, FlagType, JsonValue, Prerequisite, Rule, Serve, Target } from '@switchyard/sdk';
 
 /** Response shapes of the REST API (see server/src/*.routes.ts). */
 export type Role = 'admin' | 'editor' | 'viewer';
@@ -29,6 +29,8 @@ export interface FlagEnvironment {
   on: boolean;
   killed: boolean;
   offVariation: string;
+  /** Flags that must serve a variation before this targeting applies (absent: none). */
+  prerequisites?: Prerequisite[];
   targets: Target[];
   rules: Rule[];
   defaultServe: Serve;
@@ -95,6 +97,8 @@ export interface FlagEnvironmentSummary {
   /** A guarded rollout is running (SDKs count exposures). */
   guarded: boolean;
   releasePlan: ReleasePlanSummary | null;
+  /** When an SDK last reported evaluating the flag here (epoch ms; evaluation insights), or null. */
+  lastEvaluatedAt: number | null;
 }
 
 /** `GET /api/flag-summaries`: what a row of the flag list shows, every environment's stage included. */
@@ -111,6 +115,19 @@ export interface FlagSummary {
   updatedAt: string;
   updatedBy: string;
   environments: Record<string, FlagEnvironmentSummary>;
+  /** Where the flag is between creation and removal from the code (server: domain/lifecycle.ts). */
+  lifecycle: Lifecycle;
+}
+
+export const LIFECYCLES = ['new', 'active', 'launched', 'stale', 'ready-to-remove'] as const;
+export type Lifecycle = (typeof LIFECYCLES)[number];
+
+/** `GET /api/flags/{key}/code-refs`: where the flag is used in uploaded repositories. */
+export interface FlagCodeRefs {
+  items: { repository: string; branch: string; commit: string; path: string; line: number; snippet: string; uploadedAt: number }[];
+  total: number;
+  lastReferencedAt: number | null;
+  removedAt: number | null;
 }
 
 export interface SegmentRule {
@@ -136,7 +153,7 @@ export interface AuditEntry {
   at: string;
   actor: string;
   action: string;
-  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key' | 'webhook' | 'schedule';
+  resourceType: 'flag' | 'segment' | 'environment' | 'api_token' | 'sdk_key' | 'webhook' | 'schedule' | 'change_request';
   resourceKey: string;
   environment: string | null;
   before: unknown;
@@ -255,4 +272,87 @@ export interface SegmentUse {
   /** Position in the environment's rules (0 = first). */
   ruleIndex: number;
   operator: 'in_segment' | 'not_in_segment';
+}
+
+// ---- Change requests and approval policies (server/src/http/change-requests.routes.ts) ----
+
+export type ApproverRole = 'editor' | 'admin';
+
+/** `GET /api/approval-policies` item: version 0 means no policy was ever set (writes go direct). */
+export interface ApprovalPolicy {
+  environment: string;
+  required: boolean;
+  approvals: number;
+  approverRoles: ApproverRole[];
+  adminBypass: boolean;
+  version: number;
+  updatedAt: string | null;
+  updatedBy: string | null;
+}
+
+export type ChangeRequestStatus = 'open' | 'approved' | 'applied' | 'rejected' | 'withdrawn';
+
+export interface ChangeRequestDiffLine {
+  field: string;
+  before: unknown;
+  after: unknown;
+  /** Readable: "stage off → 10%", "defaultServe on 100% → on 10% / off 90%". */
+  text: string;
+}
+
+export interface RequestedChange {
+  type: 'targeting' | 'stage' | 'segment';
+  flag?: string;
+  segment?: string;
+  environment?: string;
+  stage?: string;
+  variation?: string;
+  config?: Record<string, unknown>;
+  patch?: Record<string, unknown>;
+  /** The version of the flag or segment it was made against. */
+  baseVersion: number;
+  diff: ChangeRequestDiffLine[];
+}
+
+export interface ChangeRequest {
+  id: number;
+  title: string;
+  description: string;
+  environment: string;
+  status: ChangeRequestStatus;
+  author: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+  changes: RequestedChange[];
+  approvals: { actor: string; role: string; at: string }[];
+  /** Under the policy that governs it now (0: no policy applies). */
+  approvalsNeeded: number;
+  approvalsCounted: number;
+  policy: { required: boolean; approvals: number; approverRoles: string[]; adminBypass: boolean };
+  comments: { actor: string; at: string; body: string }[];
+  resolvedBy: string | null;
+  resolvedAt: string | null;
+  reason: string | null;
+  bypassed: boolean;
+}
+
+// ---- Evaluation insights (server/src/http/evaluations.routes.ts) ----
+
+/** `GET /api/flags/{key}/insights?environment=E&hours=N`: every hour of the window, oldest first. */
+export interface FlagInsights {
+  environment: string;
+  lastEvaluatedAt: number | null;
+  hours: { hour: number; total: number; variations: Record<string, number> }[];
+}
+
+/** `GET /api/sdk-connections` item: an SDK seen using a key. */
+export interface SdkConnection {
+  keyId: number;
+  keyName: string;
+  environment: string;
+  sdk: string;
+  version: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
 }

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import type { FlagActions } from '../flag/actions.js';
 import { Banner } from './Banner.js';
 import { ConflictBanner } from './ConflictBanner.js';
+import { Link } from '../router.js';
 
 /** Whether `el` is entirely inside the window (a message half under the fold counts as out of view). */
 function inView(el: Element): boolean {
@@ -29,6 +30,10 @@ export function ActionMessage({ actions, what = 'flag' }: { actions: FlagActions
     <div ref={ref} class="action-message" data-scope={feedback.scope} tabIndex={-1}>
       {feedback.kind === 'conflict' ? (
         <ConflictBanner conflict={feedback.conflict} what={what} onReload={() => actions.reloadLatest?.()} />
+      ) : feedback.kind === 'request' ? (
+        <Banner kind={feedback.failed ? 'warning' : feedback.request.status === 'applied' ? 'success' : 'info'}>
+          <span class="request-outcome">{feedback.text}</span> <Link href={`/change-requests/${feedback.request.id}`}>View change request #{feedback.request.id}</Link>
+        </Banner>
       ) : (
         <Banner kind={feedback.kind}>{feedback.text}</Banner>
       )}

@@ -41,6 +41,13 @@ export function AuditEntryRow({ entry, showFlag, onRevert, revertReason, busy }:
             </Link>{' '}
           </>
         )}
+        {showFlag && entry.resourceType === 'change_request' && (
+          <>
+            <Link href={`/change-requests/${encodeURIComponent(entry.resourceKey)}`} class="audit-flag mono">
+              change request #{entry.resourceKey}
+            </Link>{' '}
+          </>
+        )}
         <span class="audit-summary">{entry.summary}</span>
       </p>
       <p class="audit-meta">

@@ -12,6 +12,8 @@ export function Layout({ children, live, banner }: { children: ComponentChildren
   const nav = [
     { href: '/', label: 'Flags', active: path === '/' || path.startsWith('/flags') },
     { href: '/segments', label: 'Segments', active: path === '/segments' || path.startsWith('/segments/') },
+    { href: '/schedules', label: 'Upcoming changes', active: path === '/schedules' },
+    { href: '/change-requests', label: 'Change requests', active: path === '/change-requests' || path.startsWith('/change-requests/') },
     { href: '/audit', label: 'Audit log', active: path === '/audit' },
     { href: '/tokens', label: 'Keys & tokens', active: path === '/tokens' },
   ];

@@ -1,11 +1,12 @@
 import { useState } from 'preact/hooks';
-import { patch } from '../api/client.js';
-import type { Segment } from '../api/types.js';
+import { patch, post } from '../api/client.js';
+import type { ChangeRequest, Segment } from '../api/types.js';
 import { ActionMessage } from '../components/ActionMessage.js';
 import { Loading } from '../components/Banner.js';
 import { Guard } from '../components/Guard.js';
 import { emailDomains, normaliseDomain, parseIdList, withEmailDomains } from '../logic/dogfood.js';
-import { useCanEdit } from '../state.js';
+import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
+import { useApp, useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
 
 /** The `internal` segment: who gets every release first. Shared by all flags and environments. */
@@ -14,12 +15,30 @@ export function DogfoodEditor({ segment, loading, actions }: { segment: Segment 
   const [ids, setIds] = useState('');
   const [domain, setDomain] = useState('');
   const [error, setError] = useState<string | undefined>(undefined);
+  const { environment, environments } = useApp();
+  // Segments reach every environment: an edit opens a change request when any environment has a policy.
+  const bypass = useBypass();
+  const governing = actions.segmentPolicy;
+  const governingNames = (governing?.environments ?? []).map((key) => environments.find((e) => e.key === key)?.name ?? key).join(', ');
 
   if (loading) return <Loading what="dogfood users" />;
   if (!segment) return <p class="hint">There is no "internal" segment, so dogfood has nobody to release to.</p>;
   const domains = emailDomains(segment.rules);
 
   const save = async (label: string, change: Partial<Pick<Segment, 'included' | 'rules'>>) => {
+    const decision = bypass.decide(governing);
+    if (!decision) return false;
+    if (decision.mode !== 'direct') {
+      const body = { title: `Dogfood users: ${label}`.slice(0, 200), environment, changes: [{ type: 'segment', segment: segment.key, patch: change, baseVersion: segment.version }] };
+      const result = await actions.propose(
+        (r) => `Change request #${r.id} opened (“${r.title}”): the segment stays as it is until the request has ${r.approvalsNeeded} approval${r.approvalsNeeded === 1 ? '' : 's'} and is applied.`,
+        () => post<ChangeRequest>('/api/change-requests', body),
+        decision.mode === 'bypass' ? decision.reason : undefined,
+      );
+      if (result.ok) bypass.reset();
+      await actions.reloadSegments();
+      return result.ok;
+    }
     const result = await actions.run(label, () => patch<Segment>('/api/segments/internal', { ...change, version: segment.version }));
     await actions.reloadSegments();
     return result.ok;
@@ -44,6 +63,7 @@ export function DogfoodEditor({ segment, loading, actions }: { segment: Segment 
     <section class="card" aria-labelledby="dogfood-title">
       <h2 id="dogfood-title">Dogfood users</h2>
       <p class="hint">The "{segment.name}" segment gets the flag at the Dogfood stage and every stage after it. It is shared by every flag and environment.</p>
+      <GovernedNotice id="dogfood-policy" policy={governing} envName={governingNames} what="the segment (segments reach every environment)" state={bypass} disabled={!canEdit} />
       {error && (
         <p class="field-error" role="alert">
           {error}

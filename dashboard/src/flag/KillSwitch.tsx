@@ -1,5 +1,5 @@
 import { enc, post } from '../api/client.js';
-import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import type { ChangeRequest, Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import { describeStage } from '../logic/stages.js';
 import { absoluteTime } from '../logic/time.js';
@@ -39,6 +39,15 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
   const from = killed && !flag.managedBy && config.killedFrom && config.killedFrom !== 'off' ? config.killedFrom : undefined;
   const fromLabel = from ? describeStage(from).label : '';
   const restore = () => {
+    // Restoring is a stage move: where a policy governs the environment it opens a change request.
+    if (actions.policy) {
+      void actions.propose(
+        (r) => `Change request #${r.id} opened: restore ${flag.name} to ${fromLabel} in ${envName}. It stays killed until the request is approved and applied.`,
+        () =>
+          post<ChangeRequest>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage?changeRequest=true`, { stage: from, version: flag.version, message: `Restore ${flag.key} to ${from} after a kill` }),
+      );
+      return;
+    }
     const write = () =>
       actions.run(`${flag.name} is back at ${fromLabel} in ${envName}.`, () =>
         post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage: from, version: flag.version, message: `restored to ${from} after a kill` }),
@@ -97,15 +106,21 @@ export function KillSwitch({ flag, config, environment, actions }: { flag: Flag;
           {killed ? 'Killed' : 'Kill switch'}
         </button>
       </Guard>
-      <span class="hint">{killed ? 'This flag is killed: everyone gets the off value.' : 'Turns the flag off for everyone, right now.'}</span>
+      <span class="hint">
+        {killed ? 'This flag is killed: everyone gets the off value.' : 'Turns the flag off for everyone, right now.'}
+        {actions.policy && !killed && ` No approval needed, even in ${envName}: incidents do not wait.`}
+      </span>
       {from && (
         <div class="kill-restore">
           <Guard reason={restoreRights.reason}>
             <button type="button" class="button" data-restore={from} disabled={!restoreRights.canEdit || actions.busy} onClick={restore}>
-              Restore to {fromLabel}
+              {actions.policy ? `Request restore to ${fromLabel}` : `Restore to ${fromLabel}`}
             </button>
           </Guard>
-          <span class="hint">Before the kill it was at {fromLabel}; restoring brings that back, with its other rules and targets.</span>
+          <span class="hint">
+            Before the kill it was at {fromLabel}; restoring brings that back, with its other rules and targets.
+            {actions.policy && ` ${envName} requires approval: this opens a change request.`}
+          </span>
         </div>
       )}
     </div>

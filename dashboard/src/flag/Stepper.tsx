@@ -1,10 +1,11 @@
 import { useRef, useState } from 'preact/hooks';
 import { enc, post } from '../api/client.js';
-import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import type { ChangeRequest, Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { ChangeComment } from '../components/ChangeComment.js';
 import { Guard } from '../components/Guard.js';
 import { stageLabel } from '../components/StageBadge.js';
 import { describeStage, parsePercentage, STEPS, stepStates } from '../logic/stages.js';
+import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
 import { UNREACHABLE_REASON, useActivePlan, useReachable } from '../release/hooks.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
@@ -45,6 +46,8 @@ export function Stepper({ flag, config, environment, actions }: Props) {
   const view = describeStage(config.stage);
   const current = stageLabel(config.stage, config.stageSummary);
   const stepsRef = useRef<HTMLOListElement>(null);
+  // Where a policy governs the environment a stage move opens a change request (or, for an admin who gives a reason, bypasses it).
+  const bypass = useBypass();
 
   /** The new stage's button takes focus, unless the person has moved on to something else. */
   const focusStep = (stage: string) => {
@@ -59,17 +62,30 @@ export function Stepper({ flag, config, environment, actions }: Props) {
     if (actions.busy) return;
     const label = describeStage(stage).label;
     const message = comment.trim();
+    const decision = bypass.decide(actions.policy);
+    if (!decision) return;
+    const path = `/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`;
+    const body = { stage, version: flag.version, ...(message ? { message } : {}) };
     const write = () =>
-      actions
-        .run(`${flag.name} is now at ${label} in ${envName}.`, () =>
-          post<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(environment?.key ?? '')}/stage`, { stage, version: flag.version, ...(message ? { message } : {}) }),
-        )
-        .then((result) => {
-          if (!result.ok) return;
-          setComment('');
-          focusStep(stage);
-        });
-    if (environment?.critical || canaryRunning) {
+      decision.mode === 'direct'
+        ? actions.run(`${flag.name} is now at ${label} in ${envName}.`, () => post<Flag>(path, body)).then((result) => {
+            if (!result.ok) return;
+            setComment('');
+            focusStep(stage);
+          })
+        : actions
+            .propose(
+              (r) => `Change request #${r.id} opened: move ${flag.name} to ${label} in ${envName}. Nothing changes until it has ${r.approvalsNeeded} approval${r.approvalsNeeded === 1 ? '' : 's'} and is applied.`,
+              () => post<ChangeRequest>(`${path}?changeRequest=true`, body),
+              decision.mode === 'bypass' ? decision.reason : undefined,
+            )
+            .then((result) => {
+              if (!result.ok) return;
+              setComment('');
+              bypass.reset();
+            });
+    // A change request changes nothing yet: it is reviewed before it applies, so no confirmation.
+    if ((environment?.critical || canaryRunning) && decision.mode !== 'request') {
       actions.confirm({
         title: `Move to ${label} in ${envName}?`,
         body: (
@@ -114,6 +130,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
 
   return (
     <div class="stepper-wrap">
+      <GovernedNotice id="stage" policy={actions.policy} envName={envName} state={bypass} disabled={!rights.canEdit} />
       {(view.kind === 'kill' || view.kind === 'custom' || (view.kind === 'rollout' && !STEPS.some((s) => s.stage === config.stage))) && (
         <p class="hint">
           Current stage: <strong>{current}</strong>
@@ -178,7 +195,7 @@ export function Stepper({ flag, config, environment, actions }: Props) {
           </span>
         )}
       </form>
-      <ChangeComment id="stage-comment" value={comment} onChange={setComment} disabled={!rights.canEdit} hint="Saved with the next stage change in the audit log." />
+      <ChangeComment id="stage-comment" value={comment} onChange={setComment} disabled={!rights.canEdit} hint={actions.policy ? "Becomes the change request's title, and the audit log's comment when it is applied." : 'Saved with the next stage change in the audit log.'} />
     </div>
   );
 }

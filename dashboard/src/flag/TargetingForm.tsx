@@ -2,7 +2,7 @@ import type { ClauseOperator } from '@switchyard/sdk';
 import { CLAUSE_OPERATORS } from '@switchyard/sdk/ruleset';
 import { useEffect, useState } from 'preact/hooks';
 import { enc, patch } from '../api/client.js';
-import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
+import type { ChangeRequest, Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { ActionMessage } from '../components/ActionMessage.js';
 import { ChangeComment } from '../components/ChangeComment.js';
 import { errorProps, FieldError } from '../components/FieldErrors.js';
@@ -10,8 +10,10 @@ import { Guard } from '../components/Guard.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
 import { targetingSavedText } from '../logic/flag-notes.js';
 import { fromTargetingDraft, newRuleId, toTargetingDraft, type RuleDraft, type TargetingDraft } from '../logic/targeting-form.js';
+import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
 import { useCanEdit } from '../state.js';
 import type { FlagActions } from './actions.js';
+import { PrerequisitesEditor } from './PrerequisitesEditor.js';
 import { ServeEditor } from './ServeEditor.js';
 
 const P = 'tg';
@@ -28,6 +30,9 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
   const [errors, setErrors] = useState<FieldErrors>(new Map());
   const [comment, setComment] = useState('');
   const envKey = environment?.key ?? '';
+  const envName = environment?.name ?? envKey;
+  // Where a policy governs the environment, saving opens a change request (or an admin bypasses it, with a reason).
+  const bypass = useBypass();
 
   // Follow the server while the user has no unsaved edits.
   useEffect(() => {
@@ -48,10 +53,35 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
   const save = async (e: Event) => {
     e.preventDefault();
     const body = { ...fromTargetingDraft(draft), version: base };
+    const decision = bypass.decide(actions.policy);
+    if (!decision) return;
+    const url = `/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`;
+    if (decision.mode !== 'direct') {
+      const propose = async () => {
+        const result = await actions.propose(
+          (r) => `Change request #${r.id} opened for the targeting in ${envName}. Nothing changes until it has ${r.approvalsNeeded} approval${r.approvalsNeeded === 1 ? '' : 's'} and is applied.`,
+          () => patch<ChangeRequest>(`${url}?changeRequest=true`, body, { message: comment }),
+          decision.mode === 'bypass' ? decision.reason : undefined,
+        );
+        setErrors(toFieldErrors(result.error?.fieldErrors ?? [], envKey));
+        // The edit now lives in the request: the form shows the flag as it is again.
+        if (result.request) {
+          setDraft(toTargetingDraft(config));
+          setBase(flag.version);
+          setDirty(false);
+          setComment('');
+          bypass.reset();
+        }
+      };
+      if (decision.mode === 'bypass' && environment?.critical) {
+        actions.confirm({ title: `Save targeting in ${envName}, bypassing approvals?`, body: <p>These rules apply to real users as soon as you save.</p>, confirmLabel: 'Save', onConfirm: () => void propose() });
+      } else await propose();
+      return;
+    }
     const write = async () => {
       // Rules saved on an off or killed flag serve nobody yet: the message says so.
       const saved = (result: unknown) => targetingSavedText(environment?.name ?? envKey, (result as Flag | null)?.environments?.[envKey] ?? config);
-      const result = await actions.run(saved, () => patch<Flag>(`/api/flags/${enc(flag.key)}/environments/${enc(envKey)}`, body, { message: comment }));
+      const result = await actions.run(saved, () => patch<Flag>(url, body, { message: comment }));
       setErrors(toFieldErrors(result.error?.fieldErrors ?? [], envKey));
       if (result.ok) {
         setDirty(false);
@@ -91,6 +121,8 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
             </select>
             <FieldError errors={errors} path="offVariation" prefix={P} />
           </div>
+
+          <PrerequisitesEditor id={`${P}-pre`} flag={flag} value={draft.prerequisites ?? []} errors={errors} onChange={(prerequisites) => edit({ ...draft, prerequisites })} />
 
           <h3>Individual targets</h3>
           {draft.targets.length === 0 && <p class="empty">No individual targets.</p>}
@@ -156,10 +188,11 @@ export function TargetingForm({ flag, config, environment, actions }: { flag: Fl
           <FieldError errors={errors} path="" prefix={`${P}-root`} />
         </fieldset>
         <ChangeComment id={`${P}-comment`} value={comment} onChange={setComment} disabled={locked} />
+        <GovernedNotice id={`${P}-policy`} policy={actions.policy} envName={envName} state={bypass} disabled={locked} />
         <div class="actions">
           <Guard reason={reason}>
             <button type="submit" class="button primary" disabled={locked || !dirty || actions.busy}>
-              Save targeting
+              {actions.policy && !bypass.bypass.on ? 'Request approval' : 'Save targeting'}
             </button>
           </Guard>
           <button type="button" class="button" disabled={!dirty} onClick={discard}>

@@ -1,5 +1,5 @@
 import type { ApiError } from '../api/client.js';
-import type { ConflictDetails } from '../api/types.js';
+import type { ApprovalPolicy, ChangeRequest, ConflictDetails } from '../api/types.js';
 import type { ConfirmRequest } from '../components/ConfirmDialog.js';
 
 /**
@@ -7,7 +7,11 @@ import type { ConfirmRequest } from '../components/ConfirmDialog.js';
  * button that made it), never only at the top of a long page. `seq` changes with every outcome.
  */
 export type ActionFeedback = ActionOutcome & { seq: number; scope: string };
-export type ActionOutcome = { kind: 'success' | 'error'; text: string } | { kind: 'conflict'; conflict: ConflictDetails };
+export type ActionOutcome =
+  | { kind: 'success' | 'error'; text: string }
+  | { kind: 'conflict'; conflict: ConflictDetails }
+  /** A change request was opened (and, with an admin bypass, maybe applied): the text links to it. */
+  | { kind: 'request'; request: Pick<ChangeRequest, 'id' | 'title' | 'status'>; text: string; failed?: boolean };
 
 /** What the flag page gives its sections: one way to write (busy, 409 and errors handled alike). */
 export interface FlagActions {
@@ -17,6 +21,15 @@ export interface FlagActions {
    * the updated flag, when the write returns one), a conflict banner on 409, errors otherwise.
    */
   run(label: string | ((result: unknown) => string), action: () => Promise<unknown>): Promise<{ ok: boolean; error?: ApiError }>;
+  /**
+   * Open a change request instead of writing (where a policy governs the environment) and show a
+   * link to it; with `bypassReason` (an admin, where the policy allows it) apply it at once.
+   */
+  propose(label: (request: ChangeRequest) => string, create: () => Promise<ChangeRequest>, bypassReason?: string): Promise<{ ok: boolean; request?: ChangeRequest; error?: ApiError }>;
+  /** The approval policy of the page's environment when one is required there, else undefined. */
+  policy?: ApprovalPolicy;
+  /** The strictest required policy over every environment: what a segment edit falls under. */
+  segmentPolicy?: Pick<ApprovalPolicy, 'required' | 'approvals' | 'adminBypass'> & { environments: string[] };
   confirm(request: ConfirmRequest): void;
   reloadSegments(): Promise<void>;
   /** The last outcome when it belongs to this section (rendered by `<ActionMessage>`), else undefined. */

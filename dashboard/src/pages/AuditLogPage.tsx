@@ -6,7 +6,7 @@ import { Banner, Loading } from '../components/Banner.js';
 import { RevertDialog } from '../components/RevertDialog.js';
 import { useApp, useCanEdit, useLive, useResource } from '../state.js';
 
-const TYPES = ['', 'flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook'] as const;
+const TYPES = ['', 'flag', 'segment', 'environment', 'api_token', 'sdk_key', 'webhook', 'change_request'] as const;
 const FILTERS = ['type', 'flag', 'person', 'environment', 'since', 'until'] as const;
 type Filters = Record<(typeof FILTERS)[number], string>;
 

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, enc, get } from '../api/client.js';
-import type { Environment, Flag, FlagEnvironment, Segment } from '../api/types.js';
+import { ApiError, enc, get, post } from '../api/client.js';
+import type { ChangeRequest, Environment, Flag, FlagEnvironment, Segment } from '../api/types.js';
 import { ActionMessage } from '../components/ActionMessage.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
@@ -8,8 +8,10 @@ import { StageBadge } from '../components/StageBadge.js';
 import { Tabs, useHashTab, type TabSpec } from '../components/Tabs.js';
 import { ToastStack, useToasts } from '../components/Toast.js';
 import { ClientVisibility } from '../flag/ClientVisibility.js';
+import { CodeReferences } from '../flag/CodeReferences.js';
 import { DetailsForm } from '../flag/DetailsForm.js';
 import { DogfoodEditor } from '../flag/DogfoodEditor.js';
+import { EvaluationChart } from '../flag/EvaluationChart.js';
 import { History } from '../flag/History.js';
 import { KillSwitch } from '../flag/KillSwitch.js';
 import { Preview } from '../flag/Preview.js';
@@ -18,8 +20,12 @@ import { TargetingForm } from '../flag/TargetingForm.js';
 import { VariationsForm } from '../flag/VariationsForm.js';
 import { BlueGreen } from '../release/BlueGreen.js';
 import { CanaryConsole } from '../release/CanaryConsole.js';
+import { SchedulesPanel } from '../schedule/SchedulesPanel.js';
 import type { ActionFeedback, ActionOutcome, FlagActions } from '../flag/actions.js';
+import { segmentPolicy } from '../logic/change-requests.js';
 import { describeRemoteChange } from '../logic/flag-notes.js';
+import { OpenRequests } from '../requests/OpenRequests.js';
+import { requiredPolicy, usePolicies } from '../requests/policies.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
 import { managedReason, useApp, useCurrentEnvironment, useLive, useResource, type Resource } from '../state.js';
@@ -43,6 +49,8 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
   const env = useCurrentEnvironment();
   const flag = useResource(() => get<Flag>(`/api/flags/${enc(flagKey)}`), [flagKey]);
   const segments = useResource(() => get<{ items: Segment[] }>('/api/segments').then((r) => r.items), []);
+  // Where a policy governs the environment, stage and targeting writes open change requests instead.
+  const policies = usePolicies();
   const [feedback, setFeedback] = useState<ActionFeedback | undefined>(undefined);
   const seq = useRef(0);
   const [busy, setBusy] = useState(false);
@@ -83,12 +91,60 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
 
   const show = (scope: string, outcome: ActionOutcome) => setFeedback({ ...outcome, seq: ++seq.current, scope });
 
+  /** A failed write, shown where it happened; the server's message as it said it. */
+  const failed = (scope: string, e: unknown): { ok: false; error?: ApiError } => {
+    // A policy set since the page loaded: follow it, so the controls say what happens now.
+    if (e instanceof ApiError && e.code === 'approval_required') void policies.reload();
+    if (e instanceof ApiError && e.conflict) {
+      show(scope, { kind: 'conflict', conflict: e.conflict });
+      return { ok: false, error: e };
+    }
+    if (e instanceof ApiError && e.fieldErrors.length > 0) {
+      show(scope, { kind: 'error', text: `Not saved: ${e.message}` });
+      return { ok: false, error: e };
+    }
+    show(scope, { kind: 'error', text: e instanceof Error ? e.message : String(e) });
+    return { ok: false, error: e instanceof ApiError ? e : undefined };
+  };
+
   const actionsFor = (scope: string): FlagActions => ({
     busy,
     confirm: setConfirm,
     feedback: feedback?.scope === scope ? feedback : undefined,
     reloadLatest: reloadAll,
     reloadSegments: () => segments.reload(),
+    policy: requiredPolicy(policies.data, environment),
+    segmentPolicy: segmentPolicy(policies.data ?? []),
+    async propose(label, create, bypassReason) {
+      setBusy(true);
+      setFeedback(undefined);
+      let request: ChangeRequest;
+      try {
+        request = await create();
+      } catch (e) {
+        setBusy(false);
+        return failed(scope, e);
+      }
+      try {
+        if (bypassReason === undefined) {
+          show(scope, { kind: 'request', request, text: label(request) });
+          return { ok: true, request };
+        }
+        try {
+          const applied = await post<ChangeRequest>(`/api/change-requests/${request.id}/apply`, { bypassReason });
+          show(scope, { kind: 'request', request: applied, text: `Applied at once, approvals bypassed: ${applied.title}.` });
+          setHistoryTick((t) => t + 1);
+          void flag.reload();
+          return { ok: true, request: applied };
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          show(scope, { kind: 'request', request, failed: true, text: `Change request #${request.id} was opened but not applied: ${why}` });
+          return { ok: false, request, error: e instanceof ApiError ? e : undefined };
+        }
+      } finally {
+        setBusy(false);
+      }
+    },
     async run(label, action) {
       setBusy(true);
       setFeedback(undefined);
@@ -99,16 +155,7 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
         setHistoryTick((t) => t + 1);
         return { ok: true };
       } catch (e) {
-        if (e instanceof ApiError && e.conflict) {
-          show(scope, { kind: 'conflict', conflict: e.conflict });
-          return { ok: false, error: e };
-        }
-        if (e instanceof ApiError && e.fieldErrors.length > 0) {
-          show(scope, { kind: 'error', text: `Not saved: ${e.message}` });
-          return { ok: false, error: e };
-        }
-        show(scope, { kind: 'error', text: e instanceof Error ? e.message : String(e) });
-        return { ok: false, error: e instanceof ApiError ? e : undefined };
+        return failed(scope, e);
       } finally {
         setBusy(false);
       }
@@ -178,7 +225,9 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
             <Stepper flag={f} config={config} environment={env} actions={release} />
             <KillSwitch flag={f} config={config} environment={env} actions={release} />
             <ActionMessage actions={release} />
+            <OpenRequests flagKey={f.key} environment={environment} tick={`${f.version}:${feedback?.seq ?? 0}`} />
           </section>
+          {env && <SchedulesPanel flag={f} config={config} environment={env} />}
           <BlueGreen flag={f} config={config} environment={environment} actions={blueGreen} />
           <ActionMessage actions={blueGreen} />
           <CanaryConsole flag={f} environment={environment} actions={canary} />
@@ -248,6 +297,8 @@ function FlagTabs({
     { id: 'details', label: 'Details', panel: <DetailsForm flag={flag} actions={actionsFor('details')} /> },
     { id: 'client-keys', label: 'Client keys', panel: <ClientVisibility flag={flag} actions={actionsFor('client-keys')} /> },
     { id: 'history', label: 'History', panel: <History flag={flag} tick={historyTick} actions={actionsFor('history')} /> },
+    { id: 'code', label: 'Code references', panel: <CodeReferences flag={flag} /> },
+    ...(envKey ? [{ id: 'evaluations', label: 'Evaluations', panel: <EvaluationChart flag={flag} environment={envKey} /> }] : []),
   ];
   const [selected, select] = useHashTab(
     tabs.map((t) => t.id),

@@ -1,12 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, del, enc, get, patch } from '../api/client.js';
-import type { ConflictDetails, Segment, SegmentUse } from '../api/types.js';
+import { ApiError, del, enc, get, patch, post } from '../api/client.js';
+import type { ChangeRequest, ConflictDetails, Segment, SegmentUse } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { ChangeComment } from '../components/ChangeComment.js';
 import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.js';
 import { ConflictBanner } from '../components/ConflictBanner.js';
 import { Guard } from '../components/Guard.js';
+import { segmentPolicy } from '../logic/change-requests.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
+import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
+import { usePolicies } from '../requests/policies.js';
 import { fromSegmentDraft, segmentFieldErrors, toSegmentDraft, type SegmentDraft } from '../logic/segment-form.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link, navigate } from '../router.js';
@@ -43,6 +46,12 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
   const [deleteComment, setDeleteComment] = useState('');
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  // Segments reach every environment: where any has an approval policy, a save opens a change request.
+  const { environments, environment } = useApp();
+  const policies = usePolicies();
+  const governing = segmentPolicy(policies.data ?? []);
+  const bypass = useBypass();
+  const [proposed, setProposed] = useState<ChangeRequest | undefined>(undefined);
 
   // Follow the server while there are no unsaved edits.
   const current = segment.data;
@@ -107,6 +116,37 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       return;
     }
     const { key: _key, ...body } = parsed.body;
+    const decision = bypass.decide(governing);
+    if (!decision) return;
+    setProposed(undefined);
+    if (decision.mode !== 'direct' && governing) {
+      setBusy(true);
+      try {
+        const title = comment.trim() || `Change segment ${current.key}`;
+        // The request's own environment: the one in view when a policy governs it, else the first that has one.
+        const home = governing.environments.includes(environment) ? environment : governing.environments[0]!;
+        let request = await post<ChangeRequest>('/api/change-requests', { title: title.slice(0, 200), environment: home, changes: [{ type: 'segment', segment: current.key, patch: body, baseVersion: base }] });
+        setProposed(request);
+        if (decision.mode === 'bypass') {
+          request = await post<ChangeRequest>(`/api/change-requests/${request.id}/apply`, { bypassReason: decision.reason });
+          setProposed(request);
+          void segment.reload();
+        }
+        setDraft(toSegmentDraft(current));
+        setBase(current.version);
+        setDirty(false);
+        setErrors(new Map());
+        setComment('');
+        bypass.reset();
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'approval_required') void policies.reload();
+        setErrors(err instanceof ApiError ? segmentFieldErrors(err.fieldErrors, draft.rules.length) : new Map());
+        fail(err, 'Not saved');
+      } finally {
+        setBusy(false);
+      }
+      return;
+    }
     setBusy(true);
     try {
       const saved = await patch<Segment>(`/api/segments/${enc(current.key)}`, { ...body, version: base }, { message: comment });
@@ -119,6 +159,7 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       setComment('');
       setNotice(`Saved "${saved.name}" (version ${saved.version}). Every flag and environment that uses it sees the change now.`);
     } catch (err) {
+      if (err instanceof ApiError && err.code === 'approval_required') void policies.reload();
       setErrors(err instanceof ApiError ? segmentFieldErrors(err.fieldErrors, draft.rules.length) : new Map());
       fail(err, 'Not saved');
     } finally {
@@ -185,6 +226,14 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       {conflict && <ConflictBanner conflict={conflict} what="segment" onReload={() => void reloadLatest()} />}
       {error && <Banner kind="error">{error}</Banner>}
       {notice && <Banner kind="success">{notice}</Banner>}
+      {proposed && (
+        <Banner kind={proposed.status === 'applied' ? 'success' : 'info'}>
+          {proposed.status === 'applied'
+            ? `Applied at once, approvals bypassed: ${proposed.title}.`
+            : `Change request #${proposed.id} opened: the segment stays as it is until it has ${proposed.approvalsNeeded} approval${proposed.approvalsNeeded === 1 ? '' : 's'} and is applied.`}{' '}
+          <Link href={`/change-requests/${proposed.id}`}>View change request #{proposed.id}</Link>
+        </Banner>
+      )}
 
       <UsageCard uses={usage.data} error={usage.error?.message} />
 
@@ -199,10 +248,18 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
           <SegmentFields prefix={P} draft={draft} errors={errors} keyEditable={false} onChange={edit} />
         </fieldset>
         <ChangeComment id={`${P}-comment`} value={comment} onChange={setComment} disabled={!canEdit} />
+        <GovernedNotice
+          id={`${P}-policy`}
+          policy={governing}
+          envName={governing?.environments.map((key) => environments.find((e) => e.key === key)?.name ?? key).join(', ') ?? ''}
+          what="the segment (segments reach every environment)"
+          state={bypass}
+          disabled={!canEdit}
+        />
         <div class="actions">
           <Guard reason={reason}>
             <button type="submit" class="button primary" disabled={!canEdit || !dirty || busy}>
-              Save segment
+              {governing && !bypass.bypass.on ? 'Request approval' : 'Save segment'}
             </button>
           </Guard>
           <button type="button" class="button" disabled={!dirty} onClick={discard}>
