@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { auditRoutes } from './http/audit.routes.js';
 import { dashboardRoutes } from './http/dashboard.routes.js';
 import { environmentsRoutes } from './http/environments.routes.js';
+import { evaluationsRoutes } from './http/evaluations.routes.js';
 import { eventsPlugin } from './http/events.routes.js';
 import { flagSummariesRoutes } from './http/flag-summaries.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
@@ -22,6 +23,7 @@ import { releasesRoutes } from './http/releases.routes.js';
 import { rulesRoutes } from './http/rules.routes.js';
 import { schedulesRoutes } from './http/schedules.routes.js';
 import { changeRequestsRoutes } from './http/change-requests.routes.js';
+import { codeRefsRoutes } from './http/code-refs.routes.js';
 import { metricsRoutes } from './http/sdk-metrics.routes.js';
 import { segmentsRoutes } from './http/segments.routes.js';
 import { sessionsRoutes } from './http/sessions.routes.js';
@@ -123,10 +125,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   });
 
   await app.register(environmentsRoutes, { environments: services.environments });
-  await app.register(flagsRoutes, { flags, changeRequests: services.changeRequests });
-  await app.register(flagSummariesRoutes, { summaries: new FlagSummariesService(services.writes) });
+  await app.register(flagsRoutes, { flags, changeRequests: services.changeRequests, lifecycle: services.lifecycle });
+  await app.register(flagSummariesRoutes, { summaries: new FlagSummariesService(services.writes, services.lifecycle) });
+  await app.register(codeRefsRoutes, { codeRefs: services.codeRefs });
   await app.register(segmentsRoutes, { segments: services.segments });
-  await app.register(promotionsRoutes, { promotions: new PromotionsService(services.writes, flags) });
+  await app.register(promotionsRoutes, { promotions: new PromotionsService(services.writes, flags, services.changeRequests) });
   await app.register(auditRoutes, { audit: new AuditService(services.writes), flags });
   await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
@@ -135,6 +138,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(releasesRoutes, { releases });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });
+  await app.register(evaluationsRoutes, { evaluations: services.evaluations, releases });
   await app.register(gitopsRoutes, { gitops: services.gitops, sync: services.sync });
   await app.register(schedulesRoutes, { schedules: services.schedules });
   await app.register(changeRequestsRoutes, { changeRequests: services.changeRequests });

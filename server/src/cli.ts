@@ -17,6 +17,9 @@ Options (each overrides its environment variable):
   --log-level L       LOG_LEVEL                fatal, error, warn, info, debug, trace, silent (default info)
   --heartbeat-ms N    SWITCHYARD_HEARTBEAT_MS  SSE heartbeat period (default 15000)
   --sync PATH         SWITCHYARD_SYNC          keep flags in sync with a YAML/JSON file or directory (GitOps)
+  --sync-bypass-approvals REASON  SWITCHYARD_SYNC_BYPASS_APPROVALS  let the sync change environments with
+                                               an approval policy (protect the branch instead); the
+                                               reason is recorded in every audit entry it writes there
   --release-tick-ms N SWITCHYARD_RELEASE_TICK_MS how often running release plans are looked at (default 5000)
   --max-streams-per-key N     SWITCHYARD_MAX_STREAMS_PER_KEY  open SDK streams per SDK key, per replica;
                                                more get 429 with Retry-After (default 1000)
@@ -31,6 +34,10 @@ Options (each overrides its environment variable):
                                                (default), true (any peer), or addresses/CIDR ranges,
                                                e.g. 10.0.0.0/8,loopback. Makes the session cookie Secure
                                                behind a TLS-terminating proxy; rate limits see the client
+  --lifecycle-new-days N       SWITCHYARD_LIFECYCLE_NEW_DAYS       a flag never evaluated is "new" this long (default 7)
+  --lifecycle-launched-days N  SWITCHYARD_LIFECYCLE_LAUNCHED_DAYS  one variation to everyone everywhere this long:
+                                               "launched" (default 7)
+  --lifecycle-stale-days N     SWITCHYARD_LIFECYCLE_STALE_DAYS     no evaluations, or launched, this long: "stale" (default 30)
                       SWITCHYARD_ADMIN_TOKEN   the admin token created on an empty database
 `;
 
@@ -82,6 +89,12 @@ if (command === 'serve') {
   // Works on database files and URLs directly, no server involved (see cli/db.ts).
   const { runDbCommand } = await import('./cli/db.js');
   process.exitCode = await runDbCommand(args);
+} else if (command === 'mcp') {
+  // A Model Context Protocol server on stdio for coding agents (see cli/mcp/server.ts).
+  const { runMcp } = await import('./cli/mcp/server.js');
+  // Exit as soon as the client is gone: idle keep-alive connections to the server would hold the
+  // process up to seconds, and MCP clients wait for it to exit before killing it.
+  process.exit(await runMcp(args));
 } else if (command === 'codegen') {
   // TypeScript types of the flags, for createClient<Flags>() (see cli/codegen.ts).
   const { runCodegen } = await import('./cli/codegen.js');

@@ -12,6 +12,8 @@ describe('loadConfig', () => {
     { name: 'stream bounds from the environment', env: { SWITCHYARD_MAX_STREAMS_PER_KEY: '5000', SWITCHYARD_MAX_DASHBOARD_STREAMS: '4' }, expected: { maxStreamsPerKey: 5000, maxDashboardStreams: 4 } },
     { name: 'a flag overrides the environment', argv: ['--max-streams-per-key', '20'], env: { SWITCHYARD_MAX_STREAMS_PER_KEY: '5000' }, expected: { maxStreamsPerKey: 20 } },
     { name: 'the failed-authentication limit', argv: ['--auth-failures-per-minute', '100'], expected: { authFailuresPerMinute: 100 } },
+    { name: 'the sync may bypass approvals, with a reason', argv: ['--sync', 'flags/', '--sync-bypass-approvals', 'main is protected'], expected: { syncPath: 'flags/', syncBypassApprovals: 'main is protected' } },
+    { name: 'the sync bypass reason from the environment', env: { SWITCHYARD_SYNC_BYPASS_APPROVALS: ' reviews on main ' }, expected: { syncBypassApprovals: 'reviews on main' } },
     { name: 'trust proxy: true', env: { SWITCHYARD_TRUST_PROXY: 'true' }, expected: { trustProxy: true } },
     { name: 'trust proxy: false', env: { SWITCHYARD_TRUST_PROXY: 'FALSE' }, expected: { trustProxy: false } },
     { name: 'trust proxy: one address', argv: ['--trust-proxy', '10.0.0.2'], expected: { trustProxy: ['10.0.0.2'] } },
@@ -35,6 +37,7 @@ describe('loadConfig', () => {
     { name: 'a host name', argv: ['--trust-proxy', 'proxy.internal'], message: /--trust-proxy: .*not an address: proxy\.internal/ },
     { name: 'a bad range', env: { SWITCHYARD_TRUST_PROXY: '10.0.0.0/33' }, message: /not an address: 10\.0\.0\.0\/33/ },
     { name: 'an empty list', env: { SWITCHYARD_TRUST_PROXY: ',' }, message: /SWITCHYARD_TRUST_PROXY: must be true, false, or a comma-separated list/ },
+    { name: 'a blank sync bypass reason', argv: ['--sync-bypass-approvals', '  '], message: /--sync-bypass-approvals: / },
   ];
   for (const c of bad) {
     it(`refuses ${c.name}, naming the setting`, () => {
@@ -43,4 +46,12 @@ describe('loadConfig', () => {
       expect(load).toThrow(c.message);
     });
   }
+});
+
+describe('lifecycle days', () => {
+  it('default to 7, 7 and 30, and are set by flag or environment; a bad one names its setting', () => {
+    expect(loadConfig([], {})).toMatchObject({ lifecycleNewDays: 7, lifecycleLaunchedDays: 7, lifecycleStaleDays: 30 });
+    expect(loadConfig(['--lifecycle-stale-days', '90'], { SWITCHYARD_LIFECYCLE_LAUNCHED_DAYS: '14' })).toMatchObject({ lifecycleLaunchedDays: 14, lifecycleStaleDays: 90 });
+    expect(() => loadConfig([], { SWITCHYARD_LIFECYCLE_STALE_DAYS: '0' })).toThrow(/SWITCHYARD_LIFECYCLE_STALE_DAYS/);
+  });
 });

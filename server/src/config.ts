@@ -59,6 +59,12 @@ const configSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS),
   heartbeatMs: z.coerce.number().int().min(10).max(300_000),
   syncPath: z.string().min(1).optional(),
+  /**
+   * Sync mode into environments with an approval policy: the reason the sync may write there anyway
+   * (the branch is protected), recorded in every audit entry it writes there. Without it, the sync
+   * refuses such changes.
+   */
+  syncBypassApprovals: z.string().trim().min(1).max(500).optional(),
   /** How often the leader's release runner looks at running plans. */
   releaseTickMs: z.coerce.number().int().min(50).max(600_000),
   databaseUrl: z
@@ -74,6 +80,10 @@ const configSchema = z.strictObject({
   /** SDK metrics uploads per SDK key and minute, over all replicas; beyond it, 429 with Retry-After. */
   metricsUploadsPerMinute: z.coerce.number().int().min(1).max(1_000_000),
   trustProxy: trustProxySchema,
+  /** Flag lifecycle (domain/lifecycle.ts): days a never-evaluated flag counts as new, at 100% everywhere before launched, idle or launched before stale. */
+  lifecycleNewDays: z.coerce.number().int().min(0).max(3650),
+  lifecycleLaunchedDays: z.coerce.number().int().min(0).max(3650),
+  lifecycleStaleDays: z.coerce.number().int().min(1).max(3650),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -94,6 +104,9 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   // 100 SDK instances sharing a key at the SDK's 5 s flush interval (see releases.service.ts).
   metricsUploadsPerMinute: 1200,
   trustProxy: false,
+  lifecycleNewDays: 7,
+  lifecycleLaunchedDays: 7,
+  lifecycleStaleDays: 30,
 });
 
 export class ConfigError extends Error {}
@@ -105,6 +118,7 @@ const FLAG_TO_FIELD = {
   'log-level': 'logLevel',
   'heartbeat-ms': 'heartbeatMs',
   sync: 'syncPath',
+  'sync-bypass-approvals': 'syncBypassApprovals',
   'database-url': 'databaseUrl',
   'release-tick-ms': 'releaseTickMs',
   'max-streams-per-key': 'maxStreamsPerKey',
@@ -112,6 +126,9 @@ const FLAG_TO_FIELD = {
   'auth-failures-per-minute': 'authFailuresPerMinute',
   'metrics-uploads-per-minute': 'metricsUploadsPerMinute',
   'trust-proxy': 'trustProxy',
+  'lifecycle-new-days': 'lifecycleNewDays',
+  'lifecycle-launched-days': 'lifecycleLaunchedDays',
+  'lifecycle-stale-days': 'lifecycleStaleDays',
 } as const;
 
 const ENV_TO_FIELD = {
@@ -122,6 +139,7 @@ const ENV_TO_FIELD = {
   LOG_LEVEL: 'logLevel',
   SWITCHYARD_HEARTBEAT_MS: 'heartbeatMs',
   SWITCHYARD_SYNC: 'syncPath',
+  SWITCHYARD_SYNC_BYPASS_APPROVALS: 'syncBypassApprovals',
   SWITCHYARD_DATABASE_URL: 'databaseUrl',
   SWITCHYARD_RELEASE_TICK_MS: 'releaseTickMs',
   SWITCHYARD_MAX_STREAMS_PER_KEY: 'maxStreamsPerKey',
@@ -129,6 +147,9 @@ const ENV_TO_FIELD = {
   SWITCHYARD_AUTH_FAILURES_PER_MINUTE: 'authFailuresPerMinute',
   SWITCHYARD_METRICS_UPLOADS_PER_MINUTE: 'metricsUploadsPerMinute',
   SWITCHYARD_TRUST_PROXY: 'trustProxy',
+  SWITCHYARD_LIFECYCLE_NEW_DAYS: 'lifecycleNewDays',
+  SWITCHYARD_LIFECYCLE_LAUNCHED_DAYS: 'lifecycleLaunchedDays',
+  SWITCHYARD_LIFECYCLE_STALE_DAYS: 'lifecycleStaleDays',
 } as const;
 
 const ENV_NAME_OF_FIELD: Record<string, string> = Object.fromEntries(

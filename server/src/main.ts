@@ -14,11 +14,13 @@ export async function startServer(config: Config): Promise<{ url: string; close:
     heartbeatMs: config.heartbeatMs,
     tickMs: config.releaseTickMs,
     syncPath: config.syncPath,
+    syncBypassApprovals: config.syncBypassApprovals,
     trustProxy: config.trustProxy,
     maxStreamsPerKey: config.maxStreamsPerKey,
     maxDashboardStreams: config.maxDashboardStreams,
     authFailuresPerMinute: config.authFailuresPerMinute,
     metricsUploadsPerMinute: config.metricsUploadsPerMinute,
+    lifecycle: { newForDays: config.lifecycleNewDays, launchedAfterDays: config.lifecycleLaunchedDays, staleAfterDays: config.lifecycleStaleDays },
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },

@@ -131,10 +131,26 @@ const applyCommand: Command = {
     prune: PRUNE,
     message: { type: 'string', short: 'm', value: 'TEXT', description: 'Why: recorded in the audit log' },
     commit: { type: 'string', value: 'SHA', description: 'Git commit recorded in the audit log (default: the file\'s repository HEAD)' },
+    request: { type: 'string', value: 'TITLE', description: 'Where an approval policy applies: propose those changes as change requests with this title (one per environment) and apply the rest' },
+    description: { type: 'string', value: 'TEXT', description: 'With --request: the change request\'s description' },
+    'bypass-approval': { type: 'string', value: 'REASON', description: 'Admins, where the policy allows it: apply changes that need approval anyway; the reason is audited' },
   },
-  examples: ['switchyard apply flags.yaml --message "Ramp checkout to 50%"', 'switchyard apply flags.yaml --dry-run', 'switchyard apply flags/ --prune --commit "$GITHUB_SHA"'],
+  examples: [
+    'switchyard apply flags.yaml --message "Ramp checkout to 50%"',
+    'switchyard apply flags.yaml --dry-run',
+    'switchyard apply flags/ --prune --commit "$GITHUB_SHA"',
+    'switchyard apply flags.yaml --request "Ramp checkout to 50% in production"',
+    'switchyard apply flags.yaml --bypass-approval "incident 42: rollback"',
+  ],
   async run(context) {
     const file = context.positionals[0]!;
+    const title = stringOption(context.values, 'request');
+    const description = stringOption(context.values, 'description');
+    const bypass = stringOption(context.values, 'bypass-approval');
+    if (title !== undefined && bypass !== undefined) throw new UsageError('give either --request or --bypass-approval, not both');
+    if (description !== undefined && title === undefined) throw new UsageError('--description goes with --request');
+    if (title !== undefined && title.trim() === '') throw new UsageError('--request needs a title');
+    if (bypass !== undefined && bypass.trim() === '') throw new UsageError('--bypass-approval needs the reason (it is recorded in the audit log)');
     const documents = await sourcesFor(file);
     const plan = await requestPlan(context, documents);
     const dryRun = booleanOption(context.values, 'dry-run');
@@ -145,10 +161,25 @@ const applyCommand: Command = {
       return;
     }
     const commit = stringOption(context.values, 'commit') ?? (await gitHead(file));
-    const body = { documents, prune: booleanOption(context.values, 'prune'), message: stringOption(context.values, 'message'), commit, expectedVersions: plan.data.versions };
+    const body = {
+      documents,
+      prune: booleanOption(context.values, 'prune'),
+      message: stringOption(context.values, 'message'),
+      commit,
+      expectedVersions: plan.data.versions,
+      ...(title !== undefined ? { changeRequest: { title, ...(description !== undefined ? { description } : {}) } } : {}),
+      ...(bypass !== undefined ? { bypassApproval: bypass } : {}),
+    };
     const result = await context.api.request<ApplyResult>('POST', '/api/gitops/apply', { body }).catch(rethrowProblems);
     if (context.json) return printJson(context.io, result);
-    context.io.out(`Applied ${plural(result.data.changes.length, 'change')}${commit ? ` (commit ${commit.slice(0, 12)})` : ''}.\n`);
+    const { changeRequests = [], approvalBypassed = [] } = result.data;
+    const at = commit ? ` (commit ${commit.slice(0, 12)})` : '';
+    if (changeRequests.length === 0) context.io.out(`Applied ${plural(result.data.changes.length, 'change')}${at}.\n`);
+    else context.io.out(result.data.applied ? `Applied the changes that need no approval${at}.\n` : 'Nothing else to apply: every change needs approval.\n');
+    for (const r of changeRequests) {
+      context.io.out(`Proposed change request #${r.id} in ${r.environment}: ${r.title} (${plural(r.changes, 'change')}); once approved: switchyard requests apply ${r.id}\n`);
+    }
+    if (approvalBypassed.length > 0) context.io.out(`Approvals bypassed in ${approvalBypassed.join(', ')} (recorded in the audit log).\n`);
   },
 };
 

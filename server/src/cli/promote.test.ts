@@ -133,3 +133,72 @@ describe('switchyard promote: usage', () => {
     });
   }
 });
+
+describe('switchyard promote into an environment whose policy requires approval', () => {
+  beforeEach(async () => {
+    const res = await t.request(t.adminToken, { method: 'PUT', url: '/api/environments/production/approval-policy', payload: { required: true, adminBypass: true } });
+    expect(res.statusCode, res.body).toBe(200);
+  });
+  const requests = async () => (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/change-requests' })).json<{ items: { id: number; title: string; description: string; changes: { flag: string; baseVersion: number }[] }[] }>().items;
+
+  it('without an option it is refused (exit 1), saying how to propose it; nothing changes', async () => {
+    const run = await cli(['promote', 'checkout', '--from', 'staging', '--to', 'production', '--yes']);
+    expect(run.code).toBe(EXIT.rejected);
+    expect(run.err).toContain('promoting checkout in production needs 1 approval');
+    expect(run.err).toContain('--request');
+    expect((await read()).environments.production!.on).toBe(false);
+  });
+
+  it('--request TITLE opens one change request (no --yes needed) and says how to apply it', async () => {
+    const version = (await read()).version;
+    const run = await cli(['promote', 'checkout', '--from', 'staging', '--to', 'production', '--request', 'Ship checkout', '--description', 'QA signed off']);
+    expect(run.err).toBe('');
+    expect(run.code).toBe(EXIT.ok);
+    const [request] = await requests();
+    expect(request).toMatchObject({ title: 'Ship checkout', description: 'QA signed off', changes: [{ flag: 'checkout', baseVersion: version }] });
+    expect(run.out).toContain(`Opened change request #${request!.id} in production: Ship checkout (1 change). Nothing was promoted yet.\n`);
+    expect(run.out).toContain(`switchyard requests apply ${request!.id}`);
+    expect((await read()).environments.production!.on).toBe(false);
+  });
+
+  it('--all --request puts every differing flag in ONE request', async () => {
+    await setStage(t, 'banner', 'staging', 'dogfood');
+    const run = await cli(['promote', '--all', '--from', 'staging', '--to', 'production', '--request', 'Release 42']);
+    expect(run.err).toBe('');
+    const all = await requests();
+    expect(all).toHaveLength(1);
+    expect(all[0]!.changes.map((c) => c.flag)).toEqual(['banner', 'checkout']);
+    expect(run.out).toContain('Release 42 (2 changes)');
+  });
+
+  it('--bypass-approval: an admin promotes, audited with the reason; an editor is refused', async () => {
+    const editor = await cli(['promote', 'checkout', '--from', 'staging', '--to', 'production', '--yes', '--bypass-approval', 'incident 42']);
+    expect(editor.code).toBe(EXIT.rejected);
+    expect(editor.err).toContain('only an admin can bypass approvals');
+
+    const run = await cli(['promote', 'checkout', '--from', 'staging', '--to', 'production', '--yes', '--bypass-approval', 'incident 42'], t.adminToken);
+    expect(run.err).toBe('');
+    expect(run.out).toMatch(/Promoted checkout from staging to production \(version \d+\), approvals bypassed \(recorded in the audit log\)\.\n$/);
+    const audit = (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/checkout/audit' })).json<{ items: { action: string; message: string }[] }>();
+    expect(audit.items[0]).toMatchObject({ action: 'flag.promoted', message: 'approvals in production bypassed by admin: incident 42' });
+  });
+});
+
+describe('switchyard promote: governance usage', () => {
+  const base = ['promote', 'checkout', '--from', 'staging', '--to', 'production'];
+  const cases = [
+    { name: '--request and --bypass-approval', argv: [...base, '--request', 'x', '--bypass-approval', 'y'], err: 'give either --request or --bypass-approval, not both' },
+    { name: '--description without --request', argv: [...base, '--description', 'x'], err: '--description goes with --request' },
+    { name: 'an empty title', argv: [...base, '--request', ' '], err: '--request needs a title' },
+    { name: 'an empty reason', argv: [...base, '--bypass-approval', ''], err: '--bypass-approval needs the reason' },
+    { name: '--message with --request', argv: [...base, '--request', 'x', '-m', 'y'], err: 'with --request, give the title' },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit 2, no request`, async () => {
+      const run = await runScripted(c.argv);
+      expect(run.code).toBe(EXIT.usage);
+      expect(run.err).toContain(c.err);
+      expect(run.requests).toEqual([]);
+    });
+  }
+});

@@ -12,6 +12,14 @@ interface ResultView {
   promotion: PromotionView;
   flag?: { version: number };
 }
+/** The change request a governed promotion opened (the fields this command prints). */
+interface RequestView {
+  id: number;
+  title: string;
+  environment: string;
+  changes: unknown[];
+  approvalsNeeded: number;
+}
 interface ComparisonView {
   from: PromotionView['from'];
   to: PromotionView['to'];
@@ -62,7 +70,38 @@ function confirmCritical(context: CommandContext, to: PromotionView['to']): void
   }
 }
 
-async function promoteOne(context: CommandContext, key: string, from: string, to: string): Promise<void> {
+/**
+ * How the write goes where the target's approval policy requires review: `--request TITLE` opens one
+ * change request holding the promotion; `--bypass-approval REASON` (admins, where the policy allows)
+ * writes it anyway, audited. The options go in the body or query of either promote route.
+ */
+interface Governance {
+  query: Record<string, string>;
+  body: Record<string, string>;
+  proposing: boolean;
+}
+
+function governance(context: CommandContext): Governance {
+  const title = stringOption(context.values, 'request');
+  const description = stringOption(context.values, 'description');
+  const bypass = stringOption(context.values, 'bypass-approval');
+  if (title !== undefined && bypass !== undefined) throw new UsageError('give either --request or --bypass-approval, not both');
+  if (description !== undefined && title === undefined) throw new UsageError('--description goes with --request');
+  if (title !== undefined && title.trim() === '') throw new UsageError('--request needs a title');
+  if (title !== undefined && stringOption(context.values, 'message') !== undefined) throw new UsageError('--message is for a direct promotion\'s audit entry; with --request, give the title (and --description)');
+  if (bypass !== undefined && bypass.trim() === '') throw new UsageError('--bypass-approval needs the reason (it is recorded in the audit log)');
+  if (title !== undefined) return { query: { changeRequest: 'true' }, body: { message: title, ...(description !== undefined ? { description } : {}) }, proposing: true };
+  const message = stringOption(context.values, 'message');
+  return { query: {}, body: { ...(message !== undefined ? { message } : {}), ...(bypass !== undefined ? { bypassApproval: bypass } : {}) }, proposing: false };
+}
+
+function proposed(context: CommandContext, r: RequestView): void {
+  context.io.out(`Opened change request #${r.id} in ${r.environment}: ${r.title} (${plural(r.changes.length, 'change')}). Nothing was promoted yet.\n`);
+  if (r.approvalsNeeded > 0) context.io.out(`Once approved (switchyard requests approve ${r.id}, by someone else): switchyard requests apply ${r.id}\n`);
+  else context.io.out(`No policy requires approval in ${r.environment}: apply it with switchyard requests apply ${r.id}\n`);
+}
+
+async function promoteOne(context: CommandContext, key: string, from: string, to: string, governed: Governance): Promise<void> {
   const { io, values } = context;
   const dryRun = booleanOption(values, 'dry-run');
   const preview = await context.api.request<PromotionView>('GET', flagPath(key), { query: { from, to } });
@@ -72,15 +111,18 @@ async function promoteOne(context: CommandContext, key: string, from: string, to
   if (p.upToDate) return;
   if (dryRun) return io.out('Dry run: nothing was promoted.\n');
   if (p.blockers.length > 0) throw new CommandError(p.blockers.map((b) => b.message).join('\n'));
-  confirmCritical(context, p.to);
-  // The version previewed: a change in between is refused (409) rather than promoted unseen.
-  const body = { from, to, version: p.version, message: stringOption(values, 'message') };
-  const result = await context.api.request<ResultView>('POST', flagPath(key), { body });
+  // Opening a request writes nothing to the target: its review is the confirmation.
+  if (!governed.proposing) confirmCritical(context, p.to);
+  // The version previewed: a change in between is refused (409) rather than promoted (or proposed) unseen.
+  const body = { from, to, version: p.version, ...governed.body };
+  const result = await context.api.request<ResultView | RequestView>('POST', flagPath(key), { body, query: governed.query });
   if (context.json) return printJson(io, result);
-  io.out(`Promoted ${key} from ${from} to ${to} (version ${result.data.flag?.version ?? result.data.promotion.version}).\n`);
+  if (result.status === 202) return proposed(context, result.data as RequestView);
+  if (!('promotion' in result.data)) throw new CommandError('unexpected answer from the server');
+  io.out(`Promoted ${key} from ${from} to ${to} (version ${result.data.flag?.version ?? result.data.promotion.version})${governed.body.bypassApproval !== undefined ? ', approvals bypassed (recorded in the audit log)' : ''}.\n`);
 }
 
-async function promoteAll(context: CommandContext, from: string, to: string): Promise<void> {
+async function promoteAll(context: CommandContext, from: string, to: string, governed: Governance): Promise<void> {
   const { io, values } = context;
   const dryRun = booleanOption(values, 'dry-run');
   const comparison = await context.api.request<ComparisonView>('GET', '/api/compare', { query: { from, to } });
@@ -93,10 +135,12 @@ async function promoteAll(context: CommandContext, from: string, to: string): Pr
   if (blocked.length > 0) {
     throw new CommandError(`nothing was promoted: all flags move together, and ${plural(blocked.length, 'flag')} cannot move now:\n${blocked.map((i) => `  ${i.blockers.map((b) => b.message).join('; ')}`).join('\n')}`);
   }
-  confirmCritical(context, c.to);
+  if (!governed.proposing) confirmCritical(context, c.to);
   const flags = c.items.filter((i) => i.differs).map((i) => ({ key: i.key, version: i.version }));
-  const result = await context.api.request<{ items: ResultView[] }>('POST', bulkPath(from, to), { body: { flags, message: stringOption(values, 'message') } });
+  const result = await context.api.request<{ items: ResultView[] } | RequestView>('POST', bulkPath(from, to), { body: { flags, ...governed.body }, query: governed.query });
   if (context.json) return printJson(io, result);
+  if (result.status === 202) return proposed(context, result.data as RequestView);
+  if (!('items' in result.data)) throw new CommandError('unexpected answer from the server');
   io.out(`Promoted ${plural(result.data.items.filter((i) => i.changed).length, 'flag')} from ${from} to ${to} in one change.\n`);
 }
 
@@ -111,7 +155,11 @@ const promote: Command = {
     'Segments are shared by all environments, so only flag configuration moves.\n\n' +
     'Prints the changes first and sends the version it showed, so a change made in between is refused,\n' +
     'not promoted unseen. A critical target (production) needs --yes. With --all, every differing\n' +
-    'flag moves together in one transaction, or none does.',
+    'flag moves together in one transaction, or none does.\n\n' +
+    "Where the target's approval policy requires review, a direct promotion is refused: --request TITLE\n" +
+    'opens ONE change request holding the promotion (every flag, with --all), pinned to the versions\n' +
+    'shown, to approve and apply with switchyard requests; an admin may --bypass-approval REASON where\n' +
+    'the policy allows it (audited).',
   arguments: [{ name: 'FLAG', description: 'The flag key, e.g. new-checkout (or --all)', optional: true }],
   options: {
     from: { type: 'string', value: 'ENV', description: 'The environment whose targeting moves, e.g. staging' },
@@ -120,11 +168,16 @@ const promote: Command = {
     'dry-run': { type: 'boolean', description: 'Show the changes, promote nothing' },
     yes: { type: 'boolean', short: 'y', description: 'Promote into a critical environment without stopping' },
     message: { type: 'string', short: 'm', value: 'TEXT', description: 'Why: recorded in the audit log' },
+    request: { type: 'string', value: 'TITLE', description: 'Where an approval policy applies: open one change request with this title holding the promotion, instead of promoting' },
+    description: { type: 'string', value: 'TEXT', description: "With --request: the change request's description" },
+    'bypass-approval': { type: 'string', value: 'REASON', description: 'Admins, where the policy allows it: promote anyway; the reason is audited' },
   },
   examples: [
     'switchyard promote new-checkout --from staging --to production --dry-run',
     'switchyard promote new-checkout --from staging --to production --yes --message "QA signed off"',
     'switchyard promote --all --from staging --to production --dry-run',
+    'switchyard promote --all --from staging --to production --request "Release 42 to production"',
+    'switchyard promote new-checkout --from staging --to production --yes --bypass-approval "incident 42: rollback"',
   ],
   async run(context) {
     const key = context.positionals[0];
@@ -132,7 +185,8 @@ const promote: Command = {
     if (key !== undefined && all) throw new UsageError('give either FLAG or --all, not both');
     if (key === undefined && !all) throw new UsageError('missing argument FLAG (or --all for every flag)', 'Usage: switchyard promote FLAG --from ENV --to ENV [--dry-run] [--yes].');
     const { from, to } = environments(context);
-    return all ? promoteAll(context, from, to) : promoteOne(context, key!, from, to);
+    const governed = governance(context);
+    return all ? promoteAll(context, from, to, governed) : promoteOne(context, key!, from, to, governed);
   },
 };
 

@@ -13,6 +13,9 @@ describe('switchyard schedule: usage errors exit 2 before any request', () => {
     { name: 'bad status', argv: ['schedule', 'list', '--status', 'done'], err: '--status must be pending, executed, skipped, failed or cancelled, got "done"' },
     { name: 'bad id', argv: ['schedule', 'cancel', 'x'], err: 'ID must be a whole number' },
     { name: 'empty edit', argv: ['schedule', 'edit', '3'], err: 'nothing to change' },
+    { name: 'request without --at', argv: ['schedule', 'request', '12'], err: 'missing --at' },
+    { name: 'request with a bad id', argv: ['schedule', 'request', 'x', '--at', '2026-12-08T09:00Z'], err: 'ID must be a whole number' },
+    { name: 'request with --if-changed', argv: ['schedule', 'request', '12', '--at', '2026-12-08T09:00Z', '--if-changed', 'apply'], err: 'if-changed' },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -30,6 +33,12 @@ describe('switchyard schedule: usage errors exit 2 before any request', () => {
     expect(added.requests).toEqual(['POST /api/flags/new-checkout/environments/production/schedules']);
     expect(added.calls[0]!.body).toEqual({ at: '2026-12-08T10:00+01:00', action: { type: 'stage', stage: '50%' }, message: 'launch', ifChanged: 'apply', graceSeconds: 60 });
     expect(added.out).toBe('Scheduled new-checkout → 50% in production at 2026-12-08 09:00:00Z (schedule 4)\n');
+    const request = await runScripted(['schedule', 'request', '12', '--at', '2026-12-08T09:00Z', '--message', 'launch', '--on-late', 'skip'], [
+      { status: 201, body: { id: 5, flag: 'new-checkout', environment: 'production', at: '2026-12-08T09:00:00.000Z', action: { type: 'change_request', requestId: 12 } } },
+    ]);
+    expect(request.requests).toEqual(['POST /api/change-requests/12/schedule']);
+    expect(request.calls[0]!.body).toEqual({ at: '2026-12-08T09:00Z', message: 'launch', onLate: 'skip' });
+    expect(request.out).toBe('Scheduled the apply of change request #12 in production at 2026-12-08 09:00:00Z (schedule 5)\n');
     const listed = await runScripted(['schedule', 'list', '--flag', 'new-checkout'], [{ status: 200, body: { items: [] } }]);
     expect(listed.requests).toEqual(['GET /api/schedules?flag=new-checkout&status=pending']);
     const all = await runScripted(['schedule', 'list', '--all', '--env', 'production'], [{ status: 200, body: { items: [] } }]);

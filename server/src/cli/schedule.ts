@@ -58,6 +58,7 @@ function policies(values: ParsedArgs['values']) {
 
 export function describeScheduled(s: Pick<ScheduleView, 'action'>): string {
   if (s.action.type === 'kill') return 'kill';
+  if (s.action.type === 'change_request') return `apply request #${s.action.requestId}`;
   return `→ ${s.action.stage}${s.action.variation ? ` (${s.action.variation})` : ''}`;
 }
 
@@ -88,6 +89,29 @@ const add: Command = {
     if (context.json) return printJson(context.io, response);
     const s = response.data;
     context.io.out(`Scheduled ${s.flag} ${describeScheduled(s)} in ${s.environment} at ${formatTime(s.at)} (schedule ${s.id})\n`);
+    context.io.err(`Cancel it with: switchyard schedule cancel ${s.id}\n`);
+  },
+};
+
+const request: Command = {
+  name: 'schedule request',
+  summary: 'Schedule the apply of an approved change request',
+  description:
+    'Runs once at that time, on one server replica, as "scheduler" with who scheduled it. Only an\n' +
+    'approved request can be scheduled. If by then it is no longer approved (rejected, withdrawn,\n' +
+    'rebased) or anything it changes was changed since, the run fails with the reason and changes nothing.',
+  arguments: [{ name: 'ID', description: 'The change request id, from "switchyard requests list"' }],
+  options: { at: AT, message: MESSAGE, 'on-late': POLICIES['on-late'], grace: POLICIES.grace },
+  examples: ['switchyard schedule request 12 --at 2026-12-08T09:00Z', 'switchyard schedule request 12 --at 2026-12-08T09:00+01:00 --message "launch" --on-late skip'],
+  async run(context) {
+    const id = positiveInteger(context.positionals[0]!, 'ID', 2_147_483_647);
+    const at = stringOption(context.values, 'at');
+    if (at === undefined) throw new UsageError('missing --at', 'Say when, e.g. --at 2026-12-08T09:00Z (UTC)');
+    const body = { at: checkTime(at), message: stringOption(context.values, 'message'), ...policies(context.values) };
+    const response = await context.api.request<ScheduleView>('POST', `/api/change-requests/${id}/schedule`, { body });
+    if (context.json) return printJson(context.io, response);
+    const s = response.data;
+    context.io.out(`Scheduled the apply of change request #${id} in ${s.environment} at ${formatTime(s.at)} (schedule ${s.id})\n`);
     context.io.err(`Cancel it with: switchyard schedule cancel ${s.id}\n`);
   },
 };
@@ -158,4 +182,4 @@ const cancel: Command = {
   },
 };
 
-export const scheduleCommands: readonly Command[] = [add, list, edit, cancel];
+export const scheduleCommands: readonly Command[] = [add, request, list, edit, cancel];

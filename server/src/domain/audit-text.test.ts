@@ -25,6 +25,11 @@ const segment = (fields: Record<string, unknown> = {}) => ({ key: 'internal', na
 
 const cases: { name: string; entry: DescribableEntry; expected: string }[] = [
   {
+    name: 'a scheduled apply of a change request',
+    entry: entry({ action: 'schedule.created', resourceType: 'schedule', resourceKey: '4', environment: 'production', after: { flagKey: 'checkout', environment: 'production', at: Date.UTC(2026, 11, 8, 9), action: { type: 'change_request', requestId: 12 } } }),
+    expected: 'scheduled apply of change request #12 in Production for 2026-12-08 09:00 UTC',
+  },
+  {
     name: 'a stage move, with the environment display name',
     entry: entry({ action: 'flag.stage_changed', environment: 'production', before: flag({}, { production: at('10%'), staging: off }), after: flag({}, { production: at('100%'), staging: off }) }),
     expected: '10% → 100% in Production',

@@ -145,6 +145,8 @@ function scheduleSentence(entry: DescribableEntry, name: EnvironmentName): strin
   const env = text(schedule.environment) ?? entry.environment;
   const at = typeof schedule.at === 'number' && Number.isFinite(schedule.at) ? ` for ${new Date(schedule.at).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
   const verb = SCHEDULE_WORDS[entry.action] ?? actionWords(entry.action);
+  // "scheduled apply of change request #12 in Production for …" (it may touch several flags).
+  if (action.type === 'change_request' && typeof action.requestId === 'number') return `${verb} apply of change request #${action.requestId}${env ? ` in ${name(env)}` : ''}${at}`;
   return `${verb} ${what}${flag ? ` of ${quote(flag)}` : ` #${entry.resourceKey}`}${env ? ` in ${name(env)}` : ''}${at}`;
 }
 

@@ -268,9 +268,10 @@ export function applyRefusal(policy: PolicySettings, request: Pick<ChangeRequest
 }
 
 /** The refusal a direct write gets where a policy requires a change request. */
-export function approvalRequiredMessage(what: string, environment: string, policy: PolicySettings): string {
+export function approvalRequiredMessage(what: string, environment: string, policy: PolicySettings, instead?: string): string {
   const n = `${policy.approvals} approval${policy.approvals === 1 ? '' : 's'}`;
-  return `${what} in ${environment} needs ${n}: create a change request (POST /api/change-requests, or "switchyard requests create"; the stage and targeting routes take ?changeRequest=true to create one for you). The kill switch always works directly.`;
+  const how = instead ?? 'create a change request (POST /api/change-requests, or "switchyard requests create"; the stage and targeting routes take ?changeRequest=true to create one for you)';
+  return `${what} in ${environment} needs ${n}: ${how}. The kill switch always works directly.`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,9 +17,11 @@ import { DOGFOOD_RULE_ID, type ReleaseStage } from './stages.js';
  * union plus a handler in services/schedules (see `ScheduledActionHandler` there): the claiming,
  * late policy, auditing and failure recording stay as they are.
  */
-export type ScheduleAction = { type: 'stage'; stage: ReleaseStage; variation?: string } | { type: 'kill' };
+export type ScheduleAction = { type: 'stage'; stage: ReleaseStage; variation?: string } | { type: 'kill' } | { type: 'change_request'; requestId: number };
 export type ScheduleActionType = ScheduleAction['type'];
-export const SCHEDULE_ACTION_TYPES = ['stage', 'kill'] as const satisfies readonly ScheduleActionType[];
+export const SCHEDULE_ACTION_TYPES = ['stage', 'kill', 'change_request'] as const satisfies readonly ScheduleActionType[];
+/** The actions that change one flag's stage (a change request's schedule applies the request instead). */
+export type StageAction = Exclude<ScheduleAction, { type: 'change_request' }>;
 
 /**
  * pending → executed | skipped | failed, or pending → cancelled. `running` exists only inside the
@@ -126,8 +128,13 @@ function dogfoodRuleOf(config: FlagEnvironment): unknown {
   return config.rules.find((r) => r.id === DOGFOOD_RULE_ID) ?? null;
 }
 
-/** The fields `action` touches in a flag's environment: a change to any of them since is a conflict. */
+/**
+ * The fields `action` touches in a flag's environment: a change to any of them since is a conflict.
+ * A change request's schedule has none of its own: the request records the versions its changes were
+ * made against, and applying it refuses when anything it touches moved.
+ */
 export function baselineOf(action: ScheduleAction, config: FlagEnvironment): Baseline {
+  if (action.type === 'change_request') return {};
   if (action.type === 'kill') return { on: config.on, killed: config.killed };
   return { on: config.on, killed: config.killed, offVariation: config.offVariation, defaultServe: config.defaultServe, dogfoodRule: dogfoodRuleOf(config) };
 }
@@ -145,6 +152,7 @@ function canonical(value: unknown): string {
 /** "move to 50%", "kill": for messages and the CLI. */
 export function describeAction(action: ScheduleAction): string {
   if (action.type === 'kill') return 'kill';
+  if (action.type === 'change_request') return `apply change request #${action.requestId}`;
   return `move to ${action.stage}${action.variation !== undefined ? ` (variation ${action.variation})` : ''}`;
 }
 

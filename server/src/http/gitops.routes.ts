@@ -4,6 +4,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
 import { LIMITS } from '../domain/flags.js';
+import { personOf } from './change-requests.routes.js';
 import { auditContext } from './request-context.js';
 import { errorResponses, errorSchema } from './responses.js';
 import { serializeDocument } from '../domain/gitops/export.js';
@@ -35,6 +36,12 @@ const applyBody = planBody.extend({
   message: z.string().max(LIMITS.description).optional(),
   commit: z.string().max(100).optional(),
   expectedVersions: z.record(z.string().max(200), z.int().min(0)).optional().describe('`versions` from a plan: anything changed since fails with 409'),
+  bypassApproval: z.string().trim().min(1, 'give the reason for bypassing approval (it is recorded in the audit log)').max(LIMITS.description).optional()
+    .describe('Admins only, where every approval policy involved allows admin bypass: apply changes that need approval anyway; the reason is recorded in every audit entry'),
+  changeRequest: z.strictObject({
+    title: z.string().trim().min(1).max(200),
+    description: z.string().max(LIMITS.description).optional(),
+  }).optional().describe('Propose the changes that need approval as change requests (one per environment) and apply the rest of the file directly'),
 });
 
 const changeSchema = z.object({
@@ -48,7 +55,13 @@ const planResponse = z.object({
   summary: z.object({ create: z.int(), update: z.int(), delete: z.int() }),
   versions: z.record(z.string(), z.int()),
 });
-const applyResponse = planResponse.extend({ applied: z.boolean(), dryRun: z.boolean(), auditIds: z.array(z.int()) });
+const applyResponse = planResponse.extend({
+  applied: z.boolean(),
+  dryRun: z.boolean(),
+  auditIds: z.array(z.int()),
+  changeRequests: z.array(z.object({ id: z.int(), environment: z.string(), title: z.string(), changes: z.int() })).describe('Change requests proposed for the changes that need approval (with `changeRequest`)'),
+  approvalBypassed: z.array(z.string()).describe('Environments whose approval policy this apply bypassed (with `bypassApproval`)'),
+});
 const responses = { ...errorResponses, 413: errorSchema, 423: errorSchema };
 
 function sourcesOf(body: z.infer<typeof planBody>): SourceFile[] {
@@ -133,16 +146,22 @@ export const gitopsRoutes: FastifyPluginAsyncZod<GitOpsRoutesOptions> = async (a
   app.post('/api/gitops/apply', {
     bodyLimit: DOCUMENT_BODY_LIMIT,
     serializerCompiler: plainJson,
-    schema: { tags: ['gitops'], summary: 'Apply a flags file: all or nothing, in one transaction, audited with source gitops', body: applyBody, response: { 200: applyResponse, ...responses } },
+    schema: { tags: ['gitops'], summary: 'Apply a flags file: all or nothing, in one transaction, audited with source gitops',
+      description:
+        'Where an environment has an approval policy, changes there that a REST call would have to propose (targeting and stages of its flags, a new flag not starting off there, and — whenever any environment has a policy — segment edits) are refused with 409 `approval_required`, unless `changeRequest` proposes them as change requests (the rest of the file is applied) or an admin gives `bypassApproval` where the policies allow it. Flag metadata, new segments and deletions are not governed.',
+      body: applyBody, response: { 200: applyResponse, ...responses } },
     onRequest: app.requireRole('editor'),
   }, async (request) => {
-    const { prune, dryRun, message, commit, expectedVersions } = request.body;
+    const { prune, dryRun, message, commit, expectedVersions, bypassApproval, changeRequest } = request.body;
+    if (bypassApproval !== undefined && changeRequest !== undefined) throw AppError.invalid('body.bypassApproval', 'send either "bypassApproval" or "changeRequest", not both');
     if (sync && !dryRun) {
       const shown = roleOf(request) === 'admin' ? syncPath : statusForNonAdmin(sync.status).path;
       throw new AppError('locked', `this server syncs from Git (${shown}); commit the change there instead of applying it`, { managedBy: shown });
     }
     const audit = auditContext(request, { message, commit });
-    return gitops.apply(sourcesOf(request.body), { role: roleOf(request), prune, dryRun, expectedVersions, audit });
+    const approval =
+      bypassApproval !== undefined ? { bypass: bypassApproval, by: 'admin' as const } : changeRequest !== undefined ? { request: changeRequest, person: personOf(request) } : undefined;
+    return gitops.apply(sourcesOf(request.body), { role: roleOf(request), prune, dryRun, expectedVersions, audit, approval });
   });
 
   app.get('/api/gitops/status', {

@@ -1,9 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Environment } from '../domain/environments.js';
+import { MAX_CHANGES } from '../domain/change-requests.js';
 import { LIMITS, flagEnvironmentSchema } from '../domain/flags.js';
 import { KEPT_FIELDS, PROMOTED_FIELDS } from '../domain/promotion.js';
-import type { PromotionPreview, PromotionRequest, PromotionResult, PromotionsService } from '../services/promotions.service.js';
+import { AppError } from '../domain/errors.js';
+import type { PromotionBypass, PromotionPreview, PromotionRequest, PromotionResult, PromotionsService } from '../services/promotions.service.js';
+import { changeRequestResponse, personOf, toChangeRequestResponse } from './change-requests.routes.js';
 import { flagResponse, toFlagResponse } from './flags.routes.js';
 import { auditContext, expectedVersion } from './request-context.js';
 import { errorResponses } from './responses.js';
@@ -17,6 +21,27 @@ const environmentKey = z.string().min(1).max(LIMITS.key);
 const flagKey = z.string().min(1).max(LIMITS.key);
 const versionField = z.int().min(1).optional().describe('The flag version the preview showed (or send If-Match): a change since is refused with 409');
 const messageField = z.string().max(LIMITS.description).optional().describe('Why: recorded in the audit log');
+
+const bypassField = z
+  .string()
+  .trim()
+  .min(1, 'give the reason for bypassing approval (it is recorded in the audit log)')
+  .max(LIMITS.description)
+  .optional()
+  .describe("Admins only, where the target's approval policy allows admin bypass: promote directly anyway; the reason is recorded in the audit log");
+const descriptionField = z.string().max(LIMITS.description).optional().describe('With ?changeRequest=true: the change request\'s description (default: the summary of each flag\'s changes)');
+/** Where the target has an approval policy: propose the promotion as a change request (202) instead of writing it. */
+const changeRequestQuery = z.strictObject({
+  changeRequest: z.enum(['true', 'false']).optional().describe("true: open one change request holding the promotion (202, the request) instead of writing it — where the target's approval policy requires one"),
+});
+const GOVERNED =
+  " Where the target's approval policy requires review, a direct promotion is refused with 409 `approval_required`: send `?changeRequest=true` to open ONE change request holding the promoted configuration (202; `message` is its title), pinned to the versions it was planned from, so applying it is atomic and refused if a flag changed since; or, as an admin where the policy allows it, `bypassApproval` with the reason (audited).";
+
+function bypassOf(request: FastifyRequest, reason: string | undefined, changeRequest: boolean): PromotionBypass | undefined {
+  if (reason === undefined) return undefined;
+  if (changeRequest) throw AppError.invalid('body.bypassApproval', 'send either "bypassApproval" or ?changeRequest=true, not both');
+  return { reason, role: request.principal?.kind === 'api' ? request.principal.role : 'viewer' };
+}
 
 const environmentRef = z.object({ key: z.string(), name: z.string(), critical: z.boolean() });
 const blockerResponse = z.object({
@@ -104,20 +129,39 @@ export const promotionsRoutes: FastifyPluginAsyncZod<{ promotions: PromotionsSer
       tags: ['flags'],
       summary: "Promote a flag's targeting from one environment to another",
       description:
-        "Makes `to`'s targeting (on, rules in order, default rule, off variation, individual targets, bucket-by) what `from`'s is, in one audited change (`flag.promoted`) that SDKs receive at once. `to` keeps its salt, kill switch and release-guard marker. Refused: a Git-managed flag (423), a stale `version` (409), a killed source or target, or a release plan running in the target (409, naming it). Nothing to promote → 200 with `changed: false`, nothing written. `dryRun: true` answers like GET.",
+        "Makes `to`'s targeting (on, rules in order, default rule, off variation, individual targets, bucket-by) what `from`'s is, in one audited change (`flag.promoted`) that SDKs receive at once. `to` keeps its salt, kill switch and release-guard marker. Refused: a Git-managed flag (423), a stale `version` (409), a killed source or target, or a release plan running in the target (409, naming it). Nothing to promote → 200 with `changed: false`, nothing written (and no request opened). `dryRun: true` answers like GET." +
+        GOVERNED,
       params: z.strictObject({ key: flagKey }),
-      body: z.strictObject({ from: environmentKey, to: environmentKey, version: versionField, message: messageField, dryRun: z.boolean().optional().describe('Only preview; write nothing') }),
-      response: { 200: resultResponse, ...errorResponses },
+      querystring: changeRequestQuery,
+      body: z.strictObject({
+        from: environmentKey,
+        to: environmentKey,
+        version: versionField,
+        message: messageField,
+        description: descriptionField,
+        dryRun: z.boolean().optional().describe('Only preview; write nothing'),
+        bypassApproval: bypassField,
+      }),
+      response: { 200: resultResponse, 202: changeRequestResponse, ...errorResponses },
     },
     onRequest: app.requireRole('editor'),
   }, async (request, reply) => {
-    const { from, to, version, message, dryRun } = request.body;
+    const { from, to, version, message, description, dryRun, bypassApproval } = request.body;
+    const proposing = request.query.changeRequest === 'true';
+    const bypass = bypassOf(request, bypassApproval, proposing);
+    if (description !== undefined && !proposing) throw AppError.invalid('body.description', '"description" is the change request\'s: it goes with ?changeRequest=true');
     const promotion: PromotionRequest = { flag: request.params.key, from, to, version: expectedVersion(request, version, false) };
     if (dryRun) {
       const preview = await promotions.preview(promotion);
       return reply.header('etag', `"${preview.version}"`).send({ changed: false, promotion: toPromotionResponse(preview) });
     }
-    const result = await promotions.promote(promotion, auditContext(request, { message }));
+    if (proposing) {
+      const { previews, request: opened } = await promotions.propose(from, to, [promotion], { title: message, description }, personOf(request), auditContext(request));
+      if (opened) return reply.status(202).send(toChangeRequestResponse(opened));
+      const preview = previews[0]!;
+      return reply.header('etag', `"${preview.version}"`).send({ changed: false, promotion: toPromotionResponse(preview) });
+    }
+    const result = await promotions.promote(promotion, auditContext(request, { message }), bypass);
     return reply.header('etag', `"${result.flag.value.version}"`).send(toResult(result));
   });
 
@@ -164,8 +208,11 @@ export const promotionsRoutes: FastifyPluginAsyncZod<{ promotions: PromotionsSer
     schema: {
       tags: ['environments'],
       summary: 'Promote several flags from one environment to another, all or nothing',
-      description: 'One transaction: every listed flag is promoted, or (on the first refusal, which names its flag) none is. An audit entry per changed flag; flags with nothing to promote are reported with `changed: false`.',
+      description:
+        'One transaction: every listed flag is promoted, or (on the first refusal, which names its flag) none is. An audit entry per changed flag; flags with nothing to promote are reported with `changed: false`.' +
+        GOVERNED.replace('ONE change request', `ONE change request (at most ${MAX_CHANGES} differing flags)`).replace('pinned to the versions', "with every flag's change, pinned to the versions"),
       params: z.strictObject({ from: environmentKey, to: environmentKey }),
+      querystring: changeRequestQuery,
       body: z.strictObject({
         flags: z
           .array(z.union([flagKey, z.strictObject({ key: flagKey, version: z.int().min(1).optional() })]))
@@ -173,14 +220,25 @@ export const promotionsRoutes: FastifyPluginAsyncZod<{ promotions: PromotionsSer
           .max(500)
           .describe('Flag keys, or { key, version } to pin each to the version you previewed'),
         message: messageField,
+        description: descriptionField,
+        bypassApproval: bypassField,
       }),
-      response: { 200: z.object({ items: z.array(resultResponse) }), ...errorResponses },
+      response: { 200: z.object({ items: z.array(resultResponse) }), 202: changeRequestResponse, ...errorResponses },
     },
     onRequest: app.requireRole('editor'),
-  }, async (request) => {
+  }, async (request, reply) => {
     const { from, to } = request.params;
+    const { message, description, bypassApproval } = request.body;
+    const proposing = request.query.changeRequest === 'true';
+    const bypass = bypassOf(request, bypassApproval, proposing);
+    if (description !== undefined && !proposing) throw AppError.invalid('body.description', '"description" is the change request\'s: it goes with ?changeRequest=true');
     const requests = request.body.flags.map((f) => (typeof f === 'string' ? { flag: f } : { flag: f.key, version: f.version }));
-    const results = await promotions.promoteMany(from, to, requests, auditContext(request, { message: request.body.message }));
+    if (proposing) {
+      const { previews, request: opened } = await promotions.propose(from, to, requests, { title: message, description }, personOf(request), auditContext(request));
+      if (opened) return reply.status(202).send(toChangeRequestResponse(opened));
+      return { items: previews.map((preview) => ({ changed: false, promotion: toPromotionResponse(preview) })) };
+    }
+    const results = await promotions.promoteMany(from, to, requests, auditContext(request, { message }), bypass);
     return { items: results.map(toResult) };
   });
 };

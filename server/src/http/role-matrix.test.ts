@@ -13,7 +13,7 @@ import { SNAPSHOT_TABLES, createFlag, createTestApp, type ErrorBody, type TestCo
  * - viewer reads; editor also changes flags, segments, release plans and applies flag files;
  *   admin also manages environments, tokens, SDK keys and webhooks;
  * - server SDK keys call only SDK routes, each for its own environment;
- * - client keys (public, in browsers) call OFREP bulk evaluation only — and its change
+ * - client keys (public, in browsers) call OFREP bulk evaluation and upload evaluation counts only — and its change
  *   notifications, which take a ticket, not a key (the second describe covers every read);
  * - revoked or missing credentials → 401; the wrong role or kind of credential → 403.
  *
@@ -59,7 +59,7 @@ const REFUSED: Record<Caller, 401 | 403> = {
 };
 
 /** The only operations a client key may call; the change notifications authenticate by ticket, not by key. */
-const CLIENT_KEY_OPERATIONS = ['POST /ofrep/v1/evaluate/flags', 'GET /ofrep/v1/events'];
+const CLIENT_KEY_OPERATIONS = ['POST /ofrep/v1/evaluate/flags', 'GET /ofrep/v1/events', 'POST /api/sdk/evaluations'];
 /** Reads that need no credential at all (README: the flags file's JSON Schema, for editors). */
 const PUBLIC_READS = ['GET /api/gitops/schema.json'];
 
@@ -184,6 +184,10 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /api/change-requests/{id}/withdraw': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s, s.t.tokens.editor)}/withdraw`, payload: {} }) },
   'POST /api/change-requests/{id}/rebase': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/rebase` }) },
   'POST /api/change-requests/{id}/apply': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/apply`, payload: {} }) },
+  // Without a policy where it applies, an open request needs no approval: it can be scheduled.
+  'POST /api/change-requests/{id}/schedule': { access: 'editor', request: async (s) => ({ url: `/api/change-requests/${await changeRequest(s)}/schedule`, payload: { at: '2027-06-01T09:00Z' } }) },
+
+  'PUT /api/code-refs': { access: 'editor', request: async (s) => ({ url: '/api/code-refs', payload: { repository: 'shop', branch: s.unique('branch'), commit: 'abc123', references: [{ flag: await s.flag(), path: 'src/app.ts', line: 3, snippet: 'isEnabled(flag)' }] } }) },
 
   'POST /api/segments': { access: 'editor', request: async (s) => ({ url: '/api/segments', payload: { key: s.unique('segment'), name: 'Beta testers' } }) },
   'PATCH /api/segments/{key}': {
@@ -226,6 +230,7 @@ const ROUTES: Record<string, RouteAccess> = {
   'POST /ofrep/v1/evaluate/flags/{key}': { access: 'sdk', request: async (s) => ({ url: `/ofrep/v1/evaluate/flags/${await s.flag()}`, payload: { context: { targetingKey: 'user-1' } } }) },
   'POST /ofrep/v1/evaluate/flags': { access: 'evaluation', request: async () => ({ url: '/ofrep/v1/evaluate/flags', payload: { context: { targetingKey: 'user-1' } } }) },
   'POST /api/sdk/metrics': { access: 'sdk', request: async () => ({ url: '/api/sdk/metrics', payload: { exposures: [] } }) },
+  'POST /api/sdk/evaluations': { access: 'evaluation', request: async () => ({ url: '/api/sdk/evaluations', payload: { sdk: 'switchyard-node', version: '0.1.0', evaluations: [] } }) },
 };
 
 type Admin = Setup['admin'];

@@ -24,7 +24,7 @@ const actionSchema = z
     }),
     z.strictObject({ type: z.literal('kill') }),
   ])
-  .describe('What to do: move to a release stage (as POST …/stage would), or the kill switch (as POST …/kill would). Applying an approved change request will be a third kind.');
+  .describe('What to do: move to a release stage (as POST …/stage would), or the kill switch (as POST …/kill would). To apply an approved change request at a time, use POST /api/change-requests/{id}/schedule.');
 
 const onLateSchema = z
   .enum(LATE_POLICIES)
@@ -44,10 +44,14 @@ const messageSchema = z.string().max(LIMITS.description);
 export const scheduleResponse = z
   .object({
     id: z.int(),
-    flag: z.string(),
+    flag: z.string().describe("The flag it changes (a change request's schedule: the request's first flag; empty when it touches only segments)"),
     environment: z.string(),
     at: z.string().describe('When it is due (UTC)'),
-    action: z.union([z.object({ type: z.literal('stage'), stage: z.string(), variation: z.string().optional() }), z.object({ type: z.literal('kill') })]),
+    action: z.union([
+      z.object({ type: z.literal('stage'), stage: z.string(), variation: z.string().optional() }),
+      z.object({ type: z.literal('kill') }),
+      z.object({ type: z.literal('change_request'), requestId: z.int().describe('The approved change request it applies') }),
+    ]),
     message: z.string().nullable(),
     onLate: z.enum(LATE_POLICIES),
     graceSeconds: z.number(),
@@ -134,6 +138,13 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
+const requestScheduleBody = z.strictObject({
+  at: atSchema,
+  message: messageSchema.optional().describe('Why: recorded in the audit entries, with who scheduled it'),
+  onLate: onLateSchema.optional(),
+  graceSeconds: graceSchema.optional(),
+});
+
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 const idParams = z.strictObject({ id: rowIdSchema });
 
@@ -158,6 +169,24 @@ export const schedulesRoutes: FastifyPluginAsyncZod<{ schedules: SchedulesServic
     const { message, ...input } = request.body;
     const ctx = auditContext(request, { message });
     const schedule = await schedules.create(key, environment, { ...input, ...(ctx.message !== undefined ? { message: ctx.message } : {}) }, ctx);
+    return reply.status(201).header('etag', `"${schedule.version}"`).send(toScheduleResponse(schedule));
+  });
+
+  app.post('/api/change-requests/:id/schedule', {
+    schema: {
+      tags,
+      summary: 'Schedule the apply of an approved change request',
+      description:
+        'Only an approved request can be scheduled, and only once at a time (409 otherwise). When due it is applied as POST /api/change-requests/{id}/apply would apply it, by the `scheduler` (the audit entries say who scheduled it), once, on one replica. If by then it is no longer approved (rejected, withdrawn, rebased so its approvals started over, or applied by hand) or anything it touches changed since it was made, the run fails with the reason in `outcome` (audited) and changes nothing. `ifChanged` is always `fail`.',
+      params: idParams,
+      body: requestScheduleBody,
+      response: { 201: scheduleResponse, ...errorResponses },
+    },
+    onRequest: app.requireRole('editor'),
+  }, async (request, reply) => {
+    const { message, ...input } = request.body;
+    const ctx = auditContext(request, { message });
+    const schedule = await schedules.scheduleRequest(request.params.id, { ...input, ...(ctx.message !== undefined ? { message: ctx.message } : {}) }, ctx);
     return reply.status(201).header('etag', `"${schedule.version}"`).send(toScheduleResponse(schedule));
   });
 

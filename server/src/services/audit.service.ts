@@ -18,6 +18,7 @@ import { describeAuditEntry, environmentNames } from '../domain/audit-text.js';
 import { AppError, type ErrorCode } from '../domain/errors.js';
 import { defaultFlagEnvironment, segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems, flagProblems } from '../domain/flag-validation.js';
+import { assertPrerequisites, prerequisiteCheck } from './prerequisites.js';
 import { ownEntry, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
 import { flagPatches, segmentPatches } from '../domain/ruleset.js';
 import { assertSegmentUnused, assertValidSegment, type Segment } from '../domain/segments.js';
@@ -26,6 +27,8 @@ import { checkVersion, stampNext } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
 import { FlagsService, lockedByGit } from './flags.service.js';
 import { assertSafePatterns } from './pattern-safety.js';
+import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
+import { differingFields } from '../domain/gitops/governance.js';
 import { RowMoved, type Change, type Writes } from './write.js';
 
 /** One field a revert writes: its value now and after the revert. */
@@ -106,7 +109,7 @@ export class AuditService {
     const unsafe = await this.patternRefusal(effect);
     return this.w.read(async (tx) => {
       const plan = await this.plan(tx, entry, effect, false);
-      const refusal = plan.refusal ?? unsafe;
+      const refusal = plan.refusal ?? (await this.approvalRefusal(tx, entry, effect, plan)) ?? unsafe;
       const [described] = await this.describe(tx, [plan.preview.entry]);
       return { ...plan.preview, entry: described!, refusal: refusal ? { code: refusal.code, message: refusal.message, ...(refusal.details !== undefined ? { details: refusal.details } : {}) } : null };
     });
@@ -129,6 +132,8 @@ export class AuditService {
       if (effect.resourceType === 'segment' && effect.kind === 'created') await repos.segments.lock(tx, key);
       const plan = await this.plan(tx, entry, effect, true);
       if (plan.refusal) throw plan.refusal;
+      const needsApproval = await this.approvalRefusal(tx, entry, effect, plan);
+      if (needsApproval) throw needsApproval;
       if (unsafe) throw unsafe;
       const { current, target } = plan;
       const what = `${entry.resourceType} "${key}"`;
@@ -153,6 +158,7 @@ export class AuditService {
           after = { ...snapshot, key, version: snapshot.version + 1, updatedAt: at, updatedBy: ctx.actor };
           await repos.flags.insert(tx, after);
         }
+        await assertPrerequisites(repos, tx, prerequisiteCheck(before, after));
         const change: Change = { audit: [{ action: 'flag.reverted', resourceType: 'flag', resourceKey: key, environment: null, before, after, message }], sdk: flagPatches(before, after) };
         return { value: { resourceType: 'flag' as const, value: after ? { value: after, managedBy: null } : null }, change };
       }
@@ -173,6 +179,43 @@ export class AuditService {
       const change: Change = { audit: [{ action: 'segment.reverted', resourceType: 'segment', resourceKey: key, environment: null, before, after, message }], sdk: segmentPatches(key, after, environments) };
       return { value: { resourceType: 'segment' as const, value: after ? { value: after, managedBy: null } : null }, change };
     });
+  }
+
+  /**
+   * Where an approval policy applies, a revert is a change like any other: it is refused (409
+   * `approval_required`) when it changes what a direct write there may not — a flag's configuration
+   * in a policy environment (unless all it does there is turn the flag off: kill-like, it works as
+   * the kill switch does), or a segment's rules while any environment has a policy. Reverting a
+   * flag's metadata, or deleting what an entry created, is not governed (as the direct routes are not).
+   */
+  private async approvalRefusal(tx: Tx, entry: AuditEntry, effect: EntryEffect, plan: Plan): Promise<AppError | null> {
+    const { repos } = this.w;
+    const { current, target } = plan;
+    const instead = `propose the values it would restore as a change request (POST /api/change-requests, or "switchyard requests create"; GET /api/audit/${entry.id}/revert lists them)`;
+    const what = `reverting audit entry #${entry.id}`;
+    try {
+      if (effect.resourceType === 'segment') {
+        if (current && target) await assertDirectWriteAllowed(repos, tx, `${what} (segment "${entry.resourceKey}"; segments reach every environment)`, null, instead);
+        return null;
+      }
+      if (!target) return null;
+      const before = current?.value as Flag | undefined;
+      const after = target as Flag;
+      for (const policy of await repos.approvalPolicies.list(tx)) {
+        if (!policy.required) continue;
+        const will = ownEntry(after.environments, policy.environment);
+        if (!will) continue;
+        const was = before ? ownEntry(before.environments, policy.environment) : undefined;
+        const fields = was ? differingFields(was, will) : will.on ? ['on'] : [];
+        const killLike = !will.on && fields.every((f) => f === 'on' || f === 'killed');
+        if (fields.length === 0 || killLike) continue;
+        await assertDirectWriteAllowed(repos, tx, `${what} (flag "${entry.resourceKey}": ${fields.join(', ')})`, policy.environment, instead);
+      }
+      return null;
+    } catch (error) {
+      if (error instanceof AppError) return error;
+      throw error;
+    }
   }
 
   /** The entry (404 when unknown) and what it did (400 when it is nothing a revert can undo). */

@@ -1,8 +1,12 @@
 import type { Database } from '../store/ports.js';
 import { ChangeRequestsService } from './change-requests/change-requests.service.js';
+import { CodeRefsService } from './code-refs.service.js';
+import { LifecycleService, type LastEvaluatedSource } from './lifecycle.service.js';
+import type { LifecycleThresholds } from '../domain/lifecycle.js';
 import { CredentialsService } from './credentials.service.js';
 import { DashboardEvents } from './dashboard-events.js';
 import { EnvironmentsService } from './environments.service.js';
+import { EvaluationsService } from './evaluations.service.js';
 import { FeedFollower } from './feed.js';
 import { FlagsService } from './flags.service.js';
 import { GitOpsService } from './gitops/gitops.service.js';
@@ -27,6 +31,8 @@ export interface ServicesOptions {
   heartbeatMs?: number;
   /** `serve --sync`: the Git-tracked file or directory the leader keeps the database in line with. */
   syncPath?: string;
+  /** `serve --sync-bypass-approvals REASON`: the sync may change environments with an approval policy (else it refuses). */
+  syncBypassApprovals?: string;
   /** Release runner tick and webhook transport (tests inject them). */
   tickMs?: number;
   fetch?: typeof fetch;
@@ -38,6 +44,10 @@ export interface ServicesOptions {
   metricsUploadsPerMinute?: number;
   /** How often the leader looks for due scheduled changes. */
   scheduleTickMs?: number;
+  /** Days that move flags through their lifecycle (domain/lifecycle.ts); defaults for those left out. */
+  lifecycle?: Partial<LifecycleThresholds>;
+  /** Where the lifecycle reads last evaluations (tests inject them); default: the evaluations store. */
+  lastEvaluated?: LastEvaluatedSource;
 }
 
 /** Every service of one replica, wired to one database. */
@@ -62,6 +72,9 @@ export interface Services {
   schedules: SchedulesService;
   scheduler: Scheduler;
   changeRequests: ChangeRequestsService;
+  codeRefs: CodeRefsService;
+  evaluations: EvaluationsService;
+  lifecycle: LifecycleService;
   options: ServicesOptions;
 }
 
@@ -72,7 +85,8 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const environments = new EnvironmentsService(writes);
   const flags = new FlagsService(writes);
   const segments = new SegmentsService(writes);
-  const gitops = new GitOpsService(writes, environments);
+  const changeRequests = new ChangeRequestsService(writes, flags, segments);
+  const gitops = new GitOpsService(writes, environments, undefined, changeRequests);
   const releases = new ReleasesService(writes, flags, { metricsUploadsPerMinute: options.metricsUploadsPerMinute });
   const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
   const feed = new FeedFollower(writes, { log: warn, pollMs: options.feedPollMs });
@@ -80,7 +94,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const ruleSets = new RuleSetCache(writes);
   const streams = new StreamHub({ heartbeatMs: options.heartbeatMs ?? 15_000 });
   const dashboard = new DashboardEvents();
-  const schedules = new SchedulesService(writes, flags);
+  const schedules = new SchedulesService(writes, flags, changeRequests);
   // Order matters: caches are patched before anything that reads them hears of the change.
   feed.subscribe(ruleSets);
   feed.subscribe(streams);
@@ -95,7 +109,7 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
     segments,
     credentials: new CredentialsService(writes),
     gitops,
-    sync: options.syncPath ? new GitOpsSync({ path: options.syncPath, gitops, writes, log }) : undefined,
+    sync: options.syncPath ? new GitOpsSync({ path: options.syncPath, gitops, writes, log, bypassApprovals: options.syncBypassApprovals }) : undefined,
     releases,
     runner: new ReleaseRunner(releases, { tickMs: options.tickMs, log: warn }),
     webhooks,
@@ -106,7 +120,10 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
     maintenance: new Maintenance(writes, log),
     schedules,
     scheduler: new Scheduler(schedules, { tickMs: options.scheduleTickMs, log }),
-    changeRequests: new ChangeRequestsService(writes, flags, segments),
+    changeRequests,
+    codeRefs: new CodeRefsService(writes),
+    evaluations: new EvaluationsService(writes, ruleSets),
+    lifecycle: new LifecycleService(writes, { thresholds: options.lifecycle, lastEvaluated: options.lastEvaluated ?? ((tx) => db.repos.evaluations.lastEvaluated(tx)) }),
     options,
   };
 }

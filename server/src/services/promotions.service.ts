@@ -1,22 +1,26 @@
 import type { AuditContext, AuditEntry } from '../domain/audit.js';
+import { MAX_CHANGES, effectivePolicy, type Person, type RequestedChangeInput, type TargetingPatch } from '../domain/change-requests.js';
+import type { Role } from '../domain/credentials.js';
 import type { Environment } from '../domain/environments.js';
 import { AppError } from '../domain/errors.js';
 import { segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems } from '../domain/flag-validation.js';
-import type { Flag, Managed } from '../domain/flags.js';
-import { planPromotion, promotionBlockers, promotionSummary, type PromotionBlocker, type PromotionPlan } from '../domain/promotion.js';
+import { LIMITS, type Flag, type Managed } from '../domain/flags.js';
+import { PROMOTED_FIELDS, planPromotion, promotionBlockers, promotionSummary, type PromotionBlocker, type PromotionPlan } from '../domain/promotion.js';
 import type { ReleasePlan } from '../domain/releases/plans.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
 import { deriveStage, describeTargeting } from '../domain/stages.js';
 import { checkVersion } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
+import type { ChangeRequestView, ChangeRequestsService } from './change-requests/change-requests.service.js';
+import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
 import { configIn, lockedByGit, type FlagsService } from './flags.service.js';
 import { NO_CHANGE, combine, type Change, type Writes } from './write.js';
 
 /**
  * What a promotion is: one flag, from one environment to another, planned against a version of the
- * flag. A change request (when a policy requires one) will hold exactly this and apply it through
- * `promoteIn`, so promoting directly and applying an approved request are the same write.
+ * flag. Where the target's approval policy requires review, a change request holds the promoted
+ * configuration instead (`propose`), as a targeting change pinned to the version it was planned from.
  */
 export interface PromotionRequest {
   flag: string;
@@ -58,13 +62,28 @@ export interface FlagComparison {
   blockers: PromotionBlocker[];
 }
 
+/** An admin's bypass of the target's approval policy (where it allows one): the reason is audited. */
+export interface PromotionBypass {
+  reason: string;
+  role: Role;
+}
+
+/** What `propose` did: the request it opened, or none when nothing differed. */
+export interface PromotionProposal {
+  previews: PromotionPreview[];
+  request: ChangeRequestView | undefined;
+}
+
 export const PROMOTED_ACTION = 'flag.promoted';
+
+const PROPOSE_INSTEAD = 'promote with ?changeRequest=true to open a change request holding the promotion (CLI: switchyard promote … --request), or, where the policy allows it, as an admin with "bypassApproval" and a reason';
 
 /** Promotion of a flag's targeting between environments (see domain/promotion.ts for what moves). */
 export class PromotionsService {
   constructor(
     private readonly w: Writes,
     private readonly flags: FlagsService,
+    private readonly changeRequests?: ChangeRequestsService,
   ) {}
 
   /** The diff a promotion would apply now, and what would refuse it; writes nothing. */
@@ -77,28 +96,92 @@ export class PromotionsService {
   }
 
   /** Promote one flag in its own transaction: one audit entry, one change-feed entry. */
-  async promote(request: PromotionRequest, ctx: AuditContext): Promise<PromotionResult> {
-    return this.w.write(ctx, (tx, at) => this.promoteIn(tx, at, ctx, request));
+  async promote(request: PromotionRequest, ctx: AuditContext, bypass?: PromotionBypass): Promise<PromotionResult> {
+    return this.w.write(ctx, async (tx, at) => this.promoteIn(tx, at, await this.governed(tx, ctx, request.flag, request.to, bypass), request));
   }
 
   /**
    * Promote several flags from one environment to another, all or nothing: one transaction, an audit
    * entry per flag, one change-feed entry. The first refusal (naming its flag) refuses them all.
    */
-  async promoteMany(from: string, to: string, requests: readonly Omit<PromotionRequest, 'from' | 'to'>[], ctx: AuditContext): Promise<PromotionResult[]> {
-    const keys = requests.map((r) => r.flag);
-    const twice = keys.find((key, i) => keys.indexOf(key) !== i);
-    if (twice !== undefined) throw AppError.invalid('body.flags', `flag "${twice}" is listed twice`);
+  async promoteMany(from: string, to: string, requests: readonly Omit<PromotionRequest, 'from' | 'to'>[], ctx: AuditContext, bypass?: PromotionBypass): Promise<PromotionResult[]> {
+    assertListedOnce(requests);
     return this.w.write(ctx, async (tx, at) => {
       const results: PromotionResult[] = [];
       let change: Change = NO_CHANGE;
+      const what = requests.length === 1 ? requests[0]!.flag : `${requests.length} flags`;
+      const governed = await this.governed(tx, ctx, what, to, bypass);
       for (const request of requests) {
-        const one = await this.promoteIn(tx, at, ctx, { ...request, from, to });
+        const one = await this.promoteIn(tx, at, governed, { ...request, from, to });
         results.push(one.value);
         change = combine(change, one.change);
       }
       return { value: results, change };
     });
+  }
+
+  /**
+   * Open ONE change request holding the promotion of every listed flag that differs: for each, the
+   * promoted fields of the target's configuration as a targeting change, pinned to the flag version
+   * it was planned from (a pinned `version` that moved since is refused here). Applying it is then
+   * atomic and refused when any of the flags changed since, like any other request. Refused like a
+   * direct promotion when one of them cannot be promoted now (Git-managed, killed, release running).
+   */
+  async propose(
+    from: string,
+    to: string,
+    requests: readonly Omit<PromotionRequest, 'from' | 'to'>[],
+    text: { title?: string; description?: string },
+    person: Person,
+    ctx: AuditContext,
+  ): Promise<PromotionProposal> {
+    if (!this.changeRequests) throw new Error('PromotionsService: change requests are not wired');
+    assertListedOnce(requests);
+    const previews = await this.w.read(async (tx) => {
+      const found: PromotionPreview[] = [];
+      for (const request of requests) {
+        const flag = await this.w.repos.flags.get(tx, request.flag);
+        if (!flag) throw AppError.notFound('flag', request.flag);
+        const preview = await this.previewIn(tx, flag, from, to);
+        checkVersion(`flag "${request.flag}"`, flag.value, request.version);
+        const blocker = preview.blockers[0];
+        if (!preview.plan.upToDate && blocker) throw blockerError(blocker, request.flag, flag.managedBy);
+        found.push(preview);
+      }
+      return found;
+    });
+    const differing = previews.filter((p) => !p.plan.upToDate);
+    if (differing.length === 0) return { previews, request: undefined };
+    if (differing.length > MAX_CHANGES) {
+      throw AppError.invalid('body.flags', `${differing.length} flags differ; a change request holds at most ${MAX_CHANGES} changes: promote them in several requests`);
+    }
+    const changes: RequestedChangeInput[] = differing.map((p) => ({ type: 'targeting', flag: p.plan.flag, config: promotedFields(p.plan), baseVersion: p.version }));
+    const first = differing[0]!;
+    const named = differing.length === 1 ? first.plan.flag : `${differing.length} flags`;
+    const title = (text.title?.trim() || `Promote ${named} from ${first.from.key} to ${first.to.key}`).slice(0, LIMITS.name);
+    const description = text.description ?? differing.map((p) => `${p.plan.flag}: ${p.summary}`).join('\n').slice(0, LIMITS.description);
+    const request = await this.changeRequests.create({ title, description, environment: to, changes }, person, ctx);
+    return { previews, request };
+  }
+
+  /**
+   * The target's approval policy, checked in the write's transaction: no policy → `ctx`; a required
+   * one → 409 `approval_required`, unless an admin bypasses it where the policy allows, which
+   * notes the reason in every audit entry.
+   */
+  private async governed(tx: Tx, ctx: AuditContext, what: string, to: string, bypass: PromotionBypass | undefined): Promise<AuditContext> {
+    if (bypass === undefined) {
+      await assertDirectWriteAllowed(this.w.repos, tx, `promoting ${what}`, to, PROPOSE_INSTEAD);
+      return ctx;
+    }
+    const policy = await this.w.repos.approvalPolicies.get(tx, to);
+    if (!policy?.required) return ctx;
+    if (bypass.role !== 'admin') throw new AppError('forbidden', `only an admin can bypass approvals; this ${bypass.role} token must promote with ?changeRequest=true (switchyard promote … --request) instead`);
+    if (!effectivePolicy([policy]).adminBypass) {
+      throw new AppError('forbidden', `the approval policy of ${to} does not allow admins to bypass approvals; promote with ?changeRequest=true (switchyard promote … --request) instead`);
+    }
+    const note = `approvals in ${to} bypassed by ${ctx.actor}: ${bypass.reason}`;
+    return { ...ctx, message: ctx.message ? `${ctx.message} (${note})` : note };
   }
 
   /**
@@ -178,6 +261,24 @@ export class PromotionsService {
       summary: promotionSummary(plan),
     };
   }
+}
+
+function assertListedOnce(requests: readonly { flag: string }[]): void {
+  const keys = requests.map((r) => r.flag);
+  const twice = keys.find((key, i) => keys.indexOf(key) !== i);
+  if (twice !== undefined) throw AppError.invalid('body.flags', `flag "${twice}" is listed twice`);
+}
+
+/**
+ * The promoted fields of the planned configuration, as a targeting patch: applying it at the planned
+ * version gives exactly the plan's `after` (the target keeps its salt, kill state and guard marker).
+ */
+function promotedFields(plan: PromotionPlan): TargetingPatch {
+  const config: Record<string, unknown> = {};
+  for (const field of PROMOTED_FIELDS) config[field] = structuredClone(plan.after[field]);
+  // A patch cannot leave a field out to clear it: none is written as an empty list (stored as none).
+  config.prerequisites ??= [];
+  return config as TargetingPatch;
 }
 
 function runningPlan(plan: ReleasePlan | undefined): Parameters<typeof promotionBlockers>[2]['runningPlan'] {

@@ -211,34 +211,42 @@ export class ChangeRequestsService {
   async apply(id: number, bypassReason: string | undefined, person: Person, ctx: AuditContext): Promise<ChangeRequestView> {
     const stored = (await this.get(id)).request;
     await checkPatterns(stored.changes);
-    return this.w.write(ctx, async (tx, at) => {
-      const { repos } = this.w;
-      // Locked first: of two applies at once, the second waits here, then finds it applied.
-      const request = await repos.changeRequests.get(tx, id, { forUpdate: true });
-      if (!request) throw AppError.notFound('change request', id);
-      const context = await this.policyContext(tx);
-      const policy = policyOf(request, context);
-      refuse(applyRefusal(policy, request, person, bypassReason));
-      const moved = await this.movedSince(tx, request);
-      if (moved.length > 0) {
-        const what = moved.map((m) => `${m.what} (version ${m.baseVersion} → ${m.currentVersion}${m.by ? `, last changed by ${m.by}` : ''})`).join(', ');
-        throw new AppError(
-          'conflict',
-          `change request ${id} cannot be applied: ${what} changed since it was made; rebase it (POST /api/change-requests/${id}/rebase, or "switchyard requests rebase ${id}") to review the new diff — its approvals then start over`,
-          { changed: moved },
-        );
-      }
-      const bypassed = bypassReason !== undefined && !isApproved(policy, request);
-      const message = `change request #${id}: ${request.title}${bypassed ? ` (approvals bypassed by ${person.actor}: ${bypassReason})` : ''}`;
-      let change: Change = NO_CHANGE;
-      await this.applyAll(tx, at, { ...ctx, message }, request.changes, 'base', (_c, applied) => {
-        change = combine(change, applied);
-      });
-      const next: ChangeRequest = { ...request, status: 'applied', resolvedBy: person.actor, resolvedAt: at, bypassed, reason: bypassed ? bypassReason! : request.reason, updatedAt: at, version: request.version + 1 };
-      if (!(await repos.changeRequests.update(tx, next, request.version))) throw new RowMoved(`change request ${id}`);
-      const own = recorded('change_request.applied', request, next, 'change_request.applied', bypassed ? `approvals bypassed: ${bypassReason}` : undefined);
-      return { value: view(next, context), change: combine(change, own) };
+    return this.w.write(ctx, (tx, at) => this.applyIn(tx, at, ctx, id, bypassReason, person));
+  }
+
+  /**
+   * `apply` inside a transaction the caller opened (a scheduled apply claims its schedule in the
+   * same transaction). The caller has checked the changes' patterns (they were when it was made).
+   */
+  async applyIn(tx: Tx, at: number, ctx: AuditContext, id: number, bypassReason: string | undefined, person: Person): Promise<{ value: ChangeRequestView; change: Change }> {
+    const { repos } = this.w;
+    // Locked first: of two applies at once, the second waits here, then finds it applied.
+    const request = await repos.changeRequests.get(tx, id, { forUpdate: true });
+    if (!request) throw AppError.notFound('change request', id);
+    const context = await this.policyContext(tx);
+    const policy = policyOf(request, context);
+    refuse(applyRefusal(policy, request, person, bypassReason));
+    const moved = await this.movedSince(tx, request);
+    if (moved.length > 0) {
+      const what = moved.map((m) => `${m.what} (version ${m.baseVersion} → ${m.currentVersion}${m.by ? `, last changed by ${m.by}` : ''})`).join(', ');
+      throw new AppError(
+        'conflict',
+        `change request ${id} cannot be applied: ${what} changed since it was made; rebase it (POST /api/change-requests/${id}/rebase, or "switchyard requests rebase ${id}") to review the new diff — its approvals then start over`,
+        { changed: moved },
+      );
+    }
+    const bypassed = bypassReason !== undefined && !isApproved(policy, request);
+    // A scheduled apply keeps who scheduled it (the scheduler's own message) in every entry.
+    const scheduled = ctx.source === 'scheduler' && ctx.message ? ` — ${ctx.message}` : '';
+    const message = `change request #${id}: ${request.title}${bypassed ? ` (approvals bypassed by ${person.actor}: ${bypassReason})` : ''}${scheduled}`;
+    let change: Change = NO_CHANGE;
+    await this.applyAll(tx, at, { ...ctx, message }, request.changes, 'base', (_c, applied) => {
+      change = combine(change, applied);
     });
+    const next: ChangeRequest = { ...request, status: 'applied', resolvedBy: person.actor, resolvedAt: at, bypassed, reason: bypassed ? bypassReason! : request.reason, updatedAt: at, version: request.version + 1 };
+    if (!(await repos.changeRequests.update(tx, next, request.version))) throw new RowMoved(`change request ${id}`);
+    const own = recorded('change_request.applied', request, next, 'change_request.applied', bypassed ? `approvals bypassed: ${bypassReason}` : undefined);
+    return { value: view(next, context), change: combine(change, own) };
   }
 
   // ----- internals -----------------------------------------------------------------------------

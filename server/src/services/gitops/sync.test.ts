@@ -167,6 +167,32 @@ describe('serve --sync', () => {
   });
 });
 
+describe('serve --sync into an environment with an approval policy', () => {
+  const protect = () => app.inject({ method: 'PUT', url: '/api/environments/production/approval-policy', headers: bearerHeader(TEST_ADMIN_TOKEN), payload: { required: true } });
+
+  it('refuses the change, keeps the last good state and says to protect the branch instead', async () => {
+    expect((await protect()).statusCode).toBe(200);
+    writeFileSync(path, FILE.replace('stage: 10%', 'stage: 50%'));
+    const failed = await waitFor(status, (s) => s.lastSuccess === false);
+    expect(failed.lastError.message).toContain('the sync file changes flag "checkout" in production');
+    expect(failed.lastError.message).toContain('protect the branch');
+    expect(failed.lastError.message).toContain('--sync-bypass-approvals');
+    expect(await stageOf('checkout')).toBe('10%');
+  });
+
+  it('with --sync-bypass-approvals, applies it and records the reason in the audit log', async () => {
+    expect((await protect()).statusCode).toBe(200);
+    await app.close();
+    app = await buildApp({ db: database.db, defaultMetrics: false, dashboardDir: null, syncPath: path, syncBypassApprovals: 'main is protected: 2 reviews' });
+    await app.ready();
+    writeFileSync(path, FILE.replace('stage: 10%', 'stage: 50%'));
+    await waitFor(() => stageOf('checkout'), (s) => s === '50%');
+    const audit = (await get('/api/audit?limit=1')).json().items[0];
+    expect(audit).toMatchObject({ actor: 'gitops', resourceKey: 'checkout' });
+    expect(audit.message).toContain('approvals in production bypassed by the Git sync (--sync-bypass-approvals): main is protected: 2 reviews');
+  });
+});
+
 describe('the files of a sync directory', () => {
   it("skips Git's own .git directory only: .github and other dot-directories are read", async () => {
     const files = ['.git/config.yaml', '.git/hooks/x.yml', '.github/flags/team.yaml', '.gitops/b.json', 'a.yaml', 'sub/.git/c.yaml', 'notes.txt'];

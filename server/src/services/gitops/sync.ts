@@ -49,6 +49,11 @@ export interface SyncOptions {
   gitops: GitOpsService;
   writes: Writes;
   log: Logger;
+  /**
+   * Why the sync may change what an approval policy governs (`--sync-bypass-approvals`): Git is the
+   * source of truth, its review is the branch's protection. Without it such a change fails the sync.
+   */
+  bypassApprovals?: string;
   debounceMs?: number;
   intervalMs?: number;
 }
@@ -175,6 +180,7 @@ export class GitOpsSync {
         audit: { actor: SYNC_ACTOR, source: 'gitops', message: `sync from ${path}`, ...(commit ? { commit } : {}) },
         manage: { source: path, flags: desired.flags.keys(), segments: desired.segments.keys() },
         endIncidents: ends.map((d) => ({ incident: d.incident, message: endedMessage(d, commit) })),
+        approval: this.options.bypassApprovals ? { bypass: this.options.bypassApprovals, by: 'sync' } : { sync: true },
       });
       Object.assign(this.status, { lastSync: new Date().toISOString(), lastCommit: commit ?? null, lastSuccess: true, lastError: null, drift: [], held, managed: { flags: desired.flags.size, segments: desired.segments.size }, appliedHash: hash });
       if (result.applied) log.info({ commit, ...result.summary }, 'gitops: applied the sync file');

@@ -9,9 +9,17 @@ import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhook
 import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, formatPercentage, rampStage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
 import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
+import { assertDirectWriteAllowed } from '../change-requests/policy-guard.js';
 import { RowMoved, combine, type Change, type Writes } from '../write.js';
 
 export const GUARD_ACTOR = 'release-guard';
+/**
+ * Where approvals are required, what to do instead of starting, resuming or advancing a plan by hand.
+ * (Pausing and aborting only reduce exposure, like the kill switch: they always work. A plan started
+ * before the policy was set keeps running: pause or abort it.)
+ */
+const RAMP_INSTEAD =
+  'a release plan ramps the flag by itself once started, and a change request cannot hold that yet: ramp it through stage change requests (which can be scheduled: "switchyard schedule request ID --at TIME"), or pause or abort the plan';
 export const guardAudit = (message: string): AuditContext => ({ actor: GUARD_ACTOR, source: 'release-guard', message });
 
 /**
@@ -230,6 +238,8 @@ export class ReleasesService {
   async start(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
+      // Starting moves the flag (and lets the runner ramp it): a production change where approvals are required.
+      await assertDirectWriteAllowed(this.w.repos, tx, `starting the release plan of flag "${flagKey}"`, environment, RAMP_INSTEAD);
       const found = await this.w.repos.flags.get(tx, flagKey);
       if (!found) throw AppError.notFound('flag', flagKey);
       if (found.managedBy !== null) throw lockedByGit('flag', flagKey, found.managedBy);
@@ -267,6 +277,7 @@ export class ReleasesService {
   async resume(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
+      await assertDirectWriteAllowed(this.w.repos, tx, `resuming the release plan of flag "${flagKey}"`, environment, RAMP_INSTEAD);
       const step = plan.spec.steps[plan.currentStep]!;
       const flag = await this.w.repos.flags.get(tx, flagKey);
       if (!flag) throw AppError.notFound('flag', flagKey);
@@ -301,8 +312,9 @@ export class ReleasesService {
   /** Move to the next step now, whatever the duration or the exposures. */
   async skip(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
     const evidence = await this.evidence(await this.plan(flagKey, environment));
-    return this.act(flagKey, environment, ctx, (tx, at, plan) => {
+    return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can skip a step; this one is ${plan.status}`);
+      await assertDirectWriteAllowed(this.w.repos, tx, `advancing the release plan of flag "${flagKey}" by hand`, environment, RAMP_INSTEAD);
       return this.advanceIn(tx, at, plan, ctx, 'step skipped by hand', evidence, 'skipped');
     });
   }
@@ -358,6 +370,8 @@ export class ReleasesService {
     return this.w.write(ctx, async (tx, at) => {
       const active = await this.w.repos.plans.get(tx, flagKey, environment);
       if (active && ACTIVE_STATUSES.includes(active.status)) throw new AppError('conflict', `a release plan is ${active.status} on this flag; abort it first`);
+      // Sends everyone to the other side: a targeting change request does that where approvals are required.
+      await assertDirectWriteAllowed(this.w.repos, tx, `switching flag "${flagKey}" to the other side (blue/green)`, environment);
       const found = await this.w.repos.flags.get(tx, flagKey);
       if (!found) throw AppError.notFound('flag', flagKey);
       const { variations } = found.value;

@@ -14,22 +14,30 @@ import {
   type IfChangedPolicy,
   type LatePolicy,
   type Schedule,
-  type ScheduleAction,
   type ScheduleQuery,
   type ScheduleStatus,
+  type StageAction,
 } from '../../domain/schedules.js';
+import { isApproved, type Person } from '../../domain/change-requests.js';
 import { parseStage, rampStage, releaseVariation } from '../../domain/stages.js';
 import { checkVersion } from '../../domain/versions.js';
 import type { Tx } from '../../store/ports.js';
 import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
 import { assertDirectWriteAllowed } from '../change-requests/policy-guard.js';
+import type { ChangeRequestsService } from '../change-requests/change-requests.service.js';
 import { NO_CHANGE, RowMoved, combine, type Change, type Writes } from '../write.js';
 
 /** Who every scheduled change is audited as; who scheduled it is in the entry's message. */
 export const SCHEDULER_ACTOR = 'scheduler';
 
-/** An action as a client sends it: a stage as text (`50%`, `kill`…). */
+/** An action as a client sends it: a stage as text (`50%`, `kill`…). A change request is scheduled with `scheduleRequest`. */
 export type ScheduleActionInput = { type: 'stage'; stage: string; variation?: string } | { type: 'kill' };
+
+/** Applying an approved change request at a time: everything a schedule has but its action and `ifChanged`. */
+export type RequestScheduleInput = Omit<ScheduleInput, 'action' | 'ifChanged'>;
+
+/** Who applies a scheduled change request (recorded as the request's `resolvedBy`); the audit message says who scheduled it. */
+const SCHEDULER_PERSON: Person = { actor: 'scheduler', tokenId: 0, role: 'editor' };
 
 export interface ScheduleInput {
   /** ISO-8601 with a zone (`Z` or an offset). */
@@ -65,7 +73,7 @@ export type RunOutcome =
  */
 interface ActionHandler {
   /** When scheduling or editing: throws what a manual change would (404, 423 for Git-managed flags, 400). */
-  check(flag: Managed<Flag>, config: FlagEnvironment, action: ScheduleAction): void;
+  check(flag: Managed<Flag>, config: FlagEnvironment, action: StageAction): void;
   /** In the claiming transaction: make the change, through the same service the manual change uses. */
   apply(tx: Tx, at: number, ctx: AuditContext, schedule: Schedule): Promise<{ flagVersion: number; config: FlagEnvironment; change: Change }>;
 }
@@ -81,11 +89,12 @@ const DEFAULT_LIST_LIMIT = 100;
  * back, and the failure is then recorded (audited) with its reason in a transaction of its own.
  */
 export class SchedulesService {
-  private readonly handlers: Record<ScheduleAction['type'], ActionHandler>;
+  private readonly handlers: Record<StageAction['type'], ActionHandler>;
 
   constructor(
     private readonly w: Writes,
     flags: FlagsService,
+    private readonly requests?: ChangeRequestsService,
   ) {
     const stageHandler: ActionHandler = {
       check(flag, config, action) {
@@ -98,7 +107,7 @@ export class SchedulesService {
         }
       },
       async apply(tx, at, ctx, schedule) {
-        const { action } = schedule;
+        const action = schedule.action as StageAction;
         const stage = action.type === 'kill' ? 'kill' : action.stage;
         const variation = action.type === 'stage' ? action.variation : undefined;
         // A policy set after scheduling wins: the run fails with the reason instead of skipping approval.
@@ -162,6 +171,62 @@ export class SchedulesService {
   }
 
   /**
+   * Apply an approved change request at a time. Only an approved request can be scheduled (and once:
+   * a second pending schedule of it is a 409). When due, it is applied as `requests apply` would be,
+   * in the transaction that claims the schedule: if it is no longer approved (rejected, withdrawn,
+   * rebased and its approvals started over, applied by hand) or anything it touches changed since it
+   * was made, the run fails with the reason (audited) and changes nothing. Listed under the request's
+   * environment and its first flag.
+   */
+  async scheduleRequest(requestId: number, input: RequestScheduleInput, ctx: AuditContext): Promise<Schedule> {
+    const due = instant(input.at);
+    if (!this.requests) throw new Error('SchedulesService: change requests are not wired');
+    const { request, policy, counted } = await this.requests.get(requestId);
+    return this.w.write(ctx, async (tx, now) => {
+      const problem = timeProblem(due, now);
+      if (problem) throw AppError.invalid('body.at', problem);
+      // Read again in this transaction: approved now, not only when the view above was read.
+      const current = await this.w.repos.changeRequests.get(tx, requestId);
+      if (!current) throw AppError.notFound('change request', requestId);
+      // Approved, or open where no policy asks for approvals (as `requests apply` would take it).
+      if (current.status !== 'approved' && !(current.status === 'open' && isApproved(policy, current))) {
+        const needs = current.status === 'open' ? ` (it has ${counted} of the ${policy.approvals} approval${policy.approvals === 1 ? '' : 's'} it needs)` : '';
+        throw new AppError('conflict', `change request ${requestId} is ${current.status}${needs}: only an approved request can be scheduled`);
+      }
+      const pending = await this.w.repos.schedules.list(tx, { environment: current.environment, statuses: ['pending'], limit: 1000 });
+      const twin = pending.find((p) => p.action.type === 'change_request' && p.action.requestId === requestId);
+      if (twin) throw new AppError('conflict', `change request ${requestId} is already scheduled (schedule ${twin.id}, at ${iso(twin.at)}): edit or cancel that one`);
+      const firstFlag = request.changes.flatMap((c) => (c.type === 'segment' ? [] : [c.flag]))[0];
+      const message = input.message?.trim() ? input.message : null;
+      const schedule = await this.w.repos.schedules.insert(tx, {
+        flagKey: firstFlag ?? '',
+        environment: current.environment,
+        at: due,
+        action: { type: 'change_request', requestId },
+        message,
+        onLate: input.onLate ?? 'run',
+        graceMs: input.graceSeconds === undefined ? DEFAULT_GRACE_MS : input.graceSeconds * 1000,
+        // A request never overwrites changes made since: applying it refuses them (and it can be rebased).
+        ifChanged: 'fail',
+        baseVersion: current.version,
+        baseline: {},
+        status: 'pending',
+        createdAt: now,
+        createdBy: ctx.actor,
+        updatedAt: now,
+        updatedBy: ctx.actor,
+        version: 1,
+        executedAt: null,
+        lateByMs: null,
+        outcome: null,
+        resultVersion: null,
+        auditId: null,
+      });
+      return { value: schedule, change: { audit: [scheduleEntry('schedule.created', null, schedule)] } };
+    });
+  }
+
+  /**
    * Edit a pending schedule. A new action is checked and re-baselined against the flag as it is
    * now (the editor has seen it); other edits keep the baseline, so a conflict stays a conflict.
    */
@@ -170,6 +235,10 @@ export class SchedulesService {
     const due = patch.at === undefined ? undefined : instant(patch.at);
     return this.w.write(ctx, async (tx, now) => {
       const before = await this.open(tx, id, expected, 'edit');
+      if (before.action.type === 'change_request') {
+        if (action !== undefined) throw AppError.invalid('body.action', `schedule ${id} applies change request ${before.action.requestId}; to do something else, cancel it and schedule that`);
+        if (patch.ifChanged === 'apply') throw AppError.invalid('body.ifChanged', 'a change request is never applied over changes made since it was made: rebase it instead');
+      }
       const after: Schedule = { ...before, updatedAt: now, updatedBy: ctx.actor, version: before.version + 1 };
       if (due !== undefined) {
         const problem = timeProblem(due, now);
@@ -230,6 +299,7 @@ export class SchedulesService {
         const done = await this.finish(tx, claimed, { status: 'skipped', executedAt: at, lateByMs, outcome });
         return { value: { kind: 'skipped' as const, schedule: done }, change: { audit: [scheduleEntry('schedule.skipped', claimed, done, outcome)] } };
       }
+      if (claimed.action.type === 'change_request') return this.applyRequest(tx, at, claimed, claimed.action.requestId, late ? lateByMs : 0);
       // Locked first: nothing changes the flag between this check and the change.
       const found = await this.w.repos.flags.get(tx, claimed.flagKey, { forUpdate: true });
       if (!found) throw new AppError('conflict', `flag "${claimed.flagKey}" no longer exists`);
@@ -242,7 +312,7 @@ export class SchedulesService {
           `conflict: flag "${claimed.flagKey}" changed in ${claimed.environment} since this was scheduled at version ${claimed.baseVersion}${by} — ${changed.join(', ')} differ (now ${rampStage(config)}); not overwritten. Edit or re-create the schedule, or set ifChanged: "apply"`,
         );
       }
-      const applied = await this.handlers[claimed.action.type].apply(tx, at, executionContext(claimed, late ? lateByMs : 0), claimed);
+      const applied = await this.handlers[(claimed.action as StageAction).type].apply(tx, at, executionContext(claimed, late ? lateByMs : 0), claimed);
       const notes = [
         late ? `ran ${formatDuration(lateByMs)} late (due at ${iso(claimed.at)}; the server was not running)` : '',
         changed.length > 0 ? `applied over changes since version ${claimed.baseVersion} (${changed.join(', ')}): ifChanged is "apply"` : '',
@@ -255,12 +325,32 @@ export class SchedulesService {
     });
     const result = written.value;
     if (result.kind !== 'executed') return result;
-    // Link the flag change's audit entry (its id exists only once the transaction recorded it).
-    const flagEntry = written.audit.find((a) => a.resourceType === 'flag');
+    // Link the flag change's audit entry (its id exists only once the transaction recorded it); a
+    // request's schedule links its first flag's (or, touching only segments, the request's own).
+    const flagEntry = written.audit.find((a) => a.resourceType === 'flag') ?? written.audit.find((a) => a.resourceType === 'change_request');
     if (!flagEntry) return result;
     const linked = { ...result.schedule, auditId: flagEntry.id };
     await this.w.db.transaction((tx) => this.w.repos.schedules.update(tx, linked, 'executed', linked.version));
     return { ...result, schedule: linked };
+  }
+
+  /** The run of a change request's schedule, in the claiming transaction. */
+  private async applyRequest(tx: Tx, at: number, claimed: Schedule, requestId: number, lateByMs: number): Promise<{ value: RunOutcome; change: Change }> {
+    if (!this.requests) throw new Error('SchedulesService: change requests are not wired');
+    let applied: Awaited<ReturnType<ChangeRequestsService['applyIn']>>;
+    try {
+      applied = await this.requests.applyIn(tx, at, executionContext(claimed, lateByMs), requestId, undefined, SCHEDULER_PERSON);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      throw new AppError(error.code, `change request ${requestId}: ${error.message}`, error.details);
+    }
+    const { request } = applied.value;
+    const flag = claimed.flagKey ? await this.w.repos.flags.get(tx, claimed.flagKey) : undefined;
+    const late = lateByMs > 0 ? `; ran ${formatDuration(lateByMs)} late (due at ${iso(claimed.at)}; the server was not running)` : '';
+    const outcome = `applied change request #${requestId} "${request.title}": ${request.changes.length} change${request.changes.length === 1 ? '' : 's'}${flag ? `, flag "${claimed.flagKey}" now at version ${flag.value.version}` : ''}${late}`;
+    const done = await this.finish(tx, claimed, { status: 'executed', executedAt: at, lateByMs: lateByMs > 0 ? lateByMs : null, outcome, resultVersion: flag?.value.version ?? null });
+    const change = combine(applied.change, { audit: [scheduleEntry('schedule.executed', claimed, done, outcome)] });
+    return { value: { kind: 'executed', schedule: done, late: lateByMs > 0 }, change };
   }
 
   /**
@@ -310,7 +400,7 @@ export class SchedulesService {
   }
 
   /** The flag and its configuration an action would change, checked as a manual change would be. */
-  private async target(tx: Tx, flagKey: string, environment: string, action: ScheduleAction): Promise<{ flag: Managed<Flag>; config: FlagEnvironment }> {
+  private async target(tx: Tx, flagKey: string, environment: string, action: StageAction): Promise<{ flag: Managed<Flag>; config: FlagEnvironment }> {
     const flag = await this.w.repos.flags.get(tx, flagKey);
     if (!flag) throw AppError.notFound('flag', flagKey);
     const config = configIn(flag.value, environment);
@@ -328,7 +418,7 @@ function instant(text: string): number {
 }
 
 /** A stage given as text, checked; `kill` as a stage is the kill action. */
-function toAction(input: ScheduleActionInput): ScheduleAction {
+function toAction(input: ScheduleActionInput): StageAction {
   if (input.type === 'kill') return { type: 'kill' };
   const stage = parseStage(input.stage);
   if (!stage) throw AppError.invalid('body.action.stage', `unknown stage "${input.stage}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
