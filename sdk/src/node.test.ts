@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createNodeClient, fileCache } from './node.js';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { createClient, createNodeClient, fileCache } from './node.js';
 import { silentLogger } from './options.js';
 import { booleanFlag, FakeClock, FakeServer, ruleSet } from './testing/fakes.js';
 
@@ -97,6 +97,30 @@ describe('createNodeClient', () => {
       expect(fileCache(path).load()?.version).toBe(5);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('typed keys on the Node entry', () => {
+  interface Flags {
+    'new-checkout': boolean;
+    theme: 'light' | 'dark';
+  }
+
+  it('createClient<Flags> and createNodeClient<Flags> check keys and defaults at compile time (tsc in `pnpm typecheck`)', async () => {
+    const client = createClient<Flags>({ url: 'http://127.0.0.1:1', sdkKey: 'k', offline: true, logger: silentLogger });
+    const node = createNodeClient<Flags>({ url: 'http://127.0.0.1:1', sdkKey: 'k', offline: true, logger: silentLogger, cacheFile: join(dir, 'rules.json') });
+    try {
+      expectTypeOf(client.variation('theme', 'u1', 'light')).toEqualTypeOf<'light' | 'dark'>();
+      expectTypeOf(node.isEnabled('new-checkout', 'u1')).toEqualTypeOf<boolean>();
+      expect(node.variation('theme', 'u1', 'dark')).toBe('dark');
+      // @ts-expect-error: no such flag
+      client.isEnabled('new-chekout', 'u1');
+      // @ts-expect-error: a default the flag cannot serve
+      node.variation('theme', 'u1', 'blue');
+    } finally {
+      client.close();
+      await node.close();
     }
   });
 });

@@ -8,6 +8,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { FlagTypes, UntypedFlags } from './client-api.js';
 import { createClient as createCoreClient, type SwitchyardClient } from './client.js';
 import { SDK_VERSION, withEvaluationInsights, type SdkIdentity } from './insights.js';
 import { guardMetrics } from './metrics.js';
@@ -87,8 +88,8 @@ export function fileCache(path: string): RuleSetFile {
  * off) and evaluation insights too (`insights: false` turns them off).
  * @example const client = createClient({ url, sdkKey });
  */
-export function createClient(options: ClientOptions): SwitchyardClient {
-  return createCoreClient({ ...options, metrics: withDefaultMetrics(options, NODE_SDK) });
+export function createClient<F extends FlagTypes = UntypedFlags>(options: ClientOptions): SwitchyardClient<F> {
+  return createCoreClient<F>({ ...options, metrics: withDefaultMetrics(options, NODE_SDK) });
 }
 
 /** Guard metrics unless `metrics` is given (undefined too), wrapped in evaluation insights unless `insights: false`. */
@@ -112,13 +113,13 @@ export interface NodeClientOptions extends ClientOptions {
  * const client = createNodeClient({ url, sdkKey, cacheFile: '.switchyard/rules.json' });
  * await client.ready({ timeoutMs: 3000 }); // true from the cache file even if the server is down
  */
-export function createNodeClient(options: NodeClientOptions): SwitchyardClient {
+export function createNodeClient<F extends FlagTypes = UntypedFlags>(options: NodeClientOptions): SwitchyardClient<F> {
   const { cacheFile, ...rest } = options;
-  if (cacheFile === undefined) return createClient(rest);
+  if (cacheFile === undefined) return createClient<F>(rest);
   const file = fileCache(cacheFile);
   const cached = file.load();
   const bootstrap = rest.bootstrap === undefined || (cached !== undefined && cached.version > rest.bootstrap.version) ? cached : rest.bootstrap;
-  const client = createClient({ ...rest, bootstrap });
+  const client = createClient<F>({ ...rest, bootstrap });
   let saving: Promise<void> | undefined;
   let saveAgain = false;
   const save = (): void => {
