@@ -135,7 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed, maxStreamsPerKey: options.maxStreamsPerKey });
   await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey, heartbeatMs: options.heartbeatMs });
-  await app.register(releasesRoutes, { releases });
+  await app.register(releasesRoutes, { releases, changeRequests: services.changeRequests });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });
   await app.register(evaluationsRoutes, { evaluations: services.evaluations, releases });

@@ -301,7 +301,7 @@ export interface ChangeRequestDiffLine {
 }
 
 export interface RequestedChange {
-  type: 'targeting' | 'stage' | 'segment';
+  type: 'targeting' | 'stage' | 'segment' | 'release';
   flag?: string;
   segment?: string;
   environment?: string;
@@ -309,6 +309,12 @@ export interface RequestedChange {
   variation?: string;
   config?: Record<string, unknown>;
   patch?: Record<string, unknown>;
+  /** A release change: start or resume the flag's saved release plan. */
+  action?: 'start' | 'resume';
+  /** A release change: the release plan version it was made against. */
+  planVersion?: number;
+  /** A release change: the plan as it was when the change was made (or rebased). */
+  plan?: { version: number; status: string; strategy: string; steps: number[]; guarded: boolean; currentStep: number | null };
   /** The version of the flag or segment it was made against. */
   baseVersion: number;
   diff: ChangeRequestDiffLine[];

@@ -119,11 +119,24 @@ export function approvalProgress(request: Pick<ChangeRequest, 'approvalsNeeded' 
   return `${request.approvalsCounted} of ${plural(request.approvalsNeeded, 'approval')}`;
 }
 
-/** What a change is about, as a heading: "Stage of new-checkout", "Targeting of new-checkout", "Segment internal". */
-export function changeTitle(change: Pick<RequestedChange, 'type' | 'flag' | 'segment' | 'stage'>): string {
+/** What a change is about, as a heading: "Move new-checkout to 10%", "Targeting of new-checkout", "Segment internal", "Start the release plan of new-checkout". */
+export function changeTitle(change: Pick<RequestedChange, 'type' | 'flag' | 'segment' | 'stage' | 'action'>): string {
   if (change.type === 'segment') return `Segment ${change.segment ?? ''}`.trim();
+  if (change.type === 'release') return `${change.action === 'resume' ? 'Resume' : 'Start'} the release plan of ${change.flag ?? ''}`;
   if (change.type === 'stage') return `Move ${change.flag ?? ''} to ${change.stage ?? ''}`;
   return `Targeting of ${change.flag ?? ''}`;
+}
+
+/**
+ * What a change was made against: "Made against version 4." — a release change also names its plan
+ * and the steps it ramps through: "Made against flag version 4 and release plan version 2 (guarded: 5% → 25% → 100%)."
+ */
+export function baseText(change: Pick<RequestedChange, 'type' | 'baseVersion' | 'planVersion' | 'plan' | 'action'>): string {
+  if (change.type !== 'release') return `Made against version ${change.baseVersion}.`;
+  const plan = change.plan;
+  const steps = plan ? plan.steps.map((p, i) => (change.action === 'resume' && i === plan.currentStep ? `[${p}%]` : `${p}%`)).join(' → ') : '';
+  const detail = plan ? ` (${plan.strategy}${plan.guarded && plan.strategy !== 'guarded' ? ', guarded' : ''}: ${steps})` : '';
+  return `Made against flag version ${change.baseVersion} and release plan version ${change.planVersion ?? plan?.version ?? '?'}${detail}. Applying refuses if either changed since.`;
 }
 
 /** The server's diff lines as the before/after snapshots DiffTable renders, field by field. */
@@ -139,7 +152,7 @@ export function diffSides(lines: readonly ChangeRequestDiffLine[]): { before: Re
 
 /** One thing an apply found moved since the request was made (`details.changed` of its 409). */
 export interface MovedResource {
-  type: 'flag' | 'segment';
+  type: 'flag' | 'segment' | 'release-plan';
   key: string;
   what: string;
   baseVersion: number;

@@ -4,12 +4,13 @@ import type { ChangeRequest, Flag, Segment } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
 import { DiffTable } from '../components/DiffTable.js';
 import { Guard } from '../components/Guard.js';
-import { approvalProgress, changeTitle, diffSides, isPending, movedResources, requestControls, resourceKey, staleChanges, type Control, type MovedResource } from '../logic/change-requests.js';
+import { approvalProgress, baseText, changeTitle, diffSides, isPending, movedResources, requestControls, resourceKey, staleChanges, type Control, type MovedResource } from '../logic/change-requests.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
 import { useApp, useLive, useResource } from '../state.js';
 import { pageTitle, usePageTitle } from '../title.js';
 import { RequestStatus } from './ChangeRequestsPage.js';
+import { ScheduleApply } from '../requests/ScheduleApply.js';
 
 /** The current version of everything a request changes (null: deleted), to tell before Apply whether it would conflict. */
 async function currentVersions(request: ChangeRequest): Promise<Map<string, number | null>> {
@@ -220,6 +221,8 @@ export function ChangeRequestPage({ id }: { id: string }) {
         </form>
       )}
 
+      <ScheduleApply request={r} onRan={() => void request.reload()} />
+
       <section class="card" aria-labelledby="changes-title">
         <h2 id="changes-title">Changes</h2>
         {r.changes.map((change, i) => {
@@ -237,7 +240,7 @@ export function ChangeRequestPage({ id }: { id: string }) {
                   </>
                 )}
               </h3>
-              <p class="hint">Made against version {change.baseVersion}.</p>
+              <p class="hint">{baseText(change)}</p>
               {change.diff.length > 0 && (
                 <ul class="request-diff-lines" aria-label={`What ${changeTitle(change)} changes`}>
                   {change.diff.map((line) => (

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { enc, get, post } from '../api/client.js';
-import type { Flag } from '../api/types.js';
+import type { ChangeRequest, Flag } from '../api/types.js';
 import { Guard } from '../components/Guard.js';
 import type { FlagActions } from '../flag/actions.js';
 import { audienceText, duration, GUARD_MIN_EXPOSURES, percent, rollbackText, stepText, stoppedText, waitingText, type MetricPoint } from '../logic/canary.js';
@@ -9,6 +9,7 @@ import { useApp, useCanEdit, useLive, useResource } from '../state.js';
 import { UNREACHABLE_REASON, useReachable } from './hooks.js';
 import { MetricsChart } from './MetricsChart.js';
 import { PlanForm } from './PlanForm.js';
+import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
 import type { PlanView, ReleasePlan } from './types.js';
 
 const REFRESH_MS = 2000;
@@ -39,6 +40,9 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
   const env = useApp().environments.find((e) => e.key === environment);
   const envName = env?.name ?? environment;
   const [editing, setEditing] = useState(false);
+  // Where an approval policy governs the environment, Start and Resume open a change request instead.
+  const bypass = useBypass();
+  const policy = actions.policy?.environment === environment ? actions.policy : undefined;
   const plan = view.data?.plan ?? null;
   const active = plan?.status === 'running' || plan?.status === 'paused';
   const stopped = plan?.status === 'rolled_back' || plan?.status === 'aborted';
@@ -60,9 +64,32 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
   const config = flag.environments[environment];
   const act = (name: string, done: string) => () =>
     void actions.run(done, () => post(`${base}/${name}`, {})).then(() => Promise.all([view.reload(), metrics.reload()]));
+  /**
+   * Start or resume where a policy governs the environment: a change request pinned to the plan's
+   * and the flag's versions (an admin bypassing approvals applies it at once, giving a reason).
+   */
+  const request = (name: 'start' | 'resume', reason: string | undefined) => () =>
+    void actions
+      .propose(
+        (r) => `Change request #${r.id} opened: ${name} the release plan of ${flag.name} in ${envName}. Nothing changes until it has ${r.approvalsNeeded} approval${r.approvalsNeeded === 1 ? '' : 's'} and is applied.`,
+        () => post<ChangeRequest>(`${base}/${name}?changeRequest=true`, { version: flag.version, planVersion: plan?.version }),
+        reason,
+      )
+      .then((result) => {
+        if (result.ok) bypass.reset();
+        return Promise.all([view.reload(), metrics.reload()]);
+      });
   /** Critical environments ask first when the action changes what real users get. */
   const confirmed = (name: string, done: string, ask: { title: string; body: string; confirmLabel: string; danger?: boolean }) => () => {
-    if (!env?.critical) return act(name, done)();
+    let run = act(name, done);
+    if (name === 'start' || name === 'resume') {
+      const decision = bypass.decide(policy);
+      if (!decision) return;
+      // A change request changes nothing yet: it is reviewed before it applies, so no confirmation.
+      if (decision.mode === 'request') return request(name, undefined)();
+      if (decision.mode === 'bypass') run = request(name, decision.reason);
+    }
+    if (!env?.critical) return run();
     actions.confirm({
       title: ask.title,
       body: (
@@ -72,17 +99,18 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
       ),
       confirmLabel: ask.confirmLabel,
       danger: ask.danger,
-      onConfirm: act(name, done),
+      onConfirm: run,
     });
   };
-  const button = (label: string, onClick: () => void, danger = false) => (
+  const button = (label: string, onClick: () => void, danger = false, describedBy?: string) => (
     <Guard reason={reason}>
-      <button type="button" class={danger ? 'button danger' : 'button'} disabled={!canEdit || actions.busy} onClick={onClick}>
+      <button type="button" class={danger ? 'button danger' : 'button'} disabled={!canEdit || actions.busy} aria-describedby={describedBy} onClick={onClick}>
         {label}
       </button>
     </Guard>
   );
 
+  const governed = policy !== undefined && !bypass.bypass.on;
   const steps = plan?.spec.steps ?? [];
   const next = plan ? steps[plan.currentStep + 1] : undefined;
   // As the server starts it: a plan never ramps down, so a flag already at 20% starts at the first step of at least 20%.
@@ -149,10 +177,13 @@ export function CanaryConsole({ flag, environment, actions }: { flag: Flag; envi
           ))}
         </ol>
       )}
+      {plan && (!active || plan.status === 'paused') && (
+        <GovernedNotice id="canary" policy={policy} envName={envName} what={`${flag.name}: the plan ${active ? 'resumes' : 'starts'} when the request is approved and applied`} state={bypass} disabled={!canEdit} />
+      )}
       <div class="actions">
-        {plan && !active && button(plan.status === 'ready' ? 'Start' : 'Start again', start)}
+        {plan && !active && button(`${governed ? 'Request start' : plan.status === 'ready' ? 'Start' : 'Start again'}`, start, false, governed ? 'canary-notice' : undefined)}
         {plan?.status === 'running' && button('Pause', act('pause', 'Release plan paused.'))}
-        {plan?.status === 'paused' && button('Resume', resume)}
+        {plan?.status === 'paused' && button(governed ? 'Request resume' : 'Resume', resume, false, governed ? 'canary-notice' : undefined)}
         {active && button('Next step now', skip)}
         {active && button('Abort & roll back', abort, true)}
         {!active && (

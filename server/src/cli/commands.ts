@@ -12,12 +12,13 @@ import { createApiClient, resolveBaseUrl } from './http.js';
 import { MCP_HELP } from './mcp/help.js';
 import { processIo, type Io } from './output.js';
 import { promoteCommands } from './promote.js';
+import { releasePlanCommands } from './release-plans.js';
 import { requestCommands } from './requests.js';
 import { scheduleCommands } from './schedule.js';
 import { sdkKeyCommands } from './sdk-keys.js';
 import { cliVersion } from './version.js';
 
-export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands, ...promoteCommands, ...scheduleCommands, ...requestCommands, codeRefsCommand];
+export const COMMANDS: readonly Command[] = [...flagCommands, ...adminCommands, ...sdkKeyCommands, ...auditCommands, ...gitopsCommands, ...promoteCommands, ...releasePlanCommands, ...scheduleCommands, ...requestCommands, codeRefsCommand];
 
 /** Groups whose commands are two words (`flags list`); `audit` is one. */
 const GROUPS_WITH_SUBCOMMANDS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));

@@ -19,9 +19,10 @@ const ID = { name: 'ID', description: 'The change request id, from "switchyard r
 const idOf = (context: CommandContext) => positiveInteger(context.positionals[0]!, 'ID', MAX_ID);
 const requestPath = (id: number, action = '') => `/api/change-requests/${id}${action ? `/${action}` : ''}`;
 
-/** `new-checkout → 10%`, `new-checkout targeting`, `segment internal`. */
+/** `new-checkout → 10%`, `new-checkout targeting`, `segment internal`, `new-checkout release plan start`. */
 function describeChange(c: ChangeRequestView['changes'][number]): string {
   if (c.type === 'segment') return `segment ${c.segment}`;
+  if (c.type === 'release') return `${c.flag} release plan ${c.action ?? 'start'} (plan version ${c.planVersion ?? '?'})`;
   return c.type === 'stage' ? `${c.flag} → ${c.stage}` : `${c.flag} targeting`;
 }
 

@@ -74,6 +74,22 @@ export type ChangeRequestStatus = (typeof CHANGE_REQUEST_STATUSES)[number];
 export const FINAL_STATUSES: readonly ChangeRequestStatus[] = ['applied', 'rejected', 'withdrawn'];
 
 export const MAX_CHANGES = 20;
+
+/** What a `release` change does to the flag's saved release plan in the request's environment. */
+export const RELEASE_ACTIONS = ['start', 'resume'] as const;
+export type ReleaseAction = (typeof RELEASE_ACTIONS)[number];
+
+/** The release plan a `release` change was made against, as it was then (for the rendered diff). */
+export interface PlanSnapshot {
+  version: number;
+  status: string;
+  strategy: string;
+  /** Step percentages, in order. */
+  steps: number[];
+  guarded: boolean;
+  /** The step it was paused at (resume), else null. */
+  currentStep: number | null;
+}
 export const MAX_COMMENTS = 200;
 
 /** Who did something to a request: the API token's name (as audit entries record it) and its id. */
@@ -112,6 +128,14 @@ export const requestedChangeSchema = z.discriminatedUnion('type', [
     patch: segmentPatchSchema.omit({ version: true }),
     baseVersion,
   }),
+  z.strictObject({
+    type: z.literal('release'),
+    flag: keySchema,
+    environment: z.string().max(LIMITS.key).optional(),
+    action: z.enum(RELEASE_ACTIONS).describe("start: start the flag's saved release plan there; resume: resume it where it was paused"),
+    planVersion: z.int().min(1).describe('The version of the release plan this change was made against (GET …/release-plan): applying refuses when the plan was edited since'),
+    baseVersion,
+  }),
 ]);
 export type RequestedChangeInput = z.infer<typeof requestedChangeSchema>;
 
@@ -120,12 +144,17 @@ export type ChangeSpec = (
   | { type: 'targeting'; flag: string; environment: string; config: TargetingPatch }
   | { type: 'stage'; flag: string; environment: string; stage: string; variation?: string }
   | { type: 'segment'; segment: string; patch: SegmentPatch }
+  | { type: 'release'; flag: string; environment: string; action: ReleaseAction; planVersion: number }
 ) & { baseVersion: number };
 
-/** A change as stored: with the configuration (targeting, stage) or segment at its base version, and what it makes of it. */
+/**
+ * A change as stored: with the configuration (targeting, stage, release) or segment at its base
+ * version, and what it makes of it; a release change also keeps the plan it was made against.
+ */
 export type RequestedChange = ChangeSpec & {
   before: unknown;
   after: unknown;
+  plan?: PlanSnapshot;
 };
 
 export interface Approval extends Person {
@@ -270,12 +299,20 @@ export function applyRefusal(policy: PolicySettings, request: Pick<ChangeRequest
 /** The refusal a direct write gets where a policy requires a change request. */
 export function approvalRequiredMessage(what: string, environment: string, policy: PolicySettings, instead?: string): string {
   const n = `${policy.approvals} approval${policy.approvals === 1 ? '' : 's'}`;
-  const how = instead ?? 'create a change request (POST /api/change-requests, or "switchyard requests create"; the stage and targeting routes take ?changeRequest=true to create one for you)';
+  const how = instead ?? 'create a change request (POST /api/change-requests, or "switchyard requests create"; the stage, targeting and release-plan start and resume routes take ?changeRequest=true to create one for you)';
   return `${what} in ${environment} needs ${n}: ${how}. The kill switch always works directly.`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Diffs
+
+/** `start the guarded release plan (version 3): 5% → 25% → 50% → 100%, guarded by its error rate`. */
+export function describeRelease(action: ReleaseAction, plan: PlanSnapshot): string {
+  const steps = plan.steps.map((p, i) => (action === 'resume' && i === plan.currentStep ? `[${p}%]` : `${p}%`)).join(' → ');
+  const guard = plan.guarded ? ', guarded (rolls back by itself on a regression)' : '';
+  const verb = action === 'start' ? 'start' : 'resume';
+  return `${verb} the ${plan.strategy} release plan (plan version ${plan.version}, ${plan.status}): ${steps}${guard}; it then ramps the flag by itself`;
+}
 
 export interface DiffLine {
   field: string;
@@ -285,12 +322,19 @@ export interface DiffLine {
   text: string;
 }
 
-/** The fields a change makes different, each with a readable line. Stage moves lead with the stage. */
-export function renderDiff(change: Pick<RequestedChange, 'type' | 'before' | 'after'>): DiffLine[] {
+/**
+ * The fields a change makes different, each with a readable line. Stage moves lead with the stage;
+ * a release change leads with the plan it starts or resumes (then what its first step does to the flag).
+ */
+export function renderDiff(change: Pick<RequestedChange, 'type' | 'before' | 'after'> & { action?: ReleaseAction; plan?: PlanSnapshot }): DiffLine[] {
   const before = (change.before ?? {}) as Record<string, unknown>;
   const after = (change.after ?? {}) as Record<string, unknown>;
   const fields: readonly string[] = change.type === 'segment' ? SEGMENT_FIELDS : CONFIG_FIELDS;
   const lines: DiffLine[] = [];
+  if (change.type === 'release' && change.plan && change.action) {
+    const status = change.action === 'start' ? 'running' : 'running (resumed)';
+    lines.push({ field: 'releasePlan', before: change.plan.status, after: status, text: describeRelease(change.action, change.plan) });
+  }
   if (change.type !== 'segment') {
     const from = deriveStage(before as FlagEnvironment);
     const to = deriveStage(after as FlagEnvironment);

@@ -7,6 +7,7 @@ import {
   APPROVER_ROLES,
   CHANGE_REQUEST_STATUSES,
   MAX_CHANGES,
+  RELEASE_ACTIONS,
   policyBodySchema,
   renderDiff,
   requestedChangeSchema,
@@ -60,7 +61,7 @@ export const changeRequestResponse = z
     version: z.int(),
     changes: z.array(
       z.object({
-        type: z.enum(['targeting', 'stage', 'segment']),
+        type: z.enum(['targeting', 'stage', 'segment', 'release']),
         flag: z.string().optional(),
         segment: z.string().optional(),
         environment: z.string().optional(),
@@ -68,6 +69,12 @@ export const changeRequestResponse = z
         variation: z.string().optional(),
         config: z.record(z.string(), z.unknown()).optional(),
         patch: z.record(z.string(), z.unknown()).optional(),
+        action: z.enum(RELEASE_ACTIONS).optional().describe("A release change: start or resume the flag's saved release plan"),
+        planVersion: z.int().optional().describe('A release change: the release plan version it was made against'),
+        plan: z
+          .object({ version: z.int(), status: z.string(), strategy: z.string(), steps: z.array(z.number()), guarded: z.boolean(), currentStep: z.int().nullable() })
+          .optional()
+          .describe('A release change: the plan as it was when the change was made (or rebased)'),
         baseVersion: z.int().describe('The version of the flag or segment it was made against: applying refuses when it moved since (rebase then)'),
         diff: z.array(diffLine).describe('What it changes, field by field, against its base version'),
       }),
@@ -95,7 +102,7 @@ export function toChangeRequestResponse({ request: r, policy, counted }: ChangeR
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
     version: r.version,
-    changes: r.changes.map(({ before: _b, after: _a, ...change }) => ({ ...change, diff: renderDiff({ type: change.type, before: _b, after: _a }) })),
+    changes: r.changes.map(({ before: _b, after: _a, ...change }) => ({ ...change, diff: renderDiff({ ...change, before: _b, after: _a }) })),
     approvals: r.approvals.map((a) => ({ actor: a.actor, role: a.role, at: iso(a.at) })),
     approvalsNeeded: policy.required ? policy.approvals : 0,
     approvalsCounted: counted,

@@ -113,7 +113,7 @@ const listQuery = z.strictObject({
 
 const keyParams = z.strictObject({ key: z.string().max(LIMITS.key) });
 /** Where an approval policy applies: propose the change as a change request (202) instead of writing it. */
-const changeRequestQuery = z.object({
+export const changeRequestQuery = z.object({
   changeRequest: z.enum(['true', 'false']).optional().describe('true: create a change request holding this change (202, the request) instead of writing it — where an approval policy requires one'),
 });
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });

@@ -86,7 +86,7 @@ describe('release plans and blue/green where approvals are required', () => {
   const planUrl = (key: string, action = '') => `/api/flags/${key}/environments/production/release-plan${action}`;
   const act = (key: string, action: string) => t.request(t.tokens.editor, { method: 'POST', url: planUrl(key, `/${action}`), payload: {} });
 
-  it('starting, resuming and advancing by hand need approval; pausing and aborting never do', async () => {
+  it('starting and resuming by hand need approval (and say how to request them); advancing by hand is refused; pausing and aborting never do', async () => {
     await createFlag(t, 'checkout');
     expect((await t.request(t.adminToken, { method: 'PUT', url: planUrl('checkout'), payload: { strategy: 'guarded' } })).statusCode).toBe(200);
     await createFlag(t, 'search');
@@ -98,16 +98,17 @@ describe('release plans and blue/green where approvals are required', () => {
     const start = await act('checkout', 'start');
     expect(start.statusCode).toBe(409);
     expect(start.json().error).toMatchObject({ code: 'approval_required' });
-    expect(start.json().error.message).toContain('starting the release plan of flag "checkout" in production needs 1 approval: a release plan ramps the flag by itself');
+    expect(start.json().error.message).toContain('starting the release plan of flag "checkout" in production needs 1 approval: create a change request that starts it once approved (POST …/release-plan/start?changeRequest=true');
     expect((await flag('checkout')).environments.production!.stage).toBe('off');
 
     const skip = await act('search', 'skip');
     expect(skip.statusCode).toBe(409);
     expect(skip.json().error.message).toContain('advancing the release plan of flag "search" by hand');
+    expect(skip.json().error.message).toContain('a change request cannot skip a step');
     expect((await act('search', 'pause')).statusCode).toBe(200);
     const resume = await act('search', 'resume');
     expect(resume.statusCode).toBe(409);
-    expect(resume.json().error.message).toContain('resuming the release plan of flag "search"');
+    expect(resume.json().error.message).toContain('resuming the release plan of flag "search" in production needs 1 approval: create a change request that resumes it once approved (POST …/release-plan/resume?changeRequest=true');
     expect((await act('search', 'abort')).statusCode).toBe(200);
   });
 

@@ -10,6 +10,10 @@ import { METRICS_WINDOW_MS } from '../domain/releases/metrics.js';
 import { planInputSchema, type ReleaseEvent, type ReleasePlan } from '../domain/releases/plans.js';
 import { eventResponse, planResponse, planViewResponse, withErrors } from './releases.responses.js';
 import { liveSide, type ReleasesService } from '../services/releases/releases.service.js';
+import type { ChangeRequestsService } from '../services/change-requests/change-requests.service.js';
+import { AppError } from '../domain/errors.js';
+import { changeRequestResponse, personOf, toChangeRequestResponse } from './change-requests.routes.js';
+import { changeRequestQuery } from './flags.routes.js';
 
 const envParams = z.strictObject({ key: z.string().max(LIMITS.key), environment: z.string().max(LIMITS.key) });
 /** Shapes are documented by the request schemas and the plan types; responses are built from validated data. */
@@ -41,7 +45,7 @@ export function trafficSplit(config: FlagEnvironment): { variation: string; perc
  * Release plans (guarded canaries, rolling ramps), their manual controls, the decision log and the
  * metrics behind it, and the blue/green switch.
  */
-export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }> = async (app, { releases }) => {
+export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService; changeRequests: ChangeRequestsService }> = async (app, { releases, changeRequests }) => {
   const base = '/api/flags/:key/environments/:environment';
 
   app.get(`${base}/release-plan`, {
@@ -82,17 +86,45 @@ export const releasesRoutes: FastifyPluginAsyncZod<{ releases: ReleasesService }
     return reply.status(204).send(null);
   });
 
-  const actions = {
-    start: { summary: 'Start the plan: the flag moves to the first step', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.start(k, e, auditContext(r)) },
-    resume: { summary: 'Resume a paused plan (its step is re-applied if the flag moved)', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.resume(k, e, auditContext(r)) },
-    skip: { summary: 'Advance to the next step now', run: (k: string, e: string, r: Parameters<typeof auditContext>[0]) => releases.skip(k, e, auditContext(r)) },
+  // Start and resume: where an approval policy applies, ?changeRequest=true proposes the action as a
+  // change request (202, the request) pinned to the plan's and the flag's versions, instead of doing it.
+  const requestable = {
+    start: { summary: 'Start the plan: the flag moves to the first step (?changeRequest=true: propose it as a change request)', run: releases.start.bind(releases), title: 'Start the release plan of' },
+    resume: { summary: 'Resume a paused plan (its step is re-applied if the flag moved; ?changeRequest=true: propose it as a change request)', run: releases.resume.bind(releases), title: 'Resume the release plan of' },
   } as const;
-  for (const [name, action] of Object.entries(actions)) {
+  const requestBody = z
+    .strictObject({
+      version: z.int().min(1).optional().describe('With ?changeRequest=true: the flag version the request is made against (or If-Match)'),
+      planVersion: z.int().min(1).optional().describe('With ?changeRequest=true: the release plan version the request is made against (GET …/release-plan)'),
+      title: z.string().trim().min(1).max(LIMITS.name).optional().describe("With ?changeRequest=true: the request's title"),
+      description: z.string().max(LIMITS.description).optional().describe("With ?changeRequest=true: the request's description"),
+    })
+    .nullish();
+  for (const [name, action] of Object.entries(requestable) as [keyof typeof requestable, (typeof requestable)[keyof typeof requestable]][]) {
     app.post(`${base}/release-plan/${name}`, {
-      schema: { tags, summary: action.summary, params: envParams, body: z.strictObject({}).nullish(), response: withErrors({ 200: planResponse }) },
+      schema: { tags, summary: action.summary, params: envParams, querystring: changeRequestQuery, body: requestBody, response: withErrors({ 200: planResponse, 202: changeRequestResponse }) },
       onRequest: app.requireRole('editor'),
-    }, async (request) => toPlanResponse(await action.run(request.params.key, request.params.environment, request)));
+    }, async (request, reply) => {
+      const { key, environment } = request.params;
+      const body = request.body ?? {};
+      if (request.query.changeRequest === 'true') {
+        if (body.planVersion === undefined) throw AppError.invalid('body.planVersion', 'a change request is pinned to the release plan version it was made against: give planVersion (the "version" of GET …/release-plan)');
+        const baseVersion = expectedVersion(request, body.version)!;
+        const change = { type: 'release' as const, flag: key, action: name, planVersion: body.planVersion, baseVersion };
+        const title = body.title ?? `${action.title} ${key} in ${environment}`.slice(0, LIMITS.name);
+        const proposed = await changeRequests.create({ title, ...(body.description !== undefined ? { description: body.description } : {}), environment, changes: [change] }, personOf(request), auditContext(request));
+        return reply.status(202).send(toChangeRequestResponse(proposed));
+      }
+      const stray = (['version', 'planVersion', 'title', 'description'] as const).find((field) => body[field] !== undefined);
+      if (stray !== undefined) throw AppError.invalid(`body.${stray}`, 'only with ?changeRequest=true (a direct start or resume takes no body)');
+      return toPlanResponse(await action.run(key, environment, auditContext(request)));
+    });
   }
+
+  app.post(`${base}/release-plan/skip`, {
+    schema: { tags, summary: 'Advance to the next step now', params: envParams, body: z.strictObject({}).nullish(), response: withErrors({ 200: planResponse }) },
+    onRequest: app.requireRole('editor'),
+  }, async (request) => toPlanResponse(await releases.skip(request.params.key, request.params.environment, auditContext(request))));
 
   app.post(`${base}/release-plan/pause`, {
     schema: { tags, summary: 'Pause a running plan (the flag stays where it is)', params: envParams, body: z.strictObject({ reason: z.string().min(1).max(500).optional() }).nullish(), response: withErrors({ 200: planResponse }) },

@@ -85,9 +85,9 @@ export function createServices(db: Database, options: ServicesOptions = {}): Ser
   const environments = new EnvironmentsService(writes);
   const flags = new FlagsService(writes);
   const segments = new SegmentsService(writes);
-  const changeRequests = new ChangeRequestsService(writes, flags, segments);
-  const gitops = new GitOpsService(writes, environments, undefined, changeRequests);
   const releases = new ReleasesService(writes, flags, { metricsUploadsPerMinute: options.metricsUploadsPerMinute });
+  const changeRequests = new ChangeRequestsService(writes, flags, segments, releases);
+  const gitops = new GitOpsService(writes, environments, undefined, changeRequests);
   const webhooks = new WebhookDispatcher(writes, { fetch: options.fetch, log: (message) => log.warn({}, message) });
   const feed = new FeedFollower(writes, { log: warn, pollMs: options.feedPollMs });
   writes.applied = (entry) => feed.applied(entry.seq, entry);

@@ -19,6 +19,7 @@ import {
   type ChangeRequestQuery,
   type ChangeSpec,
   type Person,
+  type PlanSnapshot,
   type PolicySettings,
   type Refusal,
   type RequestedChange,
@@ -28,10 +29,12 @@ import { AppError } from '../../domain/errors.js';
 import { matchesPatterns } from '../../domain/flag-validation.js';
 import { ownEntry, type Flag } from '../../domain/flags.js';
 import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
+import type { ReleasePlan } from '../../domain/releases/plans.js';
 import type { Segment } from '../../domain/segments.js';
 import { parseStage } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
 import type { FlagsService } from '../flags.service.js';
+import type { ReleasesService } from '../releases/releases.service.js';
 import { assertSafePatterns } from '../pattern-safety.js';
 import type { SegmentsService } from '../segments.service.js';
 import { RowMoved, combine, NO_CHANGE, type Change, type Writes } from '../write.js';
@@ -71,6 +74,7 @@ export class ChangeRequestsService {
     private readonly w: Writes,
     private readonly flags: FlagsService,
     private readonly segments: SegmentsService,
+    private readonly releases: ReleasesService,
   ) {}
 
   // ----- policies ------------------------------------------------------------------------------
@@ -194,7 +198,7 @@ export class ChangeRequestsService {
   async rebase(id: number, person: Person, ctx: AuditContext): Promise<ChangeRequestView> {
     const current = (await this.get(id)).request;
     refuse(rebaseRefusal(current, person));
-    const specs: ChangeSpec[] = current.changes.map(({ before: _b, after: _a, ...spec }) => spec as ChangeSpec);
+    const specs: ChangeSpec[] = current.changes.map(({ before: _b, after: _a, plan: _p, ...spec }) => spec as ChangeSpec);
     await checkPatterns(specs);
     const changes = await this.dryRun(specs, 'current');
     return this.update(id, ctx, (request) => {
@@ -274,10 +278,18 @@ export class ChangeRequestsService {
   }
 
   /** What the request touches that is no longer at the version it was made against. */
-  private async movedSince(tx: Tx, request: ChangeRequest): Promise<{ type: 'flag' | 'segment'; key: string; what: string; baseVersion: number; currentVersion: number | null; by: string | null }[]> {
+  private async movedSince(tx: Tx, request: ChangeRequest): Promise<{ type: 'flag' | 'segment' | 'release-plan'; key: string; what: string; baseVersion: number; currentVersion: number | null; by: string | null }[]> {
     const seen = new Set<string>();
     const moved = [];
     for (const change of request.changes) {
+      if (change.type === 'release') {
+        // The plan is pinned too: an edited (or deleted, or meanwhile started) plan is not the one approved.
+        const plan = await this.w.repos.plans.get(tx, change.flag, change.environment);
+        if (plan?.version !== change.planVersion) {
+          const what = `the release plan of flag "${change.flag}" in ${change.environment}${plan ? '' : ' (deleted)'}`;
+          moved.push({ type: 'release-plan' as const, key: change.flag, what, baseVersion: change.planVersion, currentVersion: plan?.version ?? null, by: plan?.updatedBy ?? null });
+        }
+      }
       const resource = resourceOf(change);
       if (seen.has(resource)) continue;
       seen.add(resource);
@@ -300,25 +312,27 @@ export class ChangeRequestsService {
     for (const [index, spec] of specs.entries()) {
       const resource = resourceOf(spec);
       const expected = versions.get(resource) ?? (pin === 'base' ? spec.baseVersion : undefined);
-      let result: { version: number; before: unknown; after: unknown; change: Change };
+      let result: Applied;
       try {
-        result = await this.applyOne(tx, at, ctx, spec, expected);
+        result = await this.applyOne(tx, at, ctx, spec, expected, pin);
       } catch (error) {
         throw inChange(error, index, spec);
       }
       // The version the resource was at before the request's first change to it.
-      if (!bases.has(resource)) bases.set(resource, result.version - 1);
+      if (!bases.has(resource)) bases.set(resource, result.base);
       versions.set(resource, result.version);
-      each({ ...spec, baseVersion: bases.get(resource)!, before: result.before, after: result.after }, result.change);
+      const plan = result.plan ? { plan: result.plan, planVersion: result.plan.version } : {};
+      each({ ...spec, baseVersion: bases.get(resource)!, before: result.before, after: result.after, ...plan }, result.change);
     }
   }
 
   /** One change through the service method its direct route uses; the touched configuration or segment before and after. */
-  private async applyOne(tx: Tx, at: number, ctx: AuditContext, spec: ChangeSpec, expected: number | undefined): Promise<{ version: number; before: unknown; after: unknown; change: Change }> {
+  private async applyOne(tx: Tx, at: number, ctx: AuditContext, spec: ChangeSpec, expected: number | undefined, pin: 'base' | 'current'): Promise<Applied> {
     if (spec.type === 'segment') {
       const { value, change } = await this.segments.updateIn(tx, at, ctx, spec.segment, expected, spec.patch);
-      return { version: value.value.version, before: change.audit[0]?.before ?? null, after: value.value, change };
+      return { version: value.value.version, base: value.value.version - 1, before: change.audit[0]?.before ?? null, after: value.value, change };
     }
+    if (spec.type === 'release') return this.applyRelease(tx, at, ctx, spec, expected, pin);
     let result: { value: { value: Flag }; change: Change };
     if (spec.type === 'targeting') {
       result = await this.flags.updateEnvironmentIn(tx, at, ctx, spec.flag, spec.environment, expected, spec.config);
@@ -329,7 +343,29 @@ export class ChangeRequestsService {
     }
     const after = result.value.value;
     const before = result.change.audit[0]?.before as Flag | undefined;
-    return { version: after.version, before: before ? (ownEntry(before.environments, spec.environment) ?? null) : null, after: ownEntry(after.environments, spec.environment) ?? null, change: result.change };
+    return { version: after.version, base: after.version - 1, before: before ? (ownEntry(before.environments, spec.environment) ?? null) : null, after: ownEntry(after.environments, spec.environment) ?? null, change: result.change };
+  }
+
+  /**
+   * Start or resume the flag's release plan through the releases service (the code the direct
+   * routes run), pinned to the plan version the change was made against (`base`) or the current one
+   * (`current`, a rebase) and to the flag version `expected`. Before and after: the flag's
+   * configuration there (resuming may leave it as it is).
+   */
+  private async applyRelease(tx: Tx, at: number, ctx: AuditContext, spec: Extract<ChangeSpec, { type: 'release' }>, expected: number | undefined, pin: 'base' | 'current'): Promise<Applied> {
+    const { repos } = this.w;
+    const plan = await repos.plans.get(tx, spec.flag, spec.environment);
+    if (!plan) throw AppError.notFound('release plan for flag', `${spec.flag}" in "${spec.environment}`);
+    if (pin === 'base' && plan.version !== spec.planVersion) {
+      throw new AppError('conflict', `the release plan of flag "${spec.flag}" in ${spec.environment} is at version ${plan.version}, not ${spec.planVersion} (last changed by ${plan.updatedBy}); read it again (GET …/release-plan) and use its version`);
+    }
+    const found = await repos.flags.get(tx, spec.flag);
+    if (!found) throw AppError.notFound('flag', spec.flag);
+    const before = ownEntry(found.value.environments, spec.environment) ?? null;
+    const snapshot = snapshotOf(plan);
+    const step = spec.action === 'start' ? await this.releases.startIn(tx, at, plan, ctx, expected) : await this.releases.resumeIn(tx, at, plan, ctx, expected);
+    const now = (await repos.flags.get(tx, spec.flag))!.value;
+    return { version: now.version, base: found.value.version, before, after: ownEntry(now.environments, spec.environment) ?? null, change: step.change, plan: snapshot };
   }
 
   /** The stored form of `specs` (with their diffs): applied in a transaction that is then rolled back. */
@@ -347,6 +383,27 @@ export class ChangeRequestsService {
     }
     return changes;
   }
+}
+
+/** What applying one change did: the resource's version after and before it, its before and after, what it records. */
+interface Applied {
+  version: number;
+  base: number;
+  before: unknown;
+  after: unknown;
+  change: Change;
+  plan?: PlanSnapshot;
+}
+
+function snapshotOf(plan: ReleasePlan): PlanSnapshot {
+  return {
+    version: plan.version,
+    status: plan.status,
+    strategy: plan.spec.strategy,
+    steps: plan.spec.steps.map((s) => s.percentage),
+    guarded: plan.spec.guard !== null,
+    currentStep: plan.status === 'paused' ? plan.currentStep : null,
+  };
 }
 
 interface PolicyContext {

@@ -14,12 +14,16 @@ import { RowMoved, combine, type Change, type Writes } from '../write.js';
 
 export const GUARD_ACTOR = 'release-guard';
 /**
- * Where approvals are required, what to do instead of starting, resuming or advancing a plan by hand.
+ * Where approvals are required, what to do instead of starting or resuming a plan by hand: a change
+ * request that does it (pinned to the plan's and the flag's versions), applied once approved.
  * (Pausing and aborting only reduce exposure, like the kill switch: they always work. A plan started
  * before the policy was set keeps running: pause or abort it.)
  */
-const RAMP_INSTEAD =
-  'a release plan ramps the flag by itself once started, and a change request cannot hold that yet: ramp it through stage change requests (which can be scheduled: "switchyard schedule request ID --at TIME"), or pause or abort the plan';
+const requestInstead = (action: 'start' | 'resume') =>
+  `create a change request that ${action}s it once approved (POST …/release-plan/${action}?changeRequest=true answers 202 with the request; the CLI: "switchyard flags ${action}-plan KEY ENV --request TITLE"; the dashboard's canary console does it for you)${action === 'resume' ? ', or abort the plan' : ''}`;
+/** Advancing by hand cannot be requested: the plan advances by itself, or is ramped through stage change requests. */
+const SKIP_INSTEAD =
+  'a change request cannot skip a step: let the plan advance by itself, or pause it and ramp through stage change requests (which can be scheduled: "switchyard schedule request ID --at TIME"), or abort it';
 export const guardAudit = (message: string): AuditContext => ({ actor: GUARD_ACTOR, source: 'release-guard', message });
 
 /**
@@ -39,7 +43,7 @@ export interface ReleasesOptions {
 const QUIET_KINDS = new Set(['created', 'checked', 'skipped']);
 
 /** One step of a plan inside a transaction: the plan after it and what to record. */
-interface PlanStep {
+export interface PlanStep {
   plan: ReleasePlan;
   change: Change;
 }
@@ -198,10 +202,10 @@ export class ReleasesService {
   }
 
   /** Write a stage (and the guard marker) to the plan's flag, inside the plan's transaction. */
-  private async writeStage(tx: Tx, at: number, plan: ReleasePlan, stage: ReleaseStage, guarded: boolean, ctx: AuditContext): Promise<Change> {
+  private async writeStage(tx: Tx, at: number, plan: ReleasePlan, stage: ReleaseStage, guarded: boolean, ctx: AuditContext, expected?: number): Promise<Change> {
     const variation = plan.variation;
     if (variation === null) throw new AppError('conflict', 'the plan has not started');
-    const { change } = await this.flags.changeIn(tx, at, ctx, plan.flagKey, undefined, { action: 'flag.stage_changed', environment: plan.environment }, (flag) => {
+    const { change } = await this.flags.changeIn(tx, at, ctx, plan.flagKey, expected, { action: 'flag.stage_changed', environment: plan.environment }, (flag) => {
       const { guarded: _was, ...next } = applyStage(configIn(flag, plan.environment), stage, variation);
       return { ...flag, environments: { ...flag.environments, [plan.environment]: guarded ? { ...next, guarded: true } : next } };
     });
@@ -239,30 +243,41 @@ export class ReleasesService {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
       // Starting moves the flag (and lets the runner ramp it): a production change where approvals are required.
-      await assertDirectWriteAllowed(this.w.repos, tx, `starting the release plan of flag "${flagKey}"`, environment, RAMP_INSTEAD);
-      const found = await this.w.repos.flags.get(tx, flagKey);
-      if (!found) throw AppError.notFound('flag', flagKey);
-      if (found.managedBy !== null) throw lockedByGit('flag', flagKey, found.managedBy);
-      const flag = found.value;
-      const config = configIn(flag, environment);
-      const variation = releaseVariation(flag, config, plan.spec.variation);
-      if (variation === undefined || !flag.variations.some((v) => v.key === variation)) throw AppError.invalid('variation', `no variation "${variation ?? ''}" to release`);
-      if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
-      if (!(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
-      // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%. Its
-      // other rules and targets do not matter: a step rewrites only the dogfood and default rules.
-      const stage = rampStage(config);
-      const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
-      const steps = plan.spec.steps;
-      const atLeast = steps.findIndex((s) => s.percentage >= already);
-      const index = atLeast === -1 ? steps.length - 1 : atLeast;
-      const first = steps[index]!;
-      const finishing = first.percentage >= 100;
-      const flagChange = await this.writeStage(tx, at, { ...plan, variation }, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...ctx, message: `release plan started: ${first.percentage}%` });
-      const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: at, stepStartedAt: at, pausedAt: null, pauseReason: null };
-      const step = await this.progressIn(tx, at, plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, ctx);
-      return { plan: step.plan, change: combine(flagChange, step.change) };
+      await assertDirectWriteAllowed(this.w.repos, tx, `starting the release plan of flag "${flagKey}"`, environment, requestInstead('start'));
+      return this.startIn(tx, at, plan, ctx);
     });
+  }
+
+  /**
+   * Start `plan` inside the caller's transaction (the direct route, after its policy check; or an
+   * approved change request). `expected`: the flag version to pin (a change request's), else any.
+   */
+  async startIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, expected?: number): Promise<PlanStep> {
+    const { flagKey, environment } = plan;
+    if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
+    const found = await this.w.repos.flags.get(tx, flagKey);
+    if (!found) throw AppError.notFound('flag', flagKey);
+    if (found.managedBy !== null) throw lockedByGit('flag', flagKey, found.managedBy);
+    if (expected !== undefined && found.value.version !== expected) throw AppError.versionConflict(`flag "${flagKey}"`, found.value.version, found.value.updatedBy, new Date(found.value.updatedAt).toISOString());
+    const flag = found.value;
+    const config = configIn(flag, environment);
+    const variation = releaseVariation(flag, config, plan.spec.variation);
+    if (variation === undefined || !flag.variations.some((v) => v.key === variation)) throw AppError.invalid('variation', `no variation "${variation ?? ''}" to release`);
+    if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
+    if (!(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
+    // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%. Its
+    // other rules and targets do not matter: a step rewrites only the dogfood and default rules.
+    const stage = rampStage(config);
+    const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
+    const steps = plan.spec.steps;
+    const atLeast = steps.findIndex((s) => s.percentage >= already);
+    const index = atLeast === -1 ? steps.length - 1 : atLeast;
+    const first = steps[index]!;
+    const finishing = first.percentage >= 100;
+    const flagChange = await this.writeStage(tx, at, { ...plan, variation }, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...ctx, message: `release plan started: ${first.percentage}%${ctx.message ? ` — ${ctx.message}` : ''}` }, expected);
+    const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: at, stepStartedAt: at, pausedAt: null, pauseReason: null };
+    const step = await this.progressIn(tx, at, plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, ctx);
+    return { plan: step.plan, change: combine(flagChange, step.change) };
   }
 
   async pause(flagKey: string, environment: string, ctx: AuditContext, reason?: string): Promise<ReleasePlan> {
@@ -277,22 +292,30 @@ export class ReleasesService {
   async resume(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
-      await assertDirectWriteAllowed(this.w.repos, tx, `resuming the release plan of flag "${flagKey}"`, environment, RAMP_INSTEAD);
-      const step = plan.spec.steps[plan.currentStep]!;
-      const flag = await this.w.repos.flags.get(tx, flagKey);
-      if (!flag) throw AppError.notFound('flag', flagKey);
-      const config = configIn(flag.value, environment);
-      const stage = formatPercentage(step.percentage);
-      // Someone may have moved the flag while it was paused: resuming puts the plan's step back.
-      let change: Change = { audit: [] };
-      if (rampStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
-        change = await this.writeStage(tx, at, plan, stage, plan.spec.guard !== null, { ...ctx, message: `release plan resumed at ${stage}` });
-      }
-      // The paused time does not count towards the step's minimum duration.
-      const stepStartedAt = (plan.stepStartedAt ?? at) + (at - (plan.pausedAt ?? at));
-      const resumed = await this.progressIn(tx, at, plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, ctx);
-      return { plan: resumed.plan, change: combine(change, resumed.change) };
+      await assertDirectWriteAllowed(this.w.repos, tx, `resuming the release plan of flag "${flagKey}"`, environment, requestInstead('resume'));
+      return this.resumeIn(tx, at, plan, ctx);
     });
+  }
+
+  /** Resume `plan` inside the caller's transaction; `expected` pins the flag version (a change request's). */
+  async resumeIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, expected?: number): Promise<PlanStep> {
+    const { flagKey, environment } = plan;
+    if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
+    const step = plan.spec.steps[plan.currentStep]!;
+    const flag = await this.w.repos.flags.get(tx, flagKey);
+    if (!flag) throw AppError.notFound('flag', flagKey);
+    if (expected !== undefined && flag.value.version !== expected) throw AppError.versionConflict(`flag "${flagKey}"`, flag.value.version, flag.value.updatedBy, new Date(flag.value.updatedAt).toISOString());
+    const config = configIn(flag.value, environment);
+    const stage = formatPercentage(step.percentage);
+    // Someone may have moved the flag while it was paused: resuming puts the plan's step back.
+    let change: Change = { audit: [] };
+    if (rampStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
+      change = await this.writeStage(tx, at, plan, stage, plan.spec.guard !== null, { ...ctx, message: `release plan resumed at ${stage}${ctx.message ? ` — ${ctx.message}` : ''}` }, expected);
+    }
+    // The paused time does not count towards the step's minimum duration.
+    const stepStartedAt = (plan.stepStartedAt ?? at) + (at - (plan.pausedAt ?? at));
+    const resumed = await this.progressIn(tx, at, plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, ctx);
+    return { plan: resumed.plan, change: combine(change, resumed.change) };
   }
 
   /** Stop the plan; by default roll back to dogfood (0%, internal users keep the new variation). */
@@ -314,7 +337,7 @@ export class ReleasesService {
     const evidence = await this.evidence(await this.plan(flagKey, environment));
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can skip a step; this one is ${plan.status}`);
-      await assertDirectWriteAllowed(this.w.repos, tx, `advancing the release plan of flag "${flagKey}" by hand`, environment, RAMP_INSTEAD);
+      await assertDirectWriteAllowed(this.w.repos, tx, `advancing the release plan of flag "${flagKey}" by hand`, environment, SKIP_INSTEAD);
       return this.advanceIn(tx, at, plan, ctx, 'step skipped by hand', evidence, 'skipped');
     });
   }
