@@ -1,4 +1,4 @@
-import { useEffect } from 'preact/hooks';
+import { useLayoutEffect } from 'preact/hooks';
 
 /**
  * Page titles (`document.title`): what a screen reader announces after navigation and what a tab,
@@ -47,7 +47,9 @@ function apply(): void {
 
 /** The router's title for the current path (App's Route). */
 export function useRouteTitle(title: string): void {
-  useEffect(() => {
+  // A layout effect: the title changes in the same task as the DOM it names, never a frame later
+  // (a test, or a screen reader, reading both after the page appears saw the old title).
+  useLayoutEffect(() => {
     routeTitle = title;
     apply();
   }, [title]);
@@ -58,7 +60,7 @@ export function useRouteTitle(title: string): void {
  * loaded: `usePageTitle(flag ? pageTitle(flag.name, 'Flags') : undefined)`. Undefined: the route's.
  */
 export function usePageTitle(title: string | undefined): void {
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (title === undefined) return;
     const entry = { title };
     refinements.push(entry);
