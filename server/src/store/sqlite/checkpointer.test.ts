@@ -19,12 +19,14 @@ describe('WAL checkpoints off the main thread', () => {
       const client = database.db.$client;
       expect(client.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
       const value = 'x'.repeat(3000);
-      // Each write dirties a page or two: 1,200 of them would leave ~5 MB in a log nobody copies back.
+      // Each write adds ~19 KB of frames (measured: 100 of them grow the log to ~1.9 MB): 1,200 of
+      // them would leave ~23 MB in a log nobody copies back. The bound below leaves room for a worker
+      // that starts late on a loaded machine (four rounds' worth), and still fails without one.
       for (let round = 0; round < 12; round++) {
         for (let i = 0; i < 100; i++) await database.transaction(async (tx) => database.repos.state.put(tx, `k${i}`, value, round));
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
-      expect(statSync(`${path}-wal`).size).toBeLessThan(2 * 1024 * 1024);
+      expect(statSync(`${path}-wal`).size).toBeLessThan(8 * 1024 * 1024);
     } finally {
       await database.close();
     }
