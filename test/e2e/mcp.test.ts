@@ -82,12 +82,13 @@ describe('switchyard mcp', () => {
   it('lists its tools, each described, with dryRun on every write', { timeout: TIMEOUT }, async () => {
     const { tools } = await agent.listTools();
     const names = tools.map((t) => t.name).sort();
-    expect(names).toEqual(['create_flag', 'evaluate_flag', 'get_code_references', 'get_flag', 'kill_flag', 'list_audit_entries', 'list_environments', 'list_flags', 'stage_flag']);
+    expect(names).toEqual(['create_flag', 'evaluate_flag', 'get_code_references', 'get_flag', 'kill_flag', 'list_audit_entries', 'list_environments', 'list_flags', 'resume_release_plan', 'stage_flag', 'start_release_plan']);
+    const writes = ['create_flag', 'stage_flag', 'kill_flag', 'start_release_plan', 'resume_release_plan'];
     for (const tool of tools) {
       expect(tool.description!.length, tool.name).toBeGreaterThan(60);
-      expect(tool.annotations?.readOnlyHint, tool.name).toBe(!['create_flag', 'stage_flag', 'kill_flag'].includes(tool.name));
+      expect(tool.annotations?.readOnlyHint, tool.name).toBe(!writes.includes(tool.name));
     }
-    for (const name of ['create_flag', 'stage_flag', 'kill_flag']) {
+    for (const name of writes) {
       const schema = tools.find((t) => t.name === name)!.inputSchema as { properties: Record<string, { type?: string; description?: string }>; required?: string[] };
       expect(schema.properties.dryRun, name).toMatchObject({ type: 'boolean' });
       expect(schema.properties.dryRun!.description).toMatch(/write nothing/);

@@ -2,8 +2,9 @@
 export const MCP_HELP = `Usage: switchyard mcp [--url URL] [--token TOKEN]
 
 Serve Switchyard to coding agents over the Model Context Protocol (stdio): tools to list, read,
-create, stage, kill and evaluate flags, and to read the audit log and code references. Every write
-tool takes dryRun. Run it from the agent's MCP configuration, not by hand: it speaks JSON-RPC on
+create, stage, kill and evaluate flags, to start or resume a flag's saved release plan (or request
+it where approvals are required), and to read the audit log and code references. Every write tool
+takes dryRun. Run it from the agent's MCP configuration, not by hand: it speaks JSON-RPC on
 stdin/stdout and logs to stderr.
 
 It acts with the API token's role (viewer: read only; editor or admin: writes), through the

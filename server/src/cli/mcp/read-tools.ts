@@ -22,12 +22,12 @@ type SegmentView = Parameters<typeof toRuleSetSegment>[0];
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
-/** Run a tool body; whatever it throws becomes a tool error with the server's message. */
-export async function guarded(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
+/** Run a tool body; whatever it throws becomes a tool error with the server's message (and `nextSteps`' advice, see toolError). */
+export async function guarded(run: () => Promise<CallToolResult>, nextSteps?: Partial<Record<string, string>>): Promise<CallToolResult> {
   try {
     return await run();
   } catch (error) {
-    return toolError(error);
+    return toolError(error, nextSteps);
   }
 }
 

@@ -31,11 +31,14 @@ const NEXT_STEP: Partial<Record<string, string>> = {
   validation_failed: 'Fix the argument the message names and call the tool again.',
 };
 
-/** Any error thrown while running a tool → a tool error carrying the server's message. */
-export function toolError(error: unknown): CallToolResult {
+/**
+ * Any error thrown while running a tool → a tool error carrying the server's message. `nextSteps`
+ * overrides the advice for some codes, for tools whose way forward differs (another tool's argument).
+ */
+export function toolError(error: unknown, nextSteps: Partial<Record<string, string>> = {}): CallToolResult {
   if (error instanceof ApiError) {
     const lines = [`Switchyard refused the request (HTTP ${error.status}, ${error.code}): ${error.message}`, ...error.details.map((d) => `  ${d}`)];
-    const next = NEXT_STEP[error.code];
+    const next = nextSteps[error.code] ?? NEXT_STEP[error.code];
     if (next) lines.push(next);
     return errorResult(lines.join('\n'));
   }

@@ -88,6 +88,7 @@ const reads: Record<string, Route> = {
   'GET /api/environments': ok({ items: [{ key: 'staging' }, { key: 'production' }] }),
   'GET /api/environments/production/approval-policy': ok({ required: false, approvals: 1 }),
   'GET /api/environments/staging/approval-policy': ok({ required: false, approvals: 1 }),
+  'GET /api/flags/new-checkout/environments/production/release-plan': ok({ plan: { version: 2, status: 'paused', currentStep: 1, spec: { strategy: 'rolling', steps: [{ percentage: 25 }, { percentage: 50 }, { percentage: 100 }], guard: null } } }),
 };
 
 describe('switchyard mcp (in-process)', () => {
@@ -96,6 +97,7 @@ describe('switchyard mcp (in-process)', () => {
     { name: 'stage_flag', args: { key: 'new-checkout', environment: 'production', stage: 'dogfood', dryRun: true } },
     { name: 'stage_flag', args: { key: 'new-checkout', environment: 'production', stage: 'dogfood', changeRequest: true, dryRun: true } },
     { name: 'kill_flag', args: { key: 'new-checkout', environment: 'staging', dryRun: true } },
+    { name: 'resume_release_plan', args: { key: 'new-checkout', environment: 'production', dryRun: true } },
   ])('a dry run of $name only reads', async ({ name, args }) => {
     const { client, requests } = await connect(reads);
     const answer = await call(client, name, args);
@@ -118,6 +120,27 @@ describe('switchyard mcp (in-process)', () => {
     expect(answer.text).toMatch(/^new-checkout in staging: 10% → 50%; serving internal: on; others: on 50% \/ off 50% \(version 4\)/);
     expect(sent).toEqual({ stage: '50%', message: 'clean day', version: 3 });
     for (const request of requests) expect(request.headers).toMatchObject({ 'x-switchyard-source': 'mcp', 'user-agent': 'switchyard-mcp/9.9.9', authorization: 'Bearer tok' });
+  });
+
+  it('requestTitle pins the change request to the plan and flag versions it read; a direct resume sends no body fields', async () => {
+    const sent: unknown[] = [];
+    const request = { id: 7, title: 'Resume it', environment: 'production', status: 'open', approvalsNeeded: 2, changes: [{ diff: [{ field: 'releasePlan', text: 'resume the rolling release plan' }] }] };
+    const resumed = { version: 3, status: 'running', currentStep: 1, spec: { strategy: 'rolling', steps: [{ percentage: 25 }, { percentage: 50 }, { percentage: 100 }], guard: null } };
+    const { client, requests } = await connect({
+      ...reads,
+      'POST /api/flags/new-checkout/environments/production/release-plan/resume': (body) => {
+        sent.push(body);
+        return (body as { title?: string }).title === undefined ? { status: 200, body: resumed } : { status: 202, body: request };
+      },
+    });
+    const direct = await call(client, 'resume_release_plan', { key: 'new-checkout', environment: 'production' });
+    expect(direct.text).toMatch(/^Resumed the release plan of "new-checkout" in production: running at 50% \(step 2 of 3\), plan version 3\./);
+    expect(sent.splice(0)).toEqual([{}]);
+    expect(requests.at(-1)!.path).toBe('/api/flags/new-checkout/environments/production/release-plan/resume');
+    const answer = await call(client, 'resume_release_plan', { key: 'new-checkout', environment: 'production', requestTitle: 'Resume it', requestDescription: 'errors are back to normal' });
+    expect(answer.text).toMatch(/^Opened change request #7 "Resume it" in production \(status open\)\. It resumes the rolling plan \(version 2: 25% → 50% → 100%\) once applied; nothing changed yet\. It needs 2 approvals from someone else/);
+    expect(sent).toEqual([{ version: 3, planVersion: 2, title: 'Resume it', description: 'errors are back to normal' }]);
+    expect(requests.at(-1)!.path).toBe('/api/flags/new-checkout/environments/production/release-plan/resume?changeRequest=true');
   });
 
   it('stage "kill" is the kill switch: no version pinned, never a change request', async () => {

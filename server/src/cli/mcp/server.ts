@@ -6,6 +6,7 @@ import { createApiClient, resolveBaseUrl, type ApiClient } from '../http.js';
 import { cliVersion } from '../version.js';
 import { MCP_HELP } from './help.js';
 import { registerReadTools } from './read-tools.js';
+import { registerReleaseTools } from './release-tools.js';
 import { registerWriteTools } from './write-tools.js';
 
 /**
@@ -20,7 +21,7 @@ const OPTIONS: OptionSpecs = {};
 const INSTRUCTIONS =
   'Switchyard is a feature-flag service. Flags have variations and, per environment (list_environments), a release stage: off → dogfood → N% → 100%, or kill. ' +
   'Read before you write (list_flags, get_flag), use dryRun: true on a write to see what it would change, and give a message saying why: it goes to the audit log. ' +
-  'In environments with an approval policy, stage changes go through a change request (stage_flag with changeRequest: true); kill_flag always works directly. ' +
+  'In environments with an approval policy, stage changes go through a change request (stage_flag with changeRequest: true), and so do starting and resuming a saved release plan (start_release_plan / resume_release_plan with requestTitle); kill_flag always works directly. ' +
   "Everything runs with the configured API token's role.";
 
 /** The MCP server with every tool, talking to Switchyard through `api`. Not connected to a transport. */
@@ -28,6 +29,7 @@ export function createMcpServer(api: ApiClient, version: string = cliVersion()):
   const server = new McpServer({ name: 'switchyard', title: 'Switchyard feature flags', version }, { instructions: INSTRUCTIONS });
   registerReadTools(server, api);
   registerWriteTools(server, api);
+  registerReleaseTools(server, api);
   return server;
 }
 
