@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoAxeViolations } from '../support/axe.js';
-import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
-import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { browserReady as ready, launchChromium } from '../support/browser.js';
+import { ARTIFACTS, startWithFlag, stopAll, utcText, wallIn, whenLabel, zonedPage, type FlagJson, type ScheduleJson } from '../support/schedule-fixtures.js';
+import type { Api } from '../support/sdk-e2e.js';
+import { api, type ServerProcess } from '../support/server-process.js';
 
 /**
  * Scheduling the apply of an approved change request from its page (issue 14), in Chromium (in
@@ -16,43 +17,15 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
  * scheduler (it looks every 2 s) applies it, and the page shows the request applied by `scheduler`,
  * what the run did, and the flag moved. A schedule someone else made shows who, and is cancelled there.
  */
-const ARTIFACTS = join(ROOT, 'test/artifacts');
 const FLAG = 'night-launch';
 const ZONE = 'Europe/Berlin';
-const WHEN_LABEL = `When (your time, ${ZONE})`;
-
-interface ScheduleJson {
-  id: number;
-  at: string;
-  action: { type: string; requestId?: number };
-  status: string;
-  createdBy: string;
-  updatedBy: string;
-  outcome: string | null;
-}
-interface FlagJson {
-  version: number;
-  environments: Record<string, { stage: string }>;
-}
-
-/** What a wall clock in `zone` shows at `ms`, as `<input type="datetime-local">` takes it. */
-function wallIn(zone: string, ms: number, seconds = false): string {
-  const format = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const p = Object.fromEntries(format.formatToParts(ms).map((part) => [part.type, part.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}${seconds ? `:${p.second}` : ''}`;
-}
-
-/** `2026-12-08 09:00 UTC` / `2026-12-08 09:00:05 UTC`, as the dashboard writes UTC. */
-const utcText = (ms: number) => {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, iso.slice(17, 19) === '00' ? 16 : 19)} UTC`;
-};
+const WHEN_LABEL = whenLabel(ZONE);
 
 describe.skipIf(!ready)('scheduling a change request’s apply in a browser', () => {
   let server: ServerProcess;
   let browser: Browser;
   let page: Page;
-  let call: ReturnType<typeof api>;
+  let call: Api;
   const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
   let requestId = 0;
 
@@ -64,10 +37,7 @@ describe.skipIf(!ready)('scheduling a change request’s apply in a browser', ()
   };
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServerProcess();
-    call = api(server.url, server.adminToken);
-    expect((await call('POST', '/api/flags', { key: FLAG, name: 'Night launch' })).status).toBe(201);
+    ({ server, call } = await startWithFlag(FLAG, 'Night launch'));
     for (const name of ['alice', 'bob'] as const) {
       const created = await call<{ token: string }>('POST', '/api/tokens', { name, role: 'editor' });
       expect(created.status).toBe(201);
@@ -84,19 +54,10 @@ describe.skipIf(!ready)('scheduling a change request’s apply in a browser', ()
     expect(opened.body.status).toBe('open');
     requestId = opened.body.id;
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, timezoneId: ZONE, locale: 'en-US' });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signIn(page, server.url, tokens.alice);
+    ({ page } = await zonedPage(browser, server, ZONE, tokens.alice));
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    if (server) {
-      await server.stop();
-      removeDataDir(server.dataDir);
-    }
-  });
+  afterAll(() => stopAll(browser, server));
 
   it('offers the scheduled apply only once approved; refuses a past time in the server’s words; schedules it, listed on the upcoming page', async () => {
     await openRequest(requestId);
@@ -207,7 +168,7 @@ describe.skipIf(!ready)('scheduling a change request’s apply in a browser', ()
     const id = opened.body.id;
     expect((await bob('POST', `/api/change-requests/${id}/approve`)).status).toBe(200);
     const due = Date.now() + 2 * 3_600_000;
-    const scheduled = await bob<ScheduleJson & { version: number }>('POST', `/api/change-requests/${id}/schedule`, { at: new Date(due).toISOString() });
+    const scheduled = await bob<ScheduleJson>('POST', `/api/change-requests/${id}/schedule`, { at: new Date(due).toISOString() });
     expect(scheduled.status).toBe(201);
     // Only once at a time: the server's 409 is what the page would show.
     const twice = await bob<{ error: { message: string } }>('POST', `/api/change-requests/${id}/schedule`, { at: new Date(due).toISOString() });

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoAxeViolations } from '../support/axe.js';
-import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
-import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { browserReady as ready, launchChromium } from '../support/browser.js';
+import { ARTIFACTS, startWithFlag, stopAll, utcText, wallIn, whenLabel, zonedPage, type FlagJson, type ScheduleJson } from '../support/schedule-fixtures.js';
+import type { ServerProcess } from '../support/server-process.js';
+import type { Api } from '../support/sdk-e2e.js';
 
 /**
  * Scheduled changes in the dashboard, in Chromium against the real server process, with the browser
@@ -14,45 +15,15 @@ import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from
  * ahead that the server's scheduler (it looks every 2 s) runs, after which the panel and the flag's
  * stage follow and the API says it ran as the scheduler.
  */
-const ARTIFACTS = join(ROOT, 'test/artifacts');
 const FLAG = 'spring-sale';
 const ZONE = 'America/New_York';
-const WHEN_LABEL = `When (your time, ${ZONE})`;
-
-interface ScheduleJson {
-  id: number;
-  at: string;
-  action: { type: string; stage?: string };
-  status: string;
-  createdBy: string;
-  version: number;
-  outcome: string | null;
-  resultVersion: number | null;
-}
-interface FlagJson {
-  version: number;
-  environments: Record<string, { stage: string }>;
-}
-
-/** What a wall clock in `zone` shows at `ms`, as `<input type="datetime-local">` takes it. */
-function wallIn(zone: string, ms: number, seconds = false): string {
-  const format = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  const p = Object.fromEntries(format.formatToParts(ms).map((part) => [part.type, part.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}${seconds ? `:${p.second}` : ''}`;
-}
-
-/** `2026-12-08 09:00 UTC` / `2026-12-08 09:00:05 UTC`, as the dashboard writes UTC. */
-const utcText = (ms: number) => {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, iso.slice(17, 19) === '00' ? 16 : 19)} UTC`;
-};
+const WHEN_LABEL = whenLabel(ZONE);
 
 describe.skipIf(!ready)('scheduled changes in a browser', () => {
   let server: ServerProcess;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  let call: ReturnType<typeof api>;
+  let call: Api;
   let adminName: string;
 
   const schedules = async (query = '') => (await call<{ items: ScheduleJson[] }>('GET', `/api/schedules?flag=${FLAG}${query}`)).body.items;
@@ -74,25 +45,13 @@ describe.skipIf(!ready)('scheduled changes in a browser', () => {
   }
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServerProcess();
-    call = api(server.url, server.adminToken);
+    ({ server, call } = await startWithFlag(FLAG, 'Spring sale'));
     adminName = (await call<{ name: string }>('GET', '/api/me')).body.name;
-    expect((await call('POST', '/api/flags', { key: FLAG, name: 'Spring sale' })).status).toBe(201);
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, timezoneId: ZONE, locale: 'en-US' });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signIn(page, server.url, server.adminToken);
+    ({ page } = await zonedPage(browser, server, ZONE, server.adminToken));
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    if (server) {
-      await server.stop();
-      removeDataDir(server.dataDir);
-    }
-  });
+  afterAll(() => stopAll(browser, server));
 
   it('schedules a move in New York time (stored in UTC), refuses a past time in the server’s words, edits it', async () => {
     await openFlag(page);
@@ -273,11 +232,8 @@ describe.skipIf(!ready)('scheduled changes in a browser', () => {
     expect(created.status).toBe(201);
     const token = await call<{ token: string }>('POST', '/api/tokens', { name: 'reader', role: 'viewer' });
     expect(token.status).toBe(201);
-    const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: ZONE });
+    const { context: viewerContext, page: viewer } = await zonedPage(browser, server, ZONE, token.body.token);
     try {
-      const viewer = await viewerContext.newPage();
-      viewer.setDefaultTimeout(10_000);
-      await signIn(viewer, server.url, token.body.token);
       await openFlag(viewer);
       const item = panel(viewer).locator(`li[data-schedule="${created.body.id}"]`);
       await item.waitFor();

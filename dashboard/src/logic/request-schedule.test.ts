@@ -1,33 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../api/schedules.js';
 import type { ChangeRequest } from '../api/types.js';
+import { testSchedule } from '../testing/schedules.js';
 import { applyScheduleBody, approvedForApply, finishedLabel, newApplyForm, requestScheduleFlag, requestScheduleQuery, requestSchedules, scheduleApplyControl } from './request-schedule.js';
 import { schedulePatch, scheduleToForm } from './schedules.js';
 
-const schedule = (over: Partial<Schedule> = {}): Schedule => ({
-  id: 1,
-  flag: 'new-checkout',
-  environment: 'production',
-  at: '2026-12-08T09:00:00.000Z',
-  action: { type: 'change_request', requestId: 7 },
-  message: null,
-  onLate: 'run',
-  graceSeconds: 300,
-  ifChanged: 'fail',
-  baseVersion: 3,
-  status: 'pending',
-  createdAt: '2026-12-01T09:00:00.000Z',
-  createdBy: 'alice',
-  updatedAt: '2026-12-01T09:00:00.000Z',
-  updatedBy: 'alice',
-  version: 1,
-  executedAt: null,
-  lateBySeconds: null,
-  outcome: null,
-  resultVersion: null,
-  auditId: null,
-  ...over,
-});
+/** A schedule of request #7's apply. */
+const schedule = (over: Partial<Schedule> = {}): Schedule => testSchedule({ action: { type: 'change_request', requestId: 7 }, message: null, ...over });
 
 const policy = { required: true, approvals: 1, approverRoles: ['editor', 'admin'], adminBypass: false };
 const request = (over: Partial<ChangeRequest> = {}): Pick<ChangeRequest, 'status' | 'policy' | 'approvalsNeeded' | 'approvalsCounted' | 'changes' | 'environment'> => ({

@@ -1,31 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Schedule } from '../api/schedules.js';
+import { testSchedule as schedule } from '../testing/schedules.js';
 import { actionLabel, latePolicyLabel, latestFirst, newScheduleForm, nextCheckDelay, scheduleRequest, schedulePatch, scheduleToForm, soonestFirst, splitServerErrors, whoLabel, type ScheduleFormState } from './schedules.js';
-
-const schedule = (over: Partial<Schedule> = {}): Schedule => ({
-  id: 1,
-  flag: 'new-checkout',
-  environment: 'production',
-  at: '2026-12-08T09:00:00.000Z',
-  action: { type: 'stage', stage: '50%' },
-  message: 'launch',
-  onLate: 'run',
-  graceSeconds: 300,
-  ifChanged: 'fail',
-  baseVersion: 3,
-  status: 'pending',
-  createdAt: '2026-12-01T09:00:00.000Z',
-  createdBy: 'alice',
-  updatedAt: '2026-12-01T09:00:00.000Z',
-  updatedBy: 'alice',
-  version: 1,
-  executedAt: null,
-  lateBySeconds: null,
-  outcome: null,
-  resultVersion: null,
-  auditId: null,
-  ...over,
-});
 
 const form = (over: Partial<ScheduleFormState> = {}): ScheduleFormState => ({ choice: '50%', percent: '', variation: '', when: '2026-12-08T10:00', onLate: 'run', message: '', ...over });
 

@@ -3,6 +3,7 @@ import { get } from '../api/client.js';
 import type { AuditEntry, AuditPage, RevertResult } from '../api/types.js';
 import { AuditEntryRow } from '../components/AuditEntryRow.js';
 import { Banner, Loading } from '../components/Banner.js';
+import { EnvironmentOptions } from '../components/EnvironmentOptions.js';
 import { RevertDialog } from '../components/RevertDialog.js';
 import { useApp, useCanEdit, useLive, useResource } from '../state.js';
 
@@ -130,12 +131,7 @@ export function AuditLogPage() {
         <div class="field">
           <label for="audit-environment">Environment</label>
           <select id="audit-environment" value={draft.environment} onChange={set('environment')}>
-            <option value="">All environments</option>
-            {environments.map((e) => (
-              <option key={e.key} value={e.key}>
-                {e.name}
-              </option>
-            ))}
+            <EnvironmentOptions environments={environments} />
             {draft.environment && !environments.some((e) => e.key === draft.environment) && <option value={draft.environment}>{draft.environment}</option>}
           </select>
         </div>

@@ -178,47 +178,22 @@ export function ChangeRequestPage({ id }: { id: string }) {
       </div>
       {controls.apply.show && controls.apply.disabledReason && <p class="hint request-waiting">{controls.apply.disabledReason}</p>}
       {rejecting && controls.reject.show && (
-        <form class="card request-form" aria-label="Reject" onSubmit={reject}>
-          <div class="field">
-            <label for="reject-reason">Why reject it? (required)</label>
-            <input id="reject-reason" maxLength={COMMENT_LIMIT} value={rejectReason} aria-invalid={formError ? true : undefined} onInput={(e) => setRejectReason(e.currentTarget.value)} />
-            {formError && (
-              <span class="field-error" role="alert">
-                {formError}
-              </span>
-            )}
-          </div>
-          <div class="actions">
-            <button type="submit" class="button danger" disabled={busy}>
-              Reject request
-            </button>
-            <button type="button" class="button" onClick={() => setRejecting(false)}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        <ReasonForm name="Reject" id="reject-reason" label="Why reject it? (required)" value={rejectReason} onInput={setRejectReason} error={formError} busy={busy} submitLabel="Reject request" onSubmit={reject} onCancel={() => setRejecting(false)} />
       )}
       {bypassing && controls.bypass.show && (
-        <form class="card request-form" aria-label="Apply without approvals" onSubmit={bypass}>
-          <p class="hint">As an admin you may apply this without its approvals; the reason is recorded in the audit log.</p>
-          <div class="field">
-            <label for="bypass-reason">Reason for bypassing approvals (required)</label>
-            <input id="bypass-reason" maxLength={COMMENT_LIMIT} value={bypassReason} aria-invalid={formError ? true : undefined} onInput={(e) => setBypassReason(e.currentTarget.value)} />
-            {formError && (
-              <span class="field-error" role="alert">
-                {formError}
-              </span>
-            )}
-          </div>
-          <div class="actions">
-            <button type="submit" class="button danger" disabled={busy}>
-              Apply now
-            </button>
-            <button type="button" class="button" onClick={() => setBypassing(false)}>
-              Cancel
-            </button>
-          </div>
-        </form>
+        <ReasonForm
+          name="Apply without approvals"
+          hint="As an admin you may apply this without its approvals; the reason is recorded in the audit log."
+          id="bypass-reason"
+          label="Reason for bypassing approvals (required)"
+          value={bypassReason}
+          onInput={setBypassReason}
+          error={formError}
+          busy={busy}
+          submitLabel="Apply now"
+          onSubmit={bypass}
+          onCancel={() => setBypassing(false)}
+        />
       )}
 
       <ScheduleApply request={r} onRan={() => void request.reload()} />
@@ -324,5 +299,47 @@ function RebaseButton({ control, busy, onRebase }: { control: Control; busy: boo
     <button type="button" class="button" disabled={busy} onClick={onRebase}>
       Rebase onto the current state
     </button>
+  );
+}
+
+interface ReasonFormProps {
+  /** The form's accessible name. */
+  name: string;
+  hint?: string;
+  /** The input's id. */
+  id: string;
+  label: string;
+  value: string;
+  onInput(value: string): void;
+  error: string | undefined;
+  busy: boolean;
+  submitLabel: string;
+  onSubmit(e: Event): void;
+  onCancel(): void;
+}
+
+/** An action that needs a reason (reject, bypass approvals): the reason, the error when it is missing, and the buttons. */
+function ReasonForm({ name, hint, id, label, value, onInput, error, busy, submitLabel, onSubmit, onCancel }: ReasonFormProps) {
+  return (
+    <form class="card request-form" aria-label={name} onSubmit={onSubmit}>
+      {hint && <p class="hint">{hint}</p>}
+      <div class="field">
+        <label for={id}>{label}</label>
+        <input id={id} maxLength={COMMENT_LIMIT} value={value} aria-invalid={error ? true : undefined} onInput={(e) => onInput(e.currentTarget.value)} />
+        {error && (
+          <span class="field-error" role="alert">
+            {error}
+          </span>
+        )}
+      </div>
+      <div class="actions">
+        <button type="submit" class="button danger" disabled={busy}>
+          {submitLabel}
+        </button>
+        <button type="button" class="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

@@ -1,6 +1,7 @@
 import { get } from '../api/client.js';
 import type { ChangeRequest } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
+import { EnvironmentOptions } from '../components/EnvironmentOptions.js';
 import { approvalProgress, parseStatusFilter, REQUEST_STATUSES, STATUS_LABELS, type StatusFilter } from '../logic/change-requests.js';
 import { absoluteTime, relativeTime } from '../logic/time.js';
 import { PolicySettings } from '../requests/PolicySettings.js';
@@ -57,12 +58,7 @@ export function ChangeRequestsPage() {
         <div class="field">
           <label for="requests-environment">Environment</label>
           <select id="requests-environment" value={environment} onChange={(e) => choose('environment', e.currentTarget.value)}>
-            <option value="">All environments</option>
-            {environments.map((e) => (
-              <option key={e.key} value={e.key}>
-                {e.name}
-              </option>
-            ))}
+            <EnvironmentOptions environments={environments} />
           </select>
         </div>
       </div>

@@ -105,6 +105,13 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
     setError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
   };
 
+  /** A save refused: an approval policy may have been set meanwhile (the page then follows it); field errors go next to their fields. */
+  const notSaved = (err: unknown) => {
+    if (err instanceof ApiError && err.code === 'approval_required') void policies.reload();
+    setErrors(err instanceof ApiError ? segmentFieldErrors(err.fieldErrors, draft.rules.length) : new Map());
+    fail(err, 'Not saved');
+  };
+
   const save = async (e: Event) => {
     e.preventDefault();
     setError(undefined);
@@ -139,9 +146,7 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
         setComment('');
         bypass.reset();
       } catch (err) {
-        if (err instanceof ApiError && err.code === 'approval_required') void policies.reload();
-        setErrors(err instanceof ApiError ? segmentFieldErrors(err.fieldErrors, draft.rules.length) : new Map());
-        fail(err, 'Not saved');
+        notSaved(err);
       } finally {
         setBusy(false);
       }
@@ -159,9 +164,7 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       setComment('');
       setNotice(`Saved "${saved.name}" (version ${saved.version}). Every flag and environment that uses it sees the change now.`);
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'approval_required') void policies.reload();
-      setErrors(err instanceof ApiError ? segmentFieldErrors(err.fieldErrors, draft.rules.length) : new Map());
-      fail(err, 'Not saved');
+      notSaved(err);
     } finally {
       setBusy(false);
     }

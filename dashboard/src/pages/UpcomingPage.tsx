@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, del, enc } from '../api/client.js';
 import { listSchedules, schedulePath, type Schedule } from '../api/schedules.js';
 import { Banner, Loading } from '../components/Banner.js';
+import { EnvironmentOptions } from '../components/EnvironmentOptions.js';
 import { actionLabel, latePolicyLabel, soonestFirst, whoLabel } from '../logic/schedules.js';
 import { formatInZone, formatOffset, offsetMinutesAt } from '../logic/timezone.js';
 import { navigate, setSearchParams, useSearchParams } from '../router.js';
@@ -69,12 +70,7 @@ export function UpcomingPage() {
         <div class="field">
           <label for="upcoming-environment">Show environment</label>
           <select id="upcoming-environment" value={filter} onChange={(e) => chooseFilter(e.currentTarget.value)}>
-            <option value="">All environments</option>
-            {environments.map((e) => (
-              <option key={e.key} value={e.key}>
-                {e.name}
-              </option>
-            ))}
+            <EnvironmentOptions environments={environments} />
           </select>
         </div>
       </div>

@@ -1,16 +1,17 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, COMMENT_LIMIT, del, patch, post } from '../api/client.js';
-import { listSchedules, schedulePath, type LatePolicy, type Schedule } from '../api/schedules.js';
+import { ApiError, del, post } from '../api/client.js';
+import { listSchedules, schedulePath, type Schedule } from '../api/schedules.js';
 import type { ChangeRequest } from '../api/types.js';
 import { Banner } from '../components/Banner.js';
 import { Guard } from '../components/Guard.js';
 import { isPending } from '../logic/change-requests.js';
 import { applyScheduleBody, approvedForApply, finishedLabel, newApplyForm, requestScheduleFlag, requestScheduleQuery, requestSchedules, scheduleApplyControl } from '../logic/request-schedule.js';
-import { actionLabel, latePolicyLabel, schedulePatch, scheduleToForm, splitServerErrors, STATUS_LABELS, whoLabel, type ScheduleField, type ScheduleFormState } from '../logic/schedules.js';
-import { relativeTime } from '../logic/time.js';
-import { formatInZone, formatOffset, formatUtc, offsetMinutesAt, zonedToUtc } from '../logic/timezone.js';
+import { actionLabel, latePolicyLabel, scheduleToForm, STATUS_LABELS, whoLabel, type ScheduleFormState } from '../logic/schedules.js';
+import { formatInZone } from '../logic/timezone.js';
 import { useScheduleRefresh, useViewerTimeZone } from '../schedule/hooks.js';
+import { RunFacts } from '../schedule/RunFacts.js';
 import { ScheduleTime } from '../schedule/ScheduleTime.js';
+import { ScheduleFormFooter, ScheduleTimeFields, useScheduleForm } from '../schedule/ScheduleTimeFields.js';
 import { useApp, useResource } from '../state.js';
 
 type Editing = { kind: 'new' } | { kind: 'edit'; schedule: Schedule } | null;
@@ -151,16 +152,7 @@ export function ScheduleApply({ request, onRan }: { request: ChangeRequest; onRa
                 <div class="schedule-main">
                   <span class={`badge small schedule-status-${s.status}`}>{STATUS_LABELS[s.status]}</span> due at <ScheduleTime at={s.at} timeZone={timeZone} relative={false} />
                 </div>
-                <div class="small">
-                  {whoLabel(s)}
-                  {s.executedAt && (
-                    <>
-                      {' '}
-                      · {s.status === 'executed' ? 'ran' : s.status} <span title={formatInZone(new Date(s.executedAt).getTime(), timeZone)}>{relativeTime(s.executedAt)}</span>
-                    </>
-                  )}
-                  {s.lateBySeconds !== null && <> · {s.lateBySeconds} s late</>}
-                </div>
+                <RunFacts schedule={s} timeZone={timeZone} />
                 <div class="schedule-outcome">{finishedLabel(s)}</div>
               </li>
             ))}
@@ -186,107 +178,21 @@ interface FormProps {
  * refusals are shown in its words next to the field they name, or above the buttons.
  */
 function ApplyScheduleForm({ request, timeZone, initial, original, onSaved, onClose }: FormProps) {
-  const [form, setForm] = useState<ScheduleFormState>(initial);
-  const [fieldErrors, setFieldErrors] = useState<Map<ScheduleField, string[]>>(new Map());
-  const [general, setGeneral] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const prefix = original ? `apply-schedule-${original.id}` : 'apply-schedule-new';
-  const id = (field: string) => `${prefix}-${field}`;
-  const set = <K extends keyof ScheduleFormState>(field: K, value: ScheduleFormState[K]) => setForm((f) => ({ ...f, [field]: value }));
-  const preview = zonedToUtc(form.when, timeZone);
-  const offset = formatOffset(offsetMinutesAt(preview.ok ? preview.utcMs : Date.now(), timeZone));
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    if (busy) return;
-    setGeneral([]);
-    const built = applyScheduleBody(form, timeZone);
-    if (!built.ok) {
-      setFieldErrors(new Map([...built.errors].map(([field, text]) => [field, [text]])));
-      return;
-    }
-    setFieldErrors(new Map());
-    const changes = original ? schedulePatch(original, built.request) : undefined;
-    if (changes && Object.keys(changes).length === 1) {
-      setGeneral(['Nothing changed.']);
-      return;
-    }
-    setBusy(true);
-    try {
-      const saved = changes ? await patch<Schedule>(schedulePath(original!.id), changes) : await post<Schedule>(`/api/change-requests/${request.id}/schedule`, built.body);
-      onSaved(saved, built.note);
-    } catch (error) {
-      if (error instanceof ApiError) {
-        const split = splitServerErrors(error.message, error.fieldErrors);
-        setFieldErrors(split.fields);
-        setGeneral(split.general);
-      } else setGeneral([String(error)]);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const errorOf = (field: ScheduleField) => fieldErrors.get(field)?.join('; ');
-  const described = (field: ScheduleField, hint?: string) => {
-    const ids = [errorOf(field) ? id(`${field}-error`) : '', hint ?? ''].filter(Boolean).join(' ');
-    return { 'aria-invalid': errorOf(field) ? (true as const) : undefined, 'aria-describedby': ids || undefined };
-  };
-  const fieldMessage = (field: ScheduleField) => {
-    const text = errorOf(field);
-    return text ? (
-      <span class="field-error" id={id(`${field}-error`)} role="alert">
-        {text}
-      </span>
-    ) : null;
-  };
-
+  const controls = useScheduleForm({
+    initial,
+    timeZone,
+    idPrefix: 'apply-schedule',
+    original,
+    build: applyScheduleBody,
+    create: (built) => post<Schedule>(`/api/change-requests/${request.id}/schedule`, built.body),
+    onSaved,
+  });
   return (
-    <form class="schedule-form" aria-label={original ? `Edit the scheduled apply of change request #${request.id}` : `Schedule the apply of change request #${request.id}`} onSubmit={(e) => void submit(e)} noValidate>
+    <form class="schedule-form" aria-label={original ? `Edit the scheduled apply of change request #${request.id}` : `Schedule the apply of change request #${request.id}`} onSubmit={controls.onSubmit} noValidate>
       <div class="schedule-fields">
-        <div class="field">
-          <label for={id('when')}>When (your time, {timeZone})</label>
-          <input id={id('when')} type="datetime-local" step={1} value={form.when} onInput={(e) => set('when', e.currentTarget.value)} {...described('at', id('when-hint'))} />
-          <span class="hint" id={id('when-hint')}>
-            {preview.ok ? `${offset} · that is ${formatUtc(preview.utcMs)}` : `${timeZone} is ${offset}`}
-          </span>
-          {fieldMessage('at')}
-        </div>
-        <div class="field">
-          <label for={id('late')}>If the server was down at that time</label>
-          <select id={id('late')} value={form.onLate} onChange={(e) => set('onLate', e.currentTarget.value as LatePolicy)} {...described('onLate')}>
-            <option value="run">Run it when back</option>
-            <option value="skip">Skip it (if over 5 minutes late)</option>
-          </select>
-          {fieldMessage('onLate')}
-        </div>
+        <ScheduleTimeFields controls={controls} />
       </div>
-      <div class="field">
-        <label for={id('message')}>Comment for the audit log (optional)</label>
-        <input id={id('message')} type="text" maxLength={COMMENT_LIMIT} value={form.message} placeholder="e.g. launch" onInput={(e) => set('message', e.currentTarget.value)} {...described('message')} />
-        {fieldMessage('message')}
-      </div>
-      {preview.ok && preview.ambiguous && (
-        <p class="hint" role="note">
-          {form.when.replace('T', ' ')} happens twice in {timeZone} (the clocks go back): this is the first one, at {formatOffset(preview.offsetMinutes)}.
-        </p>
-      )}
-      {general.length > 0 && (
-        <Banner kind="error">
-          {general.map((text, i) => (
-            <span key={i} class="schedule-error">
-              {text}
-            </span>
-          ))}
-        </Banner>
-      )}
-      <div class="actions">
-        <button type="submit" class="button primary" disabled={busy}>
-          {original ? 'Save time' : 'Schedule apply'}
-        </button>
-        <button type="button" class="button" onClick={onClose} disabled={busy}>
-          {original ? 'Keep as it was' : 'Close'}
-        </button>
-      </div>
+      <ScheduleFormFooter controls={controls} submitLabel={original ? 'Save time' : 'Schedule apply'} onClose={onClose} />
     </form>
   );
 }

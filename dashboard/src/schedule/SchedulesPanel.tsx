@@ -5,12 +5,12 @@ import type { Environment, Flag, FlagEnvironment } from '../api/types.js';
 import { Banner } from '../components/Banner.js';
 import { Guard } from '../components/Guard.js';
 import { actionLabel, latePolicyLabel, latestFirst, newScheduleForm, scheduleToForm, soonestFirst, STATUS_LABELS, whoLabel } from '../logic/schedules.js';
-import { relativeTime } from '../logic/time.js';
 import { formatInZone } from '../logic/timezone.js';
 import { Link } from '../router.js';
 import { useCanEdit, useResource } from '../state.js';
 import { useScheduleRefresh, useViewerTimeZone } from './hooks.js';
 import { ActionText } from './ActionText.js';
+import { RunFacts } from './RunFacts.js';
 import { ScheduleForm } from './ScheduleForm.js';
 import { ScheduleTime } from './ScheduleTime.js';
 
@@ -145,16 +145,7 @@ export function SchedulesPanel({ flag, config, environment }: { flag: Flag; conf
                   </strong> due at{' '}
                   <ScheduleTime at={s.at} timeZone={timeZone} relative={false} />
                 </div>
-                <div class="small">
-                  {whoLabel(s)}
-                  {s.executedAt && (
-                    <>
-                      {' '}
-                      · {s.status === 'executed' ? 'ran' : s.status} <span title={formatInZone(new Date(s.executedAt).getTime(), timeZone)}>{relativeTime(s.executedAt)}</span>
-                    </>
-                  )}
-                  {s.lateBySeconds !== null && <> · {s.lateBySeconds} s late</>}
-                </div>
+                <RunFacts schedule={s} timeZone={timeZone} />
                 {s.outcome && <div class="schedule-outcome">{s.outcome}</div>}
               </li>
             ))}
