@@ -1,5 +1,6 @@
 import { pruneEvaluations } from './evaluations.service.js';
 import type { Logger } from './logger.js';
+import { PeriodicLoop } from './periodic-loop.js';
 import type { Writes } from './write.js';
 
 /** How long change-feed entries are kept: enough for SDKs to resume after a long outage. */
@@ -14,8 +15,7 @@ const EVERY_MS = 60 * 60_000;
  * any replica, but one is enough.
  */
 export class Maintenance {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
+  private readonly loop = new PeriodicLoop(EVERY_MS, () => this.prune());
 
   constructor(
     private readonly w: Writes,
@@ -24,34 +24,28 @@ export class Maintenance {
   ) {}
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.run(), EVERY_MS);
-    this.timer.unref();
-    void this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   run(): Promise<void> {
-    this.running ??= (async () => {
-      try {
-        const now = this.w.now();
-        const pruned = await this.w.db.transaction(async (tx) => {
-          await this.w.repos.sessions.deleteExpired(tx, now);
-          await pruneEvaluations(this.w, tx, now);
-          return this.w.repos.feed.prune(tx, now - this.retention.ms, this.retention.keep);
-        });
-        if (pruned > 0) this.log.info({ pruned }, 'change feed: pruned old entries');
-      } catch (error) {
-        this.log.warn({ err: error }, 'maintenance failed');
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    return this.loop.tick();
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      const now = this.w.now();
+      const pruned = await this.w.db.transaction(async (tx) => {
+        await this.w.repos.sessions.deleteExpired(tx, now);
+        await pruneEvaluations(this.w, tx, now);
+        return this.w.repos.feed.prune(tx, now - this.retention.ms, this.retention.keep);
+      });
+      if (pruned > 0) this.log.info({ pruned }, 'change feed: pruned old entries');
+    } catch (error) {
+      this.log.warn({ err: error }, 'maintenance failed');
+    }
   }
 }

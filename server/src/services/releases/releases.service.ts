@@ -1,18 +1,19 @@
 import type { AuditContext } from '../../domain/audit.js';
 import { AppError } from '../../domain/errors.js';
 import type { Flag, FlagEnvironment, Managed } from '../../domain/flags.js';
-import { describeEvidence, planEvidence, type PlanEvidence } from '../../domain/releases/evidence.js';
+import { planEvidence, type PlanEvidence } from '../../domain/releases/evidence.js';
 import { EXPOSURE_METRIC, aggregateCounts, windowStart, type MetricCount, type MetricPoint, type MetricSource } from '../../domain/releases/metrics.js';
-import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type PlanProgress, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
+import { ACTIVE_STATUSES, toSpec, type EventInput, type PlanInput, type ReleaseEvent, type ReleasePlan } from '../../domain/releases/plans.js';
 import { capSourceShares, cappedTotals } from '../../domain/releases/sources.js';
-import { webhookMessage, type WebhookEvent } from '../../domain/releases/webhooks.js';
-import { DOGFOOD_RULE_ID, DOGFOOD_SEGMENT, applyStage, formatPercentage, rampStage, releaseVariation, type ReleaseStage } from '../../domain/stages.js';
+import { DOGFOOD_RULE_ID } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
-import { configIn, lockedByGit, type FlagsService } from '../flags.service.js';
+import { configIn, type FlagsService } from '../flags.service.js';
 import { assertDirectWriteAllowed } from '../change-requests/policy-guard.js';
-import { RowMoved, combine, type Change, type Writes } from '../write.js';
+import { RowMoved, type Writes } from '../write.js';
+import { PlanSteps, type PlanStep } from './plan-steps.js';
 
-export const GUARD_ACTOR = 'release-guard';
+export { GUARD_ACTOR, guardAudit, type PlanStep } from './plan-steps.js';
+
 /**
  * Where approvals are required, what to do instead of starting or resuming a plan by hand: a change
  * request that does it (pinned to the plan's and the flag's versions), applied once approved.
@@ -24,7 +25,6 @@ const requestInstead = (action: 'start' | 'resume') =>
 /** Advancing by hand cannot be requested: the plan advances by itself, or is ramped through stage change requests. */
 const SKIP_INSTEAD =
   'a change request cannot skip a step: let the plan advance by itself, or pause it and ramp through stage change requests (which can be scheduled: "switchyard schedule request ID --at TIME"), or abort it';
-export const guardAudit = (message: string): AuditContext => ({ actor: GUARD_ACTOR, source: 'release-guard', message });
 
 /**
  * Metrics uploads one SDK key may make per minute, over all replicas (the counters are in the
@@ -39,15 +39,6 @@ export interface ReleasesOptions {
   metricsUploadsPerMinute?: number;
 }
 
-/** Decision-log kinds that are not also webhook events. */
-const QUIET_KINDS = new Set(['created', 'checked', 'skipped']);
-
-/** One step of a plan inside a transaction: the plan after it and what to record. */
-export interface PlanStep {
-  plan: ReleasePlan;
-  change: Change;
-}
-
 /**
  * Release plans and their actions. Each action — the flag's stage change, the plan's progress
  * (compare-and-set on its version), its decision-log entry, its audit entry and its webhooks — is
@@ -56,6 +47,8 @@ export interface PlanStep {
  */
 export class ReleasesService {
   private readonly uploadsPerMinute: number;
+  /** The plan's steps inside a caller's transaction (change requests, the runner). */
+  readonly steps: PlanSteps;
 
   constructor(
     private readonly w: Writes,
@@ -63,6 +56,7 @@ export class ReleasesService {
     options: ReleasesOptions = {},
   ) {
     this.uploadsPerMinute = options.metricsUploadsPerMinute ?? DEFAULT_METRICS_UPLOADS_PER_MINUTE;
+    this.steps = new PlanSteps(w, flags);
   }
 
   get now(): () => number {
@@ -172,7 +166,7 @@ export class ReleasesService {
       } else {
         plan = await repos.plans.insert(tx, { ...fields, version: 1 });
       }
-      await this.logEvent(tx, at, plan, { kind: 'created', message: `${spec.strategy} plan: ${spec.steps.map((s) => `${s.percentage}%`).join(' → ')}`, evidence: spec }, ctx.actor);
+      await this.steps.logEvent(tx, at, plan, { kind: 'created', message: `${spec.strategy} plan: ${spec.steps.map((s) => `${s.percentage}%`).join(' → ')}`, evidence: spec }, ctx.actor);
       return { value: plan, change: { audit: [{ action: 'release.plan_saved', resourceType: 'flag', resourceKey: flagKey, environment, before: null, after: spec }] } };
     });
   }
@@ -192,43 +186,9 @@ export class ReleasesService {
     return plan;
   }
 
-  private async logEvent(tx: Tx, at: number, plan: ReleasePlan, event: EventInput, actor: string): Promise<void> {
-    await this.w.repos.plans.addEvent(tx, { planId: plan.id, flagKey: plan.flagKey, environment: plan.environment, at, kind: event.kind, actor, message: event.message, evidence: event.evidence });
-  }
-
   /** A decision-log entry only (a periodic check's evidence): no audit entry, no feed entry. */
   async addEvent(plan: ReleasePlan, event: EventInput, actor: string): Promise<void> {
-    await this.w.db.transaction((tx) => this.logEvent(tx, this.w.now(), plan, event, actor));
-  }
-
-  /** Write a stage (and the guard marker) to the plan's flag, inside the plan's transaction. */
-  private async writeStage(tx: Tx, at: number, plan: ReleasePlan, stage: ReleaseStage, guarded: boolean, ctx: AuditContext, expected?: number): Promise<Change> {
-    const variation = plan.variation;
-    if (variation === null) throw new AppError('conflict', 'the plan has not started');
-    const { change } = await this.flags.changeIn(tx, at, ctx, plan.flagKey, expected, { action: 'flag.stage_changed', environment: plan.environment }, (flag) => {
-      const { guarded: _was, ...next } = applyStage(configIn(flag, plan.environment), stage, variation);
-      return { ...flag, environments: { ...flag.environments, [plan.environment]: guarded ? { ...next, guarded: true } : next } };
-    });
-    return change;
-  }
-
-  /**
-   * Save the plan's progress (if it is still at the version read), its decision-log entry and — with
-   * `ctx` — its audit entry and webhook.
-   */
-  async progressIn(tx: Tx, at: number, plan: ReleasePlan, progress: PlanProgress, event: EventInput, ctx: AuditContext | null): Promise<PlanStep> {
-    const actor = ctx?.actor ?? GUARD_ACTOR;
-    const next: ReleasePlan = { ...plan, ...progress, version: plan.version + 1, updatedAt: at, updatedBy: actor };
-    if (!(await this.w.repos.plans.update(tx, next, plan.version))) throw new RowMoved('release plan');
-    await this.logEvent(tx, at, plan, event, actor);
-    const change: Change = { audit: [] };
-    if (ctx) change.audit.push({ action: `release.${event.kind}`, resourceType: 'flag', resourceKey: plan.flagKey, environment: plan.environment, before: null, after: event.evidence ?? null, message: ctx.message ?? event.message });
-    if (!QUIET_KINDS.has(event.kind)) {
-      const step = next.spec.steps[next.currentStep];
-      const data = { flag: plan.flagKey, environment: plan.environment, status: next.status, step: next.currentStep, percentage: step?.percentage ?? null, message: event.message, evidence: event.evidence ?? null };
-      change.webhooks = () => [webhookMessage(`release.${event.kind}` as WebhookEvent, at, data)];
-    }
-    return { plan: next, change };
+    await this.w.db.transaction((tx) => this.steps.logEvent(tx, this.w.now(), plan, event, actor));
   }
 
   /** Run one plan action as one write; `act` reads the plan inside the transaction. */
@@ -244,92 +204,25 @@ export class ReleasesService {
       if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
       // Starting moves the flag (and lets the runner ramp it): a production change where approvals are required.
       await assertDirectWriteAllowed(this.w.repos, tx, `starting the release plan of flag "${flagKey}"`, environment, requestInstead('start'));
-      return this.startIn(tx, at, plan, ctx);
+      return this.steps.startIn(tx, at, plan, ctx);
     });
   }
 
-  /**
-   * Start `plan` inside the caller's transaction (the direct route, after its policy check; or an
-   * approved change request). `expected`: the flag version to pin (a change request's), else any.
-   */
-  async startIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, expected?: number): Promise<PlanStep> {
-    const { flagKey, environment } = plan;
-    if (ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `the plan is already ${plan.status}`);
-    const found = await this.w.repos.flags.get(tx, flagKey);
-    if (!found) throw AppError.notFound('flag', flagKey);
-    if (found.managedBy !== null) throw lockedByGit('flag', flagKey, found.managedBy);
-    if (expected !== undefined && found.value.version !== expected) throw AppError.versionConflict(`flag "${flagKey}"`, found.value.version, found.value.updatedBy, new Date(found.value.updatedAt).toISOString());
-    const flag = found.value;
-    const config = configIn(flag, environment);
-    const variation = releaseVariation(flag, config, plan.spec.variation);
-    if (variation === undefined || !flag.variations.some((v) => v.key === variation)) throw AppError.invalid('variation', `no variation "${variation ?? ''}" to release`);
-    if (variation === config.offVariation) throw AppError.invalid('variation', `"${variation}" is the off variation; releasing it would change nothing`);
-    if (!(await this.w.repos.segments.existing(tx, [DOGFOOD_SEGMENT])).has(DOGFOOD_SEGMENT)) throw new AppError('conflict', 'the "internal" (dogfood) segment is missing');
-    // A plan never ramps down: a flag already at 20% starts at the first step of at least 20%. Its
-    // other rules and targets do not matter: a step rewrites only the dogfood and default rules.
-    const stage = rampStage(config);
-    const already = stage.endsWith('%') ? Number(stage.slice(0, -1)) : 0;
-    const steps = plan.spec.steps;
-    const atLeast = steps.findIndex((s) => s.percentage >= already);
-    const index = atLeast === -1 ? steps.length - 1 : atLeast;
-    const first = steps[index]!;
-    const finishing = first.percentage >= 100;
-    const flagChange = await this.writeStage(tx, at, { ...plan, variation }, formatPercentage(first.percentage), !finishing && plan.spec.guard !== null, { ...ctx, message: `release plan started: ${first.percentage}%${ctx.message ? ` — ${ctx.message}` : ''}` }, expected);
-    const progress: PlanProgress = { status: finishing ? 'completed' : 'running', currentStep: index, variation, startedAt: at, stepStartedAt: at, pausedAt: null, pauseReason: null };
-    const step = await this.progressIn(tx, at, plan, progress, { kind: 'started', message: `${variation} to ${first.percentage}%` }, ctx);
-    return { plan: step.plan, change: combine(flagChange, step.change) };
-  }
-
   async pause(flagKey: string, environment: string, ctx: AuditContext, reason?: string): Promise<ReleasePlan> {
-    return this.act(flagKey, environment, ctx, (tx, at, plan) => this.pauseIn(tx, at, plan, ctx, reason ?? `paused by ${ctx.actor}`));
-  }
-
-  async pauseIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, reason: string, evidence?: unknown): Promise<PlanStep> {
-    if (plan.status !== 'running') throw new AppError('conflict', `only a running plan can be paused; this one is ${plan.status}`);
-    return this.progressIn(tx, at, plan, { status: 'paused', pausedAt: at, pauseReason: reason }, { kind: 'paused', message: reason, evidence }, { ...ctx, message: reason });
+    return this.act(flagKey, environment, ctx, (tx, at, plan) => this.steps.pauseIn(tx, at, plan, ctx, reason ?? `paused by ${ctx.actor}`));
   }
 
   async resume(flagKey: string, environment: string, ctx: AuditContext): Promise<ReleasePlan> {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
       await assertDirectWriteAllowed(this.w.repos, tx, `resuming the release plan of flag "${flagKey}"`, environment, requestInstead('resume'));
-      return this.resumeIn(tx, at, plan, ctx);
+      return this.steps.resumeIn(tx, at, plan, ctx);
     });
-  }
-
-  /** Resume `plan` inside the caller's transaction; `expected` pins the flag version (a change request's). */
-  async resumeIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, expected?: number): Promise<PlanStep> {
-    const { flagKey, environment } = plan;
-    if (plan.status !== 'paused') throw new AppError('conflict', `only a paused plan can be resumed; this one is ${plan.status}`);
-    const step = plan.spec.steps[plan.currentStep]!;
-    const flag = await this.w.repos.flags.get(tx, flagKey);
-    if (!flag) throw AppError.notFound('flag', flagKey);
-    if (expected !== undefined && flag.value.version !== expected) throw AppError.versionConflict(`flag "${flagKey}"`, flag.value.version, flag.value.updatedBy, new Date(flag.value.updatedAt).toISOString());
-    const config = configIn(flag.value, environment);
-    const stage = formatPercentage(step.percentage);
-    // Someone may have moved the flag while it was paused: resuming puts the plan's step back.
-    let change: Change = { audit: [] };
-    if (rampStage(config) !== stage || Boolean(config.guarded) !== (plan.spec.guard !== null)) {
-      change = await this.writeStage(tx, at, plan, stage, plan.spec.guard !== null, { ...ctx, message: `release plan resumed at ${stage}${ctx.message ? ` — ${ctx.message}` : ''}` }, expected);
-    }
-    // The paused time does not count towards the step's minimum duration.
-    const stepStartedAt = (plan.stepStartedAt ?? at) + (at - (plan.pausedAt ?? at));
-    const resumed = await this.progressIn(tx, at, plan, { status: 'running', pausedAt: null, pauseReason: null, stepStartedAt }, { kind: 'resumed', message: `resumed at ${stage}` }, ctx);
-    return { plan: resumed.plan, change: combine(change, resumed.change) };
   }
 
   /** Stop the plan; by default roll back to dogfood (0%, internal users keep the new variation). */
   async abort(flagKey: string, environment: string, ctx: AuditContext, rollback = true): Promise<ReleasePlan> {
-    return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
-      if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can be aborted; this one is ${plan.status}`);
-      const flag = await this.w.repos.flags.get(tx, flagKey);
-      if (!flag) throw AppError.notFound('flag', flagKey);
-      const current = rampStage(configIn(flag.value, environment));
-      const stage: ReleaseStage = rollback ? 'dogfood' : current === 'custom' ? 'dogfood' : current;
-      const flagChange = await this.writeStage(tx, at, plan, stage, false, { ...ctx, message: rollback ? 'release plan aborted: back to dogfood (0%)' : `release plan aborted; the flag stays at ${stage}` });
-      const step = await this.progressIn(tx, at, plan, { status: 'aborted', pausedAt: null }, { kind: 'aborted', message: rollback ? 'rolled back to dogfood (0%)' : `stopped; the flag stays at ${stage}` }, ctx);
-      return { plan: step.plan, change: combine(flagChange, step.change) };
-    });
+    return this.act(flagKey, environment, ctx, (tx, at, plan) => this.steps.abortIn(tx, at, plan, ctx, rollback));
   }
 
   /** Move to the next step now, whatever the duration or the exposures. */
@@ -338,36 +231,8 @@ export class ReleasesService {
     return this.act(flagKey, environment, ctx, async (tx, at, plan) => {
       if (!ACTIVE_STATUSES.includes(plan.status)) throw new AppError('conflict', `only a running or paused plan can skip a step; this one is ${plan.status}`);
       await assertDirectWriteAllowed(this.w.repos, tx, `advancing the release plan of flag "${flagKey}" by hand`, environment, SKIP_INSTEAD);
-      return this.advanceIn(tx, at, plan, ctx, 'step skipped by hand', evidence, 'skipped');
+      return this.steps.advanceIn(tx, at, plan, ctx, 'step skipped by hand', evidence, 'skipped');
     });
-  }
-
-  /** Advance to the next step, completing the plan at 100% or after its last step. */
-  async advanceIn(tx: Tx, at: number, plan: ReleasePlan, ctx: AuditContext, why: string, evidence: PlanEvidence, kind: 'advanced' | 'skipped' = 'advanced'): Promise<PlanStep> {
-    const index = plan.currentStep + 1;
-    const next = plan.spec.steps[index];
-    const summary = describeEvidence(evidence);
-    const guarded = plan.spec.guard !== null;
-    if (!next) {
-      const flagChange = await this.writeStage(tx, at, plan, formatPercentage(plan.spec.steps[plan.currentStep]!.percentage), false, { ...ctx, message: `release plan completed (${summary})` });
-      const step = await this.progressIn(tx, at, plan, { status: 'completed', pausedAt: null, pauseReason: null }, { kind: 'completed', message: `${why}; completed at the last step`, evidence }, ctx);
-      return { plan: step.plan, change: combine(flagChange, step.change) };
-    }
-    const stage = formatPercentage(next.percentage);
-    const done = next.percentage >= 100;
-    const flagChange = await this.writeStage(tx, at, plan, stage, guarded && !done, { ...ctx, message: `${why}: ${stage} (${summary})` });
-    const progress: PlanProgress = { status: done ? 'completed' : plan.status, currentStep: index, stepStartedAt: at };
-    if (done) Object.assign(progress, { pausedAt: null, pauseReason: null });
-    const step = await this.progressIn(tx, at, plan, progress, { kind: done ? 'completed' : kind, message: `${why}: now ${stage}`, evidence }, ctx);
-    return { plan: step.plan, change: combine(flagChange, step.change) };
-  }
-
-  /** Regression: back to dogfood (0%) at once, with the evidence. */
-  async rollbackIn(tx: Tx, at: number, plan: ReleasePlan, reason: string, evidence: PlanEvidence): Promise<PlanStep> {
-    const message = `rolled back to dogfood (0%): ${reason} (${describeEvidence(evidence)})`;
-    const flagChange = await this.writeStage(tx, at, plan, 'dogfood', false, guardAudit(message));
-    const step = await this.progressIn(tx, at, plan, { status: 'rolled_back', pausedAt: null }, { kind: 'rolled_back', message, evidence }, guardAudit(message));
-    return { plan: step.plan, change: combine(flagChange, step.change) };
   }
 
   /**

@@ -1,7 +1,9 @@
 import { METRICS_WINDOW_MS } from '../../domain/releases/metrics.js';
 import type { ReleasePlan } from '../../domain/releases/plans.js';
 import { formatPercentage, rampStage } from '../../domain/stages.js';
-import { GUARD_ACTOR, guardAudit, type ReleasesService } from './releases.service.js';
+import { PeriodicLoop } from '../periodic-loop.js';
+import { GUARD_ACTOR, guardAudit } from './plan-steps.js';
+import type { ReleasesService } from './releases.service.js';
 
 export interface RunnerOptions {
   /** How often every running plan is looked at (also on each metrics upload for its flag). */
@@ -23,39 +25,35 @@ const PRUNE_EVERY_MS = 60 * 60_000;
  * on the plan's version, so no step is ever taken twice.
  */
 export class ReleaseRunner {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PeriodicLoop<void>;
   private readonly poked = new Set<string>();
   private pokeScheduled = false;
-  private ticking: Promise<void> | null = null;
   private readonly looking = new Set<Promise<void>>();
   private lastPrune = 0;
 
   constructor(
     private readonly service: ReleasesService,
     private readonly options: RunnerOptions = {},
-  ) {}
+  ) {
+    this.loop = new PeriodicLoop(options.tickMs ?? DEFAULT_TICK_MS, () => this.lookAtAll());
+  }
 
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.loop.running;
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? DEFAULT_TICK_MS);
-    this.timer.unref();
-    void this.tick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.ticking;
+    await this.loop.stop();
     await Promise.all(this.looking);
   }
 
   /** New metrics for a flag: look at its plan soon (coalesced). Only while this replica runs plans. */
   poke(environment: string, flagKey: string): void {
-    if (!this.timer) return;
+    if (!this.running) return;
     this.poked.add(`${environment}\u0000${flagKey}`);
     if (this.pokeScheduled) return;
     this.pokeScheduled = true;
@@ -72,22 +70,21 @@ export class ReleaseRunner {
 
   /** Look at every running plan once. */
   tick(): Promise<void> {
-    this.ticking ??= (async () => {
-      try {
-        const plans = await this.service.runningPlans();
-        await Promise.all(plans.map((p) => this.lookAt(p.flagKey, p.environment)));
-        const now = this.service.now();
-        if (now - this.lastPrune > PRUNE_EVERY_MS) {
-          this.lastPrune = now;
-          await this.service.pruneMetrics(now - (this.options.retentionMs ?? DEFAULT_RETENTION_MS));
-        }
-      } catch (error) {
-        this.options.log?.('release runner tick failed', error);
-      } finally {
-        this.ticking = null;
+    return this.loop.tick();
+  }
+
+  private async lookAtAll(): Promise<void> {
+    try {
+      const plans = await this.service.runningPlans();
+      await Promise.all(plans.map((p) => this.lookAt(p.flagKey, p.environment)));
+      const now = this.service.now();
+      if (now - this.lastPrune > PRUNE_EVERY_MS) {
+        this.lastPrune = now;
+        await this.service.pruneMetrics(now - (this.options.retentionMs ?? DEFAULT_RETENTION_MS));
       }
-    })();
-    return this.ticking;
+    } catch (error) {
+      this.options.log?.('release runner tick failed', error);
+    }
   }
 
   /** One look at one plan. Errors are logged, never thrown into timers. */
@@ -111,7 +108,7 @@ export class ReleaseRunner {
     const flag = await service.configOf(plan.flagKey, plan.environment).catch(() => undefined);
     if (!flag || flag.flag.value.archived) {
       const message = 'release plan aborted: the flag was deleted or archived';
-      await service.runnerStep(plan, guardAudit(message), (tx, at, p) => service.progressIn(tx, at, p, { status: 'aborted' }, { kind: 'aborted', message: 'the flag was deleted or archived' }, guardAudit(message)));
+      await service.runnerStep(plan, guardAudit(message), (tx, at, p) => service.steps.progressIn(tx, at, p, { status: 'aborted' }, { kind: 'aborted', message: 'the flag was deleted or archived' }, guardAudit(message)));
       return;
     }
     const { config } = flag;
@@ -122,7 +119,7 @@ export class ReleaseRunner {
     const stage = rampStage(config);
     if (stage !== expected || (guard !== null && !config.guarded)) {
       const reason = `paused: the flag was changed outside the plan (now ${stage}, the plan expects ${expected})`;
-      await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.pauseIn(tx, at, p, guardAudit(''), reason));
+      await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.steps.pauseIn(tx, at, p, guardAudit(''), reason));
       return;
     }
     const evidence = await service.evidence(plan);
@@ -131,14 +128,14 @@ export class ReleaseRunner {
       if (evidence.errors?.verdict === 'regression') regression = `the new variation's "${guard.errorEvent}" rate is significantly higher than the control's`;
       else if (evidence.latency?.verdict === 'regression') regression = `the new variation's p95 "${guard.latency!.event}" is more than ${Math.round(guard.latency!.maxRelativeIncrease * 100)}% above the control's`;
       if (regression !== undefined) {
-        await service.runnerStep(plan, guardAudit(regression), (tx, at, p) => service.rollbackIn(tx, at, p, regression, evidence));
+        await service.runnerStep(plan, guardAudit(regression), (tx, at, p) => service.steps.rollbackIn(tx, at, p, regression, evidence));
         return;
       }
       const last = await service.lastExposureAt(plan.environment, plan.flagKey);
       const silentFor = last === null ? now - (plan.startedAt ?? now) : now - (last + METRICS_WINDOW_MS);
       if (silentFor > guard.maxSilenceMs) {
         const reason = `paused: no exposures for ${Math.round(silentFor / 1000)} s (are the SDKs sending metrics?)`;
-        await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.pauseIn(tx, at, p, guardAudit(reason), reason, evidence));
+        await service.runnerStep(plan, guardAudit(reason), (tx, at, p) => service.steps.pauseIn(tx, at, p, guardAudit(reason), reason, evidence));
         return;
       }
     }
@@ -147,7 +144,7 @@ export class ReleaseRunner {
     if (elapsed >= step.minDurationMs && enoughData) {
       const why = guard ? `healthy for ${Math.round(elapsed / 1000)} s with ${evidence.stepExposures} exposures` : `${Math.round(elapsed / 1000)} s at ${expected}`;
       const ctx = { actor: GUARD_ACTOR, source: 'release-guard' as const };
-      await service.runnerStep(plan, ctx, (tx, at, p) => service.advanceIn(tx, at, p, ctx, why, evidence));
+      await service.runnerStep(plan, ctx, (tx, at, p) => service.steps.advanceIn(tx, at, p, ctx, why, evidence));
     }
   }
 }

@@ -1,5 +1,6 @@
 import { formatDuration } from '../../domain/schedules.js';
 import type { Logger } from '../logger.js';
+import { PeriodicLoop } from '../periodic-loop.js';
 import type { RunOutcome, SchedulesService } from './schedules.service.js';
 
 export interface SchedulerOptions {
@@ -21,54 +22,49 @@ const BATCH = 50;
  * it, by its late policy — and reports how late it was.
  */
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<RunOutcome[]> | null = null;
+  private readonly loop: PeriodicLoop<RunOutcome[]>;
 
   constructor(
     private readonly service: SchedulesService,
     private readonly options: SchedulerOptions = {},
-  ) {}
+  ) {
+    this.loop = new PeriodicLoop(options.tickMs ?? DEFAULT_SCHEDULE_TICK_MS, () => this.runDue());
+  }
 
   get running(): boolean {
-    return this.timer !== undefined;
+    return this.loop.running;
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? DEFAULT_SCHEDULE_TICK_MS);
-    this.timer.unref();
-    void this.tick();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.ticking;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Run every schedule due now, one after another; what each run did. Never throws. */
   tick(): Promise<RunOutcome[]> {
-    this.ticking ??= (async () => {
-      const outcomes: RunOutcome[] = [];
-      try {
-        for (const due of await this.service.due(BATCH)) {
-          try {
-            const outcome = await this.service.run(due);
-            this.report(outcome);
-            outcomes.push(outcome);
-          } catch (error) {
-            // Not the change's fault (the database is unreachable): it stays pending for the next look.
-            this.options.log?.warn({ err: error, schedule: due.id }, 'scheduled change: run failed; retrying at the next look');
-          }
+    return this.loop.tick();
+  }
+
+  private async runDue(): Promise<RunOutcome[]> {
+    const outcomes: RunOutcome[] = [];
+    try {
+      for (const due of await this.service.due(BATCH)) {
+        try {
+          const outcome = await this.service.run(due);
+          this.report(outcome);
+          outcomes.push(outcome);
+        } catch (error) {
+          // Not the change's fault (the database is unreachable): it stays pending for the next look.
+          this.options.log?.warn({ err: error, schedule: due.id }, 'scheduled change: run failed; retrying at the next look');
         }
-      } catch (error) {
-        this.options.log?.warn({ err: error }, 'scheduler: looking for due changes failed');
-      } finally {
-        this.ticking = null;
       }
-      return outcomes;
-    })();
-    return this.ticking;
+    } catch (error) {
+      this.options.log?.warn({ err: error }, 'scheduler: looking for due changes failed');
+    }
+    return outcomes;
   }
 
   private report(outcome: RunOutcome): void {
