@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { EvaluationContext, EvaluationDetail } from '@switchyard/sdk';
 import { SIGNATURE_ATTRIBUTE, signUserKey } from '@switchyard/sdk/node';
-import { evaluateCompiled } from '@switchyard/sdk/ruleset';
+import { evaluateCompiled, type CompiledFlag } from '@switchyard/sdk/ruleset';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -115,6 +115,20 @@ export function checkOfrepBody(body: unknown): { value: { context: Record<string
   return typeof checked === 'number' ? { value: { context: context as Record<string, unknown> } } : { error: checked };
 }
 
+/** Single evaluation: sends the answer (the handler stays synchronous when the rules are compiled). */
+function answerOne(flags: Map<string, CompiledFlag>, key: string, context: Record<string, unknown>, reply: FastifyReply): void {
+  delete context[SIGNATURE_ATTRIBUTE];
+  const result = evaluateCompiled(flags.get(key), toEvaluationContext(context));
+  if (result.errorCode === 'FLAG_NOT_FOUND') {
+    void reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
+  } else if (result.errorCode) {
+    // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
+    void reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
+  } else {
+    void reply.send({ key, value: result.value, reason: result.reason, variant: result.variant, metadata: metadataOf(result) });
+  }
+}
+
 /** Quoted-string safe text for a WWW-Authenticate parameter. */
 const quoted = (text: string) => `"${text.replace(/["\\]/g, "'")}"`;
 
@@ -147,7 +161,8 @@ const fastValidator = ({ httpPart }: { httpPart?: string }) => {
   if (httpPart === 'body') return checkOfrepBody;
   return (params: unknown) => {
     const key = (params as { key?: unknown }).key;
-    return typeof key === 'string' && key.length > 200 ? { error: AppError.invalid('params.key', 'at most 200 characters') } : { value: params };
+    // `true`: valid and unchanged (Fastify keeps the params as they are; nothing to allocate).
+    return typeof key === 'string' && key.length > 200 ? { error: AppError.invalid('params.key', 'at most 200 characters') } : true;
   };
 };
 
@@ -261,17 +276,13 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
     serializerCompiler: fastSerializer,
     validatorCompiler: fastValidator,
     onRequest: app.requireSdkKey,
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const principal = request.principal as SdkPrincipal;
-    const flags = ruleSets.compiledNow(principal.environment) ?? (await environmentFlags(principal.environment)).flags;
-    const key = request.params.key;
-    const context = request.body.context;
-    delete context[SIGNATURE_ATTRIBUTE];
-    const result = evaluateCompiled(flags.get(key), toEvaluationContext(context));
-    if (result.errorCode === 'FLAG_NOT_FOUND') return reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
-    // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
-    if (result.errorCode) return reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
-    return { key, value: result.value, reason: result.reason, variant: result.variant, metadata: metadataOf(result) };
+    const flags = ruleSets.compiledNow(principal.environment);
+    // Synchronous once the environment's rules are compiled (from its first request on): no promise
+    // per evaluation on the hottest route.
+    if (flags === undefined) return environmentFlags(principal.environment).then((compiled) => answerOne(compiled.flags, request.params.key, request.body.context, reply));
+    answerOne(flags, request.params.key, request.body.context, reply);
   });
 
   const eventStream = z.object({

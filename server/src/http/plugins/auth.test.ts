@@ -72,3 +72,24 @@ describe('failed authentication limit', () => {
     expect((await api(badToken(0), '192.0.2.50', { 'x-forwarded-for': '203.0.113.250' })).statusCode).toBe(429);
   });
 });
+
+/** SDK routes read a cached key without the bearer() expression: the answers must stay the same. */
+describe('SDK key spellings once the key is cached', () => {
+  let t: TestContext;
+  afterEach(async () => t?.close());
+
+  it('takes any spelling of the Bearer scheme and refuses anything but exactly the key', async () => {
+    t = await createTestApp();
+    const key = await t.sdkKey('production');
+    const evaluate = (authorization: string) =>
+      t.app.inject({ method: 'POST', url: '/ofrep/v1/evaluate/flags/missing', headers: { authorization }, payload: { context: { targetingKey: 'u' } } });
+    // The first request caches the key; the flag does not exist, so a recognised key answers 404.
+    expect((await evaluate(`Bearer ${key}`)).statusCode).toBe(404);
+    for (const spelling of [`Bearer ${key}`, `bearer ${key}`, `BEARER ${key}`, `Bearer   ${key}`, `Bearer\t${key}`]) {
+      expect((await evaluate(spelling)).statusCode, JSON.stringify(spelling)).toBe(404);
+    }
+    for (const spelling of [`Bearer ${key} extra`, `Bearer ${key}x`, `Bearer ${key.slice(0, -1)}`, `Bearer`, `Bearer `, key, `Basic ${key}`]) {
+      expect((await evaluate(spelling)).statusCode, JSON.stringify(spelling)).toBe(401);
+    }
+  });
+});

@@ -158,8 +158,11 @@ export const authPlugin = fp(
     /** An SDK-key principal from the cache without a promise, or undefined when it must be looked up. */
     function cachedSdkPrincipal(request: FastifyRequest): Principal | undefined {
       if (request.principal) return request.principal;
-      const secret = bearer(request);
-      const cached = secret === undefined ? undefined : cache.get(secret);
+      const header = request.headers.authorization;
+      if (header === undefined) return undefined;
+      // The usual spelling is looked up without the regular expression: cached secrets came out of
+      // bearer() (no whitespace), so a hit means bearer() would have found this very secret.
+      const cached = cache.get(header.startsWith('Bearer ') ? header.slice(7) : (bearer(request) ?? ''));
       return cached && cached.expiresAt > Date.now() && cached.principal.kind === 'sdk' ? cached.principal : undefined;
     }
     function sdkKeyHook(check: (principal: Principal | null) => void): SdkKeyHook {

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
-const SDK_PREFIXES = ['/api/sdk/', '/ofrep/'];
-/** The SDK endpoints (rules, stream, metrics, OFREP): cross-origin, bearer SDK keys only. */
-export const isSdkPath = (url: string) => SDK_PREFIXES.some((prefix) => url.startsWith(prefix));
+/**
+ * The SDK endpoints (rules, stream, metrics, OFREP): cross-origin, bearer SDK keys only. Asked
+ * several times per request (hooks, logger), so two plain prefix checks rather than a list walk.
+ */
+export const isSdkPath = (url: string) => url.startsWith('/ofrep/') || url.startsWith('/api/sdk/');
 
 /**
  * Browser SDKs run on the application's origin, not ours: the SDK endpoints (rules, stream,
