@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { fillPlaceholders, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase } from 'drizzle-orm/pg-core';
 import pg from 'pg';
@@ -105,20 +105,38 @@ function fnv1a(text: string): number {
 
 /**
  * Apply pending migrations, once even when several replicas start together: each takes the
- * schema's migration lock in turn, and the later ones find nothing left to do. The migrations'
- * own bookkeeping table lives in the same schema as the tables.
+ * schema's migration lock in turn, and the later ones find nothing left to do. The bookkeeping is
+ * drizzle-kit's (`__drizzle_migrations`: hash and folder time per applied migration, in the same
+ * schema as the tables), but every pending statement goes to the server in ONE round trip inside
+ * one transaction, instead of one round trip per statement: a fresh schema migrates in about half
+ * the time (startup, and every PostgreSQL test's fresh schema).
  */
 export async function migratePostgres(pool: pg.Pool, namespace: Namespace, migrationsFolder = POSTGRES_MIGRATIONS): Promise<void> {
+  const migrations = readMigrationFiles({ migrationsFolder });
   const client = await pool.connect();
   const key = namespace.lockKey('migrate');
+  let broken: Error | undefined;
   try {
     await client.query('select pg_advisory_lock($1)', [key]);
     try {
-      await migrate(drizzle({ client, schema }), { migrationsFolder, migrationsSchema: namespace.schema });
+      const table = `${client.escapeIdentifier(namespace.schema)}."__drizzle_migrations"`;
+      await client.query(`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
+      const { rows } = await client.query<{ created_at: string }>(`select created_at from ${table} order by created_at desc limit 1`);
+      const last = rows[0] ? Number(rows[0].created_at) : undefined;
+      const pending = migrations.filter((m) => last === undefined || last < m.folderMillis);
+      if (pending.length > 0) {
+        const statements = pending.flatMap((m) => [...m.sql, `insert into ${table} ("hash", "created_at") values (${client.escapeLiteral(m.hash)}, ${m.folderMillis})`]);
+        try {
+          await client.query(`begin;\n${statements.join(';\n')};\ncommit`);
+        } catch (error) {
+          await client.query('rollback').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+          throw error;
+        }
+      }
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [key]);
+      if (!broken) await client.query('select pg_advisory_unlock($1)', [key]);
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
