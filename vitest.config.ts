@@ -5,10 +5,23 @@ import { SkippedBrowserTestsReporter } from './test/support/skipped-browser-test
 const DIALECT_TESTS = ['server/src/http/**/*.test.ts', 'server/src/services/**/*.test.ts', 'server/src/app.test.ts'];
 
 /**
- * Tests that start server processes, SDK clients and Chromium, some with latency bounds (`/healthz`
- * p99, propagation to the DOM): one file at a time, after the in-process tests, as before.
+ * Tests that start server processes, SDK clients and Chromium: two files at a time, after the
+ * in-process tests — they mostly wait on timers, sockets and the browser.
  */
 const PROCESS_TESTS = ['test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'];
+/**
+ * The process tests with latency bounds (`/healthz` p99, leader takeover, a stage change reaching
+ * the DOM within 1 s): one file at a time, last, with the machine to themselves.
+ */
+const TIMED_PROCESS_TESTS = [
+  'test/e2e/liveness.test.ts',
+  'test/e2e/cluster.test.ts',
+  'test/e2e/cluster-schedules.test.ts',
+  'test/e2e/sdk-never-hangs.test.ts',
+  'test/browser/openfeature-web.test.ts',
+  'test/browser/react-app.test.ts',
+  'test/browser/web-client.test.ts',
+];
 /**
  * Everything else runs in-process (app.inject, pure modules) and mostly waits on PostgreSQL: two
  * files at a time. vitest's default on a 2-core machine is one (cores - 1), which left the suite
@@ -48,7 +61,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: PROCESS_TESTS, maxWorkers: 1, sequence: { groupOrder: 1 } },
+        test: { name: 'e2e', include: PROCESS_TESTS, exclude: ['**/node_modules/**', '**/dist/**', ...TIMED_PROCESS_TESTS], maxWorkers: 2, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e-timed', include: TIMED_PROCESS_TESTS, maxWorkers: 1, sequence: { groupOrder: 2 } },
       },
     ],
   },

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { TEST_DATABASE_URL_ENV, checkPostgres, redactUrl } from '../../server/src/testing/postgres.js';
+import { prepareSchemaPool } from '../../server/src/testing/schema-pool.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 
 /**
@@ -14,6 +15,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     // An explicit URL that does not work is an error, not a reason to quietly use another server.
     const version = await checkPostgres(given, TEST_DATABASE_URL_ENV);
     console.log(`postgres: ${TEST_DATABASE_URL_ENV} (PostgreSQL ${version}, ${redactUrl(given)})`);
+    await prepareSchemaPool();
     return async () => {};
   }
   const started = performance.now();
@@ -27,6 +29,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     throw error;
   }
   process.env[TEST_DATABASE_URL_ENV] = server.url;
+  await prepareSchemaPool();
   return async () => {
     delete process.env[TEST_DATABASE_URL_ENV];
     await server.stop();

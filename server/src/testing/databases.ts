@@ -1,7 +1,7 @@
 import { PostgresDatabase, openPostgres, type PostgresOptions } from '../store/postgres/database.js';
 import type { Database } from '../store/ports.js';
 import { SqliteDatabase, openSqlite } from '../store/sqlite/database.js';
-import { createTestSchema } from './postgres.js';
+import { takeTestSchema } from './schema-pool.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
 export const DIALECTS: readonly TestDialect[] = ['sqlite', 'postgres'];
@@ -21,21 +21,29 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** A fresh, migrated database: SQLite in memory, or a PostgreSQL schema of its own (dropped on close). */
+/** A fresh, migrated database: SQLite in memory, or a PostgreSQL schema of its own (emptied for reuse on close, see schema-pool.ts). */
 export async function openTestDatabase(label: string, dialect: TestDialect = testDialect(), options: PostgresOptions = {}): Promise<TestDatabase> {
   if (dialect === 'sqlite') {
     const db = openSqlite(':memory:');
     return { dialect, db, close: () => db.close() };
   }
-  const schema = await createTestSchema(label);
-  const db = await openPostgres(schema.url, { max: 4, leaderPollMs: 200, ...options });
+  // A migrated schema of its own: reused from an earlier test (emptied) when one is free.
+  const schema = await takeTestSchema(label);
+  let db: PostgresDatabase;
+  try {
+    db = await openPostgres(schema.url, { max: 4, leaderPollMs: 200, ...options });
+    if (!schema.reused) await schema.migrated();
+  } catch (error) {
+    await schema.release();
+    throw error;
+  }
   return {
     dialect,
     db,
     url: schema.url,
     async close() {
       await db.close();
-      await schema.drop();
+      await schema.release();
     },
   };
 }
