@@ -27,7 +27,7 @@ const TIMED_PROCESS_TESTS = [
  * files at a time. vitest's default on a 2-core machine is one (cores - 1), which left the suite
  * serial. Each file has its own in-memory SQLite or PostgreSQL schema, so files never share data.
  */
-const IN_PROCESS = { maxWorkers: 2, sequence: { groupOrder: 0 } };
+const IN_PROCESS = { maxWorkers: 2, isolate: false, sequence: { groupOrder: 0 } };
 
 export default defineConfig({
   resolve: {
@@ -61,11 +61,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: PROCESS_TESTS, exclude: ['**/node_modules/**', '**/dist/**', ...TIMED_PROCESS_TESTS], maxWorkers: 2, sequence: { groupOrder: 1 } },
+        test: { name: 'e2e', include: PROCESS_TESTS, exclude: ['**/node_modules/**', '**/dist/**', ...TIMED_PROCESS_TESTS], maxWorkers: 2, isolate: false, sequence: { groupOrder: 1 } },
       },
       {
         extends: true,
-        test: { name: 'e2e-timed', include: TIMED_PROCESS_TESTS, maxWorkers: 1, sequence: { groupOrder: 2 } },
+        test: { name: 'e2e-timed', include: TIMED_PROCESS_TESTS, maxWorkers: 1, isolate: false, sequence: { groupOrder: 2 } },
       },
     ],
   },

@@ -136,7 +136,8 @@ describe.skipIf(!ready)('scheduling a change request’s apply in a browser', ()
     const [edited] = (await call<{ items: ScheduleJson[] }>('GET', '/api/schedules?status=pending')).body.items;
     expect(edited).toMatchObject({ at: new Date(due).toISOString(), action: { type: 'change_request', requestId }, createdBy: 'alice', updatedBy: 'alice' });
     // Pending until it is due (unless this machine was slower than 6 s to get here).
-    if (Date.now() < due - 1000) expect(await section().locator(`.request-schedule-pending[data-schedule="${edited!.id}"] time`).getAttribute('datetime')).toBe(new Date(due).toISOString());
+    // (The list redraws after the form's confirmation: wait for it.)
+    if (Date.now() < due - 2000) await expect.poll(() => section().locator(`.request-schedule-pending[data-schedule="${edited!.id}"] time`).getAttribute('datetime'), { timeout: 1000 }).toBe(new Date(due).toISOString());
     expect((await flag()).environments.production!.stage).toBe('off');
 
     // The scheduler runs it; the page follows without a reload.
