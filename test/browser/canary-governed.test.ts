@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
+import { browserReady as ready, createEditors, launchChromium, Sessions } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -37,7 +37,7 @@ describe.skipIf(!ready)('canary console where approvals are required, in a brows
   let server: ServerProcess;
   let browser: Browser;
   let call: ReturnType<typeof api>;
-  const contexts: BrowserContext[] = [];
+  const sessions = new Sessions(VIEWPORT);
   const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
 
   const planOf = async () => (await call<PlanJson>('GET', `/api/flags/${FLAG}/environments/production/release-plan`)).body;
@@ -46,11 +46,7 @@ describe.skipIf(!ready)('canary console where approvals are required, in a brows
 
   /** A page in its own browser context (its own session), signed in with `token`, on the flag page in production. */
   async function session(token: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: VIEWPORT });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signIn(page, server.url, token);
+    const page = await sessions.open(browser, server.url, token);
     await page.evaluate(([storage, value]) => localStorage.setItem(storage!, value!), [ENV_STORAGE, 'production']);
     return page;
   }
@@ -75,11 +71,7 @@ describe.skipIf(!ready)('canary console where approvals are required, in a brows
     server = await startServerProcess();
     call = api(server.url, server.adminToken);
     expect((await call('POST', '/api/flags', { key: FLAG, name: 'Governed canary' })).status).toBe(201);
-    for (const name of ['alice', 'bob'] as const) {
-      const created = await call<{ token: string }>('POST', '/api/tokens', { name, role: 'editor' });
-      expect(created.status).toBe(201);
-      tokens[name] = created.body.token;
-    }
+    Object.assign(tokens, await createEditors(call, ['alice', 'bob'] as const));
     const saved = await call('PUT', `/api/flags/${FLAG}/environments/production/release-plan`, { strategy: 'guarded' });
     expect(saved.status, JSON.stringify(saved.body)).toBe(200);
     const policy = await call('PUT', '/api/environments/production/approval-policy', { required: true, approvals: 1 });
@@ -88,7 +80,7 @@ describe.skipIf(!ready)('canary console where approvals are required, in a brows
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
+    await sessions.close();
     await browser?.close();
     if (server) {
       await server.stop();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectNoAxeViolations } from '../support/axe.js';
-import { browserReady as ready, launchChromium } from '../support/browser.js';
+import { browserReady as ready, createEditors, launchChromium } from '../support/browser.js';
 import { ARTIFACTS, startWithFlag, stopAll, utcText, wallIn, whenLabel, zonedPage, type FlagJson, type ScheduleJson } from '../support/schedule-fixtures.js';
 import type { Api } from '../support/sdk-e2e.js';
 import { api, type ServerProcess } from '../support/server-process.js';
@@ -38,11 +38,7 @@ describe.skipIf(!ready)('scheduling a change request’s apply in a browser', ()
 
   beforeAll(async () => {
     ({ server, call } = await startWithFlag(FLAG, 'Night launch'));
-    for (const name of ['alice', 'bob'] as const) {
-      const created = await call<{ token: string }>('POST', '/api/tokens', { name, role: 'editor' });
-      expect(created.status).toBe(201);
-      tokens[name] = created.body.token;
-    }
+    Object.assign(tokens, await createEditors(call, ['alice', 'bob'] as const));
     expect((await call('PUT', '/api/environments/production/approval-policy', { required: true })).status).toBe(200);
     // alice opens the request (the API is what the stage stepper calls).
     const opened = await api(server.url, tokens.alice)<{ id: number; status: string }>('POST', '/api/change-requests', {

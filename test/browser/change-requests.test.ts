@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatViolations, axeViolations } from '../support/axe.js';
-import { browserReady as ready, launchChromium, signIn } from '../support/browser.js';
+import { browserReady as ready, createEditors, launchChromium, Sessions } from '../support/browser.js';
 import { ROOT, api, removeDataDir, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -39,20 +39,15 @@ describe.skipIf(!ready)('change requests in a browser', () => {
   let server: ServerProcess;
   let browser: Browser;
   let call: ReturnType<typeof api>;
-  const contexts: BrowserContext[] = [];
+  const sessions = new Sessions(VIEWPORT);
   const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
 
   const flag = async () => (await call<FlagJson>('GET', `/api/flags/${FLAG}`)).body;
   const productionStage = async () => (await flag()).environments.production!.stage;
 
   /** A page in its own browser context (its own session cookie), signed in with `token`. */
-  async function session(token: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: VIEWPORT });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signIn(page, server.url, token);
-    return page;
+  function session(token: string): Promise<Page> {
+    return sessions.open(browser, server.url, token);
   }
 
   beforeAll(async () => {
@@ -60,16 +55,12 @@ describe.skipIf(!ready)('change requests in a browser', () => {
     server = await startServerProcess();
     call = api(server.url, server.adminToken);
     expect((await call('POST', '/api/flags', { key: FLAG, name: 'New checkout' })).status).toBe(201);
-    for (const name of ['alice', 'bob'] as const) {
-      const created = await call<{ token: string }>('POST', '/api/tokens', { name, role: 'editor' });
-      expect(created.status).toBe(201);
-      tokens[name] = created.body.token;
-    }
+    Object.assign(tokens, await createEditors(call, ['alice', 'bob'] as const));
     browser = await launchChromium();
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
+    await sessions.close();
     await browser?.close();
     if (server) {
       await server.stop();

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { browserTestProblems, dashboardIndex, findChromium } from './chromium.js';
 import type { Api } from './sdk-e2e.js';
 import { ROOT } from './server-process.js';
@@ -35,6 +35,40 @@ export async function signIn(page: Page, baseUrl: string, token: string): Promis
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: /^Flags/ }).waitFor();
+}
+
+/** Editor tokens for two people (alice and bob, say), created through the API as the admin. */
+export async function createEditors<N extends string>(call: Api, names: readonly N[]): Promise<Record<N, string>> {
+  const tokens = {} as Record<N, string>;
+  for (const name of names) {
+    const created = await call<{ token: string }>('POST', '/api/tokens', { name, role: 'editor' });
+    if (created.status !== 201) throw new Error(`creating the editor token of ${name} failed: ${created.status} ${JSON.stringify(created.body)}`);
+    tokens[name] = created.body.token;
+  }
+  return tokens;
+}
+
+/**
+ * Signed-in pages, each in its own browser context (its own session cookie), so two people can act
+ * on one dashboard; `close` closes every context opened.
+ */
+export class Sessions {
+  private readonly contexts: BrowserContext[] = [];
+
+  constructor(private readonly viewport: { width: number; height: number }) {}
+
+  async open(browser: Browser, baseUrl: string, token: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: this.viewport });
+    this.contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await signIn(page, baseUrl, token);
+    return page;
+  }
+
+  async close(): Promise<void> {
+    for (const context of this.contexts.splice(0)) await context.close().catch(() => undefined);
+  }
 }
 
 /**
