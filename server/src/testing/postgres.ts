@@ -21,7 +21,7 @@ export function testDatabaseUrl(): string {
 
 export { redactUrl };
 
-async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
   // A bounded wait: a wrong host or port should fail the run, not hang it.
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   await client.connect();
@@ -95,11 +95,15 @@ export async function createTestSchema(label: string): Promise<TestSchema> {
   return {
     url: withSearchPath(base, schema),
     schema,
-    drop: () =>
-      withClient(base, async (client) => {
-        // A connection left open inside a transaction would otherwise make DROP wait forever.
-        await client.query(`SET lock_timeout = '10s'`);
-        await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
-      }),
+    drop: () => dropTestSchema(schema),
   };
+}
+
+/** Drops a test schema and everything in it; close pools using it first. */
+export function dropTestSchema(schema: string): Promise<void> {
+  return withClient(testDatabaseUrl(), async (client) => {
+    // A connection left open inside a transaction would otherwise make DROP wait forever.
+    await client.query(`SET lock_timeout = '10s'`);
+    await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
+  });
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { POSTGRES_MIGRATIONS } from '../store/postgres/connection.js';
-import { createTestSchema, testDatabaseUrl, withSearchPath } from './postgres.js';
+import { createTestSchema, dropTestSchema, testDatabaseUrl, withClient as withDatabase, withSearchPath } from './postgres.js';
 
 /**
  * Migrated test schemas, reused. Creating a schema and migrating it costs ~0.4–1 s of PostgreSQL
@@ -33,15 +33,8 @@ export const migrationsFingerprint: () => string = (() => {
   };
 })();
 
-async function withClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl(), connectionTimeoutMillis: 10_000, application_name: 'switchyard-test-pool' });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
+/** A connection to the test database itself (not to a test's schema). */
+const withClient = <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => withDatabase(testDatabaseUrl(), run);
 
 const UNDEFINED_TABLE = '42P01';
 const isUndefinedTable = (error: unknown) => (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE;
@@ -126,16 +119,8 @@ export interface PooledSchema {
  */
 export async function takeTestSchema(label: string, fingerprint = migrationsFingerprint()): Promise<PooledSchema> {
   const claimed = await claim(fingerprint);
-  const created = claimed ? undefined : await createTestSchema(label);
-  const schema = claimed?.schema ?? created!.schema;
+  const schema = claimed?.schema ?? (await createTestSchema(label)).schema;
   let baseline = claimed?.baseline;
-  const drop = async () => {
-    if (created) return created.drop();
-    await withClient(async (client) => {
-      await client.query(`SET lock_timeout = '10s'`);
-      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
-    });
-  };
   return {
     url: withSearchPath(testDatabaseUrl(), schema),
     schema,
@@ -149,7 +134,7 @@ export async function takeTestSchema(label: string, fingerprint = migrationsFing
       } catch (error) {
         if (!isUndefinedTable(error)) console.warn(`test schema pool: dropping ${schema} instead of reusing it: ${error instanceof Error ? error.message : String(error)}`);
       }
-      await drop();
+      await dropTestSchema(schema);
     },
   };
 }
