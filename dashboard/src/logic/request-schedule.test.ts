@@ -75,6 +75,12 @@ describe('finding a request’s schedules', () => {
     expect(found.finished.map((s) => s.id)).toEqual([5, 1, 6]);
     expect(requestSchedules(items, 9)).toEqual({ pending: undefined, finished: [] });
   });
+
+  it('counts one that ran between the two reads as finished, not also as pending', () => {
+    const found = requestSchedules([schedule({ id: 4, status: 'running' }), schedule({ id: 4, status: 'executed', executedAt: '2026-12-02T09:00:00.000Z' })], 7);
+    expect(found.pending).toBeUndefined();
+    expect(found.finished.map((s) => [s.id, s.status])).toEqual([[4, 'executed']]);
+  });
 });
 
 describe('the apply schedule form', () => {

@@ -50,8 +50,10 @@ const isFor = (requestId: number) => (s: Schedule) => s.action.type === 'change_
 /** Of the schedules listed, this request's: the pending one (at most one, the server sees to it) and the finished ones, latest first. */
 export function requestSchedules(items: readonly Schedule[], requestId: number, recent = 5): { pending: Schedule | undefined; finished: Schedule[] } {
   const mine = items.filter(isFor(requestId));
+  // The pending and the finished ones come from two reads: one that ran between them is in both, and it has finished.
+  const done = new Set(mine.filter((s) => s.status !== 'pending' && s.status !== 'running').map((s) => s.id));
   return {
-    pending: soonestFirst(mine.filter((s) => s.status === 'pending' || s.status === 'running'))[0],
+    pending: soonestFirst(mine.filter((s) => (s.status === 'pending' || s.status === 'running') && !done.has(s.id)))[0],
     finished: latestFirst(
       mine.filter((s) => s.status === 'executed' || s.status === 'failed' || s.status === 'skipped' || s.status === 'cancelled'),
       recent,

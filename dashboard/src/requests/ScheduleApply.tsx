@@ -37,7 +37,8 @@ export function ScheduleApply({ request, onRan }: { request: ChangeRequest; onRa
   const finished = schedules.data?.finished ?? [];
   useScheduleRefresh(pending ? [pending] : undefined, schedules.reload, flagKey || undefined);
   const [editing, setEditing] = useState<Editing>(null);
-  const [message, setMessage] = useState<{ kind: 'success' | 'error'; text: string } | null>(null);
+  // `about`: the pending schedule a message speaks of ("Changed: … at …"); it is not shown once that one has finished.
+  const [said, setMessage] = useState<{ kind: 'success' | 'error'; text: string; about?: number } | null>(null);
   const [busy, setBusy] = useState(false);
 
   // The pending one finished (ran, failed, was skipped, or was cancelled elsewhere): the request may have changed too.
@@ -54,6 +55,7 @@ export function ScheduleApply({ request, onRan }: { request: ChangeRequest; onRa
     seenPending.current = now;
   }, [schedules.data]);
 
+  const message = said && (said.about === undefined || said.about === pending?.id) ? said : null;
   const control = scheduleApplyControl(request, me, pending);
   const canManage = me.role !== 'viewer';
   if (!schedules.data && !schedules.error) return null;
@@ -62,7 +64,7 @@ export function ScheduleApply({ request, onRan }: { request: ChangeRequest; onRa
   const when = (s: Schedule) => formatInZone(new Date(s.at).getTime(), timeZone);
   const saved = (what: string) => (schedule: Schedule, note: string | undefined) => {
     setEditing(null);
-    setMessage({ kind: 'success', text: `${what}: ${actionLabel(schedule.action)} at ${when(schedule)}.${note ? ` ${note}` : ''}` });
+    setMessage({ kind: 'success', text: `${what}: ${actionLabel(schedule.action)} at ${when(schedule)}.${note ? ` ${note}` : ''}`, about: schedule.id });
     void schedules.reload();
   };
   const cancel = async (schedule: Schedule) => {

@@ -33,7 +33,9 @@ export function SchedulesPanel({ flag, config, environment }: { flag: Flag; conf
       listSchedules({ flag: flag.key, environment: environment.key, status: ['pending'], limit: 500 }),
       listSchedules({ flag: flag.key, environment: environment.key, status: ['executed', 'skipped', 'failed'], limit: 500 }),
     ]);
-    return { pending: soonestFirst(pending), finished: latestFirst(finished, RECENT) };
+    // One that ran between the two reads is in both: it has finished.
+    const done = new Set(finished.map((s) => s.id));
+    return { pending: soonestFirst(pending.filter((s) => !done.has(s.id))), finished: latestFirst(finished, RECENT) };
   }, [flag.key, environment.key]);
   // Re-renders now and then, so "in 2 hours" stays true.
   useScheduleRefresh(schedules.data?.pending, schedules.reload, flag.key);
