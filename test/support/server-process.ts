@@ -93,10 +93,15 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time:\n${output}`));
     }, options.timeoutMs ?? 30_000);
+    let found = false;
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
+      // Scanned until found only: a server logging at info under load writes megabytes, and
+      // re-reading all of it per chunk made the client (a benchmark's load generator) ever slower.
+      if (found) return;
       const m = /Switchyard listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (m) {
+        found = true;
         clearTimeout(timer);
         resolve(m[1]!);
       }
