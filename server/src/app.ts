@@ -10,6 +10,7 @@ import { eventsPlugin } from './http/events.routes.js';
 import { flagSummariesRoutes } from './http/flag-summaries.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
+import { OFREP_SINGLE_ROUTE, fastLaneServer, ofrepFastLane, replayThrough, type FastLane } from './http/ofrep-fast-lane.js';
 import { ofrepRoutes } from './http/ofrep.routes.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { clientErrorHandler, errorsPlugin } from './http/plugins/errors.js';
@@ -80,7 +81,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
     if (!shared) sdkLoggers.set(opts.level, (shared = logger.child({ sdk: true }, opts)));
     return shared;
   };
+  // OFREP single evaluation, the hottest route, skips Fastify's per-request machinery when it can (see the lane).
+  const lane: { current?: FastLane } = {};
   const app = Fastify({
+    serverFactory: fastLaneServer(() => lane.current),
     childLoggerFactory,
     logger: options.logger ?? false,
     forceCloseConnections: true,
@@ -114,6 +118,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(sessionsRoutes, { credentials: services.credentials });
   await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs, maxStreams: options.maxDashboardStreams });
 
+  if (process.env.SY_EXP === 'barelike') {
+    for (const path of ['/ofrep/v1/barelike', '/barelike']) app.post(path, async (request) => {
+      const body = request.body as { context?: { targetingKey?: string } };
+      return { key: 'bench-flag', value: body.context?.targetingKey !== undefined, reason: 'SPLIT', variant: 'on', metadata: {} };
+    });
+  }
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   // Ready once this replica follows the change feed (and its last read succeeded): until then its
   // caches could serve rules older than what other replicas serve.
@@ -135,6 +145,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed, maxStreamsPerKey: options.maxStreamsPerKey });
   await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey, heartbeatMs: options.heartbeatMs });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  lane.current = ofrepFastLane({
+    flagsOf: (environment) => ruleSets.compiledNow(environment),
+    sdkKey: (authorization) => app.cachedSdkKey(authorization),
+    stats: app.requestStats.route('POST', OFREP_SINGLE_ROUTE),
+    replay: replayThrough(app),
+    closing: () => closing,
+  });
   await app.register(releasesRoutes, { releases, changeRequests: services.changeRequests });
   await app.register(webhooksRoutes, { webhooks: services.webhooks });
   await app.register(metricsRoutes, { releases, ruleSets, onMetrics: (environment, flag) => runner.poke(environment, flag) });

@@ -12,7 +12,7 @@ import type { CredentialsService } from '../services/credentials.service.js';
 import type { FeedFollower } from '../services/feed.js';
 import type { RuleSetCache } from '../services/rulesets.js';
 import { OfrepEventHub, eventsTicket, refetchFrame, ticketKeyId, ticketMatches } from './ofrep-events.js';
-import type { Principal } from './plugins/auth.js';
+import type { SdkPrincipal } from './plugins/auth.js';
 import { isMalformedJson, requestErrorMessage } from './plugins/errors.js';
 import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
 
@@ -37,7 +37,7 @@ const MAX_ARRAY = 100;
 const MAX_DEPTH = 8;
 const MAX_NAME = 200;
 /** Request bodies of remote evaluation: 100 attributes at the longest string fit; a flood does not. */
-const OFREP_BODY_LIMIT = 64 * 1024;
+export const OFREP_BODY_LIMIT = 64 * 1024;
 
 const scalarSchema = z.union([z.string().max(MAX_STRING), z.number(), z.boolean(), z.null()]);
 const contextSchema = z
@@ -115,18 +115,20 @@ export function checkOfrepBody(body: unknown): { value: { context: Record<string
   return typeof checked === 'number' ? { value: { context: context as Record<string, unknown> } } : { error: checked };
 }
 
-/** Single evaluation: sends the answer (the handler stays synchronous when the rules are compiled). */
-function answerOne(flags: Map<string, CompiledFlag>, key: string, context: Record<string, unknown>, reply: FastifyReply): void {
+/** The answer to a single evaluation: status and body (the Fastify route and the fast lane send it alike). */
+export function evaluateOne(flags: Map<string, CompiledFlag>, key: string, context: Record<string, unknown>): { status: 200 | 400 | 404; body: object } {
   delete context[SIGNATURE_ATTRIBUTE];
   const result = evaluateCompiled(flags.get(key), toEvaluationContext(context));
-  if (result.errorCode === 'FLAG_NOT_FOUND') {
-    void reply.status(404).send({ key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` });
-  } else if (result.errorCode) {
-    // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
-    void reply.status(400).send({ key, errorCode: result.errorCode, errorDetails: result.errorMessage });
-  } else {
-    void reply.send({ key, value: result.value, reason: result.reason, variant: result.variant, metadata: metadataOf(result) });
-  }
+  if (result.errorCode === 'FLAG_NOT_FOUND') return { status: 404, body: { key, errorCode: 'FLAG_NOT_FOUND', errorDetails: `flag "${key}" not found` } };
+  // TARGETING_KEY_MISSING (a rollout needs a targetingKey), TYPE_MISMATCH, PARSE_ERROR (a malformed flag).
+  if (result.errorCode) return { status: 400, body: { key, errorCode: result.errorCode, errorDetails: result.errorMessage } };
+  return { status: 200, body: { key, value: result.value, reason: result.reason, variant: result.variant, metadata: metadataOf(result) } };
+}
+
+/** Single evaluation: sends the answer (the handler stays synchronous when the rules are compiled). */
+function answerOne(flags: Map<string, CompiledFlag>, key: string, context: Record<string, unknown>, reply: FastifyReply): void {
+  const { status, body } = evaluateOne(flags, key, context);
+  void reply.status(status).send(body);
 }
 
 /** Quoted-string safe text for a WWW-Authenticate parameter. */
@@ -165,8 +167,6 @@ const fastValidator = ({ httpPart }: { httpPart?: string }) => {
     return typeof key === 'string' && key.length > 200 ? { error: AppError.invalid('params.key', 'at most 200 characters') } : true;
   };
 };
-
-type SdkPrincipal = Extract<Principal, { kind: 'sdk' }>;
 
 /**
  * Secure mode: a client key's context must carry the HMAC of its user key (`targetingKey`, else

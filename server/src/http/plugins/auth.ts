@@ -13,6 +13,7 @@ export type Principal =
    * its change notifications only); `clientSecret`: the environment's secure-mode secret, if on.
    */
   | { kind: 'sdk'; keyId: number; name: string; environment: string; client: boolean; clientSecret: string | null };
+export type SdkPrincipal = Extract<Principal, { kind: 'sdk' }>;
 
 /** Extra ways to authenticate (e.g. the dashboard's session cookie); tried after the bearer token. */
 export type Authenticator = (request: FastifyRequest) => Promise<Principal | null>;
@@ -38,6 +39,8 @@ declare module 'fastify' {
     /** Route hook (`onRequest`): a server or a client SDK key (OFREP bulk evaluation and its change notifications). */
     requireEvaluationKey: SdkKeyHook;
     addAuthenticator(authenticator: Authenticator): void;
+    /** The SDK key an `Authorization` header names, if this replica has it cached (no lookup, no promise); else undefined. */
+    cachedSdkKey(authorization: string | undefined): SdkPrincipal | undefined;
     /** A token, SDK key or session was revoked (on any replica: the change feed says so): drop cached lookups and tell listeners (e.g. open streams). */
     credentialsRevoked(revocation: Revocation): void;
     onCredentialsRevoked(listener: (revocation: Revocation) => void): void;
@@ -71,11 +74,12 @@ const TOUCH_INTERVAL_MS = 60_000;
 const CREDENTIAL_TTL_MS = 30_000;
 const CREDENTIAL_CACHE_SIZE = 10_000;
 
+const BEARER = /^Bearer\s+(\S+)$/i;
+
 export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  return m?.[1];
+  return BEARER.exec(header)?.[1];
 }
 
 export const authPlugin = fp(
@@ -155,15 +159,18 @@ export const authPlugin = fp(
       if (!hasRole(principal.role, role)) throw new AppError('forbidden', `this needs the ${role} role; token "${principal.name}" is ${principal.role}`);
     });
 
-    /** An SDK-key principal from the cache without a promise, or undefined when it must be looked up. */
-    function cachedSdkPrincipal(request: FastifyRequest): Principal | undefined {
-      if (request.principal) return request.principal;
-      const header = request.headers.authorization;
+    /** The SDK-key principal of an Authorization header from the cache, or undefined when it must be looked up. */
+    function cachedSdkKey(header: string | undefined): SdkPrincipal | undefined {
       if (header === undefined) return undefined;
       // The usual spelling is looked up without the regular expression: cached secrets came out of
       // bearer() (no whitespace), so a hit means bearer() would have found this very secret.
-      const cached = cache.get(header.startsWith('Bearer ') ? header.slice(7) : (bearer(request) ?? ''));
+      const cached = cache.get(header.startsWith('Bearer ') ? header.slice(7) : (BEARER.exec(header)?.[1] ?? ''));
       return cached && cached.expiresAt > Date.now() && cached.principal.kind === 'sdk' ? cached.principal : undefined;
+    }
+    app.decorate('cachedSdkKey', cachedSdkKey);
+    /** An SDK-key principal from the cache without a promise, or undefined when it must be looked up. */
+    function cachedSdkPrincipal(request: FastifyRequest): Principal | undefined {
+      return request.principal ?? cachedSdkKey(request.headers.authorization);
     }
     function sdkKeyHook(check: (principal: Principal | null) => void): SdkKeyHook {
       const settle = (request: FastifyRequest, principal: Principal | null, done: (error?: Error) => void) => {

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Per-app registry: other plugins register their own metrics here (e.g. stream connections). */
     metrics: Registry;
+    /** Request counts and latency by route, for answers sent outside Fastify's lifecycle (the OFREP fast lane). */
+    requestStats: RequestStats;
   }
 }
 
@@ -41,6 +43,7 @@ export const metricsPlugin = fp(
       },
     });
     app.decorate('metrics', registry);
+    app.decorate('requestStats', stats);
 
     // Each route gets its own accumulator once (when it is added); a request only adds to plain
     // numbers. prom-client's labelled children hash and validate their labels on every call, which
