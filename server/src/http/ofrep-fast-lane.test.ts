@@ -148,12 +148,18 @@ describe('OFREP single evaluation over a socket answers exactly as the Fastify r
 describe('which requests the lane takes', () => {
   let laneUrl: string;
   const seen = { fastify: 0, replayed: 0 };
+  let failing = false;
   let stop: () => Promise<void>;
 
   beforeAll(async () => {
     const replay = replayThrough(t.app);
     const lane = ofrepFastLane({
-      flagsOf: (environment) => t.services.ruleSets.compiledNow(environment),
+      flagsOf: (environment) => {
+        const flags = t.services.ruleSets.compiledNow(environment);
+        if (!failing || !flags) return flags;
+        // A compiled flag that throws when looked up: stands for any bug on the lane's path.
+        return new Proxy(flags, { get: (target, name) => (name === 'get' ? () => { throw new Error('boom'); } : Reflect.get(target, name, target)) });
+      },
       sdkKey: (authorization) => t.app.cachedSdkKey(authorization),
       stats: t.app.requestStats.route('POST', OFREP_SINGLE_ROUTE),
       replay: (request, response, body) => {
@@ -193,6 +199,15 @@ describe('which requests the lane takes', () => {
     expect(await route({ ...evaluate('checkout', {}), body: '{"context": {' })).toBe('replayed');
     expect(await route({ ...evaluate('checkout', {}), body: '{"context":{"__proto__":{"x":1}}}' })).toBe('replayed');
     expect(await route(evaluate('checkout', { targetingKey: 'x'.repeat(1025) }))).toBe('replayed');
+  });
+
+  it('replays a request whose evaluation throws (the route answers it as it would): nothing escapes to crash the process', async () => {
+    failing = true;
+    try {
+      expect(await route(evaluate('checkout', { targetingKey: 'u1' }))).toBe('replayed');
+    } finally {
+      failing = false;
+    }
   });
 
   it('leaves everything else to Fastify without reading it', async () => {

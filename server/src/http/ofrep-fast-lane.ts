@@ -85,17 +85,19 @@ export function ofrepFastLane(options: OfrepFastLaneOptions): FastLane {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const text = body.toString('utf8');
-      let parsed: unknown;
+      let answer: { status: number; body: object };
+      let payload: string;
       try {
-        parsed = GUARDED.test(text) ? undefined : JSON.parse(text);
+        const text = body.toString('utf8');
+        const parsed: unknown = GUARDED.test(text) ? undefined : JSON.parse(text);
+        const checked = parsed === undefined ? undefined : checkOfrepBody(parsed);
+        if (checked === undefined || 'error' in checked) return options.replay(request, response, body);
+        answer = evaluateOne(flags, key, checked.value.context);
+        payload = JSON.stringify(answer.body);
       } catch {
-        parsed = undefined;
+        // Unparsable JSON — or anything unexpected, which the route then answers (and logs) as it would.
+        return options.replay(request, response, body);
       }
-      const checked = parsed === undefined ? undefined : checkOfrepBody(parsed);
-      if (checked === undefined || 'error' in checked) return options.replay(request, response, body);
-      const answer = evaluateOne(flags, key, checked.value.context);
-      const payload = JSON.stringify(answer.body);
       response.writeHead(answer.status, {
         'access-control-allow-origin': '*',
         'access-control-expose-headers': 'ETag, WWW-Authenticate, Retry-After',
