@@ -100,7 +100,7 @@ describe.skipIf(!ready)('scheduled changes in a browser', () => {
     await panel(page).getByRole('status').filter({ hasText: 'Changed: Move to 100% at' }).waitFor();
     const [edited] = await schedules('&status=pending');
     expect(edited).toMatchObject({ id: created!.id, at: new Date(later).toISOString(), action: { stage: '100%' }, version: 2 });
-    expect(await panel(page).locator(`li[data-schedule="${created!.id}"] .schedule-action`).textContent()).toBe('Move to 100%');
+    await expect.poll(() => panel(page).locator(`li[data-schedule="${created!.id}"] .schedule-action`).textContent(), { timeout: 5000 }).toBe('Move to 100%');
     await page.screenshot({ path: join(ARTIFACTS, 'schedules-panel.png') });
   });
 

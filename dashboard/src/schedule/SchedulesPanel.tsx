@@ -48,24 +48,26 @@ export function SchedulesPanel({ flag, config, environment }: { flag: Flag; conf
     setMessage(null);
   }, [flag.key, environment.key]);
 
+  // The confirmation is shown with the list it speaks of: after the list has been read again.
   const saved = (what: string) => (schedule: Schedule, note: string | undefined) => {
     setEditing(null);
-    setMessage({ kind: 'success', text: `${what}: ${actionLabel(schedule.action)} at ${formatInZone(new Date(schedule.at).getTime(), timeZone)}.${note ? ` ${note}` : ''}` });
-    void schedules.reload();
+    const text = `${what}: ${actionLabel(schedule.action)} at ${formatInZone(new Date(schedule.at).getTime(), timeZone)}.${note ? ` ${note}` : ''}`;
+    void schedules.reload().then(() => setMessage({ kind: 'success', text }));
   };
 
   const cancel = async (schedule: Schedule) => {
     setBusy(schedule.id);
     setMessage(null);
+    let said: { kind: 'success' | 'error'; text: string };
     try {
       await del<Schedule>(schedulePath(schedule.id), { version: schedule.version });
-      setMessage({ kind: 'success', text: `Cancelled: ${actionLabel(schedule.action)} at ${formatInZone(new Date(schedule.at).getTime(), timeZone)}.` });
+      said = { kind: 'success', text: `Cancelled: ${actionLabel(schedule.action)} at ${formatInZone(new Date(schedule.at).getTime(), timeZone)}.` };
     } catch (error) {
-      setMessage({ kind: 'error', text: `Not cancelled: ${error instanceof ApiError ? error.message : String(error)}` });
-    } finally {
-      setBusy(null);
-      void schedules.reload();
+      said = { kind: 'error', text: `Not cancelled: ${error instanceof ApiError ? error.message : String(error)}` };
     }
+    await schedules.reload();
+    setBusy(null);
+    setMessage(said);
   };
 
   const pending = schedules.data?.pending ?? [];
