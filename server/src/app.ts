@@ -10,8 +10,8 @@ import { eventsPlugin } from './http/events.routes.js';
 import { flagSummariesRoutes } from './http/flag-summaries.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
-import { OFREP_SINGLE_ROUTE, fastLaneServer, ofrepFastLane, replayThrough, type FastLane } from './http/ofrep-fast-lane.js';
-import { ofrepRoutes } from './http/ofrep.routes.js';
+import { fastLaneServer, ofrepFastLane, replayThrough, type FastLane } from './http/ofrep-fast-lane.js';
+import { OFREP_SINGLE_ROUTE, ofrepRoutes } from './http/ofrep.routes.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { clientErrorHandler, errorsPlugin } from './http/plugins/errors.js';
 import { metricsPlugin } from './http/plugins/metrics.js';
@@ -118,12 +118,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(sessionsRoutes, { credentials: services.credentials });
   await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs, maxStreams: options.maxDashboardStreams });
 
-  if (process.env.SY_EXP === 'barelike') {
-    for (const path of ['/ofrep/v1/barelike', '/barelike']) app.post(path, async (request) => {
-      const body = request.body as { context?: { targetingKey?: string } };
-      return { key: 'bench-flag', value: body.context?.targetingKey !== undefined, reason: 'SPLIT', variant: 'on', metadata: {} };
-    });
-  }
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   // Ready once this replica follows the change feed (and its last read succeeded): until then its
   // caches could serve rules older than what other replicas serve.

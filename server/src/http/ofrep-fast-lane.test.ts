@@ -2,7 +2,8 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFlag, createTestApp, setStage, type TestContext } from '../testing/test-app.js';
-import { OFREP_SINGLE_ROUTE, fastLaneServer, ofrepFastLane, replayThrough } from './ofrep-fast-lane.js';
+import { fastLaneServer, ofrepFastLane, replayThrough } from './ofrep-fast-lane.js';
+import { OFREP_SINGLE_ROUTE } from './ofrep.routes.js';
 
 /**
  * The OFREP fast lane answers single evaluations outside Fastify. These tests hold it to the

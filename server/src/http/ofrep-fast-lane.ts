@@ -1,9 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { CompiledFlag } from '@switchyard/sdk/ruleset';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { OFREP_BODY_LIMIT, checkOfrepBody, evaluateOne } from './ofrep.routes.js';
+import { OFREP_BODY_LIMIT, OFREP_SINGLE_ROUTE, checkOfrepBody, evaluateOne } from './ofrep.routes.js';
 import type { SdkPrincipal } from './plugins/auth.js';
 import type { RouteStats } from './plugins/request-stats.js';
+import { SDK_RESPONSE_HEADERS } from './plugins/sdk-cors.js';
 
 /**
  * Takes a request before Fastify routes it and answers it itself (true), or leaves it alone
@@ -30,9 +31,8 @@ export function fastLaneServer(lane: () => FastLane | undefined) {
   };
 }
 
-const PREFIX = '/ofrep/v1/evaluate/flags/';
-/** The route whose request counts the lane adds to (`switchyard_http_requests_total`). */
-export const OFREP_SINGLE_ROUTE = `${PREFIX}:key`;
+/** `/ofrep/v1/evaluate/flags/`: the route's path up to its key. */
+const PREFIX = OFREP_SINGLE_ROUTE.slice(0, -':key'.length);
 /** Keys the lane takes: unreserved URL characters only, so the path needs no decoding. */
 const PLAIN_KEY = /^[A-Za-z0-9._~-]{1,200}$/;
 /** Bodies that Fastify's JSON parser (secure-json-parse) refuses or treats specially go through Fastify. */
@@ -99,9 +99,7 @@ export function ofrepFastLane(options: OfrepFastLaneOptions): FastLane {
         return options.replay(request, response, body);
       }
       response.writeHead(answer.status, {
-        'access-control-allow-origin': '*',
-        'access-control-expose-headers': 'ETag, WWW-Authenticate, Retry-After',
-        'x-content-type-options': 'nosniff',
+        ...SDK_RESPONSE_HEADERS,
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(payload),
       });

@@ -38,6 +38,8 @@ const MAX_DEPTH = 8;
 const MAX_NAME = 200;
 /** Request bodies of remote evaluation: 100 attributes at the longest string fit; a flood does not. */
 export const OFREP_BODY_LIMIT = 64 * 1024;
+/** Single evaluation's route (the fast lane stands in front of it and counts its answers under it). */
+export const OFREP_SINGLE_ROUTE = '/ofrep/v1/evaluate/flags/:key';
 
 const scalarSchema = z.union([z.string().max(MAX_STRING), z.number(), z.boolean(), z.null()]);
 const contextSchema = z
@@ -263,7 +265,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
     return ticket;
   }
 
-  app.post('/ofrep/v1/evaluate/flags/:key', {
+  app.post(OFREP_SINGLE_ROUTE, {
     logLevel: SDK_ROUTE_LOG_LEVEL,
     schema: {
       tags: ['ofrep'],

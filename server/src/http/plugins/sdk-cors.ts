@@ -7,6 +7,13 @@ import fp from 'fastify-plugin';
  */
 export const isSdkPath = (url: string) => url.startsWith('/ofrep/') || url.startsWith('/api/sdk/');
 
+/** What every SDK-path answer carries: any origin, the headers a browser SDK reads, and the one security header JSON/SSE needs. */
+export const SDK_RESPONSE_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'ETag, WWW-Authenticate, Retry-After',
+  'x-content-type-options': 'nosniff',
+} as const;
+
 /**
  * Browser SDKs run on the application's origin, not ours: the SDK endpoints (rules, stream,
  * metrics, OFREP) accept cross-origin requests. They authenticate with a bearer SDK key, never a
@@ -18,10 +25,8 @@ export const sdkCorsPlugin = fp(
     // Callback-style hooks: no promise per request on the hottest paths.
     app.addHook('onRequest', (request, reply, done) => {
       if (!isSdkPath(request.url)) return done();
-      reply.header('access-control-allow-origin', '*');
-      reply.header('access-control-expose-headers', 'ETag, WWW-Authenticate, Retry-After');
-      // The one security header these JSON/SSE answers need (helmet skips them: see app.ts).
-      reply.header('x-content-type-options', 'nosniff');
+      // nosniff is the one security header these JSON/SSE answers need (helmet skips them: see app.ts).
+      void reply.headers(SDK_RESPONSE_HEADERS);
       if (request.method !== 'OPTIONS') return done();
       reply
         .header('access-control-allow-methods', 'GET, POST, OPTIONS')
