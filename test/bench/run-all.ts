@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: every benchmark in turn, each in its own process so they do not disturb each other.
  * Pass names to run a subset: `pnpm bench sdk-eval ofrep`. The server benchmarks (stage-changes,
- * propagation, response-time) run the built server when `pnpm build` is fresh, else the sources, and
+ * write-latency, propagation, response-time) run the built server when `pnpm build` is fresh, else the sources, and
  * use SWITCHYARD_BENCH_DATABASE_URL (or SWITCHYARD_TEST_DATABASE_URL, or an embedded PostgreSQL).
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, string[]> = {
   'sdk-size': [],
   ofrep: [],
   'stage-changes': [],
+  'write-latency': [],
   propagation: [],
   'response-time': [],
   guard: [],

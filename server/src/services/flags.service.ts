@@ -51,6 +51,11 @@ export interface FlagChangeOptions {
   message?: string;
   /** Where a prerequisite problem in an environment is reported (default `environments.<env>`). */
   prerequisitePath?: (environment: string) => string;
+  /**
+   * A check already running on this transaction (the approval policy): the flag is read alongside
+   * it — both statements travel in one round trip — and nothing is written unless it passes.
+   */
+  allowed?: Promise<void>;
 }
 
 /** A flag as the API shows it: with the incident overrides that hold it against its Git file. */
@@ -117,7 +122,12 @@ export class FlagsService {
   async changeIn(tx: Tx, at: number, ctx: AuditContext, key: string, expected: number | undefined, options: FlagChangeOptions, mutate: (flag: Flag) => Flag | Promise<Flag>): Promise<FlagChange> {
     const { repos } = this.w;
     // Unpinned, the change must apply to whatever is current: lock the row rather than retry.
-    const found = await repos.flags.get(tx, key, { forUpdate: expected === undefined });
+    const reading = repos.flags.get(tx, key, { forUpdate: expected === undefined });
+    if (options.allowed) {
+      reading.catch(() => {}); // the check's failure comes first
+      await options.allowed;
+    }
+    const found = await reading;
     if (!found) throw AppError.notFound('flag', key);
     const before = found.value;
     if (found.managedBy !== null && !options.evenIfManaged) throw lockedByGit('flag', key, found.managedBy);
@@ -178,9 +188,9 @@ export class FlagsService {
   async updateEnvironment(key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch, ctx: AuditContext): Promise<Managed<Flag>> {
     // Before the transaction: the analysis may take a while and needs nothing from the database.
     if (patch.rules) await assertSafePatterns(matchesPatterns(patch.rules, 'body.'));
-    return this.w.write(ctx, async (tx, at) => {
-      await assertDirectWriteAllowed(this.w.repos, tx, `changing the targeting of flag "${key}"`, environment);
-      return this.updateEnvironmentIn(tx, at, ctx, key, environment, expected, patch);
+    return this.w.write(ctx, (tx, at) => {
+      const allowed = assertDirectWriteAllowed(this.w.repos, tx, `changing the targeting of flag "${key}"`, environment);
+      return this.updateEnvironmentIn(tx, at, ctx, key, environment, expected, patch, allowed);
     });
   }
 
@@ -188,8 +198,9 @@ export class FlagsService {
    * `updateEnvironment` inside a transaction the caller opened (an applied change request), without
    * the approval check; the caller has checked `patch.rules`' patterns.
    */
-  async updateEnvironmentIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch): Promise<FlagChange> {
-    return this.changeIn(tx, at, ctx, key, expected, { action: 'flag.environment_updated', environment, prerequisitePath: (env) => (env === environment ? 'body' : `environments.${env}`) }, async (flag) => {
+  async updateEnvironmentIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, expected: number | undefined, patch: FlagEnvironmentPatch, allowed?: Promise<void>): Promise<FlagChange> {
+    const options = { action: 'flag.environment_updated', environment, prerequisitePath: (env: string) => (env === environment ? 'body' : `environments.${env}`), allowed };
+    return this.changeIn(tx, at, ctx, key, expected, options, async (flag) => {
       const next: FlagEnvironment = withoutEmptyPrerequisites({ ...configIn(flag, environment), ...definedOnly(patch) });
       // Turning the flag on or off by hand clears the kill marker; `kill` sets it.
       if (patch.on !== undefined && patch.killed === undefined) next.killed = false;
@@ -207,10 +218,10 @@ export class FlagsService {
   async setStage(key: string, environment: string, stageText: string, variation: string | undefined, expected: number | undefined, ctx: AuditContext): Promise<FlagWithIncidents> {
     const stage = parseStage(stageText);
     if (!stage) throw AppError.invalid('body.stage', `unknown stage "${stageText}": use off, dogfood, kill, or a percentage such as 10% or 0.5% (at most 3 decimals)`);
-    return this.w.write(ctx, async (tx, at) => {
+    return this.w.write(ctx, (tx, at) => {
       // The kill switch never waits for approvals: incidents do not wait.
-      if (stage !== 'kill') await assertDirectWriteAllowed(this.w.repos, tx, `moving flag "${key}" to ${stage}`, environment);
-      return this.stageIn(tx, at, ctx, key, environment, stage, variation, expected);
+      const allowed = stage === 'kill' ? undefined : assertDirectWriteAllowed(this.w.repos, tx, `moving flag "${key}" to ${stage}`, environment);
+      return this.stageIn(tx, at, ctx, key, environment, stage, variation, expected, allowed);
     });
   }
 
@@ -218,8 +229,18 @@ export class FlagsService {
    * `setStage` inside a transaction the caller opened: a scheduled change claims its schedule in
    * the same transaction, so the move and the claim commit together or not at all.
    */
-  async stageIn(tx: Tx, at: number, ctx: AuditContext, key: string, environment: string, stage: ReleaseStage, variation: string | undefined, expected: number | undefined): Promise<{ value: FlagWithIncidents; change: Change }> {
-    const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill' };
+  async stageIn(
+    tx: Tx,
+    at: number,
+    ctx: AuditContext,
+    key: string,
+    environment: string,
+    stage: ReleaseStage,
+    variation: string | undefined,
+    expected: number | undefined,
+    allowed?: Promise<void>,
+  ): Promise<{ value: FlagWithIncidents; change: Change }> {
+    const options = { action: stage === 'kill' ? 'flag.killed' : 'flag.stage_changed', environment, evenIfManaged: stage === 'kill', allowed };
     let replaced: FlagEnvironment | undefined;
     const changed = await this.changeIn(tx, at, ctx, key, expected, options, async (flag) => {
       const current = configIn(flag, environment);

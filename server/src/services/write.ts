@@ -1,10 +1,10 @@
 import { auditEntries, type AuditContext, type AuditEntry, type AuditWrite } from '../domain/audit.js';
 import { AppError } from '../domain/errors.js';
 import type { Revocation } from '../domain/credentials.js';
-import { feedWrite, type FeedEntry, type NewFeedEntry, type SdkPatch } from '../domain/feed.js';
+import { feedWrite, type FeedEntry, type SdkPatch } from '../domain/feed.js';
 import type { WebhookMessage } from '../domain/releases/webhooks.js';
 import { mergePatches } from '../domain/ruleset.js';
-import type { Database, Repositories, Tx } from '../store/ports.js';
+import type { Database, Repositories, Tx, WriteRecord } from '../store/ports.js';
 
 /**
  * The one write path. Every change runs as: read through repositories → domain rules → conditional
@@ -82,15 +82,13 @@ export class Writes {
   async writeAudited<T>(ctx: AuditContext, fn: (tx: Tx, at: number) => Promise<WriteResult<T>>): Promise<{ value: T; audit: AuditEntry[] }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        let appended: NewFeedEntry | undefined;
         const done = await this.db.transactionWithFeed(async (tx) => {
           const at = this.now();
           const { value, change } = await fn(tx, at);
           const { audit, feed } = await this.record(tx, change, ctx, at);
-          appended = feed;
           return { value: { value, audit }, ...(feed ? { feed } : {}) };
         });
-        if (done.position !== undefined && appended) await this.applied({ ...appended, seq: done.position });
+        if (done.appended) await this.applied(done.appended);
         return done.value;
       } catch (error) {
         if (!(error instanceof RowMoved)) throw error;
@@ -100,19 +98,16 @@ export class Writes {
   }
 
   /**
-   * The end of every write: audit entries, webhook deliveries, then the change-feed entry (appended
-   * as the transaction commits). A change that records nothing (no audit entry, nothing for SDKs or
-   * revocations) leaves no feed entry.
+   * The end of every write: audit entries, then what the database records as it commits — webhook
+   * deliveries and the change-feed entry (one round trip with COMMIT on PostgreSQL). A change that
+   * records nothing (no audit entry, nothing for SDKs or revocations) leaves no feed entry.
    */
-  private async record(tx: Tx, change: Change, ctx: AuditContext, at: number): Promise<{ audit: AuditEntry[]; feed?: NewFeedEntry }> {
+  private async record(tx: Tx, change: Change, ctx: AuditContext, at: number): Promise<{ audit: AuditEntry[]; feed?: WriteRecord }> {
     const { repos } = this.db;
     if (change.audit.length === 0 && Object.keys(change.sdk ?? {}).length === 0 && (change.revoked ?? []).length === 0) return { audit: [] };
     const audit = await repos.audit.append(tx, auditEntries(change.audit, ctx, at));
-    let deliveries = false;
-    for (const message of change.webhooks?.(audit) ?? []) {
-      if ((await repos.webhooks.enqueue(tx, message, at)) > 0) deliveries = true;
-    }
-    return { audit, feed: { at, writes: audit.map(feedWrite), sdk: change.sdk ?? {}, revoked: change.revoked ?? [], deliveries } };
+    const entry = { at, writes: audit.map(feedWrite), sdk: change.sdk ?? {}, revoked: change.revoked ?? [] };
+    return { audit, feed: { webhooks: change.webhooks?.(audit) ?? [], entry } };
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

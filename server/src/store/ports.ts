@@ -29,6 +29,13 @@ export interface Tx {
   readonly [TX]: true;
 }
 
+/** How a write ends: the webhook messages it sends, then its change-feed entry. */
+export interface WriteRecord {
+  webhooks: readonly WebhookMessage[];
+  /** The entry but `deliveries`, which says whether any message found a subscribed webhook. */
+  entry: Omit<NewFeedEntry, 'deliveries'>;
+}
+
 export interface Database {
   readonly dialect: 'sqlite' | 'postgres';
   readonly repos: Repositories;
@@ -38,12 +45,13 @@ export interface Database {
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
-   * The write path's transaction: `transaction`, ending with the change-feed entry `fn` returns (if
-   * any) appended as it commits — on PostgreSQL in the same round trip as COMMIT, so the feed's head
-   * row, which every write takes last, is held only while the database commits. Resolves with the
-   * entry's position.
+   * The write path's transaction: `transaction`, ending with what `fn` returns to record (if
+   * anything): a delivery per subscribed webhook for each webhook message, then the change-feed
+   * entry, appended as it commits — on PostgreSQL all in the same round trip as COMMIT, so the
+   * feed's head row, which every write takes last, is held only while the database commits.
+   * Resolves with the entry as appended: its position, and whether deliveries were queued.
    */
-  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }>;
+  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: WriteRecord }>): Promise<{ value: T; appended?: FeedEntry }>;
   /** Run `fn` against one consistent, read-only view of the database. */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**

@@ -61,8 +61,23 @@ export function redactUrl(url: string): string {
 /** A database that does not answer within this long is reported, not waited for forever. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Pooled connections are pipelined (node-postgres `pipeline`): a statement is sent without waiting
+ * for the answer to the one before, and answers still come back in order. A transaction uses it to
+ * send BEGIN with its first statement (database.ts); everything else awaits each statement as before.
+ */
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: options.max ?? 10, application_name: 'switchyard', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const config: pg.PoolConfig & { pipeline: boolean } = { connectionString: url, max: options.max ?? 10, application_name: 'switchyard', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, pipeline: true };
+  return new pg.Pool(config);
+}
+
+/**
+ * The socket under a pooled connection, to cork: node-postgres writes each message as it is made,
+ * so BEGIN and the statement behind it would otherwise take a system call each.
+ */
+export function socketOf(client: pg.PoolClient): { cork(): void; uncork(): void } | undefined {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: unknown; uncork?: unknown } } }).connection?.stream;
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function' ? (stream as { cork(): void; uncork(): void }) : undefined;
 }
 
 export function createDb(pool: pg.Pool): PgDb {

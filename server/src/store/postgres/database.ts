@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
-import type { Database, Repositories, Tx } from '../ports.js';
+import type { Database, Repositories, Tx, WriteRecord } from '../ports.js';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, type Conn, type Namespace, type PgDb, type PoolOptions } from './connection.js';
+import { CONNECT_TIMEOUT_MS, asTx, createDb, createPool, migratePostgres, namespaceOf, socketOf, type Conn, type Namespace, type PgDb, type PoolOptions } from './connection.js';
 import * as schema from './schema.js';
 import { postgresSdkKeys, postgresSessions, postgresTokens } from './credentials.js';
 import { feedAppend, postgresAudit, postgresEnvironments, postgresFeed, postgresState } from './environments.js';
@@ -92,17 +92,19 @@ export class PostgresDatabase implements Database {
    * feed's head row, locked by the append, is released by the same round trip that took it.
    * Serialization failures and deadlocks run it again.
    */
-  async transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }> {
+  async transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: WriteRecord }>): Promise<{ value: T; appended?: FeedEntry }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.session('begin', async (tx, client) => {
+        return await this.session('begin', async (tx, client, began) => {
           const { value, feed } = await fn(tx);
+          await began;
           if (!feed) {
             await client.query('commit');
             return { value };
           }
-          const results = (await client.query(`${feedAppend(this.namespace.channel, feed)};\ncommit`)) as unknown as pg.QueryResult<{ seq: string }>[];
-          return { value, position: Number(results[0]!.rows[0]!.seq) };
+          const results = (await client.query(`${feedAppend(this.namespace.channel, feed.entry, feed.webhooks)};\ncommit`)) as unknown as pg.QueryResult<{ seq: string; deliveries: boolean }>[];
+          const row = results[0]!.rows[0]!;
+          return { value, appended: { ...feed.entry, deliveries: row.deliveries, seq: Number(row.seq) } };
         });
       } catch (error) {
         if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(error) ?? '')) throw error;
@@ -112,8 +114,9 @@ export class PostgresDatabase implements Database {
 
   /** A snapshot: every statement in `fn` sees the same committed state. */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.session('begin isolation level repeatable read, read only', async (tx, client) => {
+    return this.session('begin isolation level repeatable read, read only', async (tx, client, began) => {
       const value = await fn(tx);
+      await began;
       await client.query('commit');
       return value;
     });
@@ -122,13 +125,29 @@ export class PostgresDatabase implements Database {
   /**
    * One transaction on a pooled connection: `begin`, then `fn`, which commits. Any error rolls it
    * back; a connection that cannot even do that is discarded rather than reused.
+   *
+   * BEGIN is not waited for: the connection is pipelined, and the socket is corked while `fn` makes
+   * its first statements (those it sends before it first waits for an answer), so BEGIN and they
+   * leave in one write and are answered in one round trip. `began` (BEGIN's answer, which comes before any other) must be awaited before
+   * COMMIT: a transaction never commits unless it began.
    */
-  private async session<T>(begin: string, fn: (tx: Tx, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async session<T>(begin: string, fn: (tx: Tx, client: pg.PoolClient, began: Promise<unknown>) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(begin);
-      return await fn(asTx(this.onClient(client)), client);
+      const socket = socketOf(client);
+      socket?.cork();
+      let running: Promise<T>;
+      try {
+        const began = client.query(begin);
+        began.catch(() => {}); // awaited by `fn` before it commits
+        running = fn(asTx(this.onClient(client)), client, began);
+      } finally {
+        // After the microtasks queued so far: a query builder awaited by `fn` sends its statement
+        // from one (`await` calls its `then` in a microtask), and it should leave with BEGIN too.
+        if (socket) queueMicrotask(() => socket.uncork());
+      }
+      return await running;
     } catch (error) {
       await client.query('rollback').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
       throw error;

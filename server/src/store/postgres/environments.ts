@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, gte, lt, min, sql, type SQL } from 'drizzle-orm
 import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { NewFeedEntry } from '../../domain/feed.js';
+import type { WebhookMessage } from '../../domain/releases/webhooks.js';
 import { onViolation } from '../constraints.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
 import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
@@ -95,20 +96,38 @@ export const postgresAudit: AuditRepository = {
 const NOTIFY_ENTRY_MAX = 7900;
 
 /**
- * The append as one statement with its values inlined (escaped as literals), returning `seq`:
- * without parameters it can travel with COMMIT in one simple-protocol round trip (database.ts).
+ * The append as one statement with its values inlined (escaped as literals), returning `seq` and
+ * `deliveries`: without parameters it can travel with COMMIT in one simple-protocol round trip
+ * (database.ts). With webhook messages, the same statement first queues a delivery of each to every
+ * webhook subscribed to its event (or to `*`), and the entry's `deliveries` says whether it queued
+ * any; without, `entry.deliveries` stands (false when left out).
  */
-export function feedAppend(channel: string, entry: NewFeedEntry): string {
+export function feedAppend(channel: string, entry: Omit<NewFeedEntry, 'deliveries'> & { deliveries?: boolean }, webhooks: readonly WebhookMessage[] = []): string {
   if (!Number.isSafeInteger(entry.at)) throw new Error(`feed entry time is not an integer: ${entry.at}`);
-  const json = JSON.stringify(entry);
+  const { deliveries: _given, ...fields } = entry;
   const touched = touchedEnvironments(entry);
-  const notice = Buffer.byteLength(json) <= NOTIFY_ENTRY_MAX ? `seq::text || ${pg.escapeLiteral(` ${json}`)}` : 'seq::text';
-  return `with head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
-    entry as (insert into change_feed (seq, at, entry) select seq, ${entry.at}, ${pg.escapeLiteral(json)} from head returning seq)${
-      touched.length > 0 ? `,\n    versions as (update environments set version = (select seq from head) where key in (${touched.map((key) => pg.escapeLiteral(key)).join(', ')}) returning 1)` : ''
-    }
-    select seq, pg_notify(${pg.escapeLiteral(channel)}, ${notice}) from entry`;
+  const versions = touched.length > 0 ? `,\n    versions as (update environments set version = (select seq from head) where key in (${touched.map((key) => pg.escapeLiteral(key)).join(', ')}) returning 1)` : '';
+  const notice = (bytes: number) => (bytes <= NOTIFY_ENTRY_MAX ? `seq::text || ' ' || appended.entry` : 'seq::text');
+  if (webhooks.length === 0) {
+    const json = JSON.stringify({ ...fields, deliveries: entry.deliveries ?? false });
+    return `with head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
+    appended as (insert into change_feed (seq, at, entry) select seq, ${entry.at}, ${pg.escapeLiteral(json)} from head returning seq, entry)${versions}
+    select seq, ${entry.deliveries ?? false} as deliveries, pg_notify(${pg.escapeLiteral(channel)}, ${notice(Buffer.byteLength(json))}) from appended`;
+  }
+  // The entry's text is `{"deliveries":<true|false>,` followed by the rest of its JSON.
+  const rest = JSON.stringify(fields).slice(1);
+  const messages = webhooks.map((m, i) => `(${i}, ${pg.escapeLiteral(m.event)}, ${pg.escapeLiteral(m.payload)})`).join(', ');
+  return `with queued as (insert into webhook_deliveries (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
+      select w.id, m.event, m.payload, 'pending', 0, ${entry.at}, ${entry.at} from (values ${messages}) as m(n, event, payload)
+      join webhooks w on jsonb_exists(w.events, m.event) or jsonb_exists(w.events, '*') order by m.n, w.id returning 1),
+    head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
+    appended as (insert into change_feed (seq, at, entry)
+      select seq, ${entry.at}, '{"deliveries":' || (exists (select 1 from queued))::text || ',' || ${pg.escapeLiteral(rest)} from head returning seq, entry)${versions}
+    select seq, appended.entry like '{"deliveries":true,%' as deliveries, pg_notify(${pg.escapeLiteral(channel)}, ${notice(Buffer.byteLength(rest) + DELIVERIES_PREFIX_MAX)}) from appended`;
 }
+
+/** The most `{"deliveries":false,` adds to an entry's JSON. */
+const DELIVERIES_PREFIX_MAX = '{"deliveries":false,'.length;
 
 /**
  * Positions come from the single `change_feed_head` row: incrementing it locks the row until the

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
-import type { Database, Leadership, Repositories, Tx } from '../ports.js';
+import type { Database, Leadership, Repositories, Tx, WriteRecord } from '../ports.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { asTx, createDb, migrate, type Db } from './connection.js';
 import { sqliteSdkKeys, sqliteSessions, sqliteTokens } from './credentials.js';
@@ -137,10 +137,14 @@ export class SqliteDatabase implements Database {
     });
   }
 
-  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: NewFeedEntry }>): Promise<{ value: T; position?: number }> {
+  transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: WriteRecord }>): Promise<{ value: T; appended?: FeedEntry }> {
     return this.transaction(async (tx) => {
       const { value, feed } = await fn(tx);
-      return feed ? { value, position: await this.feedRepository.append(tx, feed) } : { value };
+      if (!feed) return { value };
+      let deliveries = false;
+      for (const message of feed.webhooks) if ((await this.repos.webhooks.enqueue(tx, message, feed.entry.at)) > 0) deliveries = true;
+      const entry: NewFeedEntry = { ...feed.entry, deliveries };
+      return { value, appended: { ...entry, seq: await this.feedRepository.append(tx, entry) } };
     });
   }
 
