@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CODE_REF_LIMITS } from '../domain/code-refs.js';
 import { DAY_MS } from '../domain/lifecycle.js';
 import { createFlag, createTestApp, setStage, type ErrorBody, type TestContext } from '../testing/test-app.js';
@@ -212,6 +212,27 @@ describe('lifecycle', () => {
       ['checkout', 'ready-to-remove'],
       ['rollout', 'active'],
     ]);
+  });
+
+  it('reads the audit log once for the whole list, however many flags are launched', async () => {
+    await open();
+    const keys = ['banner', 'checkout', 'rollout'];
+    for (const key of keys) {
+      await createFlag(t, key);
+      await launchEverywhere(key);
+    }
+    clock += 7 * DAY_MS;
+    const list = vi.spyOn(t.db.repos.audit, 'list');
+    const recent = vi.spyOn(t.db.repos.audit, 'recentByResource');
+    try {
+      expect(await keysWith('flags', 'launched')).toEqual(keys);
+      expect(list).not.toHaveBeenCalled();
+      expect(recent).toHaveBeenCalledTimes(1);
+      expect(recent.mock.calls[0]![2]).toEqual(keys);
+    } finally {
+      list.mockRestore();
+      recent.mockRestore();
+    }
   });
 
   it('with evaluations tracked, a flag nobody evaluated for 30 days is stale', async () => {

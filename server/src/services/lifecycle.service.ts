@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../domain/audit.js';
 import type { Flag } from '../domain/flags.js';
 import { DAY_MS, DEFAULT_LIFECYCLE_THRESHOLDS, launchedFor, lifecycleOf, servingChangedAt, type Lifecycle, type LifecycleThresholds } from '../domain/lifecycle.js';
 import type { Tx } from '../store/ports.js';
@@ -39,7 +40,16 @@ export class LifecycleService {
   async of(tx: Tx, flags: readonly Flag[]): Promise<Map<string, Lifecycle>> {
     const { repos } = this.w;
     const now = this.w.now();
-    const [evaluated, counts, scanned] = await Promise.all([this.options.lastEvaluated?.(tx), repos.codeRefs.counts(tx), repos.codeRefs.hasUploads(tx)]);
+    // Only flags serving one variation everywhere can be launched: their histories, in one read.
+    const windowStart = now - Math.max(this.thresholds.launchedAfterDays, this.thresholds.staleAfterDays) * DAY_MS;
+    const settled = new Set(flags.filter((flag) => launchedFor({ flag, servingSince: {}, now }) !== undefined).map((flag) => flag.key));
+    // The reads go out together (pipelined on PostgreSQL).
+    const [evaluated, counts, scanned, histories] = await Promise.all([
+      this.options.lastEvaluated?.(tx),
+      repos.codeRefs.counts(tx),
+      repos.codeRefs.hasUploads(tx),
+      repos.audit.recentByResource(tx, 'flag', [...settled], windowStart, HISTORY_LIMIT),
+    ]);
     const lastEvaluated = new Map<string, Record<string, number>>();
     for (const { flagKey, environment, at } of evaluated ?? []) {
       let byEnv = lastEvaluated.get(flagKey);
@@ -52,7 +62,7 @@ export class LifecycleService {
         flag.key,
         lifecycleOf({
           flag,
-          servingSince: await this.servingSince(tx, flag, now),
+          servingSince: settled.has(flag.key) ? servingSince(flag, histories.get(flag.key) ?? [], windowStart) : {},
           lastEvaluatedAt: evaluated === undefined ? undefined : (lastEvaluated.get(flag.key) ?? {}),
           codeRefs: scanned ? { references: counts.get(flag.key) ?? 0 } : undefined,
           now,
@@ -62,19 +72,16 @@ export class LifecycleService {
     }
     return result;
   }
+}
 
-  /**
-   * When each environment started serving what it serves, from the flag's audit entries of the
-   * longest period a threshold looks at. Nothing found there: at least that long ago.
-   */
-  private async servingSince(tx: Tx, flag: Flag, now: number): Promise<Record<string, number>> {
-    if (launchedFor({ flag, servingSince: {}, now }) === undefined) return {};
-    const windowStart = now - Math.max(this.thresholds.launchedAfterDays, this.thresholds.staleAfterDays) * DAY_MS;
-    const history = await this.w.repos.audit.list(tx, { resourceType: 'flag', resourceKey: flag.key, since: windowStart, limit: HISTORY_LIMIT });
-    // A full page may not reach back to the window's start: then the oldest entry read is as far as we know.
-    const floor = history.length === HISTORY_LIMIT ? history.at(-1)!.at : Math.min(flag.createdAt, windowStart);
-    const since: Record<string, number> = {};
-    for (const env of Object.keys(flag.environments)) since[env] = servingChangedAt(history, env) ?? floor;
-    return since;
-  }
+/**
+ * When each environment started serving what it serves, from the flag's newest audit entries in
+ * the longest period a threshold looks at. Nothing found there: at least that long ago.
+ */
+function servingSince(flag: Flag, history: readonly AuditEntry[], windowStart: number): Record<string, number> {
+  // A full page may not reach back to the window's start: then the oldest entry read is as far as we know.
+  const floor = history.length === HISTORY_LIMIT ? history.at(-1)!.at : Math.min(flag.createdAt, windowStart);
+  const since: Record<string, number> = {};
+  for (const env of Object.keys(flag.environments)) since[env] = servingChangedAt(history, env) ?? floor;
+  return since;
 }

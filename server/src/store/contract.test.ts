@@ -270,4 +270,24 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
     expect(entry!.writes).toEqual([expect.objectContaining({ auditId: audit!.id, resourceKey: 'path', version: created.value.version })]);
     expect(Object.keys(entry!.sdk).sort()).toEqual(['development', 'production', 'staging']);
   });
+
+  it('reads the newest audit entries of many resources at once: per key, since a time, newest first', async () => {
+    const s = await setup();
+    const entry = (resourceKey: string, at: number, resourceType: 'flag' | 'segment' = 'flag') => ({ at, actor: 'a', action: 'x', resourceType, resourceKey, environment: null, before: null, after: { at }, source: 'api' as const, message: null, commit: null });
+    await write(s, (tx) =>
+      s.db.repos.audit.append(tx, [entry('a', 10), entry('b', 20), entry('a', 30), entry('a', 40), entry('c', 50), entry('a', 60), entry('b', 70, 'segment'), entry('b', 80)]),
+    );
+    const found = await read(s, (tx) => s.db.repos.audit.recentByResource(tx, 'flag', ['a', 'b', 'missing'], 20, 2));
+    expect([...found.keys()].sort()).toEqual(['a', 'b']);
+    expect(found.get('a')!.map((e) => e.at)).toEqual([60, 40]);
+    expect(found.get('b')!.map((e) => [e.at, e.resourceType, e.after])).toEqual([
+      [80, 'flag', { at: 80 }],
+      [20, 'flag', { at: 20 }],
+    ]);
+    expect(await read(s, (tx) => s.db.repos.audit.recentByResource(tx, 'flag', [], 0, 5))).toEqual(new Map());
+    // More keys than one statement takes: every key is still read.
+    const many = Array.from({ length: 2500 }, (_, i) => `k${i}`);
+    await write(s, (tx) => s.db.repos.audit.append(tx, [entry('k0', 1), entry('k2499', 2)]));
+    expect([...(await read(s, (tx) => s.db.repos.audit.recentByResource(tx, 'flag', many, 0, 1))).keys()].sort()).toEqual(['k0', 'k2499']);
+  });
 });

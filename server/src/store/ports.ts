@@ -1,6 +1,6 @@
 import type { ApprovalPolicy, ChangeRequest, ChangeRequestQuery, NewChangeRequest, PolicySettings } from '../domain/change-requests.js';
 import type { ActiveSdkKey, ApiToken, NewApiToken, NewSdkKey, SdkKey, SessionPrincipal } from '../domain/credentials.js';
-import type { AuditEntry, AuditQuery, NewAuditEntry } from '../domain/audit.js';
+import type { AuditEntry, AuditQuery, AuditResource, NewAuditEntry } from '../domain/audit.js';
 import type { CodeRef, CodeRefMark, CodeRefUpload, NewCodeRef } from '../domain/code-refs.js';
 import type { Environment, EnvironmentInput, EnvironmentPatch } from '../domain/environments.js';
 import type { EvaluationCount, HourlyCount, LastEvaluated, SdkConnection } from '../domain/evaluations.js';
@@ -179,6 +179,12 @@ export interface SegmentRepository {
 export interface AuditRepository {
   append(tx: Tx, entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
   list(tx: Tx, query: AuditQuery): Promise<AuditEntry[]>;
+  /**
+   * For each of `keys` (resources of one type), its newest `perKey` entries at or after `since`,
+   * newest first — for many resources in one read (the flag list's lifecycles). Keys without
+   * entries are absent.
+   */
+  recentByResource(tx: Tx, resourceType: AuditResource, keys: readonly string[], since: number, perKey: number): Promise<Map<string, AuditEntry[]>>;
   get(tx: Tx, id: number): Promise<AuditEntry | undefined>;
 }
 

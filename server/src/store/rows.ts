@@ -168,6 +168,20 @@ export function segmentColumns(segment: Segment) {
   };
 }
 
+/** Audit rows, newest first, grouped by resource key (each group keeps that order). */
+export function auditByResource(rows: readonly AuditRow[]): Map<string, AuditEntry[]> {
+  const grouped = new Map<string, AuditEntry[]>();
+  for (const row of rows) {
+    const entries = grouped.get(row.resourceKey);
+    if (entries) entries.push(toAuditEntry(row));
+    else grouped.set(row.resourceKey, [toAuditEntry(row)]);
+  }
+  return grouped;
+}
+
+/** Keys per statement of a batched read: well under either dialect's limit on parameters. */
+export const KEYS_PER_READ = 1000;
+
 export function toAuditEntry(row: AuditRow): AuditEntry {
   return {
     id: row.id,

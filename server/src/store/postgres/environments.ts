@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, gt, gte, lt, min, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, min, sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import { AppError } from '../../domain/errors.js';
 import type { NewFeedEntry } from '../../domain/feed.js';
 import type { WebhookMessage } from '../../domain/releases/webhooks.js';
 import { onViolation } from '../constraints.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository } from '../ports.js';
-import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
+import { KEYS_PER_READ, auditByResource, toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
 import { conn, prepared } from './connection.js';
 import { auditLog, changeFeed, changeFeedHead, clusterState, environments, sdkKeys } from './schema.js';
 
@@ -84,6 +84,21 @@ export const postgresAudit: AuditRepository = {
       .orderBy(desc(auditLog.id))
       .limit(query.limit);
     return rows.map(toAuditEntry);
+  },
+
+  async recentByResource(tx, resourceType, keys, since, perKey) {
+    const rows: (typeof auditLog.$inferSelect)[] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
+      const rank = sql<number>`row_number() over (partition by ${auditLog.resourceKey} order by ${auditLog.id} desc)`.as('rank');
+      const ranked = conn(tx)
+        .select({ id: auditLog.id, rank })
+        .from(auditLog)
+        .where(and(eq(auditLog.resourceType, resourceType), inArray(auditLog.resourceKey, keys.slice(i, i + KEYS_PER_READ)), gte(auditLog.at, since)))
+        .as('ranked');
+      const page = await conn(tx).select({ entry: auditLog }).from(auditLog).innerJoin(ranked, eq(ranked.id, auditLog.id)).where(lte(ranked.rank, perKey)).orderBy(desc(auditLog.id));
+      for (const { entry } of page) rows.push(entry);
+    }
+    return auditByResource(rows);
   },
 
   async get(tx, id) {

@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, gt, gte, lt, min, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, min, sql, type SQL } from 'drizzle-orm';
 import { AppError } from '../../domain/errors.js';
 import { onViolation } from '../constraints.js';
 import type { FeedEntry, NewFeedEntry } from '../../domain/feed.js';
 import type { AuditRepository, EnvironmentRepository, FeedRepository, StateRepository, Tx } from '../ports.js';
-import { toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
+import { KEYS_PER_READ, auditByResource, toAuditEntry, toEnvironment, toFeedEntry, touchedEnvironments } from '../rows.js';
 import { conn, prepared } from './connection.js';
 import { auditLog, changeFeed, clusterState, environments, sdkKeys } from './schema.js';
 
@@ -76,6 +76,21 @@ export const sqliteAudit: AuditRepository = {
       .limit(query.limit)
       .all()
       .map(toAuditEntry);
+  },
+
+  async recentByResource(tx, resourceType, keys, since, perKey) {
+    const rows: (typeof auditLog.$inferSelect)[] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
+      const rank = sql<number>`row_number() over (partition by ${auditLog.resourceKey} order by ${auditLog.id} desc)`.as('rank');
+      const ranked = conn(tx)
+        .select({ id: auditLog.id, rank })
+        .from(auditLog)
+        .where(and(eq(auditLog.resourceType, resourceType), inArray(auditLog.resourceKey, keys.slice(i, i + KEYS_PER_READ)), gte(auditLog.at, since)))
+        .as('ranked');
+      const page = conn(tx).select({ entry: auditLog }).from(auditLog).innerJoin(ranked, eq(ranked.id, auditLog.id)).where(lte(ranked.rank, perKey)).orderBy(desc(auditLog.id)).all();
+      for (const { entry } of page) rows.push(entry);
+    }
+    return auditByResource(rows);
   },
 
   async get(tx, id) {
