@@ -88,9 +88,9 @@ export class PostgresDatabase implements Database {
   }
 
   /**
-   * BEGIN, `fn`, then the feed append and COMMIT sent together (one simple-protocol query): the
-   * feed's head row, locked by the append, is released by the same round trip that took it.
-   * Serialization failures and deadlocks run it again.
+   * BEGIN, `fn`, then the webhook deliveries, the feed append and COMMIT sent together (one
+   * simple-protocol query): the feed's head row, locked by the append, is released by the same
+   * round trip that took it. Serialization failures and deadlocks run it again.
    */
   async transactionWithFeed<T>(fn: (tx: Tx) => Promise<{ value: T; feed?: WriteRecord }>): Promise<{ value: T; appended?: FeedEntry }> {
     for (let attempt = 1; ; attempt++) {
@@ -128,8 +128,8 @@ export class PostgresDatabase implements Database {
    *
    * BEGIN is not waited for: the connection is pipelined, and the socket is corked while `fn` makes
    * its first statements (those it sends before it first waits for an answer), so BEGIN and they
-   * leave in one write and are answered in one round trip. `began` (BEGIN's answer, which comes before any other) must be awaited before
-   * COMMIT: a transaction never commits unless it began.
+   * leave in one write and are answered in one round trip. `fn` must await `began` (BEGIN's answer,
+   * which comes before any other) before COMMIT: a transaction never commits unless it began.
    */
   private async session<T>(begin: string, fn: (tx: Tx, client: pg.PoolClient, began: Promise<unknown>) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
