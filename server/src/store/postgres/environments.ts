@@ -119,26 +119,24 @@ const NOTIFY_ENTRY_MAX = 7900;
  */
 export function feedAppend(channel: string, entry: Omit<NewFeedEntry, 'deliveries'> & { deliveries?: boolean }, webhooks: readonly WebhookMessage[] = []): string {
   if (!Number.isSafeInteger(entry.at)) throw new Error(`feed entry time is not an integer: ${entry.at}`);
-  const { deliveries: _given, ...fields } = entry;
+  const { deliveries, ...fields } = entry;
   const touched = touchedEnvironments(entry);
-  const versions = touched.length > 0 ? `,\n    versions as (update environments set version = (select seq from head) where key in (${touched.map((key) => pg.escapeLiteral(key)).join(', ')}) returning 1)` : '';
-  const notice = (bytes: number) => (bytes <= NOTIFY_ENTRY_MAX ? `seq::text || ' ' || appended.entry` : 'seq::text');
-  if (webhooks.length === 0) {
-    const json = JSON.stringify({ ...fields, deliveries: entry.deliveries ?? false });
-    return `with head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
-    appended as (insert into change_feed (seq, at, entry) select seq, ${entry.at}, ${pg.escapeLiteral(json)} from head returning seq, entry)${versions}
-    select seq, ${entry.deliveries ?? false} as deliveries, pg_notify(${pg.escapeLiteral(channel)}, ${notice(Buffer.byteLength(json))}) from appended`;
-  }
-  // The entry's text is `{"deliveries":<true|false>,` followed by the rest of its JSON.
+  // The entry's text: `{"deliveries":<true|false>,` (decided by the statement) and the rest of its JSON.
   const rest = JSON.stringify(fields).slice(1);
   const messages = webhooks.map((m, i) => `(${i}, ${pg.escapeLiteral(m.event)}, ${pg.escapeLiteral(m.payload)})`).join(', ');
-  return `with queued as (insert into webhook_deliveries (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
+  const queued =
+    webhooks.length === 0
+      ? ''
+      : `queued as (insert into webhook_deliveries (webhook_id, event, payload, status, attempts, next_attempt_at, created_at)
       select w.id, m.event, m.payload, 'pending', 0, ${entry.at}, ${entry.at} from (values ${messages}) as m(n, event, payload)
-      join webhooks w on jsonb_exists(w.events, m.event) or jsonb_exists(w.events, '*') order by m.n, w.id returning 1),
-    head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
+      join webhooks w on jsonb_exists(w.events, m.event) or jsonb_exists(w.events, '*') order by m.n, w.id returning 1),\n    `;
+  const queuedAny = webhooks.length === 0 ? `'${deliveries ?? false}'` : '(exists (select 1 from queued))::text';
+  const versions = touched.length > 0 ? `,\n    versions as (update environments set version = (select seq from head) where key in (${touched.map((key) => pg.escapeLiteral(key)).join(', ')}) returning 1)` : '';
+  const notice = Buffer.byteLength(rest) + DELIVERIES_PREFIX_MAX <= NOTIFY_ENTRY_MAX ? `seq::text || ' ' || appended.entry` : 'seq::text';
+  return `with ${queued}head as (update change_feed_head set seq = seq + 1 where id = 1 returning seq),
     appended as (insert into change_feed (seq, at, entry)
-      select seq, ${entry.at}, '{"deliveries":' || (exists (select 1 from queued))::text || ',' || ${pg.escapeLiteral(rest)} from head returning seq, entry)${versions}
-    select seq, appended.entry like '{"deliveries":true,%' as deliveries, pg_notify(${pg.escapeLiteral(channel)}, ${notice(Buffer.byteLength(rest) + DELIVERIES_PREFIX_MAX)}) from appended`;
+      select seq, ${entry.at}, '{"deliveries":' || ${queuedAny} || ',' || ${pg.escapeLiteral(rest)} from head returning seq, entry)${versions}
+    select seq, appended.entry like '{"deliveries":true,%' as deliveries, pg_notify(${pg.escapeLiteral(channel)}, ${notice}) from appended`;
 }
 
 /** The most `{"deliveries":false,` adds to an entry's JSON. */
