@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { enc, get } from '../api/client.js';
 import type { Flag, FlagSummary } from '../api/types.js';
 import { Banner, Loading } from '../components/Banner.js';
@@ -22,7 +22,8 @@ export function ComparePage() {
   const [onlyDifferences, setOnlyDifferences] = useState(false);
 
   // The URL follows the pickers (in place: choosing is not navigating); back/forward follow the URL.
-  useEffect(() => {
+  // A layout effect: the URL changes with the render that shows the new comparison, never after it.
+  useLayoutEffect(() => {
     const url = compareUrl(selection);
     if (url !== location.pathname + location.search) history.replaceState(null, '', url);
   }, [selection.flag, selection.a, selection.b]);
