@@ -27,7 +27,7 @@ import { Cleanup } from './cleanup.js';
 import { jsonPoster, type JsonPoster } from './keep-alive.js';
 import { loadAverage, ms, option, serverNodeArgs, summary, verdict } from './measure.js';
 import { benchPostgres, startReplicas } from './replicas.js';
-import { StreamClients } from './stream-clients.js';
+import { CLIENTS_NICE, STREAM_SERVER_ENV, StreamClients } from './stream-clients.js';
 
 const COUNTS = option('clients', '1000,10000').split(',').map(Number);
 const CHANGES = Number(option('changes', '100'));
@@ -41,7 +41,7 @@ const ENVIRONMENT = 'development';
 const STAGES = ['10%', '20%', '30%', '40%', '50%'];
 const FLAG = 'propagation';
 /** How every server is started: quiet logs; profiled with `--cpu-prof DIR`. */
-const SERVER = { env: { LOG_LEVEL: 'warn' }, nodeArgs: serverNodeArgs() };
+const SERVER = { env: { LOG_LEVEL: 'warn', ...STREAM_SERVER_ENV }, nodeArgs: serverNodeArgs() };
 
 /** One side of the comparison: where its streams go, how it makes a change, and its figures. */
 interface Side {
@@ -197,6 +197,7 @@ const cleanup = new Cleanup();
 try {
   console.log('propagation: a stage change until every SDK stream has its patch (see the header of test/bench/propagation.ts)');
   console.log(`server: ${CLI_KIND}`);
+  if (CLIENTS_NICE > 0) console.log(`stream clients at nice ${CLIENTS_NICE} (--clients-nice): as if on other machines`);
   console.log(`load average before: ${loadAverage()}`);
   const postgres = await benchPostgres();
   cleanup.add(() => postgres.stop());

@@ -24,7 +24,7 @@ import { Cleanup } from './cleanup.js';
 import { jsonPoster, type JsonPoster } from './keep-alive.js';
 import { loadAverage, ms, now, option, serverNodeArgs, summary, verdict } from './measure.js';
 import { benchPostgres, startReplicas } from './replicas.js';
-import { StreamClients } from './stream-clients.js';
+import { CLIENTS_NICE, STREAM_SERVER_ENV, StreamClients } from './stream-clients.js';
 
 const STREAMS = Number(option('streams', '10000'));
 const WITH_POSTGRES = option('postgres', 'no') === 'yes';
@@ -38,7 +38,7 @@ const ENVIRONMENT = 'production';
 const FLAG = 'response-time';
 const STAGES = ['10%', '20%', '30%', '40%', '50%'];
 /** How every server is started: quiet logs; profiled with `--cpu-prof DIR`. */
-const SERVER = { env: { LOG_LEVEL: 'warn' }, nodeArgs: serverNodeArgs() };
+const SERVER = { env: { LOG_LEVEL: 'warn', ...STREAM_SERVER_ENV }, nodeArgs: serverNodeArgs() };
 
 interface Mode {
   name: string;
@@ -159,6 +159,7 @@ try {
   console.log(`response time: sequential stage changes with ${STREAMS} SDK streams vs none (see the header of test/bench/response-time.ts)`);
   console.log(`${BLOCKS} blocks per server and mode, alternating; lag granularity ${TALLY_EVERY_MS} ms`);
   console.log(`server: ${CLI_KIND}`);
+  if (CLIENTS_NICE > 0) console.log(`stream clients at nice ${CLIENTS_NICE} (--clients-nice): as if on other machines`);
   console.log(`load average before: ${loadAverage()}`);
 
   const servers: ServerProcess[] = [];

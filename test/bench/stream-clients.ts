@@ -3,12 +3,26 @@
  * limit is per process (20,000 here), so no child holds more than MAX_PER_CHILD sockets.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NODE_SOURCE_ARGS } from '../support/server-process.js';
+import { option } from './measure.js';
 import type { ClientCommand, ClientReply } from './propagation-clients.js';
 
 const MAX_PER_CHILD = 9000;
 const STREAM_PATH = '/api/sdk/stream';
+/**
+ * Environment for the servers these streams go to: every stream uses one SDK key (as a fleet of
+ * app instances shares its environment's key), beyond the default 1,000 streams per key and replica.
+ */
+export const STREAM_SERVER_ENV = { SWITCHYARD_MAX_STREAMS_PER_KEY: '1000000' };
+/**
+ * `--clients-nice N` (1–19) runs the client processes at a lower CPU priority. In production the
+ * SDKs are on other machines; here they share the server's two cores, and reading 10,000 sockets
+ * competes with the server being measured. Off (0) by default: the headline figures keep them equal.
+ */
+export const CLIENTS_NICE = Number(option('clients-nice', '0'));
+if (!(Number.isInteger(CLIENTS_NICE) && CLIENTS_NICE >= 0 && CLIENTS_NICE <= 19)) throw new Error(`--clients-nice: expected an integer 0–19, got ${option('clients-nice', '0')}`);
 
 type Reply<T extends ClientReply['type']> = Extract<ClientReply, { type: T }>;
 
@@ -19,6 +33,7 @@ class ClientProcess {
 
   constructor() {
     this.child = fork(fileURLToPath(new URL('./propagation-clients.ts', import.meta.url)), [], { execArgv: NODE_SOURCE_ARGS });
+    if (CLIENTS_NICE > 0 && this.child.pid !== undefined) setPriority(this.child.pid, CLIENTS_NICE);
     this.child.on('message', (reply: ClientReply) => this.pending?.(reply));
   }
 
