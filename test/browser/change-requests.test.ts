@@ -320,6 +320,31 @@ describe.skipIf(!ready)('change requests in a browser', () => {
     expect((await call('PUT', '/api/environments/staging/approval-policy', { required: false })).status).toBe(200);
   }, 60_000);
 
+  it('a flag page whose policies are slow to load offers no stage move until they are known; the click then proposes', async () => {
+    const alice = await session(tokens.alice);
+    let answerPolicies = (): void => {};
+    const policiesHeld = new Promise<void>((resolve) => (answerPolicies = resolve));
+    await alice.route('**/api/approval-policies', async (route) => {
+      await policiesHeld;
+      await route.continue();
+    });
+    await alice.goto(`${server.url}/flags/${FLAG}`);
+    // The flag itself has loaded (its name is the page's title, set in the same render); the page
+    // waits for the policies before offering writes.
+    await expect.poll(() => alice.title()).toContain('New checkout');
+    expect(await alice.getByRole('status').filter({ hasText: 'Loading the flag' }).count()).toBe(1);
+    expect(await alice.getByRole('list', { name: 'Release stages' }).count()).toBe(0);
+
+    answerPolicies();
+    await alice.locator('[data-governed="stage"] .governed-notice').filter({ hasText: 'Production requires 1 approval' }).waitFor();
+    const before = await flag();
+    const target = before.environments.production!.stage === '10%' ? '50%' : '10%';
+    await alice.getByRole('list', { name: 'Release stages' }).getByRole('button', { name: target }).click();
+    await alice.locator('.action-message').filter({ hasText: /Change request #\d+ opened/ }).waitFor();
+    expect((await flag()).version).toBe(before.version);
+    await alice.unrouteAll();
+  }, 60_000);
+
   it('a viewer reads requests and policies but gets no actions', async () => {
     const created = await call<{ token: string }>('POST', '/api/tokens', { name: 'reader', role: 'viewer' });
     const viewer = await session(created.body.token);

@@ -7,7 +7,7 @@ import { ConfirmDialog, type ConfirmRequest } from '../components/ConfirmDialog.
 import { Guard } from '../components/Guard.js';
 import { promoteDisabledReason, promoteLabel, promotionUrl, type CompareSelection, type PromotionPreview } from '../logic/compare.js';
 import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
-import { requiredPolicy, usePolicies } from '../requests/policies.js';
+import { policiesSettled, requiredPolicy, usePolicies } from '../requests/policies.js';
 import { Link } from '../router.js';
 import { useCanEdit, useResource } from '../state.js';
 
@@ -49,7 +49,8 @@ export function PromotePanel({ flag, selection, onPromoted }: { flag: Flag; sele
   );
   // A preview of another flag or pair (still loading the new one) must not be confirmed.
   const current = preview.data && preview.data.flag === flag.key && preview.data.from.key === selection.a && preview.data.to.key === selection.b ? preview.data : undefined;
-  const reason = promoteDisabledReason(current, selection, rights.reason);
+  // Whether the click promotes or proposes depends on the target's policy: not before it is known.
+  const reason = promoteDisabledReason(current, selection, rights.reason) ?? (policiesSettled(policies) ? undefined : 'Reading the approval policies…');
   const fromName = current?.from.name ?? selection.a;
   const toName = current?.to.name ?? selection.b;
   // Said on the button too: where a policy governs the target, the click proposes rather than promotes.

@@ -25,7 +25,7 @@ import type { ActionFeedback, ActionOutcome, FlagActions } from '../flag/actions
 import { segmentPolicy } from '../logic/change-requests.js';
 import { describeRemoteChange } from '../logic/flag-notes.js';
 import { OpenRequests } from '../requests/OpenRequests.js';
-import { requiredPolicy, usePolicies } from '../requests/policies.js';
+import { policiesSettled, requiredPolicy, usePolicies } from '../requests/policies.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link } from '../router.js';
 import { managedReason, useApp, useCurrentEnvironment, useLive, useResource, type Resource } from '../state.js';
@@ -175,7 +175,8 @@ export function FlagPage({ flagKey }: { flagKey: string }) {
       </section>
     );
   }
-  if (!flag.data) return <Loading what="the flag" />;
+  // Its stage and targeting controls say whether they write or propose: the policies must be known first.
+  if (!flag.data || !policiesSettled(policies)) return <Loading what="the flag" />;
   const f = flag.data;
   const config = f.environments[environment];
   const envName = env?.name ?? environment;

@@ -9,7 +9,7 @@ import { Guard } from '../components/Guard.js';
 import { segmentPolicy } from '../logic/change-requests.js';
 import { toFieldErrors, type FieldErrors } from '../logic/field-errors.js';
 import { GovernedNotice, useBypass } from '../requests/GovernedNotice.js';
-import { usePolicies } from '../requests/policies.js';
+import { policiesSettled, usePolicies } from '../requests/policies.js';
 import { fromSegmentDraft, segmentFieldErrors, toSegmentDraft, type SegmentDraft } from '../logic/segment-form.js';
 import { absoluteTime } from '../logic/time.js';
 import { Link, navigate } from '../router.js';
@@ -75,7 +75,8 @@ export function SegmentPage({ segmentKey }: { segmentKey: string }) {
       </section>
     );
   }
-  if (!current || !draft) return <Loading what="the segment" />;
+  // Saving proposes where a policy governs: the policies must be known before the form is offered.
+  if (!current || !draft || !policiesSettled(policies)) return <Loading what="the segment" />;
 
   const edit = (next: SegmentDraft) => {
     setDraft(next);

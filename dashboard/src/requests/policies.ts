@@ -12,3 +12,12 @@ export function requiredPolicy(policies: readonly ApprovalPolicy[] | undefined, 
   const policy = policies?.find((p) => p.environment === environment);
   return policy?.required ? policy : undefined;
 }
+
+/**
+ * Known — or failed to load, when writes go direct and the server's 409 says what applies. Until
+ * then a page must not offer governed writes: a click would write directly where a policy requires
+ * a change request, and be refused.
+ */
+export function policiesSettled(policies: Resource<ApprovalPolicy[]>): boolean {
+  return policies.data !== undefined || policies.error !== undefined;
+}
