@@ -2,7 +2,8 @@
  * `pnpm bench`: every benchmark in turn, each in its own process so they do not disturb each other.
  * Pass names to run a subset: `pnpm bench sdk-eval ofrep`. The server benchmarks (stage-changes,
  * write-latency, propagation, response-time) run the built server when `pnpm build` is fresh, else the sources, and
- * use SWITCHYARD_BENCH_DATABASE_URL (or SWITCHYARD_TEST_DATABASE_URL, or an embedded PostgreSQL).
+ * use SWITCHYARD_BENCH_DATABASE_URL (or SWITCHYARD_TEST_DATABASE_URL, or an embedded PostgreSQL), as does
+ * pg-ceiling (pgbench, no Switchyard process).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, string[]> = {
   'sdk-size': [],
   ofrep: [],
   'stage-changes': [],
+  'pg-ceiling': [],
   'write-latency': [],
   propagation: [],
   'response-time': [],
