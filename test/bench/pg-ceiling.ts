@@ -24,6 +24,10 @@ import { benchPostgres } from './replicas.js';
 
 const SECONDS = Number(option('seconds', '8'));
 const CLIENTS = Number(option('clients', '8'));
+if (!(SECONDS >= 1 && Number.isInteger(SECONDS))) throw new Error(`--seconds: expected a whole number of seconds >= 1, got ${option('seconds', '8')}`);
+if (!(CLIENTS >= 1 && Number.isInteger(CLIENTS))) throw new Error(`--clients: expected a whole number >= 1, got ${option('clients', '8')}`);
+/** pgbench's threads: two (the cores here), never more than its clients. */
+const THREADS = Math.min(2, CLIENTS);
 /** Sizes of the audit entry and the feed entry of one stage change, roughly as stored. */
 const AUDIT_BYTES = 600;
 const ENTRY_BYTES = 800;
@@ -60,7 +64,7 @@ COMMIT;
 };
 
 function pgbench(url: string, script: string): number {
-  const run = spawnSync('pgbench', ['-n', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], { encoding: 'utf8' });
+  const run = spawnSync('pgbench', ['-n', '-c', String(CLIENTS), '-j', String(THREADS), '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], { encoding: 'utf8' });
   if (run.error) throw new Error(`pgbench could not run (${run.error.message}): install PostgreSQL's client tools (Debian: postgresql-client)`);
   const tps = /tps = ([\d.]+)/.exec(run.stdout)?.[1];
   if (run.status !== 0 || !tps) throw new Error(`pgbench failed (exit ${run.status}): ${run.stderr.trim() || run.stdout.trim()}`);
