@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, settle } from './testing/fakes.js';
-import { createWebClient, MAX_INSIGHT_KEYS, type EventSourceLike, type WebClientOptions, type WebFetch, type WebStorage } from './web.js';
+import { createWebClient, INSIGHT_RETRIES, MAX_INSIGHT_KEYS, type EventSourceLike, type WebClientOptions, type WebFetch, type WebStorage } from './web.js';
 
 /** One bulk request the fake server holds until the test answers it. */
 interface PendingRequest {
@@ -11,13 +11,15 @@ interface PendingRequest {
   context: Record<string, unknown>;
   signal: AbortSignal;
   answer(status: number, body?: unknown, etag?: string): void;
+  /** The network failed: fetch rejects. */
+  fail(): void;
 }
 
 /** A `fetch` that records each request and answers only when told (it ignores aborts, like a bad proxy). */
 function fakeFetch() {
   const requests: PendingRequest[] = [];
   const fetch: WebFetch = (url, init) =>
-    new Promise((resolve) => {
+    new Promise((resolve, reject) => {
       requests.push({
         url,
         body: init.body,
@@ -26,6 +28,7 @@ function fakeFetch() {
         context: (JSON.parse(init.body) as { context: Record<string, unknown> }).context,
         signal: init.signal,
         answer: (status, body, etag) => resolve(new Response(body === undefined ? null : JSON.stringify(body), { status, headers: etag ? { etag } : {} })),
+        fail: () => reject(new TypeError('Failed to fetch')),
       });
     });
   return { fetch, requests };
@@ -431,7 +434,79 @@ describe('createWebClient', () => {
       expect(last?.keepalive).toBe(true);
     });
 
-    it('drops and counts a summary the server does not take; bootstrap values without variants are not counted; insights: false sends nothing', async () => {
+    it('sends a summary the server did not take (5xx, 429, network) again with the next one, at twice the pace each time, and drops it after INSIGHT_RETRIES such uploads in a row', async () => {
+      const { client, clock, server } = setup({ insightsIntervalMs: 1000 });
+      server.requests[0]!.answer(200, { flags: [{ key: 'early', value: true, variant: 'on' }] });
+      await client.ready();
+      const uploads = () => server.requests.filter((r) => r.url.endsWith('/api/sdk/evaluations'));
+      client.isEnabled('early');
+      client.isEnabled('early');
+      await clock.advance(1000);
+      uploads()[0]!.answer(503);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 0, dropped: 0 });
+      expect(clock.delays()).toContain(2000);
+      client.isEnabled('early'); // merged with the two waiting
+      await clock.advance(1999);
+      expect(uploads()).toHaveLength(1);
+      await clock.advance(1);
+      expect(summaryOf(uploads()[1])?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 3 }]);
+      uploads()[1]!.fail();
+      await settle();
+      await clock.advance(4000);
+      expect(summaryOf(uploads()[2])?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 3 }]);
+      uploads()[2]!.answer(429);
+      await settle();
+      expect(INSIGHT_RETRIES).toBe(3);
+      await clock.advance(8000);
+      expect(summaryOf(uploads()[3])?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 3 }]);
+      uploads()[3]!.answer(502);
+      await settle();
+      // The fourth failure in a row: dropped and counted, and the pace is back to the interval.
+      expect(client.insightsStats()).toEqual({ flushed: 0, dropped: 3 });
+      expect(uploads()).toHaveLength(4);
+      client.isEnabled('early');
+      await clock.advance(1000);
+      expect(summaryOf(uploads()[4])?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 1 }]);
+      uploads()[4]!.answer(202);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 1, dropped: 3 });
+      client.close();
+    });
+
+    it('after a failed upload, a success resets the pace; close() sends what waits for a retry, as the page leaves', async () => {
+      const { client, clock, server } = setup({ insightsIntervalMs: 1000 });
+      server.requests[0]!.answer(200, { flags: [{ key: 'a', value: true, variant: 'on' }, { key: 'b', value: 'x', variant: 'v1' }] });
+      await client.ready();
+      const uploads = () => server.requests.filter((r) => r.url.endsWith('/api/sdk/evaluations'));
+      client.isEnabled('a');
+      await clock.advance(1000);
+      uploads()[0]!.answer(500);
+      await settle();
+      client.variation('b', 'y');
+      await clock.advance(2000);
+      expect(summaryOf(uploads()[1])?.evaluations).toEqual([
+        { flag: 'a', variation: 'on', count: 1 },
+        { flag: 'b', variation: 'v1', count: 1 },
+      ]);
+      uploads()[1]!.answer(202);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 1, dropped: 0 });
+      client.isEnabled('a');
+      expect(clock.delays()).toContain(1000);
+      await clock.advance(1000);
+      uploads()[2]!.fail();
+      await settle();
+      client.close();
+      expect(uploads()).toHaveLength(4);
+      expect(summaryOf(uploads()[3])?.evaluations).toEqual([{ flag: 'a', variation: 'on', count: 1 }]);
+      expect(uploads()[3]!.keepalive).toBe(true);
+      uploads()[3]!.answer(503);
+      await settle();
+      expect(client.insightsStats()).toEqual({ flushed: 1, dropped: 1 }); // closed: nothing left to retry with
+    });
+
+    it('drops and counts at once a summary the server refuses (4xx); bootstrap values without variants are not counted; insights: false sends nothing', async () => {
       const { client, clock, server } = setup({ insightsIntervalMs: 1000, bootstrap: { early: true } });
       expect(client.isEnabled('early')).toBe(true);
       server.requests[0]!.answer(200, { flags: [{ key: 'early', value: true, variant: 'on' }] });
@@ -441,9 +516,10 @@ describe('createWebClient', () => {
       await clock.advance(1000);
       const upload = server.requests.at(-1)!;
       expect(summaryOf(upload)?.evaluations).toEqual([{ flag: 'early', variation: 'on', count: 2 }]);
-      upload.answer(503);
+      upload.answer(401);
       await settle();
       expect(client.insightsStats()).toEqual({ flushed: 0, dropped: 2 });
+      expect(clock.delays()).toEqual([29_000]); // the poll only: nothing waits for a retry
 
       const off = setup({ insights: false, insightsIntervalMs: 1000 });
       off.server.requests[0]!.answer(200, { flags: [{ key: 'f', value: true, variant: 'on' }] });

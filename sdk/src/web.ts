@@ -12,6 +12,8 @@ import type { Clock } from './options.js';
 export const WEB_SDK = { name: 'switchyard-web', version: '0.1.0' } as const;
 /** Distinct flag variations counted between two uploads; more are dropped and counted. */
 export const MAX_INSIGHT_KEYS = 1000;
+/** Uploads a summary the server did not take (network, 429, 5xx) rides along with, before it is dropped. */
+export const INSIGHT_RETRIES = 3;
 
 /** Attributes of the user; `targetingKey` is the user ID. */
 export type WebContext = { targetingKey?: string } & Record<string, unknown>;
@@ -65,7 +67,7 @@ export interface WebClientEvents {
   error: (error: Error) => void;
 }
 
-/** Evaluation insights' counters: summaries uploaded, counts dropped (over the key limit, or the server away). */
+/** Evaluation insights' counters: summaries uploaded, counts dropped (over the key limit, refused, or the server away for INSIGHT_RETRIES uploads). */
 export interface WebInsightsStats {
   flushed: number;
   dropped: number;
@@ -166,6 +168,8 @@ export function createWebClient(options: WebClientOptions): WebClient {
   let counts: Record<string, number> = {};
   let countKeys = 0;
   let insightsTimer: unknown;
+  /** Failed uploads in a row: the next waits `insightsIntervalMs` × 2^failures. */
+  let insightFailures = 0;
   const insightsStats: WebInsightsStats = { flushed: 0, dropped: 0 };
   let etag: string | null | undefined;
   let seq = 0;
@@ -381,39 +385,74 @@ export function createWebClient(options: WebClientOptions): WebClient {
   function count(flag: string) {
     const variant = variants[flag];
     if (!insights || closed || variant === undefined) return;
-    const key = flag + '\0' + variant;
-    if (counts[key]) counts[key]++;
-    else if (countKeys >= MAX_INSIGHT_KEYS) insightsStats.dropped++;
+    add(flag + '\0' + variant, 1);
+  }
+
+  function add(key: string, n: number) {
+    if (counts[key]) counts[key] += n;
+    else if (countKeys >= MAX_INSIGHT_KEYS) insightsStats.dropped += n;
     else {
-      counts[key] = 1;
+      counts[key] = n;
       countKeys++;
-      insightsTimer ??= clock.setTimeout(() => upload(), insightsIntervalMs);
+      scheduleUpload();
     }
   }
 
-  /** One summary; a failed one is dropped and counted (the next one carries on). `last`: sent as the page may be going away. */
+  function scheduleUpload() {
+    insightsTimer ??= clock.setTimeout(() => upload(), insightsIntervalMs * 2 ** insightFailures);
+  }
+
+  /**
+   * One summary. One the server did not take (network, 429, 5xx) is merged into the counts since
+   * and sent with the next upload, which waits twice as long; after INSIGHT_RETRIES such uploads in
+   * a row, or at once when refused (other 4xx) or when the page is going away (`last`), it is
+   * dropped and counted.
+   */
   function upload(last?: boolean) {
     clock.clearTimeout(insightsTimer);
     insightsTimer = undefined;
     const sent = counts;
-    const evaluations = Object.keys(sent).map((key) => {
-      const [flag, variation] = key.split('\0');
-      return { flag, variation, count: sent[key]! };
-    });
+    const keys = Object.keys(sent);
     counts = {};
     countKeys = 0;
-    if (!evaluations.length) return;
+    if (!keys.length) return;
     const controller = new AbortController();
     const timer = clock.setTimeout(() => controller.abort(), requestTimeoutMs);
-    const failed = () => void (insightsStats.dropped += evaluations.reduce((sum, e) => sum + e.count, 0));
+    const failed = (retry: boolean) => {
+      if (retry && !last && !closed && insightFailures < INSIGHT_RETRIES) {
+        insightFailures++;
+        for (const key of keys) add(key, sent[key]!);
+        // Counts made since the upload started their timer at the old pace: restart it at the new one.
+        clock.clearTimeout(insightsTimer);
+        insightsTimer = undefined;
+        scheduleUpload();
+      } else {
+        insightFailures = 0;
+        for (const key of keys) insightsStats.dropped += sent[key]!;
+      }
+    };
     fetchFn!(root + 'api/sdk/evaluations', {
       method: 'POST',
       headers: { authorization, 'content-type': 'application/json' },
-      body: JSON.stringify({ sdk: WEB_SDK.name, version: WEB_SDK.version, evaluations }),
+      body: JSON.stringify({
+        sdk: WEB_SDK.name,
+        version: WEB_SDK.version,
+        evaluations: keys.map((key) => {
+          const [flag, variation] = key.split('\0');
+          return { flag, variation, count: sent[key]! };
+        }),
+      }),
       signal: controller.signal,
       keepalive: last,
     })
-      .then((response) => (response.status < 300 ? insightsStats.flushed++ : failed()), failed)
+      .then(
+        (response) => {
+          if (response.status >= 300) return failed(response.status === 429 || response.status >= 500);
+          insightsStats.flushed++;
+          insightFailures = 0;
+        },
+        () => failed(true),
+      )
       .finally(() => clock.clearTimeout(timer));
   }
 }
