@@ -55,8 +55,10 @@ export interface AppOptions extends Omit<ServicesOptions, 'log'> {
    * address. Default: nobody (the headers are ignored).
    */
   trustProxy?: boolean | string[];
-  /** Open SDK streams per SDK key, per replica. */
+  /** Open SDK streams per server SDK key, per replica. */
   maxStreamsPerKey?: number;
+  /** Open OFREP notification streams of client keys per client address (IPv6: /64), per replica. */
+  maxStreamsPerAddress?: number;
   /** Open dashboard `/api/events` streams per API token or session, per replica. */
   maxDashboardStreams?: number;
   /** Failed authentications per client address and minute, per replica, before 429s. */
@@ -138,7 +140,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(tokensRoutes, { credentials: services.credentials });
   await app.register(rulesRoutes, { ruleSets });
   await app.register(streamRoutes, { ruleSets, streams: services.streams, feed: services.feed, maxStreamsPerKey: options.maxStreamsPerKey });
-  await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey, heartbeatMs: options.heartbeatMs });
+  await app.register(ofrepRoutes, { ruleSets, feed: services.feed, credentials: services.credentials, maxStreamsPerKey: options.maxStreamsPerKey, maxStreamsPerAddress: options.maxStreamsPerAddress, heartbeatMs: options.heartbeatMs });
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;

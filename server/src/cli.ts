@@ -21,8 +21,11 @@ Options (each overrides its environment variable):
                                                an approval policy (protect the branch instead); the
                                                reason is recorded in every audit entry it writes there
   --release-tick-ms N SWITCHYARD_RELEASE_TICK_MS how often running release plans are looked at (default 5000)
-  --max-streams-per-key N     SWITCHYARD_MAX_STREAMS_PER_KEY  open SDK streams per SDK key, per replica;
-                                               more get 429 with Retry-After (default 1000)
+  --max-streams-per-key N     SWITCHYARD_MAX_STREAMS_PER_KEY  open SDK streams per server SDK key, per
+                                               replica; more get 429 with Retry-After (default 1000)
+  --max-streams-per-address N SWITCHYARD_MAX_STREAMS_PER_ADDRESS  open OFREP change streams of client keys
+                                               (browsers, apps) per client address (IPv6: /64), per
+                                               replica; more get 429 with Retry-After (default 1000)
   --max-dashboard-streams N   SWITCHYARD_MAX_DASHBOARD_STREAMS  open dashboard live-update streams per
                                                API token or session, per replica (default 10)
   --auth-failures-per-minute N  SWITCHYARD_AUTH_FAILURES_PER_MINUTE  failed authentications (bad token,

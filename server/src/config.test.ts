@@ -5,12 +5,13 @@ describe('loadConfig', () => {
   it('defaults: bounded streams, a failed-authentication limit, no proxy trusted', () => {
     const config = loadConfig([], {});
     expect(config).toEqual(DEFAULT_CONFIG);
-    expect(config).toMatchObject({ maxStreamsPerKey: 1_000, maxDashboardStreams: 10, authFailuresPerMinute: 30, trustProxy: false });
+    expect(config).toMatchObject({ maxStreamsPerKey: 1_000, maxStreamsPerAddress: 1_000, maxDashboardStreams: 10, authFailuresPerMinute: 30, trustProxy: false });
   });
 
   const cases: { name: string; argv?: string[]; env?: Record<string, string>; expected: Record<string, unknown> }[] = [
     { name: 'stream bounds from the environment', env: { SWITCHYARD_MAX_STREAMS_PER_KEY: '5000', SWITCHYARD_MAX_DASHBOARD_STREAMS: '4' }, expected: { maxStreamsPerKey: 5000, maxDashboardStreams: 4 } },
     { name: 'a flag overrides the environment', argv: ['--max-streams-per-key', '20'], env: { SWITCHYARD_MAX_STREAMS_PER_KEY: '5000' }, expected: { maxStreamsPerKey: 20 } },
+    { name: 'streams per client address', argv: ['--max-streams-per-address', '50'], env: { SWITCHYARD_MAX_STREAMS_PER_ADDRESS: '5000' }, expected: { maxStreamsPerAddress: 50 } },
     { name: 'the failed-authentication limit', argv: ['--auth-failures-per-minute', '100'], expected: { authFailuresPerMinute: 100 } },
     { name: 'the sync may bypass approvals, with a reason', argv: ['--sync', 'flags/', '--sync-bypass-approvals', 'main is protected'], expected: { syncPath: 'flags/', syncBypassApprovals: 'main is protected' } },
     { name: 'the sync bypass reason from the environment', env: { SWITCHYARD_SYNC_BYPASS_APPROVALS: ' reviews on main ' }, expected: { syncBypassApprovals: 'reviews on main' } },
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
 
   const bad: { name: string; argv?: string[]; env?: Record<string, string>; message: RegExp }[] = [
     { name: 'zero streams per key', env: { SWITCHYARD_MAX_STREAMS_PER_KEY: '0' }, message: /SWITCHYARD_MAX_STREAMS_PER_KEY: .*>=\s*1/ },
+    { name: 'streams per address not a number', env: { SWITCHYARD_MAX_STREAMS_PER_ADDRESS: 'lots' }, message: /SWITCHYARD_MAX_STREAMS_PER_ADDRESS/ },
     { name: 'a non-number', argv: ['--max-dashboard-streams', 'many'], message: /--max-dashboard-streams: / },
     { name: 'a fractional limit', env: { SWITCHYARD_AUTH_FAILURES_PER_MINUTE: '2.5' }, message: /SWITCHYARD_AUTH_FAILURES_PER_MINUTE: / },
     { name: 'a hop count', env: { SWITCHYARD_TRUST_PROXY: '2' }, message: /SWITCHYARD_TRUST_PROXY: hop counts are not accepted/ },

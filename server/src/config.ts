@@ -73,6 +73,8 @@ const configSchema = z.strictObject({
     .optional(),
   /** Open SDK streams one SDK key may hold on this replica; beyond it, 429 with Retry-After. */
   maxStreamsPerKey: z.coerce.number().int().min(1).max(1_000_000),
+  /** Open OFREP notification streams of client keys one client address (IPv6: /64) may hold on this replica. */
+  maxStreamsPerAddress: z.coerce.number().int().min(1).max(1_000_000),
   /** Open dashboard live-update streams (`/api/events`) per API token or dashboard session, per replica. */
   maxDashboardStreams: z.coerce.number().int().min(1).max(10_000),
   /** Failed authentications (bad token, key or sign-in) one client IP may make per minute before 429s. */
@@ -98,6 +100,9 @@ export const DEFAULT_CONFIG: Config = Object.freeze({
   // One server-side SDK key is shared by every process of an application (one stream each): 1,000
   // per replica is a large fleet, and bounds what one key can hold at ~15 MB of stream buffers.
   maxStreamsPerKey: 1_000,
+  // Client keys are public, shared by every visitor of an app: their streams count per address
+  // instead — an office or a carrier NAT with 1,000 open tabs, ~15 MB of stream buffers.
+  maxStreamsPerAddress: 1_000,
   // A person's tabs: a browser opens at most 6 HTTP/1.1 connections per host anyway.
   maxDashboardStreams: 10,
   authFailuresPerMinute: 30,
@@ -122,6 +127,7 @@ const FLAG_TO_FIELD = {
   'database-url': 'databaseUrl',
   'release-tick-ms': 'releaseTickMs',
   'max-streams-per-key': 'maxStreamsPerKey',
+  'max-streams-per-address': 'maxStreamsPerAddress',
   'max-dashboard-streams': 'maxDashboardStreams',
   'auth-failures-per-minute': 'authFailuresPerMinute',
   'metrics-uploads-per-minute': 'metricsUploadsPerMinute',
@@ -143,6 +149,7 @@ const ENV_TO_FIELD = {
   SWITCHYARD_DATABASE_URL: 'databaseUrl',
   SWITCHYARD_RELEASE_TICK_MS: 'releaseTickMs',
   SWITCHYARD_MAX_STREAMS_PER_KEY: 'maxStreamsPerKey',
+  SWITCHYARD_MAX_STREAMS_PER_ADDRESS: 'maxStreamsPerAddress',
   SWITCHYARD_MAX_DASHBOARD_STREAMS: 'maxDashboardStreams',
   SWITCHYARD_AUTH_FAILURES_PER_MINUTE: 'authFailuresPerMinute',
   SWITCHYARD_METRICS_UPLOADS_PER_MINUTE: 'metricsUploadsPerMinute',

@@ -17,6 +17,7 @@ export async function startServer(config: Config): Promise<{ url: string; close:
     syncBypassApprovals: config.syncBypassApprovals,
     trustProxy: config.trustProxy,
     maxStreamsPerKey: config.maxStreamsPerKey,
+    maxStreamsPerAddress: config.maxStreamsPerAddress,
     maxDashboardStreams: config.maxDashboardStreams,
     authFailuresPerMinute: config.authFailuresPerMinute,
     metricsUploadsPerMinute: config.metricsUploadsPerMinute,

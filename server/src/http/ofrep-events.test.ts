@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SSE_WAIT_MS, SseReader } from '../testing/sse.js';
 import { createFlag, createTestApp, setStage, type TestAppOptions, type TestContext } from '../testing/test-app.js';
@@ -41,6 +42,17 @@ async function connect(key: Key, headers: Record<string, string> = {}): Promise<
   const controller = new AbortController();
   open.push(controller);
   return new SseReader(await fetch(`${url}${key.events}`, { headers, signal: controller.signal }));
+}
+
+/** The status a stream request from another local address gets (the stream is then closed). */
+function statusFrom(localAddress: string, key: Key): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = get(`${url}${key.events}`, { localAddress }, (response) => {
+      resolve(response.statusCode ?? 0);
+      request.destroy();
+    });
+    request.on('error', reject);
+  });
 }
 
 /** The environment's rule-set version, as a server key sees it. */
@@ -105,8 +117,8 @@ describe('GET /ofrep/v1/events', () => {
     expect(survivor.ended).toBe(false);
   });
 
-  it(`holds ${MAX_STREAMS_PER_KEY} streams per key: the next gets 429 with Retry-After; a closed one frees its slot`, async () => {
-    const key = await createKey(ENV);
+  it(`holds ${MAX_STREAMS_PER_KEY} streams per server key: the next gets 429 with Retry-After; a closed one frees its slot`, async () => {
+    const key = await createKey(ENV, 'server');
     const first = await connect(key);
     const second = await connect(key);
     expect([first.response.status, second.response.status]).toEqual([200, 200]);
@@ -115,11 +127,34 @@ describe('GET /ofrep/v1/events', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await refused.text()).toBe('');
     // Per key: another key of the same environment is not held back.
-    expect((await connect(await createKey(ENV))).response.status).toBe(200);
+    expect((await connect(await createKey(ENV, 'server'))).response.status).toBe(200);
     // The server notices a closed stream (the gauge counts it) and takes a new one.
     open[0]!.abort();
     await eventually('the closed stream to be let go', async () => (await gauge(ENV)) === `switchyard_ofrep_event_streams{environment="${ENV}"} 2`);
     expect((await connect(key)).response.status).toBe(200);
+  });
+
+  it('counts client keys\' streams per client address, not per key: every visitor of an app shares its public key', async () => {
+    await t.close();
+    await start({ maxStreamsPerAddress: 3 });
+    const web = await createKey(ENV, 'client');
+    const mobile = await createKey(ENV, 'client');
+    // More streams of one client key than a server key may hold (2), from one address.
+    const held = [await connect(web), await connect(web), await connect(mobile)];
+    expect(held.map((stream) => stream.response.status)).toEqual([200, 200, 200]);
+    // The address's fourth is refused, whichever client key it uses; a server key is not held back.
+    for (const key of [web, mobile]) {
+      const refused = await fetch(`${url}${key.events}`);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect((await connect(await createKey(ENV, 'server'))).response.status).toBe(200);
+    // Another address (another visitor) still gets its streams.
+    expect(await statusFrom('127.0.0.2', web)).toBe(200);
+    // A closed stream frees the address's slot.
+    open[0]!.abort();
+    await eventually('the closed stream to be let go', async () => (await gauge(ENV)) === `switchyard_ofrep_event_streams{environment="${ENV}"} 3`);
+    expect((await connect(web)).response.status).toBe(200);
   });
 
   it('Last-Event-ID older than the environment version gets an immediate refetchEvaluation; the current one or garbage gets none', async () => {

@@ -56,6 +56,8 @@ interface Listener {
 export class OfrepEventHub {
   private readonly byEnvironment = new Map<string, Set<Listener>>();
   private readonly byKey = new Map<number, Set<Listener>>();
+  /** Open streams per holder — a server key, or a client address (see ofrep.routes.ts) — for the limits. */
+  private readonly byHolder = new Map<string, number>();
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(ruleSets: RuleSetCache, heartbeatMs = DEFAULT_OFREP_HEARTBEAT_MS) {
@@ -80,17 +82,23 @@ export class OfrepEventHub {
     for (const [environment, listeners] of this.byEnvironment) yield [environment, listeners.size];
   }
 
-  countForKey(keyId: number): number {
-    return this.byKey.get(keyId)?.size ?? 0;
+  /** Open streams of `holder` on this replica. */
+  countFor(holder: string): number {
+    return this.byHolder.get(holder) ?? 0;
   }
 
-  add(environment: string, keyId: number, socket: Socket): void {
+  /** A stream of `keyId` (closed when the key is revoked), counted against `holder`. */
+  add(environment: string, keyId: number, holder: string, socket: Socket): void {
     const listener = { socket, keyId };
     const env = this.byEnvironment.get(environment) ?? new Set<Listener>();
     this.byEnvironment.set(environment, env.add(listener));
     const key = this.byKey.get(keyId) ?? new Set<Listener>();
     this.byKey.set(keyId, key.add(listener));
+    this.byHolder.set(holder, this.countFor(holder) + 1);
     socket.once('close', () => {
+      const held = this.countFor(holder) - 1;
+      if (held > 0) this.byHolder.set(holder, held);
+      else this.byHolder.delete(holder);
       env.delete(listener);
       if (env.size === 0 && this.byEnvironment.get(environment) === env) this.byEnvironment.delete(environment);
       key.delete(listener);

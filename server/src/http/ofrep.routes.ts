@@ -12,6 +12,7 @@ import type { CredentialsService } from '../services/credentials.service.js';
 import type { FeedFollower } from '../services/feed.js';
 import type { RuleSetCache } from '../services/rulesets.js';
 import { OfrepEventHub, eventsTicket, refetchFrame, ticketKeyId, ticketMatches } from './ofrep-events.js';
+import { addressGroup } from './address.js';
 import type { SdkPrincipal } from './plugins/auth.js';
 import { isMalformedJson, requestErrorMessage } from './plugins/errors.js';
 import { SDK_ROUTE_LOG_LEVEL } from './request-context.js';
@@ -204,13 +205,20 @@ export interface OfrepRoutesOptions {
   ruleSets: RuleSetCache;
   feed: FeedFollower;
   credentials: CredentialsService;
-  /** Open notification streams one key may hold on this replica; more get 429 (default 1,000). */
+  /** Open notification streams one server key may hold on this replica; more get 429 (default 1,000). */
   maxStreamsPerKey?: number;
+  /**
+   * Open notification streams of client keys one client address (IPv6: its /64) may hold on this
+   * replica; more get 429 (default 1,000). A client key is public and shared by every visitor of
+   * an app, so its streams are bounded per address, not per key.
+   */
+  maxStreamsPerAddress?: number;
   /** Heartbeat comments on notification streams (default 25 s; 0: none). */
   heartbeatMs?: number;
 }
 
 const DEFAULT_MAX_STREAMS_PER_KEY = 1_000;
+const DEFAULT_MAX_STREAMS_PER_ADDRESS = 1_000;
 const EVENTS_PATH = '/ofrep/v1/events';
 
 /** The SSE response head, written straight to the socket (see stream.routes.ts). */
@@ -224,7 +232,7 @@ const EVENTS_HEAD = Buffer.from(
     '\r\n',
 );
 
-export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app, { ruleSets, feed, credentials, maxStreamsPerKey = DEFAULT_MAX_STREAMS_PER_KEY, heartbeatMs }) => {
+export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app, { ruleSets, feed, credentials, maxStreamsPerKey = DEFAULT_MAX_STREAMS_PER_KEY, maxStreamsPerAddress = DEFAULT_MAX_STREAMS_PER_ADDRESS, heartbeatMs }) => {
   // This plugin is encapsulated (not wrapped in fastify-plugin): the handler covers these routes only.
   app.setErrorHandler(ofrepErrorHandler);
   async function environmentFlags(environment: string) {
@@ -361,9 +369,14 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
     if (keyId === undefined || key === undefined || !ticketMatches(ticket, keyId, key.keyHash)) {
       throw await app.authenticationFailed(request, reply, new AppError('unauthorized', 'invalid or revoked event-stream ticket; evaluate again (POST /ofrep/v1/evaluate/flags) for a new one'));
     }
-    if (events.countForKey(keyId) >= maxStreamsPerKey) {
+    const client = key.kind === 'client';
+    const holder = client ? `address ${addressGroup(request.ip)}` : `key ${keyId}`;
+    if (events.countFor(holder) >= (client ? maxStreamsPerAddress : maxStreamsPerKey)) {
       void reply.header('retry-after', '30');
-      throw new AppError('rate_limited', `key "${key.name}" already holds ${maxStreamsPerKey} notification streams on this server`);
+      throw new AppError(
+        'rate_limited',
+        client ? `this address already holds ${maxStreamsPerAddress} notification streams of client keys on this server` : `key "${key.name}" already holds ${maxStreamsPerKey} notification streams on this server`,
+      );
     }
     const compiled = await ruleSets.get(key.environment);
     if (!compiled) throw new AppError('not_found', `environment "${key.environment}" no longer exists`);
@@ -374,7 +387,7 @@ export const ofrepRoutes: FastifyPluginAsyncZod<OfrepRoutesOptions> = async (app
     if (socket.destroyed || !socket.writable) return reply;
     socket.setNoDelay(true);
     socket.write(EVENTS_HEAD);
-    events.add(key.environment, keyId, socket);
+    events.add(key.environment, keyId, holder, socket);
     // Reconnected after missing a change: say so now rather than at the next one.
     if (lastSeen !== undefined && lastSeen < compiled.version) socket.write(refetchFrame(compiled.version));
     return reply;
