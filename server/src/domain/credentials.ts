@@ -49,6 +49,8 @@ export interface SessionPrincipal {
   tokenId: number;
   name: string;
   role: Role;
+  /** When the session ends (SESSION_TTL_MS after sign-in). */
+  expiresAt: number;
 }
 
 /**

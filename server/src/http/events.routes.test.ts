@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type Services } from '../app.js';
+import { SESSION_TTL_MS } from '../domain/credentials.js';
 import { PostgresDatabase, openPostgres } from '../store/postgres/database.js';
 import { SseReader } from '../testing/sse.js';
 import { createFlag, createTestApp, type TestContext } from '../testing/test-app.js';
@@ -157,6 +158,33 @@ describe('GET /api/events headers', () => {
       await new SseReader(response).event(0);
     } finally {
       controller.abort();
+      await t.close();
+    }
+  });
+});
+
+describe('GET /api/events and session expiry', () => {
+  it('ends a session\'s stream with `revoked` when the session expires; a bearer token\'s stream stays', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const t = await createTestApp({ heartbeatMs: 60_000, now: () => now });
+    const controllers = [new AbortController(), new AbortController()];
+    try {
+      const url = await t.app.listen({ port: 0, host: '127.0.0.1' });
+      const res = await t.app.inject({ method: 'POST', url: '/api/session', headers: { [CSRF_HEADER]: '1' }, payload: { token: t.tokens.viewer } });
+      expect(res.statusCode).toBe(200);
+      const cookie = `${SESSION_COOKIE}=${res.cookies.find((c) => c.name === SESSION_COOKIE)!.value}`;
+      // Almost twelve hours later: the session has 300 ms left.
+      now += SESSION_TTL_MS - 300;
+      const session = new SseReader(await fetch(`${url}/api/events`, { headers: { cookie, [CSRF_HEADER]: '1' }, signal: controllers[0]!.signal }));
+      const token = new SseReader(await fetch(`${url}/api/events`, { headers: { authorization: `Bearer ${t.tokens.viewer}` }, signal: controllers[1]!.signal }));
+      expect([session.response.status, token.response.status]).toEqual([200, 200]);
+      await session.until('the expired session\'s stream to end', () => session.ended);
+      expect(session.events.at(-1)).toMatchObject({ event: 'revoked', data: expect.stringContaining('the session expired') });
+      await createFlag(t, 'after-expiry');
+      await token.until('a change on the token\'s stream', () => token.events.some((e) => e.event === 'change' && e.data.includes('"after-expiry"')));
+      expect(token.ended).toBe(false);
+    } finally {
+      for (const controller of controllers) controller.abort();
       await t.close();
     }
   });

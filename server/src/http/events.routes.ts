@@ -10,6 +10,8 @@ export const DEFAULT_EVENTS_HEARTBEAT_MS = 15_000;
 /** A person's tabs: a browser opens at most 6 HTTP/1.1 connections to one host anyway. */
 export const DEFAULT_MAX_DASHBOARD_STREAMS = 10;
 const RETRY_AFTER_SECONDS = 30;
+/** setTimeout's longest delay (~24.8 days); sessions live 12 hours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface EventsOptions {
   /** Fed by the change feed: writes made through any replica. */
@@ -41,7 +43,8 @@ const revokes = (revocation: Revocation, stream: OpenStream): boolean =>
  * events come from the change feed.
  *
  * A stream lives no longer than its credential: revoking the token or signing out the session —
- * on any replica, through the change feed — sends a `revoked` event and ends it.
+ * on any replica, through the change feed — or the session expiring sends a `revoked` event and
+ * ends it.
  */
 async function events(app: FastifyInstance, { dashboard: hub, heartbeatMs = DEFAULT_EVENTS_HEARTBEAT_MS, maxStreams = DEFAULT_MAX_DASHBOARD_STREAMS }: EventsOptions) {
   const open = new Set<OpenStream>();
@@ -92,11 +95,14 @@ async function events(app: FastifyInstance, { dashboard: hub, heartbeatMs = DEFA
       },
     };
     open.add(stream);
+    // A session's stream ends when the session does, as its requests would start failing then.
+    const expiry = principal.sessionEndsAt === undefined ? undefined : setTimeout(() => stream.end('the session expired'), Math.min(MAX_TIMER_MS, Math.max(0, principal.sessionEndsAt - Date.now())));
     let done = false;
     function closed(): void {
       if (done) return;
       done = true;
       clearInterval(timer);
+      clearTimeout(expiry);
       unsubscribe();
       open.delete(stream);
       const left = (perCredential.get(credential) ?? 1) - 1;

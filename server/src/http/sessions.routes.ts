@@ -49,7 +49,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{ credentials: CredentialsSer
     const session = await credentials.session(id);
     if (!session) return null;
     requireCsrfHeader(request);
-    return { kind: 'api', tokenId: session.tokenId, name: session.name, role: session.role, sessionHash: hashSessionId(id) };
+    return { kind: 'api', tokenId: session.tokenId, name: session.name, role: session.role, sessionHash: hashSessionId(id), sessionEndsAt: Date.now() + session.endsInMs };
   });
 
   app.post('/api/session', {

@@ -107,9 +107,14 @@ export class CredentialsService {
     return { sessionId, token };
   }
 
-  /** The token behind a live session: unknown, expired, or revoked-token sessions resolve to nothing. */
-  async session(sessionId: string): Promise<SessionPrincipal | undefined> {
-    return this.w.read((tx) => this.w.repos.sessions.resolve(tx, hashSessionId(sessionId), this.w.now()));
+  /**
+   * The token behind a live session, and how long the session has left (`endsInMs`, by this
+   * service's clock): unknown, expired, or revoked-token sessions resolve to nothing.
+   */
+  async session(sessionId: string): Promise<(SessionPrincipal & { endsInMs: number }) | undefined> {
+    const now = this.w.now();
+    const found = await this.w.read((tx) => this.w.repos.sessions.resolve(tx, hashSessionId(sessionId), now));
+    return found && { ...found, endsInMs: found.expiresAt - now };
   }
 
   /**

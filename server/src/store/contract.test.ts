@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { SESSION_TTL_MS } from '../domain/credentials.js';
 import { AppError } from '../domain/errors.js';
 import type { Flag } from '../domain/flags.js';
 import { defaultFlagEnvironment } from '../domain/flag-defaults.js';
@@ -255,7 +256,11 @@ describe.each(DIALECTS)('store contract on %s', (dialect) => {
   it('resolves a session only while it lives and its token is not revoked', async () => {
     const s = await setup();
     const { sessionId, token } = await s.credentials.signIn(ADMIN);
-    expect(await s.credentials.session(sessionId)).toEqual({ tokenId: token.id, name: 'admin', role: 'admin' });
+    const live = await s.credentials.session(sessionId);
+    expect(live).toMatchObject({ tokenId: token.id, name: 'admin', role: 'admin' });
+    // Twelve hours from sign-in, absolute.
+    expect(live!.endsInMs).toBeGreaterThan(SESSION_TTL_MS - 60_000);
+    expect(live!.endsInMs).toBeLessThanOrEqual(SESSION_TTL_MS);
     await s.credentials.revokeToken(token.id, ctx);
     expect(await s.credentials.session(sessionId)).toBeUndefined();
   });

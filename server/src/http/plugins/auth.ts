@@ -6,8 +6,11 @@ import { AppError } from '../../domain/errors.js';
 import type { CredentialsService } from '../../services/credentials.service.js';
 
 export type Principal =
-  /** `sessionHash`: signed in to the dashboard with this session (its streams end when it does). */
-  | { kind: 'api'; tokenId: number; name: string; role: Role; sessionHash?: string }
+  /**
+   * `sessionHash`: signed in to the dashboard with this session (its streams end when it does);
+   * `sessionEndsAt`: when the session expires (`Date.now()` time).
+   */
+  | { kind: 'api'; tokenId: number; name: string; role: Role; sessionHash?: string; sessionEndsAt?: number }
   /**
    * An SDK key. `client`: a public client key (OFREP bulk evaluation of client-visible flags and
    * its change notifications only); `clientSecret`: the environment's secure-mode secret, if on.

@@ -110,12 +110,12 @@ export const sqliteSessions: SessionRepository = {
 
   async resolve(tx, sessionHash, now) {
     const row = conn(tx)
-      .select({ tokenId: apiTokens.id, name: apiTokens.name, role: apiTokens.role })
+      .select({ tokenId: apiTokens.id, name: apiTokens.name, role: apiTokens.role, expiresAt: sessions.expiresAt })
       .from(sessions)
       .innerJoin(apiTokens, eq(apiTokens.id, sessions.tokenId))
       .where(and(eq(sessions.sessionHash, sessionHash), gt(sessions.expiresAt, now), isNull(apiTokens.revokedAt)))
       .get();
-    return row ? { tokenId: row.tokenId, name: row.name, role: row.role as Role } : undefined;
+    return row ? { tokenId: row.tokenId, name: row.name, role: row.role as Role, expiresAt: Number(row.expiresAt) } : undefined;
   },
 
   async delete(tx, sessionHash) {
