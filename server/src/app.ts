@@ -7,6 +7,7 @@ import { dashboardRoutes } from './http/dashboard.routes.js';
 import { environmentsRoutes } from './http/environments.routes.js';
 import { evaluationsRoutes } from './http/evaluations.routes.js';
 import { eventsPlugin } from './http/events.routes.js';
+import { registerClusterMetrics } from './http/plugins/cluster-metrics.js';
 import { flagSummariesRoutes } from './http/flag-summaries.routes.js';
 import { flagsRoutes } from './http/flags.routes.js';
 import { gitopsRoutes } from './http/gitops.routes.js';
@@ -120,6 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance & {
   await app.register(sessionsRoutes, { credentials: services.credentials });
   await app.register(eventsPlugin, { dashboard: services.dashboard, heartbeatMs: options.heartbeatMs, maxStreams: options.maxDashboardStreams });
 
+  registerClusterMetrics(app, services);
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   // Ready once this replica follows the change feed (and its last read succeeded): until then its
   // caches could serve rules older than what other replicas serve.

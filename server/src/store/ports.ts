@@ -297,6 +297,8 @@ export interface WebhookRepository {
   claim(tx: Tx, now: number, claimUntil: number, limit: number): Promise<(WebhookDelivery & { url: string; secret: string })[]>;
   complete(tx: Tx, id: number, outcome: DeliveryOutcome): Promise<void>;
   deliveries(tx: Tx, webhookId: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Deliveries still to be sent (`pending`, retries included) and given up on (`failed`), over every webhook. */
+  backlog(tx: Tx): Promise<{ pending: number; failed: number }>;
 }
 
 /**

@@ -224,6 +224,12 @@ export function toReleaseEvent(row: ReleaseEventRow): ReleaseEvent {
   return { ...row, kind: row.kind as ReleaseEventKind, evidence: row.evidence ?? null };
 }
 
+/** Delivery counts by status (rows of `status, count(*) … group by status`) as the backlog. */
+export function backlogOf(rows: readonly { status: string; n: number | string }[]): { pending: number; failed: number } {
+  const of = (status: string) => Number(rows.find((row) => row.status === status)?.n ?? 0);
+  return { pending: of('pending'), failed: of('failed') };
+}
+
 export function toDelivery(row: DeliveryRow): WebhookDelivery {
   const { claimedUntil: _claimedUntil, ...delivery } = row;
   return { ...delivery, status: row.status as WebhookDelivery['status'] };

@@ -46,6 +46,11 @@ export class WebhookDispatcher {
     await this.pumping;
   }
 
+  /** Deliveries waiting to be sent (retries included) and given up on, over every webhook and replica. */
+  backlog(): Promise<{ pending: number; failed: number }> {
+    return this.w.read((tx) => this.w.repos.webhooks.backlog(tx));
+  }
+
   list(): Promise<Webhook[]> {
     return this.w.read(async (tx) => (await this.w.repos.webhooks.list(tx)).map(({ secret: _secret, ...hook }) => hook));
   }

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gte, inArray, lt, max, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, lt, max, sql, sum } from 'drizzle-orm';
 import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
-import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
+import { backlogOf, toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
 import { conn, preparedSql } from './connection.js';
 import { releaseEvents, releaseMetricBuckets, releaseMetricSources, releaseMetrics, releasePlans, sdkUploadCounts, webhookDeliveries, webhooks } from './schema.js';
 
@@ -191,5 +191,10 @@ export const postgresWebhooks: WebhookRepository = {
 
   async deliveries(tx, webhookId, limit) {
     return (await conn(tx).select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)).orderBy(desc(webhookDeliveries.id)).limit(limit)).map(toDelivery);
+  },
+
+  async backlog(tx) {
+    const rows = await conn(tx).select({ status: webhookDeliveries.status, n: count() }).from(webhookDeliveries).where(inArray(webhookDeliveries.status, ['pending', 'failed'])).groupBy(webhookDeliveries.status);
+    return backlogOf(rows);
   },
 };

@@ -1,8 +1,8 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lt, lte, max, or, sql, sum } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, max, or, sql, sum } from 'drizzle-orm';
 import { EXPOSURE_METRIC } from '../../domain/releases/metrics.js';
 import { subscribes } from '../../domain/releases/webhooks.js';
 import type { MetricRepository, ReleasePlanRepository, WebhookRepository } from '../ports.js';
-import { toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
+import { backlogOf, toDelivery, toMetricTotals, toPlan, toReleaseEvent } from '../rows.js';
 import { conn, prepared } from './connection.js';
 import { releaseEvents, releaseMetricBuckets, releaseMetricSources, releaseMetrics, releasePlans, sdkUploadCounts, webhookDeliveries, webhooks } from './schema.js';
 
@@ -197,5 +197,10 @@ export const sqliteWebhooks: WebhookRepository = {
 
   async deliveries(tx, webhookId, limit) {
     return conn(tx).select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)).orderBy(desc(webhookDeliveries.id)).limit(limit).all().map(toDelivery);
+  },
+
+  async backlog(tx) {
+    const rows = conn(tx).select({ status: webhookDeliveries.status, n: count() }).from(webhookDeliveries).where(inArray(webhookDeliveries.status, ['pending', 'failed'])).groupBy(webhookDeliveries.status).all();
+    return backlogOf(rows);
   },
 };
