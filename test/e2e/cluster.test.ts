@@ -97,6 +97,21 @@ describe('three replicas on one PostgreSQL', () => {
     expect(patchFor(onB)!.id).toBe(patchFor(onC)!.id);
   });
 
+  it('/metrics on every replica: exactly one leads; a write on one is applied by all, with no lag left', async () => {
+    const metric = async (replica: ServerProcess, name: string) => {
+      const line = (await (await fetch(`${replica.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    };
+    const leaders = await Promise.all(cluster.replicas.map((r) => metric(r, 'switchyard_leader')));
+    expect(leaders.sort()).toEqual([0, 0, 1]);
+    const version = await flag('watched');
+    const changed = await a()<{ version: number }>('POST', '/api/flags/watched/environments/production/stage', { stage: 'dogfood', version });
+    expect(changed.status).toBe(200);
+    const { position } = await readyz(cluster.replicas[0]!);
+    const figures = () => Promise.all(cluster.replicas.map(async (r) => [await metric(r, 'switchyard_change_feed_position'), await metric(r, 'switchyard_change_feed_lag'), await metric(r, 'switchyard_ready')]));
+    await eventually('every replica at the write\'s position, ready, with no lag', figures, (rs) => rs.every(([at, lag, ready]) => at! >= position && lag === 0 && ready === 1));
+  });
+
   it('two conflicting writes sent to two replicas at once: one wins, the other gets 409, one audit entry', async () => {
     const version = await flag('contested');
     const [first, second] = await Promise.all([
