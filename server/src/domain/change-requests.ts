@@ -138,10 +138,16 @@ export const requestedChangeSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type RequestedChangeInput = z.infer<typeof requestedChangeSchema>;
+/**
+ * A change as the server itself proposes it: a promotion's targeting change also says which
+ * environment's targeting it copies (audited as `flag.promoted` when applied). Clients cannot send
+ * `promotedFrom`: the request schema is strict.
+ */
+export type ProposedChange = RequestedChangeInput | (Extract<RequestedChangeInput, { type: 'targeting' }> & { promotedFrom: string });
 
 /** What a change does, and the version of its flag or segment it was made against. */
 export type ChangeSpec = (
-  | { type: 'targeting'; flag: string; environment: string; config: TargetingPatch }
+  | { type: 'targeting'; flag: string; environment: string; config: TargetingPatch; promotedFrom?: string }
   | { type: 'stage'; flag: string; environment: string; stage: string; variation?: string }
   | { type: 'segment'; segment: string; patch: SegmentPatch }
   | { type: 'release'; flag: string; environment: string; action: ReleaseAction; planVersion: number }

@@ -68,6 +68,7 @@ export const changeRequestResponse = z
         stage: z.string().optional(),
         variation: z.string().optional(),
         config: z.record(z.string(), z.unknown()).optional(),
+        promotedFrom: z.string().optional().describe('A targeting change opened by a promotion: the environment whose targeting it copies (applied, it is audited as `flag.promoted`)'),
         patch: z.record(z.string(), z.unknown()).optional(),
         action: z.enum(RELEASE_ACTIONS).optional().describe("A release change: start or resume the flag's saved release plan"),
         planVersion: z.int().optional().describe('A release change: the release plan version it was made against'),

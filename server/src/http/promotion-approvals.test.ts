@@ -18,7 +18,7 @@ interface RequestBody {
   status: string;
   author: string;
   bypassed: boolean;
-  changes: { type: string; flag?: string; environment?: string; baseVersion: number; config?: Record<string, unknown>; diff: { field: string; text: string }[] }[];
+  changes: { type: string; flag?: string; environment?: string; baseVersion: number; config?: Record<string, unknown>; promotedFrom?: string; diff: { field: string; text: string }[] }[];
 }
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -27,6 +27,7 @@ interface AuditItem {
   action: string;
   environment: string | null;
   message: string | null;
+  after?: { promotion?: { from: string; to: string } } | null;
 }
 
 let t: TestContext;
@@ -100,7 +101,7 @@ describe('promotion into an environment whose policy requires approval', () => {
     expect(request).toMatchObject({ title: 'Ship checkout', environment: 'production', status: 'open', author: 'editor' });
     expect(request.description).toBe('checkout: off → 10% + 1 rule, 2 rules added');
     expect(request.changes).toHaveLength(1);
-    expect(request.changes[0]).toMatchObject({ type: 'targeting', flag: 'checkout', environment: 'production', baseVersion: flag.version });
+    expect(request.changes[0]).toMatchObject({ type: 'targeting', flag: 'checkout', environment: 'production', baseVersion: flag.version, promotedFrom: 'staging' });
     expect(request.changes[0]!.diff.map((d) => d.field)).toEqual(expect.arrayContaining(['on', 'rules', 'defaultServe']));
     expect(await read()).toEqual(before);
 
@@ -115,7 +116,31 @@ describe('promotion into an environment whose policy requires approval', () => {
     expect(promoted(after, 'production')).toEqual(promoted(flag, 'staging'));
     expect(after.environments.production!.salt).toBe(before.environments.production!.salt);
     const audit = (await t.request(t.tokens.viewer, { method: 'GET', url: '/api/flags/checkout/audit' })).json<{ items: AuditItem[] }>().items;
-    expect(audit[0]).toMatchObject({ environment: 'production', message: `change request #${request.id}: Ship checkout` });
+    // Applied through the request, it is still a promotion: audited as one, saying where it came from.
+    expect(audit[0]).toMatchObject({ action: 'flag.promoted', environment: 'production', message: `change request #${request.id}: Ship checkout`, after: { promotion: { from: 'staging', to: 'production' } } });
+  });
+
+  it('a promotion applied through a change request tells flag.stage_changed webhooks, as a direct one does; a client cannot mark its own targeting change as a promotion', async () => {
+    const hook = await t.request(t.adminToken, { method: 'POST', url: '/api/webhooks', payload: { url: 'http://127.0.0.1:9/hook', events: ['flag.stage_changed'] } });
+    expect(hook.statusCode, hook.body).toBe(201);
+    const flag = await stagingReleased();
+    await protect();
+    const request = (await promote('checkout', { version: flag.version }, { query: '?changeRequest=true' })).json<RequestBody>();
+    expect((await approve(request.id)).statusCode).toBe(200);
+    expect((await apply(request.id)).statusCode).toBe(200);
+    const deliveries = (await t.request(t.adminToken, { method: 'GET', url: `/api/webhooks/${hook.json<{ id: number }>().id}/deliveries` })).json<{ items: { event: string; payload: string }[] }>().items;
+    expect(deliveries.map((d) => [d.event, (JSON.parse(d.payload) as { data: { action: string; environment: string } }).data])).toContainEqual([
+      'flag.stage_changed',
+      expect.objectContaining({ action: 'flag.promoted', environment: 'production' }),
+    ]);
+
+    const forged = await t.request(t.tokens.editor, {
+      method: 'POST',
+      url: '/api/change-requests',
+      payload: { title: 'not a promotion', environment: 'production', changes: [{ type: 'targeting', flag: 'checkout', config: { on: false }, baseVersion: (await read()).version, promotedFrom: 'staging' }] },
+    });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json<ErrorBody>().error.message).toContain('promotedFrom');
   });
 
   it('a bulk promotion opens ONE request with every differing flag, applied all together', async () => {

@@ -1,11 +1,11 @@
 import type { AuditContext, AuditEntry } from '../domain/audit.js';
-import { MAX_CHANGES, effectivePolicy, type Person, type RequestedChangeInput, type TargetingPatch } from '../domain/change-requests.js';
+import { MAX_CHANGES, effectivePolicy, type Person, type ProposedChange, type TargetingPatch } from '../domain/change-requests.js';
 import type { Role } from '../domain/credentials.js';
 import type { Environment } from '../domain/environments.js';
 import { AppError } from '../domain/errors.js';
 import { segmentReferences } from '../domain/flag-defaults.js';
 import { assertNoProblems, configProblems } from '../domain/flag-validation.js';
-import { LIMITS, type Flag, type Managed } from '../domain/flags.js';
+import { LIMITS, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
 import { PROMOTED_FIELDS, planPromotion, promotionBlockers, promotionSummary, type PromotionBlocker, type PromotionPlan } from '../domain/promotion.js';
 import type { ReleasePlan } from '../domain/releases/plans.js';
 import { webhookMessage } from '../domain/releases/webhooks.js';
@@ -155,7 +155,7 @@ export class PromotionsService {
     if (differing.length > MAX_CHANGES) {
       throw AppError.invalid('body.flags', `${differing.length} flags differ; a change request holds at most ${MAX_CHANGES} changes: promote them in several requests`);
     }
-    const changes: RequestedChangeInput[] = differing.map((p) => ({ type: 'targeting', flag: p.plan.flag, config: promotedFields(p.plan), baseVersion: p.version }));
+    const changes: ProposedChange[] = differing.map((p) => ({ type: 'targeting', flag: p.plan.flag, config: promotedFields(p.plan), baseVersion: p.version, promotedFrom: from }));
     const first = differing[0]!;
     const named = differing.length === 1 ? first.plan.flag : `${differing.length} flags`;
     const title = (text.title?.trim() || `Promote ${named} from ${first.from.key} to ${first.to.key}`).slice(0, LIMITS.name);
@@ -210,10 +210,7 @@ export class PromotionsService {
       return { ...flag, environments: { ...flag.environments, [request.to]: after } };
     });
     const after = changed.value.value;
-    // The entry's `after` also says where the targeting came from: the audit sentence and API readers use it.
-    const audit = changed.change.audit.map((entry) => ({ ...entry, after: { ...after, promotion: { from: request.from, to: request.to } } }));
-    const stageMoved = deriveStage(preview.plan.before) !== deriveStage(preview.plan.after);
-    const change: Change = { ...changed.change, audit, webhooks: stageMoved ? (entries) => stageWebhooks(entries, after, request.to) : undefined };
+    const change = asPromotion(changed, preview.plan.before, request.from, request.to);
     return { value: { preview: { ...preview, version: after.version }, flag: changed.value, changed: true }, change };
   }
 
@@ -297,6 +294,20 @@ const nameOf = (environments: readonly Environment[]) => (key: string) => enviro
 function blockerError(blocker: PromotionBlocker, key: string, managedBy: string | null): AppError {
   if (blocker.code === 'managed_by_git' && managedBy !== null) return lockedByGit('flag', key, managedBy);
   return new AppError('conflict', blocker.message, { reason: blocker.code });
+}
+
+/**
+ * A targeting change that is a promotion — made directly, or held by a change request and applied
+ * with it — as one: audited as `flag.promoted`, the entry's `after` also saying where the targeting
+ * came from (the audit sentence and API readers use it), and `flag.stage_changed` webhooks when the
+ * target's stage moved. `before`: the target's configuration before the change.
+ */
+export function asPromotion(changed: { value: { value: Flag }; change: Change }, before: FlagEnvironment | undefined, from: string, to: string): Change {
+  const after = changed.value.value;
+  const audit = changed.change.audit.map((entry) => ({ ...entry, action: PROMOTED_ACTION, after: { ...after, promotion: { from, to } } }));
+  const config = after.environments[to];
+  const stageMoved = before === undefined || config === undefined || deriveStage(before) !== deriveStage(config);
+  return { ...changed.change, audit, webhooks: stageMoved ? (entries) => stageWebhooks(entries, after, to) : undefined };
 }
 
 /** `flag.stage_changed` for webhooks when the promotion moved the target's stage. */

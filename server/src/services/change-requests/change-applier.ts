@@ -7,6 +7,7 @@ import type { Segment } from '../../domain/segments.js';
 import { parseStage } from '../../domain/stages.js';
 import type { Tx } from '../../store/ports.js';
 import type { FlagsService } from '../flags.service.js';
+import { asPromotion } from '../promotions.service.js';
 import type { ReleasesService } from '../releases/releases.service.js';
 import type { SegmentsService } from '../segments.service.js';
 import type { Change, Writes } from '../write.js';
@@ -87,6 +88,10 @@ export class ChangeApplier {
     let result: { value: { value: Flag }; change: Change };
     if (spec.type === 'targeting') {
       result = await this.flags.updateEnvironmentIn(tx, at, ctx, spec.flag, spec.environment, expected, spec.config);
+      if (spec.promotedFrom !== undefined) {
+        const was = result.change.audit[0]?.before as Flag | undefined;
+        result = { ...result, change: asPromotion(result, was && ownEntry(was.environments, spec.environment), spec.promotedFrom, spec.environment) };
+      }
     } else {
       const stage = parseStage(spec.stage);
       if (!stage) throw AppError.invalid('body.stage', `unknown stage "${spec.stage}": use off, dogfood, or a percentage such as 10% (at most 3 decimals)`);

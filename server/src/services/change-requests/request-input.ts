@@ -1,4 +1,4 @@
-import { resourceOf, type ChangeSpec, type RequestedChangeInput } from '../../domain/change-requests.js';
+import { resourceOf, type ChangeSpec, type ProposedChange } from '../../domain/change-requests.js';
 import { AppError } from '../../domain/errors.js';
 import { matchesPatterns } from '../../domain/flag-validation.js';
 import { assertSafePatterns } from '../pattern-safety.js';
@@ -7,7 +7,7 @@ export interface NewRequestInput {
   title: string;
   description?: string;
   environment: string;
-  changes: RequestedChangeInput[];
+  changes: ProposedChange[];
 }
 
 /** The request's changes with their environments filled in and checked. */
