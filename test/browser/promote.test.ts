@@ -165,6 +165,8 @@ describe.skipIf(!ready)('promoting from the compare page in a browser', () => {
       await link.click();
       await p.waitForURL(`${server.url}/change-requests/${id}`);
       await p.locator('#request-title', { hasText: 'Ship new search' }).waitFor();
+      // The request's change says it is a promotion, and from where.
+      await p.locator('.request-change h3', { hasText: `Promote ${KEY} from staging` }).waitFor();
 
       // Approved by someone else (the admin) and applied by its author: production has staging's targeting.
       expect((await call('POST', `/api/change-requests/${id}/approve`, {})).status).toBe(200);

@@ -308,6 +308,8 @@ export interface RequestedChange {
   stage?: string;
   variation?: string;
   config?: Record<string, unknown>;
+  /** A targeting change opened by a promotion: the environment whose targeting it copies. */
+  promotedFrom?: string;
   patch?: Record<string, unknown>;
   /** A release change: start or resume the flag's saved release plan. */
   action?: 'start' | 'resume';

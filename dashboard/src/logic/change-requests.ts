@@ -119,11 +119,15 @@ export function approvalProgress(request: Pick<ChangeRequest, 'approvalsNeeded' 
   return `${request.approvalsCounted} of ${plural(request.approvalsNeeded, 'approval')}`;
 }
 
-/** What a change is about, as a heading: "Move new-checkout to 10%", "Targeting of new-checkout", "Segment internal", "Start the release plan of new-checkout". */
-export function changeTitle(change: Pick<RequestedChange, 'type' | 'flag' | 'segment' | 'stage' | 'action'>): string {
+/**
+ * What a change is about, as a heading: "Move new-checkout to 10%", "Targeting of new-checkout",
+ * "Promote new-checkout from staging", "Segment internal", "Start the release plan of new-checkout".
+ */
+export function changeTitle(change: Pick<RequestedChange, 'type' | 'flag' | 'segment' | 'stage' | 'action' | 'promotedFrom'>): string {
   if (change.type === 'segment') return `Segment ${change.segment ?? ''}`.trim();
   if (change.type === 'release') return `${change.action === 'resume' ? 'Resume' : 'Start'} the release plan of ${change.flag ?? ''}`;
   if (change.type === 'stage') return `Move ${change.flag ?? ''} to ${change.stage ?? ''}`;
+  if (change.promotedFrom) return `Promote ${change.flag ?? ''} from ${change.promotedFrom}`;
   return `Targeting of ${change.flag ?? ''}`;
 }
 

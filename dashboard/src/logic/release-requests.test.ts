@@ -19,10 +19,12 @@ const release = (over: Partial<RequestedChange> = {}): RequestedChange => ({
 });
 
 describe('release-plan change requests', () => {
-  it('titles say what happens to the plan', () => {
+  it('titles say what a change does (to the plan, the stage, the targeting)', () => {
     expect(changeTitle(release())).toBe('Start the release plan of new-checkout');
     expect(changeTitle(release({ action: 'resume' }))).toBe('Resume the release plan of new-checkout');
     expect(changeTitle({ type: 'stage', flag: 'new-checkout', stage: '10%' })).toBe('Move new-checkout to 10%');
+    expect(changeTitle({ type: 'targeting', flag: 'new-checkout' })).toBe('Targeting of new-checkout');
+    expect(changeTitle({ type: 'targeting', flag: 'new-checkout', promotedFrom: 'staging' })).toBe('Promote new-checkout from staging');
   });
 
   it('name both versions it is pinned to, with the steps (the resumed one marked)', () => {
