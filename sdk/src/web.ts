@@ -7,13 +7,9 @@
  * `isEnabled`/`variation` synchronously from the very first call, so a reload does not flicker.
  */
 import type { Clock } from './options.js';
+import { webInsights, type WebInsightsStats } from './web-insights.js';
 
-/** Reported with evaluation insights ("connected SDKs"); kept equal to the package's version by a test. */
-export const WEB_SDK = { name: 'switchyard-web', version: '0.1.0' } as const;
-/** Distinct flag variations counted between two uploads; more are dropped and counted. */
-export const MAX_INSIGHT_KEYS = 1000;
-/** Uploads a summary the server did not take (network, 429, 5xx) rides along with, before it is dropped. */
-export const INSIGHT_RETRIES = 3;
+export { INSIGHT_RETRIES, MAX_INSIGHT_KEYS, WEB_SDK, type WebInsightsStats } from './web-insights.js';
 
 /** Attributes of the user; `targetingKey` is the user ID. */
 export type WebContext = { targetingKey?: string } & Record<string, unknown>;
@@ -65,12 +61,6 @@ export interface WebClientEvents {
   change: (keys: string[]) => void;
   /** A request failed or timed out; the values held so far keep being served. */
   error: (error: Error) => void;
-}
-
-/** Evaluation insights' counters: summaries uploaded, counts dropped (over the key limit, refused, or the server away for INSIGHT_RETRIES uploads). */
-export interface WebInsightsStats {
-  flushed: number;
-  dropped: number;
 }
 
 export interface WebClient {
@@ -164,13 +154,7 @@ export function createWebClient(options: WebClientOptions): WebClient {
   let values: FlagValues = {};
   /** The variant of each value, from the server's answers (what insights count by). */
   let variants: Record<string, string> = {};
-  /** Insights: `flag\0variant` → evaluations since the last upload. */
-  let counts: Record<string, number> = {};
-  let countKeys = 0;
-  let insightsTimer: unknown;
-  /** Failed uploads in a row: the next waits `insightsIntervalMs` × 2^failures. */
-  let insightFailures = 0;
-  const insightsStats: WebInsightsStats = { flushed: 0, dropped: 0 };
+  const counter = webInsights(root + 'api/sdk/evaluations', authorization, fetchFn!, clock, insightsIntervalMs, requestTimeoutMs);
   let etag: string | null | undefined;
   let seq = 0;
   let inFlight: AbortController | undefined;
@@ -361,14 +345,14 @@ export function createWebClient(options: WebClientOptions): WebClient {
       return () => void listeners[event].delete(listener);
     },
     ready: () => readyPromise,
-    insightsStats: () => ({ ...insightsStats }),
+    insightsStats: counter.stats,
     close() {
       closed = true;
       inFlight?.abort();
       clock.clearTimeout(pollTimer);
       closeStreams();
       settleReady(false);
-      upload(true);
+      counter.close(); // nothing counted (or insights: false): nothing sent
     },
   };
 
@@ -381,78 +365,9 @@ export function createWebClient(options: WebClientOptions): WebClient {
     return defaultValue;
   }
 
-  /** Evaluation insights: one counter per flag variation, bounded; the timer runs only while there are counts. */
+  /** Evaluation insights count by the variant the server named (bootstrap values have none). */
   function count(flag: string) {
     const variant = variants[flag];
-    if (!insights || closed || variant === undefined) return;
-    add(flag + '\0' + variant, 1);
-  }
-
-  function add(key: string, n: number) {
-    if (counts[key]) counts[key] += n;
-    else if (countKeys >= MAX_INSIGHT_KEYS) insightsStats.dropped += n;
-    else {
-      counts[key] = n;
-      countKeys++;
-      scheduleUpload();
-    }
-  }
-
-  function scheduleUpload() {
-    insightsTimer ??= clock.setTimeout(() => upload(), insightsIntervalMs * 2 ** insightFailures);
-  }
-
-  /**
-   * One summary. One the server did not take (network, 429, 5xx) is merged into the counts since
-   * and sent with the next upload, which waits twice as long; after INSIGHT_RETRIES such uploads in
-   * a row, or at once when refused (other 4xx) or when the page is going away (`last`), it is
-   * dropped and counted.
-   */
-  function upload(last?: boolean) {
-    clock.clearTimeout(insightsTimer);
-    insightsTimer = undefined;
-    const sent = counts;
-    const keys = Object.keys(sent);
-    counts = {};
-    countKeys = 0;
-    if (!keys.length) return;
-    const controller = new AbortController();
-    const timer = clock.setTimeout(() => controller.abort(), requestTimeoutMs);
-    const failed = (retry: boolean) => {
-      if (retry && !last && !closed && insightFailures < INSIGHT_RETRIES) {
-        insightFailures++;
-        for (const key of keys) add(key, sent[key]!);
-        // Counts made since the upload started their timer at the old pace: restart it at the new one.
-        clock.clearTimeout(insightsTimer);
-        insightsTimer = undefined;
-        scheduleUpload();
-      } else {
-        insightFailures = 0;
-        for (const key of keys) insightsStats.dropped += sent[key]!;
-      }
-    };
-    fetchFn!(root + 'api/sdk/evaluations', {
-      method: 'POST',
-      headers: { authorization, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        sdk: WEB_SDK.name,
-        version: WEB_SDK.version,
-        evaluations: keys.map((key) => {
-          const [flag, variation] = key.split('\0');
-          return { flag, variation, count: sent[key]! };
-        }),
-      }),
-      signal: controller.signal,
-      keepalive: last,
-    })
-      .then(
-        (response) => {
-          if (response.status >= 300) return failed(response.status === 429 || response.status >= 500);
-          insightsStats.flushed++;
-          insightFailures = 0;
-        },
-        () => failed(true),
-      )
-      .finally(() => clock.clearTimeout(timer));
+    if (insights && variant !== undefined && !closed) counter.count(flag, variant);
   }
 }
