@@ -13,6 +13,8 @@ describe('addressGroup', () => {
     ['2001:db8:1::', '2001:db8:1:0::/64'],
     ['::1', '0:0:0:0::/64'],
     ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['1::2:3:4:5:192.0.2.1', '1:0:2:3::/64'],
     ['not an address', 'not an address'],
   ])('%s counts as %s', (address, group) => {
     expect(addressGroup(address)).toBe(group);

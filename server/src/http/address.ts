@@ -13,8 +13,9 @@ export function addressGroup(address: string): string {
   const [head = '', tail = ''] = ip.split('::');
   const left = head ? head.split(':') : [];
   const right = ip.includes('::') && tail ? tail.split(':') : [];
-  // An embedded IPv4 tail (::ffff:… handled above; other forms are rare) takes two groups.
-  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  // An embedded IPv4 tail (`64:ff9b::192.0.2.1`) stands for two groups: `::` fills what is left.
+  const width = left.length + right.length + (ip.includes('.') ? 1 : 0);
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - width)).fill('0'), ...right];
   return `${groups
     .slice(0, 4)
     .map((g) => Number.parseInt(g, 16).toString(16))
