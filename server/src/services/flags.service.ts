@@ -376,9 +376,9 @@ export class FlagsService {
   }
 }
 
-/** `flag.stage_changed` for webhooks: what moved, where, to which stage, by whom. */
-function stageChangedWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string) {
-  const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && STAGE_ACTIONS.has(a.action));
+/** `flag.stage_changed` for webhooks: what moved, where, to which stage, by whom (the entry of one of `actions`). */
+export function stageChangedWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string, actions: ReadonlySet<string> = STAGE_ACTIONS) {
+  const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && actions.has(a.action));
   if (!entry) return [];
   const config = ownEntry(flag.environments, environment);
   return [

@@ -1,4 +1,4 @@
-import type { AuditContext, AuditEntry } from '../domain/audit.js';
+import type { AuditContext } from '../domain/audit.js';
 import { MAX_CHANGES, effectivePolicy, type Person, type ProposedChange, type TargetingPatch } from '../domain/change-requests.js';
 import type { Role } from '../domain/credentials.js';
 import type { Environment } from '../domain/environments.js';
@@ -8,13 +8,12 @@ import { assertNoProblems, configProblems } from '../domain/flag-validation.js';
 import { LIMITS, type Flag, type FlagEnvironment, type Managed } from '../domain/flags.js';
 import { PROMOTED_FIELDS, planPromotion, promotionBlockers, promotionSummary, type PromotionBlocker, type PromotionPlan } from '../domain/promotion.js';
 import type { ReleasePlan } from '../domain/releases/plans.js';
-import { webhookMessage } from '../domain/releases/webhooks.js';
 import { deriveStage, describeTargeting } from '../domain/stages.js';
 import { checkVersion } from '../domain/versions.js';
 import type { Tx } from '../store/ports.js';
 import type { ChangeRequestView, ChangeRequestsService } from './change-requests/change-requests.service.js';
 import { assertDirectWriteAllowed } from './change-requests/policy-guard.js';
-import { configIn, lockedByGit, type FlagsService } from './flags.service.js';
+import { configIn, lockedByGit, stageChangedWebhooks, type FlagsService } from './flags.service.js';
 import { NO_CHANGE, combine, type Change, type Writes } from './write.js';
 
 /**
@@ -75,6 +74,7 @@ export interface PromotionProposal {
 }
 
 export const PROMOTED_ACTION = 'flag.promoted';
+const PROMOTED: ReadonlySet<string> = new Set([PROMOTED_ACTION]);
 
 const PROPOSE_INSTEAD = 'promote with ?changeRequest=true to open a change request holding the promotion (CLI: switchyard promote … --request), or, where the policy allows it, as an admin with "bypassApproval" and a reason';
 
@@ -307,13 +307,6 @@ export function asPromotion(changed: { value: { value: Flag }; change: Change },
   const audit = changed.change.audit.map((entry) => ({ ...entry, action: PROMOTED_ACTION, after: { ...after, promotion: { from, to } } }));
   const config = after.environments[to];
   const stageMoved = before === undefined || config === undefined || deriveStage(before) !== deriveStage(config);
-  return { ...changed.change, audit, webhooks: stageMoved ? (entries) => stageWebhooks(entries, after, to) : undefined };
+  return { ...changed.change, audit, webhooks: stageMoved ? (entries) => stageChangedWebhooks(entries, after, to, PROMOTED) : undefined };
 }
 
-/** `flag.stage_changed` for webhooks when the promotion moved the target's stage. */
-function stageWebhooks(audit: readonly AuditEntry[], flag: Flag, environment: string) {
-  const entry = audit.find((a) => a.resourceType === 'flag' && a.resourceKey === flag.key && a.action === PROMOTED_ACTION && a.environment === environment);
-  const config = flag.environments[environment];
-  if (!entry || !config) return [];
-  return [webhookMessage('flag.stage_changed', entry.at, { flag: flag.key, environment, action: entry.action, actor: entry.actor, source: entry.source, message: entry.message, stage: deriveStage(config), auditId: entry.id })];
-}
